@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ConfigDict
+
 from pytest_llmfunnel.models import Usage, sha256_json
 
 
@@ -85,3 +87,47 @@ class JudgeBackend(Protocol):
 
     async def complete(self, request: JudgeRequest) -> Completion:
         """Send one request, retrying transient faults; raise JudgeCallError at the end."""
+
+
+class CachedAnswer(BaseModel):
+    """A judge's parsed answer as stored in the cache and the lockfile.
+
+    Pass/fail is never stored: it is derived from ``score`` and the threshold in
+    force when the answer is read, so changing a threshold costs nothing.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    score: float
+    reasoning: str = ""
+    usage: Usage = Usage()
+    model: str = ""
+    judge: str = ""
+
+
+class CacheMissError(Exception):
+    """Replay-only mode found no cached answer for a request."""
+
+
+class AnswerStore(Protocol):
+    """Where parsed answers are cached (see :mod:`pytest_llmfunnel.cache`)."""
+
+    def get(self, request: JudgeRequest, *, case_id: str, stage: str) -> CachedAnswer | None:
+        """The cached answer, or None on a miss; raises CacheMissError in replay-only mode."""
+
+    def put(
+        self, request: JudgeRequest, answer: CachedAnswer, *, case_id: str, stage: str
+    ) -> None:
+        """Store a successfully parsed answer (never an error)."""
+
+
+class NullStore:
+    """A store that never hits and keeps nothing (cache mode ``off``)."""
+
+    def get(self, request: JudgeRequest, *, case_id: str, stage: str) -> CachedAnswer | None:
+        return None
+
+    def put(
+        self, request: JudgeRequest, answer: CachedAnswer, *, case_id: str, stage: str
+    ) -> None:
+        return None
