@@ -1,0 +1,553 @@
+"""A small OpenAI-compatible chat-completions server on loopback, for tests and benchmarks.
+
+It answers ``POST /v1/chat/completions`` with a scripted verdict and can be told
+to misbehave the way real endpoints do (429 with or without Retry-After, 5xx,
+hangs, dropped connections, truncated or garbage answers, empty choice lists),
+either from a queue of actions or at a seeded random rate. It counts what it
+received, including the largest number of requests in flight at once, so a
+test can check the client's concurrency limit from the server's side.
+
+In-process::
+
+    with JudgeServer(latency=0.0) as srv:
+        srv.script([status(429, retry_after=0.1), ok()])
+        ...  # point a client at srv.base_url
+
+As a process (the first stdout line is the base URL; ``GET /stats`` returns
+the counters as JSON)::
+
+    python -m pytest_llmfunnel.testing.server --port 0 --latency 0.3
+
+Standard library only, so it runs wherever the package does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import json
+import random
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Literal
+
+ActionKind = Literal["ok", "status", "hang", "close", "empty_choices"]
+DEFAULT_CONTENT = '{"reasoning": "ok", "score": 4}'
+
+
+@dataclass(frozen=True)
+class Action:
+    """What the server does with one chat-completions request (build with the helpers)."""
+
+    kind: ActionKind
+    content: str | None = DEFAULT_CONTENT
+    finish_reason: str = "stop"
+    status: int = 200
+    retry_after: float | str | None = None
+    retry_after_ms: float | None = None
+    message: str = ""
+    seconds: float = 0.0
+
+
+def ok(content: str | None = DEFAULT_CONTENT, finish_reason: str = "stop") -> Action:
+    """A normal completion with ``content``."""
+    return Action("ok", content=content, finish_reason=finish_reason)
+
+
+def verdict(score: float, reasoning: str = "ok") -> Action:
+    """A completion whose content is the JSON verdict ``{"reasoning", "score"}``."""
+    return ok(json.dumps({"reasoning": reasoning, "score": score}))
+
+
+def status(
+    code: int,
+    retry_after: float | str | None = None,
+    *,
+    retry_after_ms: float | None = None,
+    message: str = "",
+) -> Action:
+    """An HTTP error with an OpenAI-style error body and optional Retry-After headers."""
+    return Action(
+        "status",
+        status=code,
+        retry_after=retry_after,
+        retry_after_ms=retry_after_ms,
+        message=message or f"simulated HTTP {code}",
+    )
+
+
+def hang(seconds: float, then: str | None = DEFAULT_CONTENT) -> Action:
+    """Send nothing for ``seconds`` (to trip a read timeout), then answer ``then``."""
+    return Action("hang", content=then, seconds=seconds)
+
+
+def close() -> Action:
+    """Drop the connection without sending any response."""
+    return Action("close")
+
+
+def truncated() -> Action:
+    """A completion cut off by the token limit: ``finish_reason="length"``, half a JSON."""
+    return ok('{"reasoning": "the answer starts well but', finish_reason="length")
+
+
+def garbage(content: str = "not json") -> Action:
+    """A well-formed completion whose content is not the JSON the judge asked for."""
+    return ok(content)
+
+
+def empty_choices() -> Action:
+    """A well-formed completion with an empty ``choices`` list."""
+    return Action("empty_choices")
+
+
+def hashed_verdicts(low: int = 1, high: int = 5) -> Callable[[dict[str, Any]], Action]:
+    """A default answer whose score is a hash of the last user message, in ``[low, high]``.
+
+    Deterministic, so a repeated prompt always gets the same score, and spread
+    over the scale, so statistics over many cases are not degenerate.
+    """
+
+    def answer(body: dict[str, Any]) -> Action:
+        text = last_user_message(body)
+        digest = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
+        return verdict(low + digest % (high - low + 1), reasoning="hashed")
+
+    return answer
+
+
+def last_user_message(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else json.dumps(content)
+    return ""
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as received; header names are lower-cased."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ServerStats:
+    """A snapshot of the server's counters (chat-completions requests only)."""
+
+    requests: int = 0
+    in_flight: int = 0
+    max_inflight: int = 0
+    unique_prompts: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+TRANSIENT_FAULTS = (status(429), status(429, retry_after=0), status(500), status(502), status(503))
+
+
+class JudgeServer:
+    """An OpenAI-compatible server on 127.0.0.1 running in a background thread.
+
+    Args:
+        latency: seconds each generated answer takes (faults answer at once).
+        fault_rate: share of requests answered by a random transient fault.
+        seed: seed of the fault-rate random generator.
+        reject_json_schema: answer 400 to ``response_format: json_schema``, as
+            older endpoints do.
+        port: 0 picks a free port.
+    """
+
+    def __init__(
+        self,
+        latency: float = 0.0,
+        *,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        reject_json_schema: bool = False,
+        port: int = 0,
+    ) -> None:
+        self.latency = latency
+        self.fault_rate = fault_rate
+        self.seed = seed
+        self.reject_json_schema = reject_json_schema
+        self.default: Callable[[dict[str, Any]], Action] = lambda body: ok()
+        self._port = port
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.reset()
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> JudgeServer:
+        httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
+        httpd.judge = self
+        self._httpd = httpd
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and cut every open connection (hung handlers wake up too)."""
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.close_all_connections()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> JudgeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the server is not running; call start() or use `with`")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    # -- scripting -------------------------------------------------------------
+    def script(self, actions: Iterable[Action]) -> None:
+        """Queue actions, consumed one per request in order; then back to the default."""
+        with self._lock:
+            self._queue.extend(actions)
+
+    @property
+    def pending(self) -> int:
+        """Scripted actions not consumed yet."""
+        with self._lock:
+            return len(self._queue)
+
+    def reset(self) -> None:
+        """Forget counters, the request log and the script; reseed the fault generator."""
+        with self._lock:
+            self._queue: deque[Action] = deque()
+            self._rng = random.Random(self.seed)
+            self._requests: list[RecordedRequest] = []
+            self._count = 0
+            self._in_flight = 0
+            self._max_inflight = 0
+            self._prompts: set[str] = set()
+            self._statuses: dict[str, int] = {}
+
+    # -- what was received -----------------------------------------------------
+    @property
+    def stats(self) -> ServerStats:
+        with self._lock:
+            return ServerStats(
+                requests=self._count,
+                in_flight=self._in_flight,
+                max_inflight=self._max_inflight,
+                unique_prompts=len(self._prompts),
+                statuses=dict(self._statuses),
+            )
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def received_secrets(self) -> set[str]:
+        """Every bearer token that arrived in an Authorization header."""
+        tokens = set()
+        for request in self.requests:
+            auth = request.headers.get("authorization", "")
+            if auth.lower().startswith("bearer ") and auth[7:].strip():
+                tokens.add(auth[7:].strip())
+        return tokens
+
+    def assert_secrets_absent(self, *places: object) -> None:
+        """Fail if any received bearer token appears in ``places`` (see :func:`find_secret`)."""
+        for secret in self.received_secrets():
+            assert_secret_absent(secret, *places)
+
+    # -- request handling (called from handler threads) ------------------------
+    def _enter(self, request: RecordedRequest) -> Action:
+        body = request.body or {}
+        with self._lock:
+            self._requests.append(request)
+            self._count += 1
+            self._in_flight += 1
+            self._max_inflight = max(self._max_inflight, self._in_flight)
+            self._prompts.add(json.dumps(body.get("messages"), sort_keys=True))
+            if self.reject_json_schema and _wants_json_schema(body):
+                return status(400, message=_JSON_SCHEMA_REJECTION)
+            if self._queue:
+                return self._queue.popleft()
+            if self.fault_rate > 0 and self._rng.random() < self.fault_rate:
+                return self._rng.choice(TRANSIENT_FAULTS)
+        return self.default(body)
+
+    def _leave(self, outcome: str) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._statuses[outcome] = self._statuses.get(outcome, 0) + 1
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep unless the server stops first; returns False when stopping."""
+        return not self._stopping.wait(seconds) if seconds > 0 else True
+
+
+_JSON_SCHEMA_REJECTION = (
+    "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model."
+)
+
+
+def _wants_json_schema(body: dict[str, Any]) -> bool:
+    fmt = body.get("response_format")
+    return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
+
+
+def completion_body(body: dict[str, Any], action: Action) -> dict[str, Any]:
+    """A chat.completion object answering ``body`` as ``action`` says."""
+    content = action.content or ""
+    prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
+    completion_tokens = max(1, len(content) // 4)
+    choices = [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": action.content},
+            "finish_reason": action.finish_reason,
+            "logprobs": None,
+        }
+    ]
+    return {
+        "id": f"chatcmpl-{hashlib.sha256(content.encode()).hexdigest()[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": str(body.get("model") or "test-judge"),
+        "choices": [] if action.kind == "empty_choices" else choices,
+        "usage": {
+            "prompt_tokens": prompt_words,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_words + completion_tokens,
+        },
+    }
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+    judge: JudgeServer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._connections: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._conn_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conn_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_all_connections(self) -> None:
+        # Keep-alive connections would otherwise go on being served after stop().
+        with self._conn_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out and hung up is an expected event here.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: tests assert on counters, not on logs
+
+    def do_GET(self) -> None:
+        judge = self.server.judge
+        if self.path.rstrip("/") == "/stats":
+            self._send_json(200, judge.stats.to_json())
+        elif self.path.rstrip("/") == "/v1/models":
+            models = [{"id": "test-judge", "object": "model", "created": 0, "owned_by": "test"}]
+            self._send_json(200, {"object": "list", "data": models})
+        else:
+            self._send_json(404, _error(f"no route for GET {self.path}", "not_found"))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if self.path.rstrip("/") == "/reset":
+            self.server.judge.reset()
+            self._send_json(200, {"ok": True})
+            return
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send_json(404, _error(f"no route for POST {self.path}", "not_found"))
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+        judge = self.server.judge
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        action = judge._enter(RecordedRequest("POST", self.path, headers, body))
+        outcome = "error"
+        try:
+            outcome = self._perform(judge, body if isinstance(body, dict) else {}, action)
+        finally:
+            judge._leave(outcome)
+
+    def _perform(self, judge: JudgeServer, body: dict[str, Any], action: Action) -> str:
+        if action.kind == "close":
+            self.close_connection = True
+            return "closed"
+        if action.kind == "status":
+            extra: dict[str, str] = {}
+            if action.retry_after is not None:
+                extra["Retry-After"] = str(action.retry_after)
+            if action.retry_after_ms is not None:
+                extra["retry-after-ms"] = str(action.retry_after_ms)
+            self._send_json(action.status, _error(action.message, "simulated"), extra)
+            return str(action.status)
+        delay = action.seconds if action.kind == "hang" else judge.latency
+        if not judge._wait(delay):
+            self.close_connection = True
+            return "closed"
+        self._send_json(200, completion_body(body, action))
+        return "200"
+
+    def _send_json(self, code: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _error(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for "connection refused" tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def refused_base_url() -> str:
+    """A base URL on loopback where every connection is refused."""
+    return f"http://127.0.0.1:{free_port()}/v1"
+
+
+def find_secret(secret: str, *places: object) -> list[str]:
+    """Where ``secret`` occurs among ``places``; empty when nowhere.
+
+    A place may be text, bytes, a file or directory (every file under it is
+    read), an exception (its text, repr and chained causes) or any object
+    (its repr).
+    """
+    if not secret:
+        raise ValueError("an empty secret would be found everywhere")
+    found: list[str] = []
+    needle = secret.encode("utf-8")
+    for place in places:
+        if isinstance(place, Path):
+            files = (
+                [place] if place.is_file() else sorted(p for p in place.rglob("*") if p.is_file())
+            )
+            found.extend(str(f) for f in files if needle in f.read_bytes())
+        elif isinstance(place, bytes):
+            if needle in place:
+                found.append("bytes")
+        elif isinstance(place, BaseException):
+            chain: BaseException | None = place
+            while chain is not None:
+                if secret in str(chain) or secret in repr(chain):
+                    found.append(f"{type(chain).__name__}: {repr(chain)[:60]}")
+                chain = chain.__cause__ or chain.__context__
+        elif isinstance(place, str):
+            if secret in place:
+                found.append(f"text: {place[:60]!r}")
+        elif secret in repr(place):
+            found.append(f"{type(place).__name__}: {repr(place)[:60]}")
+    return found
+
+
+def assert_secret_absent(secret: str, *places: object) -> None:
+    """Raise AssertionError naming where ``secret`` leaked, if it did."""
+    found = find_secret(secret, *places)
+    if found:
+        raise AssertionError(f"a secret leaked into: {found}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server until interrupted; print the base URL as the first stdout line."""
+    parser = argparse.ArgumentParser(prog="python -m pytest_llmfunnel.testing.server")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reject-json-schema", action="store_true")
+    parser.add_argument("--hashed-scores", action="store_true", help="score by prompt hash, 1-5")
+    args = parser.parse_args(argv)
+    server = JudgeServer(
+        args.latency,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        reject_json_schema=args.reject_json_schema,
+        port=args.port,
+    )
+    if args.hashed_scores:
+        server.default = hashed_verdicts()
+    server.start()
+    print(server.base_url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
