@@ -1,0 +1,495 @@
+"""The verdict cache: judge answers (and, opt-in, target outputs) kept on disk by content.
+
+A verdict is stored under :meth:`JudgeRequest.cache_key`, the sha256 of exactly
+what is sent, so any prompt edit misses by itself while renaming a test or
+moving a dataset keeps every verdict. Pass/fail is never stored; the caller
+derives it from the score when reading.
+
+The store sits on :class:`diskcache.Cache` (SQLite in WAL mode): every ``put``
+is its own committed transaction, so several processes (xdist workers) and
+threads can write at once and a killed run keeps everything it had stored.
+Eviction is switched off: a verdict cache that silently forgets is a bill.
+Values are JSON text, never pickles, so a cache directory can be read by hand
+and loading one can never run code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, get_args
+
+import diskcache
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pytest_llmfunnel.backend import CachedAnswer, CacheMissError, JudgeRequest
+from pytest_llmfunnel.models import Case, canonical_json, sha256_json
+
+CacheMode = Literal["read-write", "read-only", "off", "replay-only"]
+CACHE_MODES: tuple[CacheMode, ...] = get_args(CacheMode)
+
+RECORD_HINT = (
+    "run once with --llm-funnel-cache=read-write, "
+    "or import a lockfile with `llmfunnel cache import`"
+)
+
+_VERDICT = "verdict"
+_INDEX = "index"
+_OUTPUT = "output"
+
+
+def parse_cache_mode(value: str) -> CacheMode:
+    """Validate a cache mode from the command line or a config file."""
+    for mode in CACHE_MODES:
+        if value == mode:
+            return mode
+    raise ValueError(f"unknown cache mode {value!r}; expected one of: {', '.join(CACHE_MODES)}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class SecretInValueError(ValueError):
+    """A value about to be cached contains one of the configured secrets."""
+
+
+class VerdictRecord(BaseModel):
+    """One cached verdict with what is needed to explain a miss or write a lockfile."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    case_id: str
+    stage: str
+    base_url: str
+    repeat: int
+    body: dict[str, Any]
+    answer: CachedAnswer
+    created: str = Field(default_factory=_now)
+
+    def request(self) -> JudgeRequest:
+        return JudgeRequest(body=self.body, base_url=self.base_url, repeat=self.repeat)
+
+
+class CacheStats(BaseModel):
+    """What the terminal summary shows about the cache."""
+
+    model_config = ConfigDict(frozen=True)
+
+    directory: str
+    mode: CacheMode
+    verdicts: int
+    outputs: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way a request differs from the last one cached for its case and stage."""
+
+    field: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a request hits or misses the cache."""
+
+    case_id: str
+    stage: str
+    key: str
+    hit: bool
+    previous_key: str | None = None
+    differences: tuple[Difference, ...] = ()
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The names of what changed, e.g. ``("model", "messages[1]")``."""
+        return tuple(d.field for d in self.differences)
+
+    def summary(self) -> str:
+        if self.hit:
+            return "cache hit"
+        if self.previous_key is None:
+            return (
+                "nothing was ever cached for this case and stage "
+                "(a new case, a new stage name, or a cleared cache)"
+            )
+        if not self.differences:
+            return "the request equals the last cached one, whose entry is gone"
+        return "changed since the last cached verdict: " + ", ".join(self.changed)
+
+    def render(self) -> str:
+        """A few lines for a terminal: the summary, then each difference."""
+        lines = [f"{self.case_id} [{self.stage}]: {self.summary()}"]
+        for diff in self.differences:
+            detail = diff.detail.replace("\n", "\n    ")
+            lines.append(f"  {diff.field}: {detail}")
+        return "\n".join(lines)
+
+
+_DIFF_LINES = 6
+_SHOWN = 80
+# The order a reader looks for: what model, what was said, how it was asked.
+_FIELD_ORDER = ("model", "messages", "response_format", "temperature", "seed", "max_tokens")
+_ABSENT = object()
+
+
+def _same(a: object, b: object) -> bool:
+    # Compared as the key sees them: 1 and 1.0 are different requests.
+    if a is _ABSENT or b is _ABSENT:
+        return a is b
+    return canonical_json(a) == canonical_json(b)
+
+
+def _short(value: object) -> str:
+    text = "(absent)" if value is _ABSENT else canonical_json(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def _content_text(message: object) -> str:
+    content = message.get("content") if isinstance(message, dict) else message
+    return content if isinstance(content, str) else canonical_json(content)
+
+
+def _diff_messages(old: object, new: object) -> list[Difference]:
+    if not isinstance(old, list) or not isinstance(new, list):
+        return [Difference("messages", f"{_short(old)} -> {_short(new)}")]
+    diffs = []
+    for index in range(max(len(old), len(new))):
+        name = f"messages[{index}]"
+        if index >= len(old):
+            diffs.append(Difference(name, "added"))
+        elif index >= len(new):
+            diffs.append(Difference(name, "removed"))
+        elif not _same(old[index], new[index]):
+            before, after = _content_text(old[index]), _content_text(new[index])
+            lines = [
+                line[:_SHOWN]
+                for line in difflib.unified_diff(
+                    before.splitlines(), after.splitlines(), lineterm="", n=0
+                )
+                if not line.startswith(("---", "+++", "@@"))
+            ]
+            if len(lines) > _DIFF_LINES:
+                lines = [*lines[:_DIFF_LINES], f"... ({len(lines) - _DIFF_LINES} more lines)"]
+            diffs.append(Difference(name, "\n".join(lines) or "role or other fields changed"))
+    return diffs
+
+
+def explain_miss(
+    case_id: str, stage: str, request: JudgeRequest, previous: VerdictRecord | None
+) -> Explanation:
+    """Compare a missed request with the last verdict cached for its case and stage."""
+    key = request.cache_key()
+    if previous is None:
+        return Explanation(case_id=case_id, stage=stage, key=key, hit=False)
+    diffs: list[Difference] = []
+    old, new = previous.body, request.body
+    rest = sorted((set(old) | set(new)) - set(_FIELD_ORDER))
+    for name in (*_FIELD_ORDER, *rest):
+        before, after = old.get(name, _ABSENT), new.get(name, _ABSENT)
+        if _same(before, after):
+            continue
+        if name == "messages":
+            diffs.extend(_diff_messages(before, after))
+        else:
+            diffs.append(Difference(name, f"{_short(before)} -> {_short(after)}"))
+    if previous.base_url != request.base_url:
+        diffs.append(Difference("base_url", f"{previous.base_url} -> {request.base_url}"))
+    if previous.repeat != request.repeat:
+        diffs.append(Difference("repeat", f"{previous.repeat} -> {request.repeat}"))
+    return Explanation(
+        case_id=case_id,
+        stage=stage,
+        key=key,
+        hit=False,
+        previous_key=previous.key,
+        differences=tuple(diffs),
+    )
+
+
+class _DiskStore:
+    """The shared part of both stores: opening, the mode, the secret guard, closing.
+
+    The cache directory is opened lazily, so a store in mode ``off`` never
+    touches the disk unless asked for statistics or an export.
+    """
+
+    def __init__(
+        self, directory: str | Path, *, mode: CacheMode = "read-write", secrets: Iterable[str] = ()
+    ) -> None:
+        self.directory = Path(directory)
+        self.mode = parse_cache_mode(mode)
+        self._secrets = tuple(s for s in secrets if s)
+        self._cache: diskcache.Cache | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def cache(self) -> diskcache.Cache:
+        with self._lock:
+            if self._cache is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                ignore = self.directory / ".gitignore"
+                if not ignore.exists():
+                    # The cache is local state; what a repo commits is the lockfile.
+                    ignore.write_text("*\n", encoding="utf-8")
+                self._cache = diskcache.Cache(
+                    str(self.directory), eviction_policy="none", cull_limit=0
+                )
+            return self._cache
+
+    def guard_secrets(self, text: str, what: str) -> None:
+        """Raise SecretInValueError if ``text`` contains a configured secret."""
+        for secret in self._secrets:
+            escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+            if secret in text or escaped in text:
+                raise SecretInValueError(
+                    f"refusing to cache {what}: it contains one of the configured secrets "
+                    "(an API key?). Check that no prompt, output or base URL embeds a key; "
+                    "pass credentials through the environment instead."
+                )
+
+    def _count_keys(self, prefix: str) -> int:
+        return sum(1 for key in self.cache.iterkeys() if str(key).startswith(prefix))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None
+
+    def __enter__(self) -> _DiskStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class VerdictStore(_DiskStore):
+    """Parsed judge answers on disk; satisfies :class:`pytest_llmfunnel.backend.AnswerStore`.
+
+    Args:
+        directory: the cache directory (created, with a ``.gitignore`` of ``*``).
+        mode: ``read-write`` (default); ``read-only`` serves hits and writes
+            nothing; ``off`` never hits and writes nothing; ``replay-only``
+            raises :class:`CacheMissError` on a miss.
+        secrets: strings that must never reach the disk (API keys); a value
+            containing one is refused with :class:`SecretInValueError`.
+
+    ``hits``, ``misses`` and ``writes`` count this instance's traffic by stage
+    (per process: under xdist each worker has its own). ``keys_seen`` holds the
+    keys hit or written, which is what a lockfile of "this run" exports.
+    """
+
+    def __init__(
+        self, directory: str | Path, *, mode: CacheMode = "read-write", secrets: Iterable[str] = ()
+    ) -> None:
+        super().__init__(directory, mode=mode, secrets=secrets)
+        self.hits: dict[str, int] = {}
+        self.misses: dict[str, int] = {}
+        self.writes: dict[str, int] = {}
+        self.keys_seen: set[str] = set()
+        self._counter_lock = threading.Lock()
+
+    def __enter__(self) -> VerdictStore:
+        return self
+
+    def _tally(self, counter: dict[str, int], stage: str, key: str | None = None) -> None:
+        with self._counter_lock:
+            counter[stage] = counter.get(stage, 0) + 1
+            if key is not None:
+                self.keys_seen.add(key)
+
+    def get(self, request: JudgeRequest, *, case_id: str, stage: str) -> CachedAnswer | None:
+        """The cached answer, or None; in ``replay-only`` a miss raises CacheMissError."""
+        if self.mode == "off":
+            self._tally(self.misses, stage)
+            return None
+        key = request.cache_key()
+        record = self.record(key)
+        if record is not None:
+            self._tally(self.hits, stage, key)
+            return record.answer
+        self._tally(self.misses, stage)
+        if self.mode == "replay-only":
+            why = self.explain(case_id, stage, request).summary()
+            raise CacheMissError(
+                f"no cached verdict for case {case_id!r}, stage {stage!r} "
+                f"(cache mode replay-only; {why}). To record it, {RECORD_HINT}."
+            )
+        return None
+
+    def put(self, request: JudgeRequest, answer: CachedAnswer, *, case_id: str, stage: str) -> None:
+        """Store a parsed answer; a no-op unless the mode is ``read-write``.
+
+        Raises TypeError for anything but a CachedAnswer (a judge error is never
+        cached, so the next run asks again) and ValueError for a non-finite score.
+        """
+        if not isinstance(answer, CachedAnswer):
+            raise TypeError(
+                f"only a parsed CachedAnswer can be cached, not {type(answer).__name__}; "
+                "judge errors are never stored so that the next run retries them"
+            )
+        if not math.isfinite(answer.score):
+            raise ValueError(f"refusing to cache a non-finite score ({answer.score!r})")
+        if self.mode != "read-write":
+            return
+        key = request.cache_key()
+        record = VerdictRecord(
+            key=key,
+            case_id=case_id,
+            stage=stage,
+            base_url=request.base_url,
+            repeat=request.repeat,
+            body=request.body,
+            answer=answer,
+        )
+        self._write([record])
+        self._tally(self.writes, stage, key)
+
+    def import_records(self, records: Iterable[VerdictRecord]) -> int:
+        """Write records in one transaction (all or none); allowed in any mode but ``off``."""
+        if self.mode == "off":
+            raise ValueError(
+                "the verdict cache is off, so nothing can be imported; "
+                "choose another --llm-funnel-cache mode"
+            )
+        batch = list(records)
+        self._write(batch)
+        return len(batch)
+
+    def _write(self, records: list[VerdictRecord]) -> None:
+        texts = []
+        for record in records:
+            text = record.model_dump_json()
+            self.guard_secrets(
+                text, f"the verdict for case {record.case_id!r}, stage {record.stage!r}"
+            )
+            texts.append((record, text))
+        cache = self.cache
+        with cache.transact():
+            for record, text in texts:
+                cache.set(f"{_VERDICT}:{record.key}", text, tag=_VERDICT)
+                cache.set(_index_key(record.case_id, record.stage), record.key, tag=_INDEX)
+
+    def record(self, key: str) -> VerdictRecord | None:
+        """The stored record under ``key``; an unreadable entry counts as absent."""
+        text = self.cache.get(f"{_VERDICT}:{key}")
+        if not isinstance(text, str):
+            return None
+        try:
+            return VerdictRecord.model_validate_json(text)
+        except ValidationError:
+            return None
+
+    def records(self) -> Iterator[VerdictRecord]:
+        """Every readable stored verdict, in no particular order."""
+        prefix = f"{_VERDICT}:"
+        for name in list(self.cache.iterkeys()):
+            if isinstance(name, str) and name.startswith(prefix):
+                record = self.record(name[len(prefix) :])
+                if record is not None:
+                    yield record
+
+    def last_key(self, case_id: str, stage: str) -> str | None:
+        """The key of the verdict most recently cached for this case and stage."""
+        value = self.cache.get(_index_key(case_id, stage))
+        return value if isinstance(value, str) else None
+
+    def explain(self, case_id: str, stage: str, request: JudgeRequest) -> Explanation:
+        """Hit or miss for ``request``, and on a miss what changed since the last verdict."""
+        key = request.cache_key()
+        if self.record(key) is not None:
+            return Explanation(case_id=case_id, stage=stage, key=key, hit=True)
+        previous_key = self.last_key(case_id, stage)
+        previous = self.record(previous_key) if previous_key is not None else None
+        return explain_miss(case_id, stage, request, previous)
+
+    def stats(self) -> CacheStats:
+        return CacheStats(
+            directory=str(self.directory),
+            mode=self.mode,
+            verdicts=self._count_keys(f"{_VERDICT}:"),
+            outputs=self._count_keys(f"{_OUTPUT}:"),
+            size_bytes=int(self.cache.volume()),
+        )
+
+    def clear(self) -> None:
+        """Forget every verdict (target outputs in the same directory are kept)."""
+        self.cache.evict(_VERDICT)
+        self.cache.evict(_INDEX)
+
+
+def _index_key(case_id: str, stage: str) -> str:
+    return f"last:{canonical_json([case_id, stage])}"
+
+
+class OutputStore(_DiskStore):
+    """Recorded outputs of the system under test (opt-in), beside the verdicts.
+
+    Keyed by the case fingerprint (input, context, expected), the target's name
+    and the version string its author declares: bump the version when the
+    target changes, and every output is produced afresh. Modes as for
+    :class:`VerdictStore`.
+    """
+
+    def __enter__(self) -> OutputStore:
+        return self
+
+    @staticmethod
+    def key(case: Case, target_name: str, version: str) -> str:
+        return sha256_json({"case": case.fingerprint(), "target": target_name, "version": version})
+
+    def get(self, case: Case, target_name: str, version: str) -> str | None:
+        """The recorded output, or None; in ``replay-only`` a miss raises CacheMissError."""
+        if self.mode == "off":
+            return None
+        value = self.cache.get(f"{_OUTPUT}:{self.key(case, target_name, version)}")
+        if isinstance(value, str):
+            try:
+                output = json.loads(value)["output"]
+            except (ValueError, KeyError, TypeError):
+                output = None
+            if isinstance(output, str):
+                return output
+        if self.mode == "replay-only":
+            raise CacheMissError(
+                f"no recorded output for case {case.id!r} from target {target_name!r} "
+                f"version {version!r} (cache mode replay-only). To record it, run once "
+                "with --llm-funnel-cache=read-write."
+            )
+        return None
+
+    def put(self, case: Case, target_name: str, version: str, output: str) -> None:
+        """Record one output; a no-op unless the mode is ``read-write``."""
+        if self.mode != "read-write":
+            return
+        text = canonical_json(
+            {
+                "case_id": case.id,
+                "target": target_name,
+                "version": version,
+                "output": output,
+                "created": _now(),
+            }
+        )
+        self.guard_secrets(text, f"the output of target {target_name!r} for case {case.id!r}")
+        self.cache.set(f"{_OUTPUT}:{self.key(case, target_name, version)}", text, tag=_OUTPUT)
+
+    def clear(self) -> None:
+        """Forget every recorded output (verdicts are kept)."""
+        self.cache.evict(_OUTPUT)

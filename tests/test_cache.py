@@ -1,0 +1,449 @@
+"""The verdict cache: keys, modes, explanations, durability and secrets."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmfunnel.backend import CachedAnswer, CacheMissError, JudgeRequest
+from pytest_llmfunnel.cache import (
+    CACHE_MODES,
+    OutputStore,
+    SecretInValueError,
+    VerdictStore,
+    parse_cache_mode,
+)
+from pytest_llmfunnel.models import Case, Usage, Verdict
+
+BASE = "https://judge.example/v1"
+
+
+def body(text: str = "Is the answer polite?", **overrides: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "model": "judge-model",
+        "messages": [
+            {"role": "system", "content": "You grade answers.\nReply in JSON."},
+            {
+                "role": "user",
+                "content": f"<criterion>\n{text}\n</criterion>\n<output>\nHi\n</output>",
+            },
+        ],
+        "temperature": 0.0,
+        "seed": 7,
+    }
+    value.update(overrides)
+    return value
+
+
+def request(
+    text: str = "Is the answer polite?", *, repeat: int = 0, **overrides: Any
+) -> JudgeRequest:
+    return JudgeRequest(body=body(text, **overrides), base_url=BASE, repeat=repeat)
+
+
+def answer(score: float = 4.0, reasoning: str = "polite enough") -> CachedAnswer:
+    return CachedAnswer(
+        score=score,
+        reasoning=reasoning,
+        usage=Usage(prompt_tokens=120, completion_tokens=30),
+        model="judge-model-2024",
+        judge="openai:judge-model",
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[VerdictStore]:
+    with VerdictStore(tmp_path / "cache") as opened:
+        yield opened
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+
+def test_put_then_get_hits_with_the_same_answer(store: VerdictStore) -> None:
+    store.put(request(), answer(), case_id="c1", stage="polite")
+    assert store.get(request(), case_id="c1", stage="polite") == answer()
+
+
+def test_changing_one_word_of_the_body_misses(store: VerdictStore) -> None:
+    store.put(request("Is the answer polite?"), answer(), case_id="c1", stage="polite")
+    assert store.get(request("Is the answer rude?"), case_id="c1", stage="polite") is None
+
+
+def test_repeat_and_base_url_are_part_of_the_key(store: VerdictStore) -> None:
+    store.put(request(repeat=0), answer(), case_id="c1", stage="polite")
+    assert store.get(request(repeat=1), case_id="c1", stage="polite") is None
+    elsewhere = JudgeRequest(body=body(), base_url="http://localhost:8000/v1")
+    assert store.get(elsewhere, case_id="c1", stage="polite") is None
+
+
+def test_renaming_the_case_or_stage_keeps_the_verdict(store: VerdictStore) -> None:
+    store.put(request(), answer(), case_id="tests/a.jsonl::c1", stage="polite")
+    assert store.get(request(), case_id="moved/b.jsonl::c1", stage="politeness") == answer()
+
+
+def test_a_new_store_on_the_same_directory_sees_stored_verdicts(tmp_path: Path) -> None:
+    with VerdictStore(tmp_path / "cache") as first:
+        first.put(request(), answer(), case_id="c1", stage="polite")
+    with VerdictStore(tmp_path / "cache") as second:
+        assert second.get(request(), case_id="c1", stage="polite") == answer()
+
+
+def test_an_unreadable_entry_counts_as_a_miss(store: VerdictStore) -> None:
+    store.put(request(), answer(), case_id="c1", stage="polite")
+    store.cache.set(f"verdict:{request().cache_key()}", "{not json")
+    assert store.get(request(), case_id="c1", stage="polite") is None
+
+
+# -- what is stored -----------------------------------------------------------------------
+
+
+def test_pass_fail_is_not_stored_only_the_score(store: VerdictStore) -> None:
+    store.put(request(), answer(score=2.0), case_id="c1", stage="polite")
+    raw = json.loads(store.cache.get(f"verdict:{request().cache_key()}"))
+    assert raw["answer"]["score"] == 2.0
+    assert "passed" not in json.dumps(raw)
+    assert raw["case_id"] == "c1" and raw["stage"] == "polite"
+    assert raw["body"] == body() and raw["base_url"] == BASE and raw["repeat"] == 0
+    assert raw["created"].endswith("+00:00")
+
+
+def test_a_judge_error_is_never_stored_so_the_next_run_retries(store: VerdictStore) -> None:
+    failed = Verdict(criterion="polite", judge="j", error="timeout after 3 retries")
+    with pytest.raises(TypeError, match="judge errors are never stored"):
+        store.put(request(), failed, case_id="c1", stage="polite")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="non-finite"):
+        store.put(request(), answer(score=float("nan")), case_id="c1", stage="polite")
+    assert store.get(request(), case_id="c1", stage="polite") is None
+    assert store.stats().verdicts == 0
+    assert store.writes == {}
+
+
+def test_gitignore_is_written_into_the_cache_directory(tmp_path: Path) -> None:
+    with VerdictStore(tmp_path / ".llmfunnel" / "cache") as opened:
+        opened.put(request(), answer(), case_id="c1", stage="polite")
+    assert (tmp_path / ".llmfunnel" / "cache" / ".gitignore").read_text() == "*\n"
+
+
+def test_an_existing_gitignore_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / ".gitignore").write_text("*.db\n")
+    with VerdictStore(tmp_path / "cache") as opened:
+        opened.stats()
+    assert (tmp_path / "cache" / ".gitignore").read_text() == "*.db\n"
+
+
+# -- modes --------------------------------------------------------------------------------
+
+
+def test_parse_cache_mode_names_the_allowed_values() -> None:
+    assert [parse_cache_mode(m) for m in CACHE_MODES] == list(CACHE_MODES)
+    with pytest.raises(ValueError, match=r"'readonly'.*read-write, read-only, off, replay-only"):
+        parse_cache_mode("readonly")
+
+
+def test_read_only_serves_hits_and_writes_nothing(tmp_path: Path) -> None:
+    with VerdictStore(tmp_path / "c") as writer:
+        writer.put(request("old"), answer(), case_id="c1", stage="s")
+    with VerdictStore(tmp_path / "c", mode="read-only") as reader:
+        assert reader.get(request("old"), case_id="c1", stage="s") == answer()
+        reader.put(request("new"), answer(), case_id="c2", stage="s")
+        assert reader.get(request("new"), case_id="c2", stage="s") is None
+        assert reader.writes == {}
+        assert reader.stats().verdicts == 1
+
+
+def test_off_never_hits_and_never_touches_the_disk(tmp_path: Path) -> None:
+    with VerdictStore(tmp_path / "c") as writer:
+        writer.put(request(), answer(), case_id="c1", stage="s")
+    with VerdictStore(tmp_path / "off", mode="off") as off:
+        off.put(request(), answer(), case_id="c1", stage="s")
+        assert off.get(request(), case_id="c1", stage="s") is None
+    assert not (tmp_path / "off").exists()
+    with VerdictStore(tmp_path / "c", mode="off") as off:
+        assert off.get(request(), case_id="c1", stage="s") is None
+        assert off.misses == {"s": 1}
+
+
+def test_replay_only_hits_and_a_miss_names_case_stage_and_how_to_record(tmp_path: Path) -> None:
+    with VerdictStore(tmp_path / "c") as writer:
+        writer.put(request("old"), answer(), case_id="c1", stage="polite")
+    with VerdictStore(tmp_path / "c", mode="replay-only") as replay:
+        assert replay.get(request("old"), case_id="c1", stage="polite") == answer()
+        with pytest.raises(CacheMissError) as info:
+            replay.get(request("new"), case_id="c1", stage="polite")
+        message = str(info.value)
+        assert "'c1'" in message and "'polite'" in message
+        assert "--llm-funnel-cache=read-write" in message
+        assert "llmfunnel cache import" in message
+        assert "messages[1]" in message  # says what changed since the recorded verdict
+        replay.put(request("new"), answer(), case_id="c1", stage="polite")
+        assert replay.stats().verdicts == 1
+
+
+# -- counters and stats -------------------------------------------------------------------
+
+
+def test_counters_by_stage_and_keys_seen(store: VerdictStore) -> None:
+    store.get(request("a"), case_id="c1", stage="polite")
+    store.put(request("a"), answer(), case_id="c1", stage="polite")
+    store.get(request("a"), case_id="c1", stage="polite")
+    store.get(request("a"), case_id="c2", stage="polite")
+    store.get(request("b"), case_id="c1", stage="correct")
+    assert store.hits == {"polite": 2}
+    assert store.misses == {"polite": 1, "correct": 1}
+    assert store.writes == {"polite": 1}
+    assert store.keys_seen == {request("a").cache_key()}
+
+
+def test_stats_counts_entries_and_size(store: VerdictStore) -> None:
+    for index in range(5):
+        store.put(request(f"q{index}"), answer(), case_id=f"c{index}", stage="s")
+    stats = store.stats()
+    assert stats.verdicts == 5
+    assert stats.outputs == 0
+    assert stats.size_bytes > 0
+    assert stats.mode == "read-write"
+
+
+def test_clear_forgets_verdicts(store: VerdictStore) -> None:
+    store.put(request(), answer(), case_id="c1", stage="s")
+    store.clear()
+    assert store.get(request(), case_id="c1", stage="s") is None
+    assert store.last_key("c1", "s") is None
+    assert store.stats().verdicts == 0
+
+
+# -- explain ------------------------------------------------------------------------------
+
+
+def test_explain_a_hit(store: VerdictStore) -> None:
+    store.put(request(), answer(), case_id="c1", stage="s")
+    explanation = store.explain("c1", "s", request())
+    assert explanation.hit and explanation.summary() == "cache hit"
+
+
+def test_explain_a_case_never_cached(store: VerdictStore) -> None:
+    explanation = store.explain("c9", "s", request())
+    assert not explanation.hit and explanation.previous_key is None
+    assert "nothing was ever cached" in explanation.summary()
+
+
+def test_explain_a_model_change(store: VerdictStore) -> None:
+    store.put(request(), answer(), case_id="c1", stage="s")
+    explanation = store.explain("c1", "s", request(model="judge-model-mini"))
+    assert explanation.changed == ("model",)
+    assert explanation.differences[0].detail == '"judge-model" -> "judge-model-mini"'
+    assert explanation.previous_key == request().cache_key()
+
+
+def test_explain_a_message_change_names_the_index_and_shows_the_lines(
+    store: VerdictStore,
+) -> None:
+    store.put(request("Is the answer polite?"), answer(), case_id="c1", stage="s")
+    explanation = store.explain("c1", "s", request("Is the answer rude?"))
+    assert explanation.changed == ("messages[1]",)
+    assert explanation.differences[0].detail == "-Is the answer polite?\n+Is the answer rude?"
+    rendered = explanation.render()
+    assert rendered.splitlines()[0] == "c1 [s]: changed since the last cached verdict: messages[1]"
+    assert "    +Is the answer rude?" in rendered
+
+
+def test_explain_a_repeat_and_sampling_change(store: VerdictStore) -> None:
+    store.put(request(), answer(), case_id="c1", stage="s")
+    explanation = store.explain("c1", "s", request(repeat=2, temperature=0.7))
+    assert explanation.changed == ("temperature", "repeat")
+    assert [d.detail for d in explanation.differences] == ["0.0 -> 0.7", "0 -> 2"]
+
+
+def test_explain_added_message_response_format_and_base_url(store: VerdictStore) -> None:
+    store.put(request(), answer(), case_id="c1", stage="s")
+    changed = body(response_format={"type": "json_object"})
+    changed["messages"].append({"role": "user", "content": "again"})
+    other = JudgeRequest(body=changed, base_url="http://127.0.0.1:9/v1")
+    explanation = store.explain("c1", "s", other)
+    assert explanation.changed == ("messages[2]", "response_format", "base_url")
+    assert explanation.differences[0].detail == "added"
+    assert explanation.differences[1].detail == '(absent) -> {"type":"json_object"}'
+
+
+def test_explain_compares_with_the_last_verdict_of_that_case_and_stage(
+    store: VerdictStore,
+) -> None:
+    store.put(request("first"), answer(), case_id="c1", stage="s")
+    store.put(request("second"), answer(), case_id="c1", stage="s")
+    store.put(request("other"), answer(), case_id="c2", stage="s")
+    assert store.last_key("c1", "s") == request("second").cache_key()
+    explanation = store.explain("c1", "s", request("third"))
+    assert explanation.differences[0].detail == "-second\n+third"
+
+
+# -- concurrency and durability -----------------------------------------------------------
+
+WRITER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
+    from pytest_llmfunnel.cache import VerdictStore
+
+    directory, worker, count, kill = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    store = VerdictStore(directory)
+    for i in range(count):
+        request = JudgeRequest(body={"prompt": f"{worker}-{i}"}, base_url="b")
+        store.put(request, CachedAnswer(score=i), case_id=f"{worker}-{i}", stage="s")
+    if kill == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    store.close()
+    """
+)
+
+
+def _writer(directory: Path, worker: int, count: int, kill: bool) -> subprocess.Popen[bytes]:
+    args = [str(directory), str(worker), str(count), "kill" if kill else "close"]
+    return subprocess.Popen([sys.executable, "-c", WRITER, *args], stderr=subprocess.PIPE)
+
+
+def _reads_all(directory: Path, workers: range, count: int) -> int:
+    found = 0
+    with VerdictStore(directory, mode="read-only") as reader:
+        for worker in workers:
+            for i in range(count):
+                req = JudgeRequest(body={"prompt": f"{worker}-{i}"}, base_url="b")
+                got = reader.get(req, case_id="x", stage="s")
+                found += got is not None and got.score == i
+    return found
+
+
+def test_several_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    VerdictStore(directory).stats()  # create the database before the race
+    procs = [_writer(directory, worker, 200, kill=False) for worker in range(4)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    assert _reads_all(directory, range(4), 200) == 800
+
+
+def test_threads_sharing_one_store_lose_nothing(store: VerdictStore) -> None:
+    def work(worker: int) -> None:
+        for i in range(50):
+            req = JudgeRequest(body={"prompt": f"{worker}-{i}"}, base_url="b")
+            store.put(req, CachedAnswer(score=i), case_id=f"{worker}-{i}", stage="s")
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.writes == {"s": 300}
+    assert store.stats().verdicts == 300
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_a_process_killed_mid_run_keeps_every_verdict_it_stored(tmp_path: Path) -> None:
+    proc = _writer(tmp_path / "cache", 0, 60, kill=True)
+    proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert _reads_all(tmp_path / "cache", range(1), 60) == 60
+
+
+# -- secrets ------------------------------------------------------------------------------
+
+FAKE_KEY = "sk-test-0123456789abcdefFAKE"
+
+
+def _files_containing(directory: Path, needle: str) -> list[Path]:
+    return [
+        path
+        for path in directory.rglob("*")
+        if path.is_file() and needle.encode() in path.read_bytes()
+    ]
+
+
+def test_a_value_containing_a_secret_is_refused_and_never_reaches_disk(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    with VerdictStore(directory, secrets=[FAKE_KEY, ""]) as guarded:
+        guarded.put(request("visible-marker"), answer(), case_id="c1", stage="s")
+        leaky = JudgeRequest(body=body(f"key is {FAKE_KEY}"), base_url=BASE)
+        with pytest.raises(SecretInValueError, match="configured secrets") as info:
+            guarded.put(leaky, answer(), case_id="c2", stage="s")
+        assert FAKE_KEY not in str(info.value)
+        in_url = JudgeRequest(body=body(), base_url=f"{BASE}?key={FAKE_KEY}")
+        with pytest.raises(SecretInValueError):
+            guarded.put(in_url, answer(), case_id="c3", stage="s")
+        with pytest.raises(SecretInValueError):
+            guarded.put(request(), answer(reasoning=FAKE_KEY), case_id="c4", stage="s")
+        assert guarded.stats().verdicts == 1
+    # The grep can see what was stored, so not finding the key means something.
+    assert _files_containing(directory, "visible-marker")
+    assert _files_containing(directory, FAKE_KEY) == []
+
+
+def test_a_secret_is_caught_even_when_json_escapes_it(store: VerdictStore) -> None:
+    quoted = 'pass"word\\with-quotes'
+    guarded = VerdictStore(store.directory, secrets=[quoted])
+    with pytest.raises(SecretInValueError):
+        guarded.put(request(f"x {quoted} y"), answer(), case_id="c1", stage="s")
+    guarded.close()
+
+
+# -- recorded outputs ---------------------------------------------------------------------
+
+
+def case(case_id: str = "c1", text: str = "What is 2+2?") -> Case:
+    return Case(id=case_id, input=text, expected="4")
+
+
+def test_outputs_are_keyed_by_case_content_target_and_version(tmp_path: Path) -> None:
+    with OutputStore(tmp_path / "cache") as outputs:
+        assert outputs.get(case(), "bot", "v1") is None
+        outputs.put(case(), "bot", "v1", "4")
+        assert outputs.get(case(), "bot", "v1") == "4"
+        assert outputs.get(case(case_id="renamed"), "bot", "v1") == "4"
+        assert outputs.get(case(text="What is 3+3?"), "bot", "v1") is None
+        assert outputs.get(case(), "bot", "v2") is None
+        assert outputs.get(case(), "other-bot", "v1") is None
+
+
+def test_outputs_live_beside_verdicts_and_clear_separately(tmp_path: Path) -> None:
+    with VerdictStore(tmp_path / "c") as verdicts, OutputStore(tmp_path / "c") as outputs:
+        verdicts.put(request(), answer(), case_id="c1", stage="s")
+        outputs.put(case(), "bot", "v1", "4")
+        assert verdicts.stats().verdicts == 1 and verdicts.stats().outputs == 1
+        outputs.clear()
+        assert verdicts.get(request(), case_id="c1", stage="s") == answer()
+        outputs.put(case(), "bot", "v1", "4")
+        verdicts.clear()
+        assert outputs.get(case(), "bot", "v1") == "4"
+
+
+def test_output_modes(tmp_path: Path) -> None:
+    with OutputStore(tmp_path / "c") as writer:
+        writer.put(case(), "bot", "v1", "4")
+    with OutputStore(tmp_path / "c", mode="read-only") as reader:
+        assert reader.get(case(), "bot", "v1") == "4"
+        reader.put(case(), "bot", "v2", "5")
+        assert reader.get(case(), "bot", "v2") is None
+    with OutputStore(tmp_path / "c", mode="off") as off:
+        assert off.get(case(), "bot", "v1") is None
+    with OutputStore(tmp_path / "c", mode="replay-only") as replay:
+        assert replay.get(case(), "bot", "v1") == "4"
+        with pytest.raises(CacheMissError, match="case 'c1' from target 'bot' version 'v9'"):
+            replay.get(case(), "bot", "v9")
+
+
+def test_an_output_containing_a_secret_is_refused(tmp_path: Path) -> None:
+    with OutputStore(tmp_path / "c", secrets=[FAKE_KEY]) as outputs:
+        with pytest.raises(SecretInValueError):
+            outputs.put(case(), "bot", "v1", f"my key is {FAKE_KEY}")
+        assert outputs.get(case(), "bot", "v1") is None
+    assert _files_containing(tmp_path / "c", FAKE_KEY) == []
