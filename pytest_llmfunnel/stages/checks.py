@@ -183,39 +183,34 @@ def max_chars(n: int, *, name: str | None = None, must: bool = False) -> Check:
     return length_between(0, _non_negative(n, "n"), name=name or f"max_chars({n})", must=must)
 
 
-def _compile(pattern: str, flags: int, factory: str) -> re.Pattern[str]:
+def _regex_check(
+    pattern: str, flags: int, *, wanted: bool, factory: str, name: str | None, must: bool
+) -> Check:
+    """``matches`` (``wanted=True``) or ``not_matches``; a bad regex fails here, early."""
     try:
-        return re.compile(pattern, flags)
+        rx = re.compile(pattern, flags)
     except re.error as exc:
         raise ValueError(f"{factory}(): invalid regular expression {pattern!r}: {exc}") from exc
-
-
-def matches(pattern: str, flags: int = 0, *, name: str | None = None, must: bool = False) -> Check:
-    """Pass when ``re.search(pattern, output, flags)`` finds a match."""
-    rx = _compile(pattern, flags, "matches")
 
     def fn(case: Case, output: str) -> CheckOutcome:
         m = rx.search(output)
         if m is None:
-            return CheckOutcome(False, f"nothing matched /{_short(pattern)}/")
-        return CheckOutcome(True, f"matched {_excerpt(m.group(0))}")
+            return CheckOutcome(not wanted, f"nothing matched /{_short(pattern)}/")
+        return CheckOutcome(wanted, f"matched {_excerpt(m.group(0))} at char {m.start()}")
 
-    return _FnCheck(name or f"matches(/{_short(pattern)}/)", fn, must=must)
+    return _FnCheck(name or f"{factory}(/{_short(pattern)}/)", fn, must=must)
+
+
+def matches(pattern: str, flags: int = 0, *, name: str | None = None, must: bool = False) -> Check:
+    """Pass when ``re.search(pattern, output, flags)`` finds a match."""
+    return _regex_check(pattern, flags, wanted=True, factory="matches", name=name, must=must)
 
 
 def not_matches(
     pattern: str, flags: int = 0, *, name: str | None = None, must: bool = False
 ) -> Check:
     """Fail when ``re.search(pattern, output, flags)`` finds a match."""
-    rx = _compile(pattern, flags, "not_matches")
-
-    def fn(case: Case, output: str) -> CheckOutcome:
-        m = rx.search(output)
-        if m is None:
-            return CheckOutcome(True, f"nothing matched /{_short(pattern)}/")
-        return CheckOutcome(False, f"matched {_excerpt(m.group(0))} at char {m.start()}")
-
-    return _FnCheck(name or f"not_matches(/{_short(pattern)}/)", fn, must=must)
+    return _regex_check(pattern, flags, wanted=False, factory="not_matches", name=name, must=must)
 
 
 def _needles(needles: tuple[str, ...], factory: str) -> tuple[str, ...]:
