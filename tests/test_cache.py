@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.backend import CachedAnswer, CacheMissError, JudgeRequest
+from pytest_llmfunnel.backend import AnswerStore, CachedAnswer, CacheMissError, JudgeRequest
 from pytest_llmfunnel.cache import (
     CACHE_MODES,
     OutputStore,
@@ -70,8 +70,9 @@ def store(tmp_path: Path) -> Iterator[VerdictStore]:
 
 
 def test_put_then_get_hits_with_the_same_answer(store: VerdictStore) -> None:
-    store.put(request(), answer(), case_id="c1", stage="polite")
-    assert store.get(request(), case_id="c1", stage="polite") == answer()
+    as_contract: AnswerStore = store  # mypy checks the protocol is satisfied
+    as_contract.put(request(), answer(), case_id="c1", stage="polite")
+    assert as_contract.get(request(), case_id="c1", stage="polite") == answer()
 
 
 def test_changing_one_word_of_the_body_misses(store: VerdictStore) -> None:
@@ -292,7 +293,7 @@ def test_explain_compares_with_the_last_verdict_of_that_case_and_stage(
 WRITER = textwrap.dedent(
     """
     import os, signal, sys
-    from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
+    from pytest_llmfunnel.backend import AnswerStore, CachedAnswer, JudgeRequest
     from pytest_llmfunnel.cache import VerdictStore
 
     directory, worker, count, kill = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
