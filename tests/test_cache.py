@@ -293,7 +293,7 @@ def test_explain_compares_with_the_last_verdict_of_that_case_and_stage(
 WRITER = textwrap.dedent(
     """
     import os, signal, sys
-    from pytest_llmfunnel.backend import AnswerStore, CachedAnswer, JudgeRequest
+    from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
     from pytest_llmfunnel.cache import VerdictStore
 
     directory, worker, count, kill = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
