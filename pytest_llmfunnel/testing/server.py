@@ -401,22 +401,22 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         judge = self.server.judge
         if self.path.rstrip("/") == "/stats":
-            self._send_json(200, judge.stats.to_json())
+            self._send_json(200, judge.stats.to_json(), {})
         elif self.path.rstrip("/") == "/v1/models":
             models = [{"id": "test-judge", "object": "model", "created": 0, "owned_by": "test"}]
-            self._send_json(200, {"object": "list", "data": models})
+            self._send_json(200, {"object": "list", "data": models}, {})
         else:
-            self._send_json(404, _error(f"no route for GET {self.path}", "not_found"))
+            self._send_json(404, _error(f"no route for GET {self.path}", "not_found"), {})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if self.path.rstrip("/") == "/reset":
             self.server.judge.reset()
-            self._send_json(200, {"ok": True})
+            self._send_json(200, {"ok": True}, {})
             return
         if self.path.rstrip("/") != "/v1/chat/completions":
-            self._send_json(404, _error(f"no route for POST {self.path}", "not_found"))
+            self._send_json(404, _error(f"no route for POST {self.path}", "not_found"), {})
             return
         try:
             body = json.loads(raw or b"{}")
@@ -425,37 +425,43 @@ class _Handler(BaseHTTPRequestHandler):
         judge = self.server.judge
         headers = {k.lower(): v for k, v in self.headers.items()}
         action = judge._enter(RecordedRequest("POST", self.path, headers, body))
-        outcome = "error"
         try:
-            outcome = self._perform(judge, body if isinstance(body, dict) else {}, action)
-        finally:
-            judge._leave(outcome)
-
-    def _perform(self, judge: JudgeServer, body: dict[str, Any], action: Action) -> str:
-        if action.kind == "close":
+            reply = self._reply(judge, body if isinstance(body, dict) else {}, action)
+        except BaseException:
+            judge._leave("error")
+            raise
+        # Counted as answered before the answer leaves, so a client that sends
+        # its next request at once never sees two requests in flight.
+        judge._leave(str(reply[0]) if reply else "closed")
+        if reply is None:
             self.close_connection = True
-            return "closed"
+        else:
+            self._send_json(*reply)
+
+    def _reply(
+        self, judge: JudgeServer, body: dict[str, Any], action: Action
+    ) -> tuple[int, Any, dict[str, str]] | None:
+        """The (status, payload, headers) to send, or None to drop the connection."""
+        if action.kind == "close":
+            return None
         if action.kind == "status":
             extra: dict[str, str] = {}
             if action.retry_after is not None:
                 extra["Retry-After"] = str(action.retry_after)
             if action.retry_after_ms is not None:
                 extra["retry-after-ms"] = str(action.retry_after_ms)
-            self._send_json(action.status, _error(action.message, "simulated"), extra)
-            return str(action.status)
+            return action.status, _error(action.message, "simulated"), extra
         delay = action.seconds if action.kind == "hang" else judge.latency
         if not judge._wait(delay):
-            self.close_connection = True
-            return "closed"
-        self._send_json(200, completion_body(body, action))
-        return "200"
+            return None
+        return 200, completion_body(body, action), {}
 
-    def _send_json(self, code: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+    def _send_json(self, code: int, payload: Any, extra: dict[str, str]) -> None:
         data = json.dumps(payload).encode("utf-8")
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in (extra or {}).items():
+        for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
