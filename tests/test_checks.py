@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from pydantic import BaseModel
@@ -389,3 +390,14 @@ def test_every_check_propagates_must_and_takes_a_name(make: object) -> None:
         result = run(stage, output)
         assert result.must and result.stage == "custom" and result.gating
     assert not make().must  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["\n" * 20_000, " \n" * 10_000, "-" * 20_000, "<" * 20_000, "<answer></answer>" * 5_000],
+)
+def test_not_addressing_judge_is_linear_on_pathological_input(output: str) -> None:
+    # these took tens of seconds with patterns like ``^\s*`` under MULTILINE
+    started = time.perf_counter()
+    run(not_addressing_judge(), output)
+    assert time.perf_counter() - started < 2.0
