@@ -30,7 +30,7 @@ import functools
 import inspect
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +132,7 @@ class OpenAIJudgeBackend:
         self._stop = StopSignal()
         self._client: openai.AsyncOpenAI | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._keeper: AsyncGenerator[None, None] | None = None
         self._requests = 0
         self._retries = 0
         self._rate_limited = 0
@@ -184,10 +185,11 @@ class OpenAIJudgeBackend:
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool of the current event loop."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-            self._client_loop = None
+        keeper, self._keeper = self._keeper, None
+        self._client = None
+        self._client_loop = None
+        if keeper is not None:
+            await keeper.aclose()
 
     async def complete(self, request: JudgeRequest) -> Completion:
         """Send ``request.body`` as-is; retry transient faults; raise JudgeCallError at the end."""
@@ -254,20 +256,26 @@ class OpenAIJudgeBackend:
 
     async def _send(self, body: dict[str, Any]) -> Any:
         known, extra = _split_body(body)
-        return await self._openai().chat.completions.create(**known, extra_body=extra or None)
+        client = await self._openai()
+        return await client.chat.completions.create(**known, extra_body=extra or None)
 
-    def _openai(self) -> openai.AsyncOpenAI:
-        # The SDK's connection pool belongs to one event loop; a backend reused
-        # from a new loop (a second asyncio.run) gets a fresh client.
+    async def _openai(self) -> openai.AsyncOpenAI:
+        # The SDK's connection pool belongs to one event loop, so each loop gets
+        # its own client. It is held open by an async generator: asyncio.run()
+        # (and any loop owner calling shutdown_asyncgens) closes open async
+        # generators at the end, which closes the pool on its own loop, so an
+        # ad-hoc asyncio.run(backend.complete(...)) leaves no socket behind.
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
-            self._client = openai.AsyncOpenAI(
+            client = openai.AsyncOpenAI(
                 base_url=self._base_url,
                 api_key=self._api_key or _NO_KEY,
                 max_retries=0,
                 timeout=self._timeout,
             )
-            self._client_loop = loop
+            keeper = _hold_open(client)
+            await keeper.__anext__()
+            self._client, self._client_loop, self._keeper = client, loop, keeper
         return self._client
 
     def _completion(self, response: Any, body: dict[str, Any]) -> Completion | None:
@@ -328,6 +336,13 @@ class OpenAIJudgeBackend:
 
     def _cancelled(self) -> JudgeCallError:
         return JudgeCallError("cancelled", f"judge calls to {self.identity} were cancelled")
+
+
+async def _hold_open(client: openai.AsyncOpenAI) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await client.close()
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

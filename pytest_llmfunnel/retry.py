@@ -87,12 +87,10 @@ class AdaptiveLimiter:
             try:
                 await fut
             except asyncio.CancelledError:
-                # We may have been woken for a slot we will not take: pass it on.
-                self._wake()
+                self._waiters.remove(fut)
+                self._wake()  # we may have been woken for a slot we will not take
                 raise
-            finally:
-                if fut in self._waiters:
-                    self._waiters.remove(fut)
+            self._waiters.remove(fut)
         self._in_flight += 1
         self._max_in_flight = max(self._max_in_flight, self._in_flight)
         return self._generation
@@ -122,10 +120,14 @@ class AdaptiveLimiter:
         self._current = max(1, self._current // 2)
 
     def _wake(self) -> None:
+        # Waking too many is harmless (each re-checks the limit); too few stalls.
         free = self._current - self._in_flight
-        for fut in self._waiters[: max(free, 0)]:
+        for fut in self._waiters:
+            if free <= 0:
+                break
             if not fut.done():
                 fut.set_result(None)
+                free -= 1
 
 
 class StopSignal:

@@ -1,0 +1,320 @@
+"""The judge backend's plumbing: redaction, retry helpers, the limiter, body pass-through.
+
+Network behaviour runs against the loopback server through the real SDK; the
+fault scenarios live in ``test_faults.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_llmfunnel.backend import JudgeBackend, JudgeCallError, JudgeRequest
+from pytest_llmfunnel.client import OpenAIJudgeBackend, redact
+from pytest_llmfunnel.models import Usage
+from pytest_llmfunnel.retry import (
+    AdaptiveLimiter,
+    LimiterClosed,
+    StopSignal,
+    backoff_delay,
+    http_date,
+    retry_after_seconds,
+)
+from pytest_llmfunnel.testing.server import JudgeServer, hang, status
+
+KEY = "sk-unit-test-0123456789"
+SCHEMA = {"type": "json_schema", "json_schema": {"name": "verdict", "schema": {"type": "object"}}}
+
+
+@pytest.fixture
+def server() -> Iterator[JudgeServer]:
+    with JudgeServer() as srv:
+        yield srv
+
+
+def make_backend(srv: JudgeServer, **kwargs: Any) -> OpenAIJudgeBackend:
+    settings: dict[str, Any] = {"timeout": 5.0, "backoff_base": 0.01, "seed": 0}
+    settings.update(kwargs)
+    return OpenAIJudgeBackend("judge-1", srv.base_url, KEY, **settings)
+
+
+def request(srv: JudgeServer, text: str = "hi", **extra: Any) -> JudgeRequest:
+    body = {"model": "judge-1", "messages": [{"role": "user", "content": text}], **extra}
+    return JudgeRequest(body=body, base_url=srv.base_url)
+
+
+# -- redact ----------------------------------------------------------------------
+def test_redact_removes_given_secrets_and_key_shaped_tokens() -> None:
+    text = "key abc123secret, header Authorization: Bearer tok.en-1 and sk-live_ABCdef123456 end"
+    cleaned = redact(text, ["abc123secret", None, ""])
+    assert cleaned == "key ***, header Authorization: Bearer *** and sk-*** end"
+
+
+def test_redact_removes_a_longer_secret_whole_before_a_shorter_one() -> None:
+    assert redact("x=longsecret9", ["secret", "longsecret9"]) == "x=***"
+
+
+def test_redact_leaves_ordinary_text_alone() -> None:
+    text = "HTTP 500: task-runner overloaded; ask again"
+    assert redact(text, ["unrelated"]) == text
+
+
+# -- retry helpers ---------------------------------------------------------------
+def test_backoff_is_full_jitter_under_a_doubling_capped_ceiling() -> None:
+    rng = random.Random(7)
+    for attempt, ceiling in [(0, 0.5), (1, 1.0), (3, 4.0), (10, 30.0)]:
+        delays = [backoff_delay(attempt, base=0.5, cap=30.0, rng=rng) for _ in range(2000)]
+        assert min(delays) >= 0.0 and max(delays) <= ceiling
+        # uniform on [0, ceiling]: the mean is ceiling/2 (sd of the mean ~0.65% of ceiling)
+        assert abs(sum(delays) / len(delays) - ceiling / 2) < 0.03 * ceiling
+
+
+def test_retry_after_reads_seconds_milliseconds_and_http_dates() -> None:
+    assert retry_after_seconds({"Retry-After": "2"}) == 2.0
+    assert retry_after_seconds({"retry-after": "0.25"}) == 0.25
+    assert retry_after_seconds({"retry-after-ms": "150", "retry-after": "9"}) == 0.15
+    assert retry_after_seconds({"retry-after": "-3"}) == 0.0
+    assert retry_after_seconds({}) is None
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    now = 1_700_000_000.0
+    assert retry_after_seconds({"retry-after": http_date(30, now=now)}, now=now) == 30.0
+    assert retry_after_seconds({"retry-after": http_date(-30, now=now)}, now=now) == 0.0
+
+
+# -- limiter ---------------------------------------------------------------------
+def test_limiter_halves_once_per_generation_and_recovers_additively() -> None:
+    limiter = AdaptiveLimiter(16, recover_after=2)
+
+    async def scenario() -> list[int]:
+        tickets = [await limiter.acquire() for _ in range(4)]
+        for ticket in tickets:  # four 429s from one burst count as one event
+            limiter.rate_limited(ticket)
+            limiter.release()
+        trace = [limiter.current]
+        ticket = await limiter.acquire()
+        limiter.rate_limited(ticket)  # a request started after the decrease halves again
+        limiter.release()
+        trace.append(limiter.current)
+        for _ in range(6):
+            limiter.succeeded()
+        trace.append(limiter.current)
+        for _ in range(100):
+            limiter.succeeded()
+        trace.append(limiter.current)
+        return trace
+
+    assert asyncio.run(scenario()) == [8, 4, 7, 16]
+
+
+def test_limiter_never_goes_below_one() -> None:
+    limiter = AdaptiveLimiter(2)
+
+    async def scenario() -> int:
+        for _ in range(5):
+            limiter.rate_limited(await limiter.acquire())
+            limiter.release()
+        return limiter.current
+
+    assert asyncio.run(scenario()) == 1
+
+
+def test_limiter_bounds_concurrency_and_shrinking_takes_effect() -> None:
+    limiter = AdaptiveLimiter(4)
+    peak = 0
+
+    async def work(shrink: bool) -> None:
+        nonlocal peak
+        ticket = await limiter.acquire()
+        peak = max(peak, limiter.in_flight)
+        await asyncio.sleep(0.01)
+        if shrink:
+            limiter.rate_limited(ticket)
+        limiter.release()
+
+    async def scenario() -> None:
+        nonlocal peak
+        await asyncio.gather(*(work(False) for _ in range(20)))
+        assert peak == 4
+        await work(True)
+        peak = 0
+        await asyncio.gather(*(work(False) for _ in range(20)))
+        assert peak == 2
+
+    asyncio.run(scenario())
+    assert limiter.max_in_flight == 4 and limiter.in_flight == 0
+
+
+def test_limiter_hands_a_slot_on_when_a_waiter_is_cancelled() -> None:
+    limiter = AdaptiveLimiter(1)
+
+    async def scenario() -> int:
+        await limiter.acquire()
+        first = asyncio.create_task(limiter.acquire())
+        second = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        limiter.release()  # wakes `first`...
+        first.cancel()  # ...which is cancelled before it runs
+        await asyncio.wait_for(second, timeout=1)
+        return limiter.in_flight
+
+    assert asyncio.run(scenario()) == 1
+
+
+def test_closing_the_limiter_fails_waiters() -> None:
+    limiter = AdaptiveLimiter(1)
+
+    async def scenario() -> None:
+        await limiter.acquire()
+        waiter = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        limiter.close()
+        with pytest.raises(LimiterClosed):
+            await waiter
+
+    asyncio.run(scenario())
+
+
+def test_stop_signal_interrupts_a_sleep_from_another_thread() -> None:
+    signal = StopSignal()
+
+    async def scenario() -> tuple[bool, float]:
+        threading.Timer(0.05, signal.set).start()
+        started = time.monotonic()
+        completed = await signal.sleep(10)
+        return completed, time.monotonic() - started
+
+    completed, elapsed = asyncio.run(scenario())
+    assert not completed and elapsed < 2
+
+
+# -- backend -------------------------------------------------------------------
+def test_backend_satisfies_the_protocol_and_never_shows_the_key(server: JudgeServer) -> None:
+    backend: JudgeBackend = make_backend(server)
+    assert backend.identity == f"openai-compatible judge-1 @ {server.base_url}"
+    assert backend.base_url == server.base_url
+    assert backend.model == "judge-1"
+    assert backend.supports_json_schema
+    assert KEY not in repr(backend) and KEY not in backend.identity
+
+
+def test_trailing_slash_is_normalised(server: JudgeServer) -> None:
+    backend = OpenAIJudgeBackend("m", server.base_url + "/", KEY)
+    assert backend.base_url == server.base_url
+
+
+def test_body_is_sent_as_is_with_vendor_keys(server: JudgeServer) -> None:
+    backend = make_backend(server)
+    body_extra = {"temperature": 0, "seed": 3, "top_k": 5, "chat_template_kwargs": {"a": 1}}
+    completion = asyncio.run(backend.complete(request(server, "score me", **body_extra)))
+    (received,) = server.requests
+    assert received.body == {
+        "model": "judge-1",
+        "messages": [{"role": "user", "content": "score me"}],
+        **body_extra,
+    }
+    assert received.headers["authorization"] == f"Bearer {KEY}"
+    assert completion.content == '{"reasoning": "ok", "score": 4}'
+    assert completion.finish_reason == "stop"
+    assert completion.model == "judge-1"
+    assert completion.usage == Usage(prompt_tokens=2, completion_tokens=7)
+    assert backend.stats.requests == 1 and backend.stats.retries == 0
+
+
+def test_a_body_without_a_model_gets_the_backend_model(server: JudgeServer) -> None:
+    backend = make_backend(server)
+    bare = JudgeRequest(body={"messages": [{"role": "user", "content": "x"}]}, base_url="")
+    asyncio.run(backend.complete(bare))
+    assert server.requests[0].body == {
+        "model": "judge-1",
+        "messages": [{"role": "user", "content": "x"}],
+    }
+
+
+def test_streaming_bodies_are_refused_before_sending(server: JudgeServer) -> None:
+    with pytest.raises(JudgeCallError) as err:
+        asyncio.run(make_backend(server).complete(request(server, stream=True)))
+    assert err.value.cause == "bad_request"
+    assert server.stats.requests == 0
+
+
+def test_json_schema_rejection_switches_to_json_mode_for_good() -> None:
+    with JudgeServer(reject_json_schema=True) as srv:
+        backend = make_backend(srv, max_retries=0)
+
+        async def scenario() -> None:
+            first = await backend.complete(request(srv, "a", response_format=SCHEMA))
+            second = await backend.complete(request(srv, "b", response_format=SCHEMA))
+            assert first.content == second.content == '{"reasoning": "ok", "score": 4}'
+
+        asyncio.run(scenario())
+        formats = [r.body["response_format"] if r.body else None for r in srv.requests]
+    assert formats == [SCHEMA, {"type": "json_object"}, {"type": "json_object"}]
+    assert not backend.supports_json_schema
+    assert backend.stats.requests == 3 and backend.stats.retries == 0
+
+
+def test_json_schema_false_sends_json_mode_from_the_start(server: JudgeServer) -> None:
+    backend = make_backend(server, json_schema=False)
+    asyncio.run(backend.complete(request(server, response_format=SCHEMA)))
+    assert server.requests[0].body is not None
+    assert server.requests[0].body["response_format"] == {"type": "json_object"}
+
+
+def test_a_400_unrelated_to_the_schema_is_not_retried(server: JudgeServer) -> None:
+    server.script([status(400, message="messages must not be empty")])
+    backend = make_backend(server)
+    with pytest.raises(JudgeCallError) as err:
+        asyncio.run(backend.complete(request(server, response_format=SCHEMA)))
+    assert err.value.cause == "bad_request"
+    assert "messages must not be empty" in str(err.value)
+    assert backend.supports_json_schema and server.stats.requests == 1
+
+
+def test_stop_cancels_calls_waiting_for_a_retry(server: JudgeServer) -> None:
+    server.script([status(503, retry_after=30)])
+    backend = make_backend(server)
+
+    async def scenario() -> None:
+        call = asyncio.create_task(backend.complete(request(server)))
+        while server.stats.requests == 0:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        backend.stop()
+        with pytest.raises(JudgeCallError) as err:
+            await asyncio.wait_for(call, timeout=2)
+        assert err.value.cause == "cancelled"
+        with pytest.raises(JudgeCallError, match="cancelled"):
+            await backend.complete(request(server))
+
+    asyncio.run(scenario())
+    assert server.stats.requests == 1 and backend.stopped
+
+
+def test_stop_cancels_calls_waiting_for_a_slot(server: JudgeServer) -> None:
+    server.script([hang(0.3)])
+    backend = make_backend(server, concurrency=1)
+
+    async def scenario() -> list[str]:
+        calls = [asyncio.create_task(backend.complete(request(server, str(i)))) for i in range(3)]
+        while server.stats.requests == 0:
+            await asyncio.sleep(0.01)
+        backend.stop()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        return [r.cause if isinstance(r, JudgeCallError) else "done" for r in results]
+
+    # the request already on the wire completes; the two waiting for a slot do not start
+    assert asyncio.run(scenario()) == ["done", "cancelled", "cancelled"]
+    assert server.stats.requests == 1
+
+
+def test_backend_can_be_reused_across_event_loops(server: JudgeServer) -> None:
+    backend = make_backend(server)
+    for text in ["first loop", "second loop"]:
+        assert asyncio.run(backend.complete(request(server, text))).content is not None
+    assert server.stats.requests == 2
