@@ -1,41 +1,36 @@
 """Loading eval datasets (JSONL, CSV, YAML) into validated ``Case`` objects.
 
-A dataset is a file of rows; each row becomes one ``Case`` and, later, one
-test id. Loading is strict because a silently skipped or mangled row is an
-eval that quietly stops testing something: every problem raises a
-``DatasetError`` naming the file, the line and the field.
+Each row becomes one ``Case`` and, later, one test id. Loading is strict
+because a silently skipped or mangled row is an eval that quietly stops
+testing something: every problem raises a ``DatasetError`` naming the file,
+the line and the field.
 
-Row fields (after the optional ``columns`` mapping):
+Row fields, after the optional ``columns`` mapping: ``id`` (derived from the
+input when missing, see ``derive_case_id``), ``input`` (required: a string or a
+list of chat messages ``{role, content}``), ``expected``, ``context`` (a string,
+or a list of strings joined with blank lines), ``metadata`` (a mapping; every
+column that is not a case field also lands here, under its own name) and
+``tags`` (a list, or one string separated by ``;`` or ``,``). A column
+``output`` holds the pre-logged output of variant ``"default"``, a column
+``output_<name>`` that of variant ``<name>``; every row has the same variants.
 
-* ``id``: optional; derived from the input alone when missing (see
-  ``derive_case_id``), so ids survive reordering rows and editing ``expected``.
-* ``input``: required; a string, or a list of chat messages ``{role, content}``.
-* ``expected``: optional string.
-* ``context``: optional string, or a list of strings joined with blank lines.
-* ``output``: a pre-logged output, the variant ``"default"``;
-  ``output_<name>``: the output of variant ``<name>``. Every row must carry
-  the same variants.
-* ``metadata``: optional mapping. Columns that are not case fields are kept
-  too: they go into ``metadata`` under their own name.
-* ``tags``: optional list of strings, or one string separated by ``;`` or ``,``.
-
-CSV cells are text, so in CSV a cell holding a JSON list or object is read as
-JSON for ``input`` (a list of messages), ``context`` (a list of strings),
-``metadata`` and ``tags``; an empty cell counts as absent (except for an output
-column, where it is an empty output).
+A CSV cell holding a JSON list or object is read as JSON for ``input``,
+``context``, ``metadata`` and ``tags``. An empty CSV cell counts as absent,
+except in an output column, where it is an empty output.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
 import re
 import reprlib
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -55,14 +50,15 @@ __all__ = [
 
 CASE_FIELDS = ("id", "input", "expected", "context", "output", "metadata", "tags")
 MAX_ID_LENGTH = 200
+# The characters pytest's -k grammar accepts in a bare word, minus the ones that
+# carry meaning in node ids ("[", "]", "::", "/", "\\"), so `-k <id>` always works.
 ID_RULE = (
     f"ids may use only ASCII letters, digits and '_', '-', '.', '+' (at most {MAX_ID_LENGTH} "
     "characters, starting with a letter, digit or '_'), so that every case keeps a usable "
     "pytest node id and can be selected with -k"
 )
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
-_ID_ALLOWED = re.compile(r"[A-Za-z0-9_.+-]")
-_K_KEYWORDS = frozenset({"and", "or", "not"})
+_ID_CHAR = re.compile(r"[A-Za-z0-9_.+-]")
 _YAML_HINT = 'reading YAML datasets needs PyYAML: pip install "pytest-llmfunnel[yaml]"'
 
 
@@ -70,7 +66,8 @@ class DatasetError(Exception):
     """A dataset that cannot be loaded, located as precisely as possible.
 
     ``path`` is the dataset file, ``line`` the 1-based source line (``None``
-    when the problem is the whole file), ``field`` the column or key at fault.
+    when the problem is the whole file), ``field`` the column at fault and
+    ``item`` the 0-based index of a YAML list entry.
     """
 
     def __init__(
@@ -83,15 +80,10 @@ class DatasetError(Exception):
     ) -> None:
         self.path = Path(path)
         self.detail = message
-        self.line = line
-        self.field = field
-        self.item = item
-        where = _display(self.path) + (f":{line}" if line is not None else "")
-        parts = [where]
-        if item is not None:
-            parts.append(f"item [{item}]")
-        if field is not None:
-            parts.append(f"field {field!r}")
+        self.line, self.field, self.item = line, field, item
+        parts = [_display(self.path) + (f":{line}" if line is not None else "")]
+        parts += [f"item [{item}]"] if item is not None else []
+        parts += [f"field {field!r}"] if field is not None else []
         super().__init__(": ".join([*parts, message]))
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -100,7 +92,11 @@ class DatasetError(Exception):
 
 @dataclass(frozen=True)
 class Dataset:
-    """The validated cases of one dataset file, in file order."""
+    """The validated cases of one dataset file, in file order.
+
+    ``variants`` names the pre-logged outputs every case has (``()`` for
+    none); ``lines`` holds each case's source line, in the same order.
+    """
 
     path: Path
     cases: tuple[Case, ...]
@@ -133,7 +129,13 @@ def load_dataset(path: str | Path, *, columns: Mapping[str, str] | None = None) 
     Raises ``DatasetError`` naming file, line and field on the first problem.
     """
     path = Path(path)
-    mapping = _check_columns(path, columns or {})
+    for source, target in (columns or {}).items():
+        if target not in CASE_FIELDS and not target.startswith("output_"):
+            raise DatasetError(
+                path,
+                f"columns maps {source!r} to {target!r}, which is not a case field; "
+                f"use one of {', '.join(CASE_FIELDS)} or output_<variant>",
+            )
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise DatasetError(
@@ -143,10 +145,8 @@ def load_dataset(path: str | Path, *, columns: Mapping[str, str] | None = None) 
         )
     if not path.is_file():
         raise DatasetError(path, "dataset file not found")
-    builder = _Builder(path, mapping)
-    for row in reader(path):
-        builder.add(row)
-    return builder.finish()
+    with closing(reader(path)) as rows:  # closed at once even when a row is rejected
+        return _collect(path, rows, columns or {})
 
 
 def resolve_dataset_path(path: str | Path, *, relative_to: Path) -> Path:
@@ -172,51 +172,38 @@ def derive_case_id(input: str | Sequence[Mapping[str, str]]) -> str:
     else:
         messages = [{"role": str(m["role"]), "content": str(m["content"])} for m in input]
         digest = sha256_json(messages)
-        users = [m["content"] for m in messages if m["role"] == "user"]
-        text = users[0] if users else (messages[0]["content"] if messages else "")
-    return f"{_slug(text)}-{digest[:8]}"
+        user = [m["content"] for m in messages if m["role"] == "user"]
+        text = (user or [m["content"] for m in messages] or [""])[0]
+    slug = ""
+    ascii_text = unicodedata.normalize("NFKD", text[:400]).encode("ascii", "ignore").decode()
+    for word in re.findall(r"[a-z0-9]+", ascii_text.lower())[:6]:
+        if len(slug) + len(word) >= 40:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    return f"{slug or 'case'}-{digest[:8]}"
 
 
 def validate_case_id(case_id: str) -> str | None:
     """Describe what makes ``case_id`` unusable as a test id, or return ``None``."""
-    problem = _id_problem(case_id)
-    return None if problem is None else f"{problem}; {ID_RULE}"
-
-
-def _id_problem(case_id: str) -> str | None:
+    bad = next((i for i, char in enumerate(case_id) if not _ID_CHAR.fullmatch(char)), None)
     if not case_id:
-        return "id is empty"
-    if len(case_id) > MAX_ID_LENGTH:
-        return f"id is {len(case_id)} characters long"
-    if case_id != case_id.strip():
-        return f"id {case_id!r} has whitespace at the start or end"
-    if case_id.lower() in _K_KEYWORDS:
-        return f"id {case_id!r} is a keyword of pytest's -k expressions"
-    if _ID_PATTERN.fullmatch(case_id):
+        problem = "id is empty"
+    elif len(case_id) > MAX_ID_LENGTH:
+        problem = f"id is {len(case_id)} characters long"
+    elif case_id != case_id.strip():
+        problem = f"id {case_id!r} has whitespace at the start or end"
+    elif bad is not None:
+        char = case_id[bad]
+        what = f"U+{ord(char):04X}" if unicodedata.category(char)[0] in "CZ" else repr(char)
+        what = "a space" if char == " " else what
+        problem = f"id {case_id!r} contains {what} at position {bad}"
+    elif not _ID_PATTERN.fullmatch(case_id):
+        problem = f"id {case_id!r} starts with {case_id[0]!r}"
+    elif case_id in ("and", "or", "not"):
+        problem = f"id {case_id!r} is a keyword of pytest's -k expressions"
+    else:
         return None
-    for position, char in enumerate(case_id):
-        if not _ID_ALLOWED.fullmatch(char):
-            return f"id {case_id!r} contains {_describe_char(char)} at position {position}"
-    return f"id {case_id!r} starts with {case_id[0]!r}"
-
-
-def _describe_char(char: str) -> str:
-    if unicodedata.category(char).startswith("C"):
-        return f"the control character U+{ord(char):04X}"
-    if char.isspace():
-        return "whitespace"
-    return repr(char)
-
-
-def _slug(text: str, *, max_words: int = 6, max_chars: int = 40) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = ""
-    for word in re.findall(r"[a-z0-9]+", ascii_text.lower())[:max_words]:
-        candidate = f"{slug}-{word}" if slug else word
-        if len(candidate) > max_chars:
-            break
-        slug = candidate
-    return slug or "case"
+    return f"{problem}; {ID_RULE}"
 
 
 def _display(path: Path) -> str:
@@ -227,29 +214,18 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _check_columns(path: Path, columns: Mapping[str, str]) -> dict[str, str]:
-    for source, target in columns.items():
-        if target not in CASE_FIELDS and not target.startswith("output_"):
-            raise DatasetError(
-                path,
-                f"columns maps {source!r} to {target!r}, which is not a case field; "
-                f"use one of {', '.join(CASE_FIELDS)} or output_<variant>",
-            )
-    return dict(columns)
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {reprlib.repr(value)}"
 
 
 # --- readers: each yields one raw row at a time, so no row outlives its Case ---
 
 
-@dataclass(frozen=True)
-class _RawRow:
-    line: int | None
-    item: int | None
-    data: Mapping[Any, Any]
-    from_text: bool = False
+# A raw row: (line, YAML item index, the row's mapping, whether values are CSV text).
+_RawRow = tuple[int | None, int | None, Mapping[Any, Any], bool]
 
 
-def _read_jsonl(path: Path) -> Iterator[_RawRow]:
+def _read_jsonl(path: Path) -> Generator[_RawRow, None, None]:
     with path.open("rb") as handle:
         offset = 0
         for number, raw in enumerate(handle, start=1):
@@ -265,98 +241,82 @@ def _read_jsonl(path: Path) -> Iterator[_RawRow]:
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
-                truncated = exc.pos >= len(text.rstrip())
-                why = "the line ends before the JSON value is complete (truncated?)"
+                why = f"{exc.msg} at column {exc.colno}"
+                if exc.pos >= len(text.rstrip()):
+                    why = f"the line ends at column {exc.colno} before the value is complete"
                 raise DatasetError(
                     path,
-                    f"not valid JSON: {why if truncated else exc.msg} at column {exc.colno}; "
-                    "each line must hold one complete JSON object",
+                    f"not valid JSON: {why}; each line must hold one complete JSON object "
+                    "(is the line truncated?)",
                     line=number,
                 ) from None
             if not isinstance(data, dict):
                 raise DatasetError(
                     path, f"each line must be a JSON object, got {_kind(data)}", line=number
                 )
-            yield _RawRow(number, None, data)
+            yield number, None, data, False
 
 
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-        offset = exc.start + bom
+    except UnicodeDecodeError as exc:  # utf-8-sig counts offsets after the BOM
+        offset = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
         raise _encoding_error(path, data.count(b"\n", 0, offset) + 1, offset) from None
 
 
 def _encoding_error(path: Path, line: int, offset: int) -> DatasetError:
-    return DatasetError(
-        path,
-        f"not valid UTF-8 (byte offset {offset} in the file); save the file as UTF-8",
-        line=line,
-    )
+    message = f"not valid UTF-8 (byte offset {offset} in the file); save the file as UTF-8"
+    return DatasetError(path, message, line=line)
 
 
-@contextmanager
-def _csv_field_limit(limit: int = 2**31 - 1) -> Iterator[None]:
-    """Lift the csv module's 128 KiB field limit (a process-wide setting) while reading."""
-    previous = csv.field_size_limit(limit)
+def _read_csv(path: Path) -> Generator[_RawRow, None, None]:
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    # Lift the 128 KiB field limit (process-wide) while reading: long fields are fine.
+    previous_limit = csv.field_size_limit(2**31 - 1)
     try:
-        yield
+        header = [name.strip() for name in next((r for r in reader if any(r)), [])]
+        for position, name in enumerate(header, start=1):
+            if not name or name in header[: position - 1]:
+                problem = "has no name" if not name else "repeats an earlier name"
+                message = f"header column {position} ({name!r}) {problem}"
+                raise DatasetError(path, message, line=reader.line_num)
+        previous = reader.line_num
+        for row in reader:
+            start, previous = previous + 1, reader.line_num  # a row may span lines
+            if not any(row):
+                continue  # a blank line, or a spreadsheet's row of empty cells
+            if len(row) != len(header):
+                raise DatasetError(
+                    path,
+                    f"row has {len(row)} fields but the header has {len(header)}; "
+                    "quote fields that contain commas, quotes or newlines",
+                    line=start,
+                )
+            yield start, None, dict(zip(header, row, strict=True)), True
+    except csv.Error as exc:
+        raise DatasetError(path, f"not valid CSV: {exc}", line=reader.line_num) from None
     finally:
-        csv.field_size_limit(previous)
+        csv.field_size_limit(previous_limit)
 
 
-def _read_csv(path: Path) -> Iterator[_RawRow]:
-    text = _read_text(path)
-    with _csv_field_limit():
-        reader = csv.reader(io.StringIO(text, newline=""))
-        try:
-            header = next((row for row in reader if any(row)), None)
-            if header is None:
-                return
-            _check_header(path, header, reader.line_num)
-            previous = reader.line_num
-            for row in reader:
-                start, previous = previous + 1, reader.line_num
-                if not any(row):
-                    continue  # blank line, or a spreadsheet's row of empty cells
-                if len(row) != len(header):
-                    fewer = "fewer" if len(row) < len(header) else "more"
-                    raise DatasetError(
-                        path,
-                        f"row has {len(row)} fields but the header has {len(header)} "
-                        f"({fewer} than expected: quote fields that contain commas or newlines)",
-                        line=start,
-                    )
-                yield _RawRow(start, None, dict(zip(header, row, strict=True)), from_text=True)
-        except csv.Error as exc:
-            raise DatasetError(path, f"not valid CSV: {exc}", line=reader.line_num) from None
-
-
-def _check_header(path: Path, header: list[str], line: int) -> None:
-    seen: set[str] = set()
-    for position, name in enumerate(header, start=1):
-        if not name.strip():
-            raise DatasetError(path, f"header column {position} has no name", line=line)
-        if name in seen:
-            raise DatasetError(path, f"header names column {name!r} twice", line=line)
-        seen.add(name)
-
-
-def _read_yaml(path: Path) -> Iterator[_RawRow]:
+def _read_yaml(path: Path) -> Generator[_RawRow, None, None]:
     try:
         import yaml
     except ImportError:
         raise DatasetError(path, _YAML_HINT) from None
+    # Composing the node tree first gives every list item its source line for free.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(_read_text(path))
     try:
         root = loader.get_single_node()
         data = None if root is None else loader.construct_document(root)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None:
+            problem += f" ({context} on line {start.line + 1})"
         line = None if mark is None else mark.line + 1
         raise DatasetError(path, f"not valid YAML: {problem}", line=line) from None
     finally:
@@ -378,10 +338,9 @@ def _read_yaml(path: Path) -> Iterator[_RawRow]:
     for index, item in enumerate(data):
         line = nodes[index].start_mark.line + 1 if index < len(nodes) else None
         if not isinstance(item, dict):
-            raise DatasetError(
-                path, f"each case must be a mapping, got {_kind(item)}", line=line, item=index
-            )
-        yield _RawRow(line, index, item)
+            message = f"each case must be a mapping, got {_kind(item)}"
+            raise DatasetError(path, message, line=line, item=index)
+        yield line, index, item, False
 
 
 _READERS = {
@@ -397,77 +356,63 @@ _READERS = {
 
 
 class _RowError(Exception):
-    """A problem with one row; the builder adds file and line."""
-
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    """``(field, message)`` for a problem with one row; the builder adds file and line."""
 
 
-class _Builder:
-    """Collects cases and checks what spans rows: unique ids, consistent variants."""
-
-    def __init__(self, path: Path, columns: Mapping[str, str]) -> None:
-        self.path = path
-        self.columns = columns
-        self.cases: list[Case] = []
-        self.lines: list[int | None] = []
-        self.ids: dict[str, tuple[str, bool]] = {}
-        self.variants: tuple[str, ...] | None = None
-        self.variants_at = ""
-
-    def add(self, row: _RawRow) -> None:
+def _collect(path: Path, rows: Iterator[_RawRow], columns: Mapping[str, str]) -> Dataset:
+    """Build every case and check what spans rows: unique ids, consistent variants."""
+    cases: list[Case] = []
+    lines: list[int | None] = []
+    seen: dict[str, tuple[str, bool]] = {}  # id -> (where, derived)
+    variants: tuple[str, ...] | None = None
+    variants_at = ""
+    for line, item, data, from_text in rows:
         try:
-            case, derived = _build_case(row.data, self.columns, row.from_text)
+            case, derived = _build_case(data, columns, from_text)
         except _RowError as exc:
-            raise self._error(row, exc.message, exc.field) from None
-        where = f"line {row.line}" if row.line is not None else f"item [{row.item}]"
-        if case.id in self.ids:
-            first, first_derived = self.ids[case.id]
+            raise DatasetError(path, exc.args[1], line, exc.args[0], item) from None
+        where = f"line {line}" if line is not None else f"item [{item}]"
+        if case.id in seen:
+            first, first_derived = seen[case.id]
+            message = f"duplicate id {case.id!r}, already used on {first}; ids must be unique"
             if derived and first_derived:
                 message = (
                     f"same input as {first} and neither row has an 'id', so both would get "
                     f"the id {case.id!r}; give each of these rows an explicit, unique 'id'"
                 )
-            else:
-                message = f"duplicate id {case.id!r}, already used on {first}; ids must be unique"
-            raise self._error(row, message, "id")
-        variants = tuple(case.outputs)
-        if self.variants is None:
-            self.variants, self.variants_at = variants, where
-        elif set(variants) != set(self.variants):
-            raise self._error(
-                row,
-                f"this row has outputs for {_names(variants)} but {self.variants_at} has "
-                f"{_names(self.variants)}; every row needs the same output columns",
-                "output",
+            raise DatasetError(path, message, line, "id", item)
+        if variants is None:
+            variants, variants_at = tuple(case.outputs), where
+        elif case.outputs.keys() != set(variants):
+            message = (
+                f"this row has outputs for {_names(case.outputs)} but {variants_at} has "
+                f"outputs for {_names(variants)}; every row needs the same output columns"
             )
-        self.ids[case.id] = (where, derived)
-        self.cases.append(case)
-        self.lines.append(row.line)
+            raise DatasetError(path, message, line, "output", item)
+        seen[case.id] = (where, derived)
+        cases.append(case)
+        lines.append(line)
+    if not cases:
+        raise DatasetError(path, "the dataset is empty; add at least one case")
+    return Dataset(path, tuple(cases), variants or (), tuple(lines))
 
-    def finish(self) -> Dataset:
-        if not self.cases:
-            raise DatasetError(self.path, "the dataset is empty; add at least one case")
-        return Dataset(self.path, tuple(self.cases), self.variants or (), tuple(self.lines))
 
-    def _error(self, row: _RawRow, message: str, field: str | None) -> DatasetError:
-        return DatasetError(self.path, message, line=row.line, field=field, item=row.item)
+def _names(variants: Iterable[str]) -> str:
+    return ", ".join(repr(v) for v in variants) or "no variant"
 
 
 def _build_case(
     data: Mapping[Any, Any], columns: Mapping[str, str], from_text: bool
 ) -> tuple[Case, bool]:
     fields: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    sources: dict[str, str] = {}  # case field (or "output:<variant>") -> column it came from
     outputs: dict[str, str] = {}
     extra: dict[str, Any] = {}
     for key, value in data.items():
         column = str(key)
         name = columns.get(column, column)
         is_output = name == "output" or name.startswith("output_")
-        if name not in CASE_FIELDS and not is_output:
+        if not is_output and name not in CASE_FIELDS:
             extra[column] = value
             continue
         if value is None or (from_text and value == "" and not is_output):
@@ -484,34 +429,36 @@ def _build_case(
             raise _RowError(
                 column, f"should be a string (the pre-logged output), got {_kind(value)}"
             )
+    if "input" not in fields:
+        mapped = [s for s, t in columns.items() if t == "input"]
+        hint = f" (read from column {mapped[0]!r})" if mapped else ""
+        if any(columns.get(str(key), str(key)) == "input" for key in data):
+            raise _RowError(mapped[0] if mapped else "input", "required field is empty")
+        found = ", ".join(map(str, list(data)[:10])) or "nothing"
+        raise _RowError("input", f"required field is missing{hint}; this row has: {found}")
 
     def col(name: str) -> str:
         return sources.get(name, name)
 
-    if "input" not in fields:
-        mapped = [s for s, t in columns.items() if t == "input"]
-        hint = f" (read from column {mapped[0]!r})" if mapped else ""
-        found = ", ".join(map(str, list(data)[:10])) or "none"
-        raise _RowError("input", f"required field is missing{hint}; this row has: {found}")
     case_input = _input(col("input"), fields["input"], from_text)
     case_id, derived = _case_id(col("id"), fields.get("id"), case_input)
-    metadata = _metadata(col("metadata"), fields.get("metadata"), extra, from_text)
     payload = {
         "id": case_id,
         "input": case_input,
         "expected": fields.get("expected"),
         "context": _context(col("context"), fields.get("context"), from_text),
         "outputs": outputs,
-        "metadata": metadata,
+        "metadata": _metadata(col("metadata"), fields.get("metadata"), extra, from_text),
         "tags": _tags(col("tags"), fields.get("tags", ()), from_text),
     }
     try:
         return Case.model_validate(payload), derived
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]["loc"]
-        raise _RowError(col(str(first[0])) if first else None, _explain(exc, skip=1)) from None
+        loc = exc.errors(include_url=False)[0]["loc"]
+        raise _RowError(col(str(loc[0])) if loc else None, _explain(exc, skip=1)) from None
 
 
+@functools.lru_cache(maxsize=256)
 def _variant(column: str, name: str) -> str:
     variant = "default" if name == "output" else name[len("output_") :]
     if not _ID_PATTERN.fullmatch(variant):
@@ -541,7 +488,7 @@ def _case_id(
 
 
 def _input(column: str, value: Any, from_text: bool) -> str | tuple[ChatMessage, ...]:
-    if from_text and isinstance(value, str):
+    if from_text:
         parsed = _json_in_text(value)
         if isinstance(parsed, list) and parsed and all(isinstance(m, dict) for m in parsed):
             value = parsed
@@ -559,21 +506,21 @@ def _input(column: str, value: Any, from_text: bool) -> str | tuple[ChatMessage,
         return tuple(messages)
     raise _RowError(
         column,
-        f"should be a string or a non-empty list of chat messages {{role, content}}, "
+        "should be a string or a non-empty list of chat messages {role, content}, "
         f"got {_kind(value)}",
     )
 
 
 def _context(column: str, value: Any, from_text: bool) -> Any:
-    if from_text and isinstance(value, str):
+    if from_text:
         parsed = _json_in_text(value)
         if isinstance(parsed, list) and all(isinstance(part, str) for part in parsed):
             value = parsed
-    if isinstance(value, list):
-        if not all(isinstance(part, str) for part in value):
-            raise _RowError(column, "a context list should hold only strings")
-        return "\n\n".join(value)
-    return value
+    if not isinstance(value, list):
+        return value  # None or a string; anything else is rejected by the model
+    if not all(isinstance(part, str) for part in value):
+        raise _RowError(column, "a context list should hold only strings")
+    return "\n\n".join(value)
 
 
 def _tags(column: str, value: Any, from_text: bool) -> tuple[str, ...]:
@@ -581,16 +528,13 @@ def _tags(column: str, value: Any, from_text: bool) -> tuple[str, ...]:
         parsed = _json_in_text(value) if from_text else None
         value = parsed if isinstance(parsed, list) else re.split(r"[;,]", value)
     if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) for t in value):
-        raise _RowError(
-            column,
-            f"should be a list of strings or one string separated by ';' or ',', "
-            f"got {_kind(value)}",
-        )
-    return tuple(dict.fromkeys(tag.strip() for tag in value if tag.strip()))
+        message = "should be a list of strings or one string separated by ';' or ','"
+        raise _RowError(column, f"{message}, got {_kind(value)}")
+    return tuple(dict.fromkeys(tag for tag in map(str.strip, value) if tag))
 
 
 def _metadata(column: str, value: Any, extra: dict[str, Any], from_text: bool) -> Any:
-    if from_text and isinstance(value, str):
+    if from_text and value is not None:
         value = _json_in_text(value)
         if not isinstance(value, dict):
             raise _RowError(column, "should be a JSON object (in a CSV cell)")
@@ -600,15 +544,14 @@ def _metadata(column: str, value: Any, extra: dict[str, Any], from_text: bool) -
         raise _RowError(column, f"should be a mapping, got {_kind(value)}")
     clash = sorted(set(value).intersection(extra))
     if clash:
-        raise _RowError(
-            column, f"key {clash[0]!r} is both in metadata and an extra column of the same name"
-        )
+        message = f"key {clash[0]!r} is both in metadata and a column of its own; rename one"
+        raise _RowError(column, message)
     return {**value, **extra}
 
 
-def _json_in_text(text: str) -> Any:
+def _json_in_text(text: Any) -> Any:
     """The JSON list or object a CSV cell holds, or ``None`` for plain text."""
-    if not text.lstrip().startswith(("[", "{")):
+    if not isinstance(text, str) or not text.lstrip().startswith(("[", "{")):
         return None
     try:
         return json.loads(text)
@@ -625,11 +568,3 @@ def _explain(exc: ValidationError, *, skip: int = 0) -> str:
     if error["type"] != "missing":
         message += f", got {_kind(error['input'])}"
     return f"{loc}: {message}" if loc else message
-
-
-def _kind(value: Any) -> str:
-    return f"{type(value).__name__} {reprlib.repr(value)}"
-
-
-def _names(variants: Sequence[str]) -> str:
-    return ", ".join(repr(v) for v in variants) if variants else "no variants"

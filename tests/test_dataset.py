@@ -40,7 +40,11 @@ def test_jsonl_rows_become_cases_with_their_lines(tmp_path: Path) -> None:
     assert dataset.lines == (1, 3)  # the blank line 2 is skipped, numbering is physical
     assert dataset.variants == ()
     refund, hours = dataset.cases
-    assert (refund.input, refund.expected, refund.tags) == ("Can I get a refund?", "yes", ("billing",))
+    assert (refund.input, refund.expected, refund.tags) == (
+        "Can I get a refund?",
+        "yes",
+        ("billing",),
+    )
     assert hours.expected is None and hours.metadata == {"lang": "en"}
     assert len(dataset) == 2 and list(dataset) == list(dataset.cases)
 
@@ -164,7 +168,7 @@ def test_derived_id_is_a_slug_plus_a_hash_of_the_input() -> None:
 
 
 def test_derived_ids_survive_reordering_and_edits_to_expected(tmp_path: Path) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"input": "How do I reset my password?", "expected": "Use the link."},
         {"input": [{"role": "user", "content": "Cancel my order"}], "expected": "Done."},
         {"input": "Where is my parcel?"},
