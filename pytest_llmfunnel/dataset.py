@@ -243,13 +243,9 @@ def _read_jsonl(path: Path) -> Generator[_RawRow, None, None]:
             except json.JSONDecodeError as exc:
                 why = f"{exc.msg} at column {exc.colno}"
                 if exc.pos >= len(text.rstrip()):
-                    why = f"the line ends at column {exc.colno} before the value is complete"
-                raise DatasetError(
-                    path,
-                    f"not valid JSON: {why}; each line must hold one complete JSON object "
-                    "(is the line truncated?)",
-                    line=number,
-                ) from None
+                    why = f"the line ends at column {exc.colno} mid-value (truncated?)"
+                message = f"not valid JSON: {why}; each line must hold one complete JSON object"
+                raise DatasetError(path, message, line=number) from None
             if not isinstance(data, dict):
                 raise DatasetError(
                     path, f"each line must be a JSON object, got {_kind(data)}", line=number
