@@ -51,6 +51,27 @@ from pytest_llmfunnel.prompts import (
     scale_bounds,
 )
 
+# The answer format (defined next to the prompts) is re-exported as part of the stage API.
+__all__ = [
+    "JudgeAnswer",
+    "JudgeParseError",
+    "MissingFieldError",
+    "PairwiseAnswer",
+    "PairwiseJudge",
+    "RubricJudge",
+    "coherence",
+    "correctness",
+    "faithfulness",
+    "pairwise",
+    "parse_answer",
+    "parse_pairwise_answer",
+    "relevance",
+    "rubric",
+    "run_judge",
+    "run_pairwise",
+    "tone",
+]
+
 Reducer = Literal["mean", "majority"]
 CaseField = Literal["context", "expected"]
 REASON_LIMIT = 500
