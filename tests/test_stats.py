@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -238,23 +239,25 @@ def _table(a: list[int], b: list[int], k: int) -> np.ndarray:
     return table
 
 
+KINDS: tuple[Literal["quadratic", "linear"], ...] = ("quadratic", "linear")
+
+
 def test_weighted_kappa_matches_closed_form_and_statsmodels() -> None:
     rng = random.Random(9)
     a = [rng.randint(0, 4) for _ in range(80)]
     b = [min(4, max(0, x + rng.choice([-1, 0, 0, 1, 2]))) for x in a]
     table = _table(a, b, 5)
     idx = np.arange(5)
-    for kind, w in (
-        ("quadratic", (idx[:, None] - idx) ** 2 / 16),
-        ("linear", abs(idx[:, None] - idx) / 4),
-    ):
+    matrices = {"quadratic": (idx[:, None] - idx) ** 2 / 16, "linear": abs(idx[:, None] - idx) / 4}
+    for kind in KINDS:
+        w = matrices[kind]
         expected_cells = np.outer(table.sum(1), table.sum(0)) / table.sum()
         closed = 1 - (w * table).sum() / (w * expected_cells).sum()
         assert stats.weighted_kappa(a, b, range(5), weights=kind) == pytest.approx(
             closed, rel=1e-12
         )
     inter_rater = pytest.importorskip("statsmodels.stats.inter_rater")
-    for kind in ("quadratic", "linear"):
+    for kind in KINDS:
         expected = inter_rater.cohens_kappa(table, wt=kind).kappa
         assert stats.weighted_kappa(a, b, range(5), weights=kind) == pytest.approx(
             expected, rel=1e-10

@@ -1,0 +1,282 @@
+"""The gate's decisions: tests, Holm across pairs, tolerance, modes, edge cases."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from pytest_llmfunnel import stats
+from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
+
+PASS = MetricSpec("correct", "binary")
+SCORE = MetricSpec("quality", "score", scale=(1.0, 5.0))
+
+
+def binary_pair(
+    n: int, worse: int, better: int, *, passing: int | None = None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """n cases with ``worse`` pass→fail and ``better`` fail→pass flips."""
+    passing = n // 2 if passing is None else passing
+    rest_pass = passing - worse
+    rest_fail = n - passing - better
+    assert rest_pass >= 0 and rest_fail >= 0
+    base = (1.0,) * worse + (0.0,) * better + (1.0,) * rest_pass + (0.0,) * rest_fail
+    cur = (0.0,) * worse + (1.0,) * better + (1.0,) * rest_pass + (0.0,) * rest_fail
+    return base, cur
+
+
+def sample(
+    spec: MetricSpec, dataset: str, base: tuple[float, ...], cur: tuple[float, ...]
+) -> PairedSample:
+    return PairedSample(metric=spec, dataset=dataset, baseline=base, current=cur)
+
+
+def test_identical_runs_are_ok_with_p_one() -> None:
+    base, cur = binary_pair(100, 0, 0)
+    (d,) = decide([sample(PASS, "qa", base, cur)])
+    assert d.decision == "ok" and not d.fails
+    assert (d.p_value, d.p_adjusted, d.flips, d.diff, d.bound) == (1.0, 1.0, (0, 0), 0.0, 0.0)
+    assert d.test == "mcnemar-exact"
+
+
+def test_clear_binary_regression_reports_the_numbers_that_decided() -> None:
+    base, cur = binary_pair(400, 30, 8, passing=300)
+    (d,) = decide([sample(PASS, "qa", base, cur)])
+    assert d.decision == "regressed" and d.fails
+    assert d.flips == (30, 8)
+    assert d.p_value == pytest.approx(sps.binomtest(30, 38, 0.5, alternative="greater").pvalue)
+    assert d.p_adjusted == d.p_value and d.level == 0.05  # one comparison
+    assert d.baseline_mean == 0.75 and d.current_mean == pytest.approx(0.75 - 22 / 400)
+    assert d.diff == pytest.approx(-22 / 400)
+    # Upper bound: exact Clopper–Pearson lower bound of b/(b+c), mapped to the difference.
+    pi_low = sps.beta.ppf(0.05, 30, 9)
+    assert d.bound == pytest.approx(38 / 400 * (1 - 2 * pi_low), rel=1e-9)
+    assert d.bound < 0
+    assert "update the baseline" in d.message() and "30 cases that got worse" in d.message()
+
+
+@pytest.mark.parametrize(("b", "c"), [(20, 10), (21, 9), (15, 3), (8, 8), (3, 12), (1, 0)])
+@pytest.mark.parametrize("level", [0.05, 0.0125, 0.004])
+def test_mcnemar_bound_is_the_exact_dual_of_its_p_value(b: int, c: int, level: float) -> None:
+    # With one gated pair the level is alpha itself.
+    base, cur = binary_pair(200, b, c)
+    (d,) = decide([sample(PASS, "qa", base, cur)], alpha=level)
+    if d.decision == "improved":  # reports the improvement test and its lower bound
+        assert d.bound > 0 and d.p_value < level
+    else:
+        assert (d.bound < 0) == (d.p_value < level)
+
+
+def test_significant_drop_within_tolerance_is_ok() -> None:
+    base, cur = binary_pair(20_000, 300, 100, passing=15_000)  # a 1-point drop
+    (d,) = decide([sample(PASS, "qa", base, cur)])
+    assert d.p_adjusted < 1e-6
+    assert d.decision == "ok" and "within tolerance" in d.reason
+
+
+def test_improvement_uses_its_own_test_and_bound() -> None:
+    base, cur = binary_pair(300, 4, 40)
+    (d,) = decide([sample(PASS, "qa", base, cur)])
+    assert d.decision == "improved" and not d.fails
+    assert d.p_value == pytest.approx(stats.mcnemar_exact_one_sided(40, 4))
+    assert d.bound > 0  # lower bound of the gain
+    assert "lock the improvement in" in d.message()
+
+
+def test_holm_runs_across_every_gated_pair() -> None:
+    pairs = [binary_pair(300, w, c) for w, c in [(30, 10), (20, 10), (12, 10), (3, 3)]]
+    samples = [sample(PASS, f"ds{i}", *p) for i, p in enumerate(pairs)]
+    decisions = decide(samples)
+    raw = [stats.mcnemar_exact_one_sided(w, c) for w, c in [(30, 10), (20, 10), (12, 10), (3, 3)]]
+    assert [d.p_value for d in decisions] == pytest.approx(raw)
+    assert [d.p_adjusted for d in decisions] == pytest.approx(stats.holm(raw))
+    assert [d.level for d in decisions] == pytest.approx([0.05 / 4, 0.05 / 3, 0.05 / 2, 0.05])
+    assert decisions[0].decision == "regressed"
+    assert decisions[1].decision == "ok"  # p = 0.049 alone would fail; not after Holm
+
+
+def test_step_down_stop_is_named_in_the_reason() -> None:
+    # Both p = 0.0494 (b=20, c=10): the first misses 0.05/2, so the second cannot
+    # be rejected although its own bound at 0.05 clears zero.
+    samples = [sample(PASS, name, *binary_pair(100, 20, 10)) for name in ("a", "b")]
+    first, second = decide(samples)
+    assert first.decision == second.decision == "ok"
+    assert second.bound < 0 and second.p_adjusted >= 0.05
+    assert "step-down stopped at a/correct" in second.reason
+    assert "step-down" not in first.reason
+
+
+def test_not_comparable_pairs_fail_and_stay_out_of_the_family() -> None:
+    base, cur = binary_pair(300, 30, 10)
+    alone = decide([sample(PASS, "qa", base, cur)])[0]
+    decisions = decide(
+        [
+            sample(PASS, "qa", base, cur),
+            sample(PASS, "empty", (), ()),
+            sample(PASS, "ragged", (1.0, 0.0), (1.0,)),
+        ]
+    )
+    assert decisions[0].p_adjusted == alone.p_adjusted
+    assert decisions[1].decision == "not comparable" and decisions[1].fails
+    assert "no cases in common" in decisions[1].reason
+    assert "pair the values by case id" in decisions[2].reason
+    assert math.isnan(decisions[2].diff)
+    assert decisions[2].message().startswith("ragged/correct: not comparable")
+
+
+def test_measured_only_metrics_never_fail_and_do_not_widen_holm() -> None:
+    measured = MetricSpec("style", "binary", gated=False)
+    base, cur = binary_pair(300, 30, 10)
+    decisions = decide([sample(PASS, "qa", base, cur), sample(measured, "qa", base, cur)])
+    assert decisions[0].p_adjusted == decisions[0].p_value  # m = 1
+    assert decisions[1].decision == "regressed" and not decisions[1].fails
+    assert "Measured only" not in decisions[0].message()
+
+
+def _scores(n: int, shift: float, seed: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    rng = random.Random(seed)
+    base = tuple(float(rng.randint(2, 5)) for _ in range(n))
+    cur = tuple(b + shift + rng.gauss(0, 0.5) for b in base)
+    return base, cur
+
+
+def test_scores_use_paired_t_above_the_threshold() -> None:
+    base, cur = _scores(80, -0.3, 1)
+    (d,) = decide([sample(SCORE, "qa", base, cur)])
+    diffs = np.subtract(cur, base)
+    assert d.test == "paired-t"
+    assert d.p_value == pytest.approx(sps.ttest_rel(cur, base, alternative="less").pvalue)
+    se = float(sps.sem(diffs))
+    assert d.bound == pytest.approx(diffs.mean() + sps.t.ppf(0.95, 79) * se, rel=1e-9)
+    assert d.mde == pytest.approx(max(0.08, (1.6448536 + 0.8416212) * se), rel=1e-6)
+    assert d.tolerance == pytest.approx(0.08)  # 0.02 of the 1-5 scale
+    assert d.decision == "regressed"
+
+
+def test_scores_below_the_threshold_use_a_seeded_bootstrap() -> None:
+    base, cur = _scores(12, -0.6, 2)
+    first = decide([sample(SCORE, "qa", base, cur)], seed=3)[0]
+    again = decide([sample(SCORE, "qa", base, cur)], seed=3)[0]
+    assert first.test == "paired-bootstrap"
+    assert first == again
+    dist = stats.bootstrap_means(np.subtract(cur, base).tolist(), seed=3)
+    assert first.p_value == dist.p_at_least(0.0)
+    assert first.bound == dist.upper(0.05)
+
+
+def test_score_tolerance_is_a_fraction_of_the_scale() -> None:
+    spec = MetricSpec("quality", "score", tolerance=0.05, scale=(0.0, 10.0))
+    small = decide([sample(spec, "qa", *_scores(500, -0.3, 4))])[0]  # 0.3 < 0.5 points
+    large = decide([sample(spec, "qa", *_scores(500, -0.8, 4))])[0]
+    assert small.p_adjusted < 0.05 and small.decision == "ok"
+    assert large.decision == "regressed"
+
+
+def test_lower_is_better_metrics_are_mirrored() -> None:
+    latency = MetricSpec("toxicity", "score", tolerance=0.1, higher_is_better=False)
+    base, cur = _scores(60, +0.4, 5)  # values went up: worse
+    (d,) = decide([sample(latency, "qa", base, cur)])
+    assert d.decision == "regressed" and d.diff > 0
+    assert d.bound > 0  # lower bound of the raw increase clears zero
+    flag = MetricSpec("hallucinated", "binary", higher_is_better=False)
+    base_b, cur_b = binary_pair(300, 5, 40)  # 40 cases turned 0 -> 1: worse
+    (b,) = decide([sample(flag, "qa", base_b, cur_b)])
+    assert b.decision == "regressed" and b.flips == (40, 5)
+
+
+def test_degenerate_scores() -> None:
+    (one,) = decide([sample(SCORE, "qa", (3.0,), (1.0,))])
+    assert one.decision == "not comparable" and "at least 2" in one.reason
+    constant = tuple([-1.0] * 40)
+    (same,) = decide([sample(SCORE, "qa", tuple([4.0] * 40), tuple(4.0 + d for d in constant))])
+    assert same.decision == "regressed" and same.p_value == 0.0
+
+
+def test_invalid_inputs_raise_with_a_fix() -> None:
+    with pytest.raises(ValueError, match="declare it kind='score'"):
+        decide([sample(PASS, "qa", (0.5, 1.0), (1.0, 1.0))])
+    with pytest.raises(ValueError, match="exclude errored cases"):
+        decide([sample(SCORE, "qa", (math.nan, 1.0), (1.0, 1.0))])
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        MetricSpec("x", "binary", tolerance=-0.1)
+    with pytest.raises(ValueError, match="alpha"):
+        decide([], alpha=1.5)
+
+
+def test_mde_warning_names_the_detectable_change() -> None:
+    base, cur = binary_pair(40, 2, 1)
+    (d,) = decide([sample(PASS, "qa", base, cur)])
+    n_am = 42
+    se = math.sqrt((4 / n_am - (-1 / n_am) ** 2) / n_am)  # Agresti–Min: +1/2 per cell
+    assert d.mde == pytest.approx((stats.norm_ppf(0.95) + stats.norm_ppf(0.8)) * se)
+    assert d.decision == "ok" and "only changes of about" in d.reason
+
+
+def test_non_inferiority_passes_a_large_stable_run() -> None:
+    base, cur = binary_pair(3000, 10, 9, passing=2400)
+    (d,) = decide([sample(PASS, "qa", base, cur)], mode="non-inferiority")
+    assert d.decision == "ok" and d.bound > -0.02
+    assert d.test == "paired-wald-agresti-min"
+    # The bound is the Agresti–Min Wald lower bound at alpha.
+    diff_am, se = (9 - 10) / 3002, math.sqrt((20 / 3002 - (1 / 3002) ** 2) / 3002)
+    assert d.bound == pytest.approx(diff_am - stats.norm_ppf(0.95) * se)
+    assert d.p_value == pytest.approx(stats.norm_cdf(-(diff_am + 0.02) / se))
+
+
+def test_non_inferiority_refuses_too_few_cases() -> None:
+    base, cur = binary_pair(30, 0, 0)  # even a perfect run cannot show non-inferiority
+    (d,) = decide([sample(PASS, "qa", base, cur)], mode="non-inferiority")
+    assert d.decision == "not comparable" and d.fails
+    assert "too few cases for non-inferiority at tolerance 0.02 (need about" in d.reason
+
+
+def test_non_inferiority_fails_a_real_drop() -> None:
+    base, cur = binary_pair(3000, 200, 80, passing=2400)
+    (d,) = decide([sample(PASS, "qa", base, cur)], mode="non-inferiority")
+    assert d.decision == "regressed" and d.bound < -0.02 and d.p_adjusted >= 0.05
+
+
+def _aa_session(rng: np.random.Generator, n: int, disc: float) -> list[PairedSample]:
+    out = []
+    for i in range(6):
+        cells = rng.multinomial(n, [0.7 - disc / 2, disc / 2, disc / 2, 0.3 - disc / 2])
+        both, worse, better, _ = (int(x) for x in cells)
+        out.append(sample(PASS, f"ds{i}", *binary_pair(n, worse, better, passing=both + worse)))
+    return out
+
+
+def test_a_over_a_false_alarm_rate_is_controlled() -> None:
+    rng = np.random.default_rng(2024)
+    runs = 400
+    fails = sum(any(d.fails for d in decide(_aa_session(rng, 150, 0.1))) for _ in range(runs))
+    naive = 0
+    assert fails / runs <= 0.05
+    rng = np.random.default_rng(2024)
+    for _ in range(runs):
+        naive += any(sum(s.current) < sum(s.baseline) for s in _aa_session(rng, 150, 0.1))
+    assert naive / runs > 0.5  # what the statistics protect against
+
+
+def test_non_inferiority_at_the_margin_passes_rarely() -> None:
+    rng = np.random.default_rng(7)
+    runs, passes = 400, 0
+    for _ in range(runs):  # true difference exactly -tolerance (-0.05)
+        worse, better, *_ = rng.multinomial(1000, [0.1, 0.05, 0.85])
+        base, cur = binary_pair(1000, int(worse), int(better), passing=600)
+        d = decide(
+            [sample(MetricSpec("x", "binary", tolerance=0.05), "qa", base, cur)],
+            mode="non-inferiority",
+        )[0]
+        passes += not d.fails
+    assert passes / runs <= 0.08
+
+
+def test_decision_is_a_frozen_value() -> None:
+    (d,) = decide([sample(PASS, "qa", *binary_pair(10, 0, 0))])
+    assert isinstance(d, GateDecision)
+    with pytest.raises(AttributeError):
+        d.decision = "regressed"  # type: ignore[misc]
