@@ -13,10 +13,11 @@ prompt therefore keeps instructions and data apart:
       ...the text...
       <<<END OUTPUT 3f2a9c1b07de>>>
 
-  The nonce is the first 12 hex digits of the sha256 of all embedded texts (as
-  canonical JSON, after cleaning). It is deterministic, so an unchanged case
-  renders the same prompt and hits the cache, but it cannot be known before the
-  text is fixed: a text would have to contain the hash of itself to forge it.
+  The nonce is the first 12 hex digits of the sha256 of all embedded texts,
+  after cleaning, as canonical JSON ``[[name, text], ...]`` (no spaces, UTF-8).
+  It is deterministic, so an unchanged case renders the same prompt and hits
+  the cache, but it cannot be known before the text is fixed: a text would
+  have to contain the hash of itself to forge it.
 * **Cleaning** makes a forged fence impossible even without the nonce: every
   run of three or more ``<`` inside the text becomes the same number of ``‹``,
   so no embedded text contains the fence prefix ``<<<``; ``\\r\\n`` and lone
