@@ -26,7 +26,14 @@ metric's own units, like the means they compare.
 Bounds are taken at the Holm level of the comparison's rank, α/(m − rank),
 the level its p-value is compared with, so the reported bound and adjusted
 p-value agree; the one exception (Holm's step-down stopped at an earlier
-comparison) is named in the reason.
+comparison) is named in the reason. A decision reports the test that decided
+it: "better" for *improved*, the non-inferiority test (margin −tolerance) for
+the rest in that mode, "worse" otherwise.
+
+Binary non-inferiority uses a Wald bound with Agresti–Min's half case per
+cell of the paired 2x2 table (the exact McNemar test has no margin), and that
+SE also drives the MDE of binary metrics, so a run with few cases and no
+flips is not mistaken for a precise one.
 """
 
 from __future__ import annotations
@@ -328,7 +335,6 @@ def decide(
     names = [f"{s.dataset}/{s.metric.name}" for s in samples]
     return [
         _decide_one(
-            i,
             samples[i],
             tested[i],
             mode,
@@ -343,7 +349,6 @@ def decide(
 
 
 def _decide_one(
-    i: int,
     sample: PairedSample,
     t: _Tested | str,
     mode: Mode,
@@ -426,16 +431,14 @@ def _decide_one(
             )
             return build("not comparable", t.lower_ni(hp.level), t.p_noninferior, hp, why)
         bound = t.lower_ni(hp.level)
+        side = "lower" if spec.higher_is_better else "upper"
+        margin = f"{side} bound of the change {sign * bound:+.3g} vs margin {-sign * tol:+.3g}"
         if hp.p_adjusted >= alpha:
-            why = (
-                f"not shown non-inferior: the bound of the change {bound:+.3g} does not clear "
-                f"-{tol:.3g} ({word} is better)"
-            )
+            why = f"not shown non-inferior: {margin} ({word} is better)"
             return build("regressed", bound, t.p_noninferior, hp, why)
         if improved:
             return build("improved", t.lower(hi.level), t.p_better, hi, gain)
-        why = f"non-inferior: the bound of the change {bound:+.3g} clears -{tol:.3g}"
-        return build("ok", bound, t.p_noninferior, hp, why)
+        return build("ok", bound, t.p_noninferior, hp, f"non-inferior: {margin}")
 
     drop = -t.diff
     if hp.p_adjusted < alpha and drop > tol:

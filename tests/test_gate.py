@@ -240,6 +240,15 @@ def test_non_inferiority_fails_a_real_drop() -> None:
     assert d.decision == "regressed" and d.bound < -0.02 and d.p_adjusted >= 0.05
 
 
+def test_non_inferiority_for_lower_is_better_reports_an_upper_bound() -> None:
+    spec = MetricSpec("refusals", "binary", higher_is_better=False)
+    base, cur = binary_pair(3000, 9, 10, passing=600)  # 9 went 1->0 (better), 10 went 0->1
+    (d,) = decide([sample(spec, "qa", base, cur)], mode="non-inferiority")
+    assert d.decision == "ok" and d.flips == (10, 9)
+    assert 0 < d.bound < 0.02  # upper bound of the raw increase stays under +tolerance
+    assert "upper bound of the change" in d.reason and "margin +0.02" in d.reason
+
+
 def _aa_session(rng: np.random.Generator, n: int, disc: float) -> list[PairedSample]:
     out = []
     for i in range(6):
