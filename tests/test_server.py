@@ -56,7 +56,8 @@ def post(
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), json.loads(err.read())
+        with err:
+            return err.code, dict(err.headers), json.loads(err.read())
 
 
 def get(url: str) -> Any:
@@ -89,7 +90,8 @@ def test_models_stats_and_unknown_routes(server: JudgeServer) -> None:
     assert stats["requests"] == 1 and stats["statuses"] == {"200": 1}
     with pytest.raises(urllib.error.HTTPError) as err:
         get(f"{server.url}/nowhere")
-    assert err.value.code == 404
+    with err.value:
+        assert err.value.code == 404
 
 
 def test_script_is_consumed_in_order_then_default_resumes(server: JudgeServer) -> None:
@@ -128,9 +130,12 @@ def test_truncated_and_empty_choices(server: JudgeServer) -> None:
 def test_close_drops_the_connection_without_an_answer(server: JudgeServer) -> None:
     server.script([close()])
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    conn.request("POST", "/v1/chat/completions", body=json.dumps(chat_body()))
-    with pytest.raises(http.client.RemoteDisconnected):
-        conn.getresponse()
+    try:
+        conn.request("POST", "/v1/chat/completions", body=json.dumps(chat_body()))
+        with pytest.raises(http.client.RemoteDisconnected):
+            conn.getresponse()
+    finally:
+        conn.close()
     assert server.stats.statuses == {"closed": 1}
 
 
@@ -254,22 +259,23 @@ def test_free_port_refuses_connections() -> None:
 
 
 def test_runs_as_a_process_and_reports_its_own_counters() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_llmfunnel.testing.server", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
+    command = [sys.executable, "-m", "pytest_llmfunnel.testing.server", "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            check_process_server(proc)
+        finally:
+            proc.terminate()
+
+
+def check_process_server(proc: subprocess.Popen[str]) -> None:
+    """The first stdout line is the base URL; /stats reports the server's counters."""
+    assert proc.stdout is not None
+    base_url = proc.stdout.readline().strip()
+    assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+    request = urllib.request.Request(
+        f"{base_url}/chat/completions", data=json.dumps(chat_body()).encode(), method="POST"
     )
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
-        request = urllib.request.Request(
-            f"{base_url}/chat/completions", data=json.dumps(chat_body()).encode(), method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 200
-        stats = get(base_url.removesuffix("/v1") + "/stats")
-        assert stats["requests"] == 1 and stats["max_inflight"] == 1
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+    stats = get(base_url.removesuffix("/v1") + "/stats")
+    assert stats["requests"] == 1 and stats["max_inflight"] == 1
