@@ -1,0 +1,47 @@
+"""Test helpers: an OpenAI-compatible judge server on loopback and its scripted actions.
+
+Standard library only and free of pytest, so benchmarks and other projects'
+test suites can use it as well.
+"""
+
+from __future__ import annotations
+
+from pytest_llmfunnel.testing.server import (
+    Action,
+    JudgeServer,
+    RecordedRequest,
+    ServerStats,
+    assert_secret_absent,
+    close,
+    empty_choices,
+    find_secret,
+    free_port,
+    garbage,
+    hang,
+    hashed_verdicts,
+    ok,
+    refused_base_url,
+    status,
+    truncated,
+    verdict,
+)
+
+__all__ = [
+    "Action",
+    "JudgeServer",
+    "RecordedRequest",
+    "ServerStats",
+    "assert_secret_absent",
+    "close",
+    "empty_choices",
+    "find_secret",
+    "free_port",
+    "garbage",
+    "hang",
+    "hashed_verdicts",
+    "ok",
+    "refused_base_url",
+    "status",
+    "truncated",
+    "verdict",
+]
