@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import json
 import random
 import re
 from collections.abc import AsyncGenerator, Iterable
@@ -246,6 +247,8 @@ class OpenAIJudgeBackend:
             return _Fault("connection", True, _connection_detail(exc)), None
         except openai.APIResponseValidationError:
             return _Fault("server_error", True, "the response was not a chat completion"), None
+        except openai.OpenAIError as exc:  # SDK-side trouble: retrying will not help
+            return _Fault("bad_request", False, f"{type(exc).__name__}: {exc}"), None
         finally:
             self.limiter.release()
         completion = self._completion(response, body)
@@ -283,10 +286,11 @@ class OpenAIJudgeBackend:
         if not choices:
             return None
         choice = choices[0]
+        message = getattr(choice, "message", None)
         usage = getattr(response, "usage", None)
         return Completion(
-            content=choice.message.content if choice.message is not None else None,
-            finish_reason=choice.finish_reason,
+            content=getattr(message, "content", None),
+            finish_reason=getattr(choice, "finish_reason", None),
             usage=Usage(
                 prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
                 completion_tokens=(usage.completion_tokens or 0) if usage else 0,
@@ -351,6 +355,8 @@ def _server_message(exc: openai.APIStatusError) -> str:
         message: str = body["message"]
     elif isinstance(body, str):
         message = body
+    elif isinstance(body, dict):  # not OpenAI-shaped, e.g. {"detail": ...}
+        message = json.dumps(body, default=str)
     else:
         message = exc.message
     return message.strip()[:300] or "(no message)"

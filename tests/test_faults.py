@@ -304,3 +304,20 @@ def test_the_key_reaches_the_server_but_no_error(server: JudgeServer) -> None:
     for err in errors:
         assert err.__cause__ is None and err.__context__ is None  # no SDK text chained
         assert "sk-other-secret-99" not in str(err)
+
+
+def test_sixty_four_slow_requests_run_side_by_side() -> None:
+    with JudgeServer(latency=0.3) as srv:
+        backend = make_backend(srv.base_url, concurrency=64)
+
+        async def run_all() -> float:
+            started = time.monotonic()
+            await asyncio.gather(
+                *(backend.complete(request(srv.base_url, str(i))) for i in range(64))
+            )
+            return time.monotonic() - started
+
+        elapsed = asyncio.run(run_all())
+        stats = srv.stats
+    assert stats.max_inflight == 64 and stats.statuses == {"200": 64}
+    assert elapsed < 2.0  # one latency, not 64 of them in sequence
