@@ -1,1 +1,211 @@
-"""pytest glue (placeholder while the plugin is built)."""
+"""pytest glue: options, the marker, parametrization, fixtures and hooks.
+
+Each hook is a few lines that hand off to the :class:`FunnelSession` kept in
+``config.stash``; the logic lives in plain modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_llmfunnel.config import OPTIONS, ConfigError, resolve_settings
+from pytest_llmfunnel.models import CaseResult
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.session import FunnelSession  # noqa: F401 (string annotation)
+
+SESSION_KEY = pytest.StashKey["FunnelSession"]()
+MARKER = "llm_dataset"
+MARKER_HELP = (
+    "llm_dataset(path, funnel=None, tags=None, columns=None): run the test once per "
+    "case of the dataset file (JSONL, CSV or YAML), through the given Funnel."
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register --llm-funnel and the --llm-funnel-* family with their ini keys."""
+    group = parser.getgroup("llm-funnel", "LLM evals as an evaluation funnel")
+    group.addoption(
+        "--llm-funnel",
+        action="store_true",
+        dest="llm_funnel",
+        default=False,
+        help="Evaluate llm_dataset tests (without it they are skipped, and nothing is sent).",
+    )
+    for option in OPTIONS:
+        kwargs: dict[str, Any] = {"dest": option.dest, "default": None, "help": option.help}
+        if option.kind == "bool":
+            kwargs["action"] = "store_true"
+            kwargs["default"] = False
+        else:
+            kwargs["metavar"] = option.metavar or option.name.upper()
+            if option.kind == "choice":
+                kwargs["metavar"] = "{" + ",".join(option.choices) + "}"
+        group.addoption(option.flag, **kwargs)
+        if option.ini:
+            parser.addini(option.ini_key, help=option.help, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker, validate settings, and set up the session object."""
+    config.addinivalue_line("markers", MARKER_HELP)
+    enabled = bool(config.getoption("llm_funnel")) or _env_enabled()
+    cli = {o.dest: config.getoption(o.dest) for o in OPTIONS}
+    try:
+        settings = resolve_settings(
+            cli, enabled=enabled, ini=config.getini, rootdir=config.rootpath
+        )
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    from pytest_llmfunnel.session import FunnelSession  # noqa: F401 (string annotation)
+
+    fs = FunnelSession(config, settings)
+    config.stash[SESSION_KEY] = fs
+    config.pluginmanager.register(fs, "llmfunnel-session")
+    if enabled and config.getoption("dist", "no") == "load":
+        # One xdist group per dataset chunk keeps each chunk on one worker,
+        # so no case is evaluated twice; other tests still spread freely.
+        config.option.dist = "loadgroup"
+
+
+def _env_enabled() -> bool:
+    import os
+
+    return os.environ.get("LLM_FUNNEL", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    """One line that says what judges and caches verdicts."""
+    fs = config.stash.get(SESSION_KEY, None)
+    if fs is None or not fs.settings.enabled:
+        return None
+    from pytest_llmfunnel.factory import describe
+
+    return [describe(fs.settings)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize llm_dataset tests with one test id per case (and variant)."""
+    marker = metafunc.definition.get_closest_marker(MARKER)
+    if marker is None:
+        return
+    from pytest_llmfunnel.collect import parametrize
+
+    parametrize(metafunc, marker, metafunc.config.stash[SESSION_KEY])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Attach each eval item's case, make tags selectable with -k, skip when disabled."""
+    from pytest_llmfunnel.collect import annotate_items
+
+    annotate_items(items, config.stash[SESSION_KEY])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """Start the batch for every selected eval item before the first item runs."""
+    fs = session.config.stash[SESSION_KEY]
+    fs.session = session
+    if fs.settings.enabled and not session.config.option.collectonly and not fs.distributed:
+        fs.start(session.items)
+    try:
+        return (yield)
+    finally:
+        fs.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Wait for this item's case result before its fixtures are set up."""
+    from pytest_llmfunnel.collect import attach_result
+
+    attach_result(item, item.config.stash[SESSION_KEY])
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """After the test body, fail the item for must=True stages (or every stage with strict)."""
+    result = yield
+    from pytest_llmfunnel.collect import enforce
+
+    enforce(item, item.config.stash[SESSION_KEY])
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Put the case's compact record on the call report (it travels through xdist)."""
+    report = yield
+    if call.when == "call":
+        from pytest_llmfunnel.collect import decorate_report
+
+        decorate_report(item, report, item.config.stash[SESSION_KEY])
+    return report
+
+
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    """Show llm-failed and llm-error cases with their own status in the summary line."""
+    status = getattr(report, "llm_funnel_status", None)
+    if report.when != "call" or not report.passed or status in (None, "ok"):
+        return None
+    if status == "llm-failed":
+        return "llm-failed", "l", "LLM-FAILED"
+    return "llm-error", "e", "LLM-ERROR"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session on too many judge errors; close the batch and the cache."""
+    fs = session.config.stash.get(SESSION_KEY, None)
+    if fs is None:
+        return
+    from pytest_llmfunnel.collect import finish
+
+    finish(session, fs)
+
+
+def pytest_terminal_summary(
+    terminalreporter: Any, exitstatus: int, config: pytest.Config
+) -> None:
+    """The funnel tables, after the test results."""
+    fs = config.stash.get(SESSION_KEY, None)
+    if fs is None or fs.distributed or not fs.settings.enabled:
+        return
+    from pytest_llmfunnel.terminal import summary_lines
+
+    for line in summary_lines(fs, verbosity=config.get_verbosity()):
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def llm_result(request: pytest.FixtureRequest) -> CaseResult:
+    """The funnel's result for this eval item's case (stages, verdicts, promotion)."""
+    from pytest_llmfunnel.session import RESULT_KEY
+
+    result: CaseResult | None = request.node.stash.get(RESULT_KEY, None)
+    if result is None:
+        raise pytest.UsageError(
+            "llm_result is only available in tests marked with @pytest.mark.llm_dataset"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def llm_judge(pytestconfig: pytest.Config) -> Iterator[Callable[..., Any]]:
+    """Ask the judge ad hoc: ``assert llm_judge("Is the reply polite?", reply).passed``."""
+    fs = pytestconfig.stash[SESSION_KEY]
+    from pytest_llmfunnel.adhoc import AdHocJudge
+
+    yield AdHocJudge(fs)
+

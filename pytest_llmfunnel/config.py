@@ -1,0 +1,227 @@
+"""One validated settings object, from the command line, the environment and ini files.
+
+Precedence, written down once: **command line > environment > ini file
+(pytest.ini / pyproject.toml / tox.ini / setup.cfg) > built-in default.**
+
+Every option is declared in :data:`OPTIONS`; the plugin registers flags and ini
+keys from that table, and the documentation test checks it against
+``docs/configuration.md``. API keys are read from the environment only, never
+from a flag (flags end up in shell history and CI logs).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+CacheMode = Literal["read-write", "read-only", "off", "replay-only"]
+CACHE_MODES: tuple[CacheMode, ...] = ("read-write", "read-only", "off", "replay-only")
+JudgeChoice = Literal["auto", "openai", "offline"]
+JUDGE_CHOICES: tuple[JudgeChoice, ...] = ("auto", "openai", "offline")
+
+
+class ConfigError(ValueError):
+    """An invalid setting; the message says which one and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, ini key, environment variable and parser."""
+
+    name: str  # settings attribute; flag --llm-funnel-<name with dashes>
+    help: str
+    default: Any
+    kind: Literal["str", "int", "float", "bool", "choice", "path"] = "str"
+    choices: tuple[str, ...] = ()
+    ini: bool = True
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--llm-funnel-" + self.name.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        return "llm_funnel_" + self.name
+
+    @property
+    def ini_key(self) -> str:
+        return "llm_funnel_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "LLM_FUNNEL_" + self.name.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("judge", "Which judge answers judge stages: 'openai' (any OpenAI-compatible "
+           "endpoint), 'offline' (the built-in rule-based reference judge), or 'auto' "
+           "(openai when a base URL or API key is configured, else offline).",
+           "auto", "choice", JUDGE_CHOICES),
+    Option("model", "Judge model name sent to the endpoint.", "gpt-4o-mini", metavar="NAME"),
+    Option("base_url", "OpenAI-compatible endpoint for the judge (falls back to "
+           "OPENAI_BASE_URL, then the OpenAI default).", None, metavar="URL"),
+    Option("concurrency", "Judge requests in flight at once, in total.", 16, "int", metavar="N"),
+    Option("timeout", "Seconds before one judge request times out.", 60.0, "float",
+           metavar="SECONDS"),
+    Option("max_retries", "Retries of a judge request on 429, 5xx, timeouts and "
+           "connection errors.", 6, "int", metavar="N"),
+    Option("case_timeout", "Seconds a target callable may take for one case.", 120.0,
+           "float", metavar="SECONDS"),
+    Option("cache", "Verdict cache mode.", "read-write", "choice", CACHE_MODES),
+    Option("cache_dir", "Folder of the verdict cache (default: .llmfunnel/cache under "
+           "the rootdir).", None, "path", metavar="DIR"),
+    Option("strict", "Make every stage failure fail its test item.", False, "bool"),
+    Option("max_error_share", "Largest share of judge errors a session tolerates before "
+           "it fails.", 0.02, "float", metavar="SHARE"),
+    Option("dry_run", "Send nothing: count the judge requests a run would make (cache "
+           "misses) and what they would cost.", False, "bool"),
+    Option("budget", "Stop starting new judge requests once this cost is reached.", None,
+           "float", metavar="COST"),
+    Option("price_in", "Price per million prompt tokens, for cost accounting.", None,
+           "float", metavar="PRICE"),
+    Option("price_out", "Price per million completion tokens, for cost accounting.", None,
+           "float", metavar="PRICE"),
+    Option("explain_cache", "For this case id, say per judge stage whether the cache hit "
+           "and, on a miss, what differs from the last cached request.", None, ini=False,
+           metavar="CASE_ID"),
+)
+OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse(option: Option, raw: Any, source: str) -> Any:
+    """Turn a raw value from one source into the option's type, or explain the problem."""
+    if raw is None:
+        return None
+    where = {"cli": option.flag, "env": option.env, "ini": option.ini_key}[source]
+    if option.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{where}={raw!r} is not a boolean; use true or false.")
+    if option.kind in ("int", "float"):
+        try:
+            value = int(raw) if option.kind == "int" else float(raw)
+        except (TypeError, ValueError):
+            kind = "a whole number" if option.kind == "int" else "a number"
+            raise ConfigError(f"{where}={raw!r} is not {kind}.") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}={raw!r} must be a finite number.")
+        return value
+    if option.kind == "choice":
+        text = str(raw).strip()
+        if text not in option.choices:
+            allowed = ", ".join(option.choices)
+            raise ConfigError(f"{where}={raw!r} is not one of: {allowed}.")
+        return text
+    if option.kind == "path":
+        return Path(str(raw)).expanduser()
+    text = str(raw).strip()
+    return text or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a run, validated. Build it with :func:`resolve_settings`."""
+
+    enabled: bool = False
+    judge: JudgeChoice = "auto"
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    concurrency: int = 16
+    timeout: float = 60.0
+    max_retries: int = 6
+    case_timeout: float = 120.0
+    cache: CacheMode = "read-write"
+    cache_dir: Path | None = None
+    strict: bool = False
+    max_error_share: float = 0.02
+    dry_run: bool = False
+    budget: float | None = None
+    price_in: float | None = None
+    price_out: float | None = None
+    explain_cache: str | None = None
+
+    @property
+    def use_offline_judge(self) -> bool:
+        if self.judge == "offline":
+            return True
+        if self.judge == "openai":
+            return False
+        return self.base_url is None and self.api_key is None
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Cost of the given usage, or None when no prices are configured."""
+        if self.price_in is None and self.price_out is None:
+            return None
+        return (prompt_tokens * (self.price_in or 0.0)
+                + completion_tokens * (self.price_out or 0.0)) / 1_000_000
+
+
+def resolve_settings(
+    cli: Mapping[str, Any],
+    *,
+    enabled: bool,
+    env: Mapping[str, str] | None = None,
+    ini: Callable[[str], Any] | None = None,
+    rootdir: Path | None = None,
+) -> Settings:
+    """Merge CLI > env > ini > default into :class:`Settings`; raise ConfigError if invalid.
+
+    ``cli`` maps option dests to parsed values (None when the flag was not given);
+    ``ini`` returns the raw ini value for a key, or None/"" when unset.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        value: Any = None
+        if cli.get(option.dest) not in (None, False):
+            value = _parse(option, cli[option.dest], "cli")
+        elif env.get(option.env, "") != "":
+            value = _parse(option, env[option.env], "env")
+        elif option.ini and ini is not None and ini(option.ini_key) not in (None, "", []):
+            value = _parse(option, ini(option.ini_key), "ini")
+        values[option.name] = option.default if value is None else value
+
+    if values["base_url"] is None and env.get("OPENAI_BASE_URL"):
+        values["base_url"] = env["OPENAI_BASE_URL"].strip()
+    api_key = env.get("LLM_FUNNEL_API_KEY") or env.get("OPENAI_API_KEY") or None
+    if values["cache_dir"] is not None and rootdir is not None:
+        values["cache_dir"] = (rootdir / values["cache_dir"]).resolve()
+    elif values["cache_dir"] is None and rootdir is not None:
+        values["cache_dir"] = rootdir / ".llmfunnel" / "cache"
+
+    _check_range(values, "concurrency", 1, 4096, "a whole number from 1 to 4096")
+    _check_range(values, "max_retries", 0, 100, "a whole number from 0 to 100")
+    _check_range(values, "max_error_share", 0.0, 1.0, "a share between 0 and 1, e.g. 0.02")
+    for name in ("timeout", "case_timeout"):
+        _check_range(values, name, 1e-3, 86_400.0, "a number of seconds above 0")
+    for name in ("budget", "price_in", "price_out"):
+        if values[name] is not None:
+            _check_range(values, name, 0.0, math.inf, "a number of 0 or more")
+    if values["judge"] == "openai" and values["base_url"] is None and api_key is None:
+        raise ConfigError(
+            "--llm-funnel-judge=openai needs an endpoint: set OPENAI_API_KEY (or "
+            "LLM_FUNNEL_API_KEY) in the environment, and --llm-funnel-base-url for a "
+            "server other than OpenAI; or use --llm-funnel-judge=offline."
+        )
+    return Settings(enabled=enabled, api_key=api_key, **values)
+
+
+def _check_range(values: dict[str, Any], name: str, lo: float, hi: float, what: str) -> None:
+    value = values[name]
+    if not lo <= value <= hi:
+        option = OPTIONS_BY_NAME[name]
+        raise ConfigError(f"{option.flag}={value!r} is out of range: use {what}.")

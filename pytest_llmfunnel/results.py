@@ -1,0 +1,131 @@
+"""Compact per-case records and their aggregation into a run's funnel counts.
+
+A test item carries its case's record on its report (a small JSON-able dict),
+so the controller process sees every case's result whether or not xdist ran
+the item elsewhere; :class:`RunResult` is rebuilt from those records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_llmfunnel.models import CaseResult, StageCounts, Usage
+
+REASON_LIMIT = 400
+
+
+def compact(result: CaseResult, dataset: str) -> dict[str, Any]:
+    """The record of one case that travels on its test report."""
+    stages = []
+    for s in result.stages:
+        v = s.verdict
+        stages.append(
+            {
+                "stage": s.stage,
+                "kind": s.kind,
+                "status": s.status,
+                "gating": s.gating,
+                "must": s.must,
+                "score": s.score,
+                "reason": _short(s.reason),
+                "judge": v.judge if v else None,
+                "requests": v.requests if v else 0,
+                "cache_hits": v.cache_hits if v else 0,
+                "prompt_tokens": v.usage.prompt_tokens if v else 0,
+                "completion_tokens": v.usage.completion_tokens if v else 0,
+            }
+        )
+    return {
+        "dataset": dataset,
+        "case": result.case_id,
+        "variant": result.variant,
+        "promoted": result.promoted,
+        "dropped_at": result.dropped_at,
+        "error": result.error,
+        "stages": stages,
+    }
+
+
+def status_of(record: dict[str, Any]) -> str:
+    """``ok``, ``llm-failed`` or ``llm-error`` for one record."""
+    if record["error"] or any(s["status"] == "error" for s in record["stages"]):
+        return "llm-error"
+    if any(s["status"] == "failed" for s in record["stages"]):
+        return "llm-failed"
+    return "ok"
+
+
+def describe_problems(record: dict[str, Any]) -> list[str]:
+    """One line per failed or errored stage: what happened and why."""
+    lines = []
+    if record["error"]:
+        lines.append(f"target: error: {record['error']}")
+    for s in record["stages"]:
+        if s["status"] in ("failed", "error"):
+            score = "" if s["score"] is None else f" (score {s['score']:g})"
+            lines.append(f"{s['stage']}: {s['status']}{score}: {s['reason']}")
+    return lines
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
+
+
+@dataclass
+class DatasetRun:
+    """Funnel counts of one dataset (one eval test function) in one session."""
+
+    name: str
+    cases: int = 0
+    promoted: int = 0
+    errors: int = 0
+    stages: dict[str, StageCounts] = field(default_factory=dict)
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.cases += 1
+        self.promoted += bool(record["promoted"])
+        self.errors += status_of(record) == "llm-error"
+        for s in record["stages"]:
+            counts = self.stages.setdefault(s["stage"], StageCounts())
+            counts.cases_in += 1
+            counts.passed += s["status"] in ("passed", "measured")
+            counts.failed += s["status"] == "failed"
+            counts.errors += s["status"] == "error"
+            counts.requests += s["requests"]
+            counts.cache_hits += s["cache_hits"]
+            counts.usage = counts.usage + Usage(
+                prompt_tokens=s["prompt_tokens"], completion_tokens=s["completion_tokens"]
+            )
+
+
+@dataclass
+class RunResult:
+    """Every dataset's counts in a session, built from the per-case records."""
+
+    datasets: dict[str, DatasetRun] = field(default_factory=dict)
+
+    def add(self, record: dict[str, Any]) -> None:
+        name = record["dataset"]
+        self.datasets.setdefault(name, DatasetRun(name)).add(record)
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict[str, Any]]) -> RunResult:
+        run = cls()
+        for record in records:
+            run.add(record)
+        return run
+
+    @property
+    def cases(self) -> int:
+        return sum(d.cases for d in self.datasets.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(d.errors for d in self.datasets.values())
+
+    @property
+    def error_share(self) -> float:
+        return self.errors / self.cases if self.cases else 0.0
