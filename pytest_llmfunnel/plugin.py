@@ -60,7 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    from pytest_llmfunnel.session import FunnelSession  # noqa: F401 (string annotation)
+    from pytest_llmfunnel.session import FunnelSession
 
     fs = FunnelSession(config, settings)
     config.stash[SESSION_KEY] = fs
