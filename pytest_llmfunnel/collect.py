@@ -128,7 +128,13 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
     info = item.stash.get(UNIT_KEY, None)
     if result is None or info is None:
         return
-    record = compact(result, info.spec.key)
+    record = compact(
+        result,
+        info.spec.key,
+        path=_relative(info.spec.dataset.path, fs.config.rootpath),
+        fingerprint=info.unit.case.fingerprint(),
+        tags=info.unit.case.tags,
+    )
     report.llm_funnel = record  # type: ignore[attr-defined]
     report.llm_funnel_status = status_of(record)  # type: ignore[attr-defined]
     problems = describe_problems(record)
@@ -157,3 +163,11 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     finally:
         fs.close()
+
+
+def _relative(path: Path, root: Path) -> str:
+    """A dataset path as reports show it: relative to the rootdir, with forward slashes."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

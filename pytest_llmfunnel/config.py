@@ -86,6 +86,33 @@ OPTIONS: tuple[Option, ...] = (
            "float", metavar="PRICE"),
     Option("price_out", "Price per million completion tokens, for cost accounting.", None,
            "float", metavar="PRICE"),
+    Option("baseline_dir", "Folder of the baseline files, one per eval test (a test's "
+           "llm_dataset(baseline=...) path wins). Without a baseline there is no gate.", None,
+           "path", metavar="DIR"),
+    Option("update_baseline", "Write the baselines from this run instead of gating.", False,
+           "bool", ini=False),
+    Option("merge_baseline", "With --llm-funnel-update-baseline on a partial selection "
+           "(-k, --lf), merge the selected cases into the existing baseline.", False, "bool",
+           ini=False),
+    Option("alpha", "Significance level of the gate (Holm-adjusted across the session).",
+           0.05, "float", metavar="ALPHA"),
+    Option("tolerance", "Smallest drop in a metric that counts as a regression (a share "
+           "of the scale, e.g. 0.02 = 2 points of pass rate).", 0.02, "float",
+           metavar="SHARE"),
+    Option("gate_mode", "superiority: fail on a significant drop beyond the tolerance; "
+           "non-inferiority: pass only if the drop is shown to be within the tolerance.",
+           "superiority", "choice", ("superiority", "non-inferiority")),
+    Option("report", "Write the Markdown pull-request report here.", None, "path",
+           metavar="PATH"),
+    Option("json", "Write the JSON results here.", None, "path", metavar="PATH"),
+    Option("review", "Export the human-review slice here (.csv or .jsonl).", None, "path",
+           metavar="PATH"),
+    Option("review_budget", "Size of the review slice: a share of the cases (below 1) or "
+           "a count.", 0.1, "float", metavar="SHARE_OR_COUNT"),
+    Option("review_show_verdicts", "Show the judge's verdict and reason to labellers.",
+           False, "bool"),
+    Option("seed", "Seed for random choices (review audit sample, bootstrap).", 0, "int",
+           metavar="N"),
     Option("explain_cache", "For this case id, say per judge stage whether the cache hit "
            "and, on a miss, what differs from the last cached request.", None, ini=False,
            metavar="CASE_ID"),
@@ -152,6 +179,18 @@ class Settings:
     budget: float | None = None
     price_in: float | None = None
     price_out: float | None = None
+    baseline_dir: Path | None = None
+    update_baseline: bool = False
+    merge_baseline: bool = False
+    alpha: float = 0.05
+    tolerance: float = 0.02
+    gate_mode: str = "superiority"
+    report: Path | None = None
+    json: Path | None = None
+    review: Path | None = None
+    review_budget: float = 0.1
+    review_show_verdicts: bool = False
+    seed: int = 0
     explain_cache: str | None = None
 
     @property
@@ -203,6 +242,12 @@ def resolve_settings(
     elif values["cache_dir"] is None and rootdir is not None:
         values["cache_dir"] = rootdir / ".llmfunnel" / "cache"
 
+    for name in ("baseline_dir", "report", "json", "review"):
+        if values[name] is not None and rootdir is not None:
+            values[name] = (rootdir / values[name]).resolve()
+    _check_range(values, "alpha", 1e-6, 0.5, "a level between 0 and 0.5, e.g. 0.05")
+    _check_range(values, "tolerance", 0.0, 1.0, "a share between 0 and 1, e.g. 0.02")
+    _check_range(values, "review_budget", 1e-9, 10**9, "a share below 1 or a count")
     _check_range(values, "concurrency", 1, 4096, "a whole number from 1 to 4096")
     _check_range(values, "max_retries", 0, 100, "a whole number from 0 to 100")
     _check_range(values, "max_error_share", 0.0, 1.0, "a share between 0 and 1, e.g. 0.02")

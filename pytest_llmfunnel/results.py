@@ -16,7 +16,10 @@ from pytest_llmfunnel.models import CaseResult, StageCounts, Usage
 REASON_LIMIT = 400
 
 
-def compact(result: CaseResult, dataset: str) -> dict[str, Any]:
+def compact(
+    result: CaseResult, dataset: str, *, path: str = "", fingerprint: str = "",
+    tags: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """The record of one case that travels on its test report."""
     stages = []
     for s in result.stages:
@@ -29,6 +32,7 @@ def compact(result: CaseResult, dataset: str) -> dict[str, Any]:
                 "gating": s.gating,
                 "must": s.must,
                 "score": s.score,
+                "samples": list(v.samples) if v else [],
                 "reason": _short(s.reason),
                 "judge": v.judge if v else None,
                 "requests": v.requests if v else 0,
@@ -39,7 +43,11 @@ def compact(result: CaseResult, dataset: str) -> dict[str, Any]:
         )
     return {
         "dataset": dataset,
+        "path": path,
         "case": result.case_id,
+        "fingerprint": fingerprint,
+        "tags": list(tags),
+        "output": result.output,
         "variant": result.variant,
         "promoted": result.promoted,
         "dropped_at": result.dropped_at,
