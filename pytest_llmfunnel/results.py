@@ -3,6 +3,33 @@
 A test item carries its case's record on its report (a small JSON-able dict),
 so the controller process sees every case's result whether or not xdist ran
 the item elsewhere; :class:`RunResult` is rebuilt from those records.
+
+The record (the contract every report, gate and review module reads)::
+
+    {
+      "dataset": "tests/test_support.py::test_support",  # the eval test (one per dataset use)
+      "path": "tests/support.jsonl",       # dataset file, relative to the rootdir
+      "case": "refund-window",             # case id
+      "variant": "default",                # output variant ("default", "control", ...)
+      "fingerprint": "<sha256>",           # of input, context, expected (not the output)
+      "tags": ["billing"],
+      "output": "...",                     # None when the target failed
+      "promoted": true,                    # passed every gating stage
+      "dropped_at": null,                  # name of the gating stage that stopped it
+      "error": null,                       # target error (raised / timed out)
+      "stages": [                          # in funnel order; stages after a drop are absent
+        {"stage": "faithfulness", "kind": "judge", "status": "passed",
+         "gating": false, "must": false, "score": 4.5, "samples": [4.5],
+         "reason": "...", "judge": "offline-reference-judge v1 ...",
+         "requests": 1, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0}
+      ],
+      "baseline": null                     # optional: the baseline's stored output
+    }                                      # re-evaluated with the current stages, same shape
+                                           # minus dataset/path/tags
+
+``status`` is one of ``passed``, ``failed``, ``measured`` (a scorer without a
+threshold, or a pairwise comparison) and ``error`` (the stage could not decide;
+never a pass or a fail).
 """
 
 from __future__ import annotations
