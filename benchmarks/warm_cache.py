@@ -1,0 +1,192 @@
+"""A warm re-run of a 2,000-case eval against plain parametrized pytest.
+
+The claim under test: once every verdict is cached, re-running an eval sends
+no judge request and costs about what the same number of ordinary
+parametrized tests costs, at most 1.3 times as long (median of whole-process
+runs). The plain baseline is a test file that loads the same JSONL at
+collection, parametrizes over the 2,000 case dicts and asserts one field per
+case; the plugin is installed but not switched on there, as in a project that
+uses it.
+
+Steps: write a temporary project (the dataset with realistic lengths, a funnel
+test with ``Funnel(checks.not_empty(), judges.relevance())`` and the plain
+test), start the loopback judge server as a process, run once cold to fill the
+cache, then alternate warm funnel runs and plain runs so both share the
+machine's noise, each a whole ``python -m pytest -q -p no:cacheprovider``
+process. The server's ``/stats`` counts the judge requests sent during the
+warm runs.
+
+Run: ``python benchmarks/warm_cache.py [--cases 2000] [--runs 5] [--keep]``
+The last line is ``warm_cache ratio_to_plain=R requests=N``; the exit status
+is 1 when R exceeds ``--limit`` (1.3) or any warm request was sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+WORDS = (
+    "account billing invoice refund plan annual monthly charge card payment order shipping "
+    "delivery address password login reset email support ticket agent response policy days "
+    "within business original method update settings profile export data privacy security "
+    "team member invite role admin access limit storage upgrade downgrade cancel renew trial "
+    "discount coupon receipt tax region currency device mobile browser error page report"
+).split()
+
+FUNNEL_TEST = '''\
+import pytest
+
+from pytest_llmfunnel import Funnel, checks, judges
+
+FUNNEL = Funnel(checks.not_empty(), judges.relevance())
+
+
+@pytest.mark.llm_dataset("cases.jsonl", funnel=FUNNEL)
+def test_funnel(case, llm_result):
+    assert llm_result.case_id == case.id
+'''
+
+PLAIN_TEST = '''\
+import json
+from pathlib import Path
+
+import pytest
+
+CASES = [
+    json.loads(line)
+    for line in (Path(__file__).parent / "cases.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_plain(case):
+    assert case["output"]
+'''
+
+
+def sentence(rng: random.Random, low: int, high: int) -> str:
+    """Words until the text is between ``low`` and ``high`` characters long."""
+    target = rng.randint(low, high)
+    words: list[str] = []
+    length = 0
+    while length < target:
+        word = rng.choice(WORDS)
+        words.append(word)
+        length += len(word) + 1
+    text = " ".join(words)[:target].rstrip()
+    return text[0].upper() + text[1:] + "."
+
+
+def write_project(root: Path, cases: int, seed: int) -> None:
+    rng = random.Random(seed)
+    with (root / "cases.jsonl").open("w", encoding="utf-8") as handle:
+        for i in range(cases):
+            row = {
+                "id": f"case-{i:05d}",
+                "input": sentence(rng, 40, 160) + "?",
+                "context": sentence(rng, 200, 500),
+                "output": sentence(rng, 200, 600),
+                "tags": [rng.choice(("billing", "account", "shipping"))],
+            }
+            handle.write(json.dumps(row) + "\n")
+    (root / "test_funnel.py").write_text(FUNNEL_TEST, encoding="utf-8")
+    (root / "test_plain.py").write_text(PLAIN_TEST, encoding="utf-8")
+    # Pins the rootdir, so the verdict cache lands in <project>/.llmfunnel/cache.
+    (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pytest_llmfunnel.testing.server", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    base_url = server.stdout.readline().strip()
+    if not base_url.startswith("http"):
+        server.kill()
+        raise SystemExit(f"the judge server did not start (first line: {base_url!r})")
+    return server, base_url
+
+
+def judge_requests(base_url: str) -> int:
+    parts = urllib.parse.urlsplit(base_url)
+    with urllib.request.urlopen(f"{parts.scheme}://{parts.netloc}/stats", timeout=10) as reply:
+        return int(json.load(reply)["requests"])
+
+
+def run_pytest(root: Path, args: Sequence[str], env: dict[str, str]) -> float:
+    """Wall time of one whole pytest process; abort on a failed run."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+        raise SystemExit(f"pytest {' '.join(args)} exited {done.returncode}:\n{tail}")
+    return elapsed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=float, default=1.3, help="largest acceptable ratio")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary project")
+    args = parser.parse_args(argv)
+
+    root = Path(tempfile.mkdtemp(prefix="llmfunnel-warm-"))
+    server, base_url = start_server()
+    try:
+        write_project(root, args.cases, args.seed)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_FUNNEL", "OPENAI"))}
+        env["OPENAI_API_KEY"] = "bench-key"
+        funnel = [
+            "--llm-funnel", "--llm-funnel-judge=openai", f"--llm-funnel-base-url={base_url}",
+            "test_funnel.py",
+        ]
+        plain = ["test_plain.py"]
+
+        cold = run_pytest(root, funnel, env)
+        cold_requests = judge_requests(base_url)
+        print(f"cold funnel run: {cold:.2f} s, {cold_requests} judge requests")
+
+        warm_times: list[float] = []
+        plain_times: list[float] = []
+        for i in range(args.runs):
+            warm_times.append(run_pytest(root, funnel, env))
+            plain_times.append(run_pytest(root, plain, env))
+            print(f"run {i + 1}: warm funnel {warm_times[-1]:.2f} s, plain {plain_times[-1]:.2f} s")
+        warm_requests = judge_requests(base_url) - cold_requests
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if args.keep:
+            print(f"project kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+    warm, base = statistics.median(warm_times), statistics.median(plain_times)
+    ratio = warm / base
+    print(f"median warm funnel {warm:.2f} s, median plain {base:.2f} s ({args.cases} cases)")
+    print(f"warm_cache ratio_to_plain={ratio:.2f} requests={warm_requests}")
+    return 0 if ratio <= args.limit and warm_requests == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
