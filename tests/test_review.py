@@ -1,0 +1,336 @@
+"""Choosing, exporting and importing the human-review slice."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmfunnel.models import Case
+from pytest_llmfunnel.review import (
+    ReviewFileError,
+    export_review,
+    guard_cell,
+    import_labels,
+    judge_threshold,
+    match_labels,
+    output_hash,
+    select_review_slice,
+    target_reasons,
+    unguard_cell,
+)
+
+
+def judge(name: str = "faith", score: float = 5.0, threshold: float = 4.0,
+          samples: list[float] | None = None, status: str | None = None) -> dict[str, Any]:
+    passed = score >= threshold
+    return {
+        "stage": name, "kind": "judge", "status": status or ("passed" if passed else "failed"),
+        "gating": False, "must": False, "score": score,
+        "samples": samples if samples is not None else [score],
+        "reason": f"score {score:g} {'>=' if passed else '<'} threshold {threshold:g}: fine",
+    }
+
+
+def scorer(name: str, status: str) -> dict[str, Any]:
+    return {"stage": name, "kind": "scorer", "status": status, "gating": True, "must": False,
+            "score": 0.5, "samples": [], "reason": ""}
+
+
+def pairwise(samples: list[float]) -> dict[str, Any]:
+    return {"stage": "versus", "kind": "judge", "status": "measured", "gating": False,
+            "must": False, "score": 0.0, "samples": samples, "reason": "tie"}
+
+
+def record(case: str, *stages: dict[str, Any], output: str | None = None,
+           variant: str = "default") -> dict[str, Any]:
+    return {"dataset": "tests/test_x.py::test_x", "case": case, "variant": variant,
+            "output": f"answer to {case}" if output is None else output,
+            "promoted": True, "dropped_at": None, "error": None, "stages": list(stages)}
+
+
+def plain(n: int) -> list[dict[str, Any]]:
+    """n records the judge is sure about: nothing to target."""
+    return [record(f"c{i:03d}", judge()) for i in range(n)]
+
+
+# Reasons -------------------------------------------------------------------
+
+
+def test_threshold_is_read_from_the_judge_reason() -> None:
+    assert judge_threshold(judge(score=3.5, threshold=4)) == 4.0
+    assert judge_threshold(judge(score=1, threshold=0.5)) == 0.5
+    assert judge_threshold(scorer("len", "passed")) is None
+
+
+def kinds(rec: dict[str, Any], flipped: bool = False) -> list[str]:
+    return [kind for kind, _, _ in target_reasons(rec, flipped)]
+
+
+def test_unsure_means_within_half_a_step_of_the_decision_boundary() -> None:
+    assert kinds(record("a", judge(score=3.5, samples=[3, 4]))) == ["repeats", "unsure"]
+    assert kinds(record("a", judge(score=3.67, samples=[3.67]))) == ["unsure"]
+    # Single integer scores next to an integer threshold are decided, not unsure.
+    assert kinds(record("a", judge(score=4))) == []
+    assert kinds(record("a", judge(score=3))) == []
+    # A fractional threshold is its own boundary.
+    assert kinds(record("a", judge(score=3, threshold=3.25))) == ["unsure"]
+    closeness = {c for _, c, _ in target_reasons(record("a", judge(score=3.5, samples=[3.5])))}
+    assert closeness == {1.0}
+
+
+def test_disagreements_orders_and_flips_are_reasons() -> None:
+    rec = record("a", scorer("length", "failed"), judge(score=5))
+    assert kinds(rec) == ["disagree"]
+    assert "judge passed, length failed" in target_reasons(rec)[0][2]
+    assert kinds(record("a", scorer("length", "passed"), judge(score=2))) == ["disagree"]
+    assert kinds(record("a", scorer("length", "passed"), judge(score=5))) == []
+    assert kinds(record("a", pairwise([1.0, -1.0]))) == ["orders"]
+    assert kinds(record("a", pairwise([1.0, 1.0]))) == []
+    assert kinds(record("a", judge(score=5)), flipped=True) == ["flip"]
+    errored = judge(score=3.5, samples=[3, 4], status="error")
+    assert kinds(record("a", errored)) == []
+
+
+# Selection -----------------------------------------------------------------
+
+
+def test_budget_share_and_count_and_audit_split() -> None:
+    records = plain(100)
+    for i in range(0, 40, 2):
+        records[i] = record(f"c{i:03d}", judge(score=3.5, samples=[3, 4]))
+    review = select_review_slice(records, budget=0.2, seed=1)
+    assert len(review.items) <= 20 and review.audit_size == 10
+    assert all(i.inclusion_probability == pytest.approx(0.1) for i in review.audit_items)
+    assert all(i.inclusion_probability is None for i in review.targeted_items)
+    assert all(any(r.startswith("repeats") for r in i.reasons) for i in review.targeted_items)
+    # Every candidate not drawn into the audit sample is targeted while budget lasts.
+    assert len(review.targeted_items) == 10
+    assert len(select_review_slice(records, budget=7, seed=1).items) <= 7
+    assert select_review_slice(records, budget=1000, seed=1).population == 100
+
+
+def test_audit_grows_when_few_cases_need_a_look() -> None:
+    records = plain(50)
+    records[3] = record("c003", judge(score=5), output="changed")
+    review = select_review_slice(records, budget=10, seed=0, flips=[("c003", "default")])
+    assert review.audit_size == 9
+    assert len(review.items) in (9, 10)
+    flipped = [i for i in review.items if i.case == "c003"]
+    assert flipped and "flip" in flipped[0].reasons[-1]
+
+
+def test_targeted_cases_are_ranked_flips_first() -> None:
+    records = [record(f"u{i}", judge(score=3.5, samples=[3.5])) for i in range(10)]
+    records += [record("flipped", judge(score=5)), record("both", scorer("s", "failed"),
+                                                            judge(score=5))]
+    flips = [("flipped", "default")]
+    review = select_review_slice(records, budget=2, seed=0, audit_share=0.0, flips=flips)
+    assert {i.case for i in review.items} == {"flipped", "both"}
+    assert len(select_review_slice(records, budget=3, seed=0, audit_share=0.0).items) == 3
+    # Reasons add up: a flipped case that is also unsure outranks a plain flip.
+    review = select_review_slice(records, budget=2, seed=0, audit_share=0.0,
+                                 flips=[*flips, ("u4", "default")])
+    assert {i.case for i in review.items} == {"u4", "flipped"}
+
+
+def test_selection_is_deterministic_for_a_seed() -> None:
+    records = plain(200)
+    a = select_review_slice(records, budget=0.1, seed=7)
+    b = select_review_slice(list(records), budget=0.1, seed=7)
+    c = select_review_slice(records, budget=0.1, seed=8)
+    assert [(i.case, i.reasons) for i in a.items] == [(i.case, i.reasons) for i in b.items]
+    assert [i.case for i in a.items] != [i.case for i in c.items]
+
+
+def test_audit_sample_is_uniform() -> None:
+    records = plain(20)
+    counts: Counter[str] = Counter()
+    for seed in range(2000):
+        counts.update(i.case for i in select_review_slice(records, budget=5, seed=seed,
+                                                          audit_share=1.0).items)
+    # Each case: 2000 draws at p = 0.25, sd ≈ 19; 5 sd either side.
+    assert all(abs(counts[f"c{i:03d}"] - 500) < 100 for i in range(20))
+
+
+def test_cases_without_output_are_not_eligible_and_bad_budgets_fail() -> None:
+    records = [*plain(3), {**record("none"), "output": None}]
+    review = select_review_slice(records, budget=1.0 - 1e-9, seed=0)
+    assert review.population == 3 and "none" not in {i.case for i in review.items}
+    assert select_review_slice([], budget=5, seed=0).items == ()
+    with pytest.raises(ValueError, match="review budget"):
+        select_review_slice(records, budget=0, seed=0)
+    with pytest.raises(ValueError, match="audit_share"):
+        select_review_slice(records, budget=1, seed=0, audit_share=2)
+
+
+# Export and import ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["", "plain", "=1+1", "+x", "-1", "@SUM(A1)", "\tx", "'=x", "''@y", "'quoted", "a=b"]
+)
+def test_formula_guard_is_reversible(text: str) -> None:
+    guarded = guard_cell(text)
+    assert unguard_cell(guarded) == text
+    assert guarded[:1] not in ("=", "+", "-", "@", "\t", "\r")
+
+
+def review_of(records: list[dict[str, Any]]) -> Any:
+    return select_review_slice(records, budget=len(records), seed=0, audit_share=1.0)
+
+
+def test_csv_export_has_what_a_labeller_needs(tmp_path: Path) -> None:
+    records = [record("=HYPERLINK(evil)", judge(score=3.5, samples=[3, 4]),
+                      output="-5 is the answer, see <b>|x|</b>\nline two")]
+    cases = {"=HYPERLINK(evil)": Case(id="=HYPERLINK(evil)", input="what?", context="ctx",
+                                      expected="-5")}
+    path = export_review(review_of(records), tmp_path / "r.csv", cases_by_id=cases)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines(keepends=True)))
+    header, row = rows[0], dict(zip(rows[0], rows[1], strict=True))
+    assert header[-4:] == ["label_faith", "annotator", "notes", "label_help"]
+    assert not any(h.startswith("judge_") for h in header)
+    assert row["case"] == "'=HYPERLINK(evil)" and row["expected"] == "'-5"
+    assert row["output"] == "'-5 is the answer, see <b>|x|</b>\nline two"
+    assert row["input"] == "what?" and row["context"] == "ctx"
+    assert row["output_hash"] == output_hash(records[0]["output"])
+    assert row["audit"] == "true" and row["inclusion_probability"] == "1"
+    assert "repeats faith" in row["why_selected"]
+    assert row["label_faith"] == "" and "passes at >= 4" in row["label_help"]
+    # Every field is quoted, so a spreadsheet keeps leading zeros and long text as text.
+    assert raw.decode("utf-8-sig").split("\r\n", 1)[0].startswith('"dataset","case"')
+
+
+def test_verdicts_are_shown_only_when_asked(tmp_path: Path) -> None:
+    records = [record("a", judge(score=2))]
+    path = export_review(review_of(records), tmp_path / "r.jsonl", show_verdicts=True)
+    row = json.loads(path.read_text(encoding="utf-8"))
+    assert row["judge_faith"] == "failed 2" and "fine" in row["judge_faith_reason"]
+    assert row["label_faith"] is None and row["audit"] is True
+    hidden = json.loads(export_review(review_of(records), tmp_path / "h.jsonl").read_text())
+    assert "judge_faith" not in hidden and "judge_faith_reason" not in hidden
+
+
+def fill_csv(path: Path, rows: list[dict[str, str]], delimiter: str = ",") -> None:
+    """Do what a labeller does in a spreadsheet: fill cells, save as CSV."""
+    text = path.read_bytes().decode("utf-8-sig")
+    exported = list(csv.DictReader(text.splitlines(keepends=True)))
+    header = list(exported[0])
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, header, delimiter=delimiter)
+        writer.writeheader()
+        for extra in rows:
+            base = next(r for r in exported if unguard_cell(r["case"]) == extra["case"])
+            writer.writerow({**base, **{k: v for k, v in extra.items() if k != "case"}})
+
+
+def two_records() -> list[dict[str, Any]]:
+    return [record("=cmd", judge(score=5)), record("b", judge(score=2), variant="control")]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_csv_round_trip_with_several_annotators(tmp_path: Path, delimiter: str) -> None:
+    records = two_records()
+    path = export_review(review_of(records), tmp_path / "r.csv")
+    fill_csv(path, [
+        {"case": "=cmd", "label_faith": "pass", "annotator": "ann", "notes": "=looks fine"},
+        {"case": "=cmd", "label_faith": "4,5", "annotator": "bob"},
+        {"case": "b", "label_faith": " FAIL ", "annotator": "ann"},
+        {"case": "b", "label_faith": "", "annotator": "bob"},
+    ], delimiter)
+    labels = import_labels(path)
+    assert [(x.case, x.variant, x.passed, x.score, x.annotator) for x in labels] == [
+        ("=cmd", "default", True, None, "ann"),
+        ("=cmd", "default", None, 4.5, "bob"),
+        ("b", "control", False, None, "ann"),
+    ]
+    assert labels[0].notes == "=looks fine"  # the notes cell was not guarded, kept as written
+    assert labels[0].output_hash == output_hash(records[0]["output"])
+    assert labels[2].source == f"{path}:4"
+    assert match_labels(labels, records).summary() == "labels: 3 current, 0 stale"
+
+
+def test_jsonl_round_trip(tmp_path: Path) -> None:
+    records = two_records()
+    path = export_review(review_of(records), tmp_path / "r.jsonl")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["case"] == "=cmd"  # no spreadsheet guard in JSONL
+    rows[0].update(label_faith=5, annotator="ann")
+    rows[1].update(label_faith="fail", annotator="ann")
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    labels = import_labels(path)
+    assert [(x.case, x.passed, x.score) for x in labels] == [("=cmd", None, 5.0),
+                                                             ("b", False, None)]
+
+
+def test_labels_go_stale_when_the_output_changes(tmp_path: Path) -> None:
+    records = two_records()
+    path = export_review(review_of(records), tmp_path / "r.csv")
+    fill_csv(path, [{"case": "=cmd", "label_faith": "pass", "annotator": "a"},
+                    {"case": "b", "label_faith": "fail", "annotator": "a"}])
+    labels = import_labels(path)
+    changed = [records[0], {**records[1], "output": "a better answer"}]
+    match = match_labels(labels, changed)
+    assert [x.case for x in match.current] == ["=cmd"] and [x.case for x in match.stale] == ["b"]
+    assert match.summary().startswith("labels: 1 current, 1 stale (the output changed")
+    gone = match_labels(labels, changed[:1])
+    assert len(gone.unknown) == 1 and "1 for cases not in this run" in gone.summary()
+
+
+def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+HEADER = '"case","variant","output_hash","output","label_faith","annotator"\n'
+
+
+def test_bad_label_names_file_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.csv", HEADER + '"a","default","h","two\nlines","pass","x"\n'
+                 '"b","default","h","o","maybe","x"\n')
+    with pytest.raises(ReviewFileError, match=r"r\.csv:4: column 'label_faith': 'maybe' is not"):
+        import_labels(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (HEADER + '"a","default","","o","pass","x"\n', r":2: column 'output_hash' is empty"),
+        (HEADER + '"a","default","h","o","pass","x"\n"a","default","h","o","fail","x"\n',
+         r":3: column 'label_faith': annotator 'x' already labelled this output at .*:2"),
+        (HEADER + '"a","default","h","o","pass","x","extra"\n', r":2: 7 cells but 6 columns"),
+        (HEADER + '"a","default","h","o","inf","x"\n', r":2: column 'label_faith': 'inf'"),
+        ("", r":1: the file is empty"),
+    ],
+)
+def test_bad_csv_files(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(ReviewFileError, match=match):
+        import_labels(write(tmp_path, "r.csv", text))
+
+
+def test_bad_encoding_and_jsonl(tmp_path: Path) -> None:
+    latin = write(tmp_path, "r.csv", HEADER + '"café","default","h","o","pass","x"\n', "cp1252")
+    with pytest.raises(ReviewFileError, match="save it from the spreadsheet as 'CSV UTF-8'"):
+        import_labels(latin)
+    good = json.dumps({"case": "a", "variant": "default", "output_hash": "h"})
+    with pytest.raises(ReviewFileError, match=r"r\.jsonl:2: not valid JSON"):
+        import_labels(write(tmp_path, "r.jsonl", good + "\n{oops\n"))
+    with pytest.raises(ReviewFileError, match=r"r\.jsonl:1: each line must be a JSON object"):
+        import_labels(write(tmp_path, "r.jsonl", "[1]\n"))
+    nested = json.dumps({"case": "a", "variant": "v", "output_hash": "h", "label_f": [1]})
+    with pytest.raises(ReviewFileError, match=r"r\.jsonl:1: column 'label_f'"):
+        import_labels(write(tmp_path, "r.jsonl", nested + "\n"))
+
+
+def test_export_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "r.csv"
+    export_review(review_of(two_records()), target)
+    export_review(review_of(two_records()), target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["r.csv"]
