@@ -1,0 +1,454 @@
+"""From a session's per-case records and the stored baselines to the gate's decisions.
+
+Metrics, per eval test (dataset use), each named as reports show it:
+
+* ``promotion rate`` (binary, gated): the share of cases that passed every
+  gating stage. It is gated so the funnel cannot look better by shrinking.
+* ``<stage> pass rate`` (binary, gated) for every judge and scorer that
+  decides pass/fail (a judge's threshold, a scorer's threshold).
+* ``<stage> mean score`` (score, measured only) for every judge that scores,
+  and for scorers without a threshold.
+
+Every metric is taken over **all** paired cases, not the promoted slice: a
+case that dropped before a stage counts as a fail (or the scale's minimum) for
+that stage on whichever side dropped it. The baseline side is the record's
+``baseline`` (the stored output re-run through the current stages) when the
+plugin provides one, so a changed check or threshold applies to both sides
+alike; otherwise the baseline file's stored results.
+
+Pairing is by (case id, variant). A case whose fingerprint (input, context,
+expected) changed is left unpaired, as are new and removed cases; all three
+are listed. Stage errors (status ``error``) are left out of both sides of that
+metric's pair; past ``max_error_share`` of the pairs the metric is *not
+comparable*, as it is when a judge changed and no re-judged baseline exists.
+All decisions of a session come from one :func:`gate.decide` call, so Holm
+runs across every gated (dataset, metric) pair.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal, cast
+
+from pytest_llmfunnel.baseline import Baseline, BaselineCase
+from pytest_llmfunnel.gate import GateDecision, MetricSpec, Mode, PairedSample, decide
+
+PROMOTION = "promotion rate"
+EXCERPT_LIMIT = 200
+UPDATE = "--llm-funnel-update-baseline"
+
+
+@dataclass(frozen=True)
+class Flip:
+    """One case whose pass/fail outcome changed against the baseline.
+
+    ``before``/``after`` are the stage's scores (None when the stage did not
+    run on that side); ``reason`` is the current run's reason for the stage.
+    """
+
+    dataset: str
+    case: str
+    variant: str
+    metric: str
+    stage: str
+    direction: Literal["worse", "better"]
+    before: float | None
+    after: float | None
+    reason: str
+    output_excerpt: str
+    severity: float  # the drop as a share of the scale; sorts the worst first
+
+
+@dataclass(frozen=True)
+class TagStat:
+    """Descriptive (not gated) means of one gated metric over the pairs with one tag."""
+
+    tag: str
+    metric: str
+    n: int
+    baseline_mean: float
+    current_mean: float
+
+
+@dataclass(frozen=True)
+class DatasetComparison:
+    """What pairing found for one eval test; ids read ``case`` or ``case[variant]``."""
+
+    dataset: str
+    paired: int
+    changed: tuple[str, ...]
+    new: tuple[str, ...]
+    removed: tuple[str, ...]  # in the baseline, not run in this session
+    flips: tuple[Flip, ...]
+    tags: tuple[TagStat, ...]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Every decision of a session, what pairing found, and eval tests without a baseline."""
+
+    decisions: tuple[GateDecision, ...]
+    datasets: tuple[DatasetComparison, ...]
+    missing_baselines: tuple[str, ...]
+
+    @property
+    def fails(self) -> bool:
+        return bool(self.missing_baselines) or any(d.fails for d in self.decisions)
+
+    def message(self) -> str:
+        """What happened and what to do next, one line per problem."""
+        lines = [
+            f"{name}: no baseline file yet; create it with {UPDATE} and commit it."
+            for name in self.missing_baselines
+        ]
+        lines += [d.message() for d in self.decisions if d.fails]
+        if self.fails:
+            if any(d.fails for d in self.decisions):
+                lines.append(
+                    "Inspect the flipped cases (pass → fail, worst first) of each failing "
+                    f"metric; if the change is intended, accept it with {UPDATE} and "
+                    "commit the baseline files."
+                )
+            return "\n".join(lines)
+        gated = [d for d in self.decisions if d.gated]
+        lines.append(
+            f"Regression gate passed: {len(gated)} gated metrics over "
+            f"{len(self.datasets)} eval tests, none regressed."
+        )
+        lines += [d.message() for d in gated if d.decision == "improved"]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One side of a pair: promotion and per-stage (status, score, reason)."""
+
+    promoted: bool
+    dropped_at: str | None
+    stages: Mapping[str, tuple[str, float | None, str]]
+    from_file: bool
+
+
+def _side_of_record(record: Mapping[str, Any], from_file: bool = False) -> _Side:
+    return _Side(
+        bool(record["promoted"]),
+        record.get("dropped_at"),
+        {s["stage"]: (s["status"], s.get("score"), s.get("reason") or "")
+         for s in record.get("stages", ())},
+        from_file,
+    )
+
+
+def _side_of_line(line: BaselineCase) -> _Side:
+    return _Side(
+        line.promoted,
+        line.dropped_at,
+        {name: (o.status, o.score, "") for name, o in line.stages.items()},
+        True,
+    )
+
+
+@dataclass(frozen=True)
+class _Metric:
+    name: str
+    stage: str | None  # None: the promotion rate
+    kind: Literal["binary", "score"]
+    gated: bool
+    scale: tuple[float, float] | None
+
+
+# A side's value for one metric: a number, or why there is none.
+_ERROR, _MISSING, _FLOOR = "error", "missing", "floor"
+_Value = float | str
+
+
+def _value(side: _Side, metric: _Metric) -> _Value:
+    if metric.stage is None:
+        return float(side.promoted)
+    got = side.stages.get(metric.stage)
+    if got is None:
+        # Stages after a drop are absent: the dropped case fails them (survivorship).
+        return _MISSING if side.promoted else (0.0 if metric.kind == "binary" else _FLOOR)
+    status, score, _ = got
+    if status == "error":
+        return _ERROR
+    if metric.kind == "binary":
+        return {"passed": 1.0, "failed": 0.0}.get(status, _MISSING)
+    return _MISSING if score is None else float(score)
+
+
+def _label(key: tuple[str, str]) -> str:
+    return key[0] if key[1] == "default" else f"{key[0]}[{key[1]}]"
+
+
+def _excerpt(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= EXCERPT_LIMIT else text[: EXCERPT_LIMIT - 1] + "…"
+
+
+def _not_comparable(dataset: str, spec: MetricSpec, n: int, reason: str) -> GateDecision:
+    nan = math.nan
+    return GateDecision(
+        dataset, spec.name, n, nan, nan, nan, nan, nan, nan, nan, "not comparable", reason,
+        "none", None, spec.gated, nan, spec.tolerance_units,
+    )
+
+
+def _metrics(
+    records: Sequence[Mapping[str, Any]], baseline: Baseline
+) -> list[_Metric]:
+    """The metrics of one eval test, from the stages either side knows."""
+    info: dict[str, dict[str, Any]] = {}
+    statuses: dict[str, set[str]] = {}
+    scored: set[str] = set()
+    current: set[str] = set()  # stages the current funnel ran (re-evaluations included)
+    for record in records:
+        for rec in (record, record.get("baseline") or {}):
+            for s in rec.get("stages", ()):
+                name = s["stage"]
+                info.setdefault(name, {"kind": s["kind"], "scale": None})
+                if s.get("scale") is not None:
+                    info[name]["scale"] = tuple(s["scale"])
+                statuses.setdefault(name, set()).add(s["status"])
+                if s.get("score") is not None:
+                    scored.add(name)
+                current.add(name)
+    # A stored stage no current record ran was removed from the funnel, unless
+    # no current case got that far (then it is there, and every case dropped before it).
+    any_promoted = any(r["promoted"] for r in records)
+    for name, stage in baseline.header.stages.items():
+        if name not in current and any_promoted:
+            continue
+        entry = info.setdefault(name, {"kind": stage.kind, "scale": None})
+        entry["scale"] = entry["scale"] or stage.scale
+    for line in baseline.cases:
+        for name, outcome in line.stages.items():
+            if name in info:
+                statuses.setdefault(name, set()).add(outcome.status)
+                if outcome.score is not None:
+                    scored.add(name)
+    metrics = [_Metric(PROMOTION, None, "binary", True, None)]
+    for name in sorted(info):
+        kind, scale = info[name]["kind"], info[name]["scale"]
+        if kind == "check":
+            continue  # checks are gated through the promotion rate
+        decides = bool(statuses.get(name, set()) & {"passed", "failed"})
+        if decides:
+            metrics.append(_Metric(f"{name} pass rate", name, "binary", True, scale))
+        if name in scored and (kind == "judge" or not decides):
+            metrics.append(_Metric(f"{name} mean score", name, "score", False, scale))
+    return metrics
+
+
+def _identity(records: Sequence[Mapping[str, Any]], stage: str) -> str | None:
+    ids = Counter(
+        s["judge"] for r in records for s in r.get("stages", ())
+        if s["stage"] == stage and s.get("judge")
+    )
+    return min(ids, key=lambda v: (-ids[v], v)) if ids else None
+
+
+@dataclass(frozen=True)
+class _Pair:
+    key: tuple[str, str]
+    record: Mapping[str, Any]
+    base: _Side
+    cur: _Side
+
+
+@dataclass
+class _Prepared:
+    """One metric of one eval test, ready for the gate (or already decided)."""
+
+    dataset: str
+    metric: _Metric
+    spec: MetricSpec
+    pairs: list[tuple[_Pair, float, float]]
+    errors: int
+    decision: GateDecision | None = None
+
+
+def _prepare(
+    dataset: str, metric: _Metric, spec: MetricSpec, pairs: Sequence[_Pair],
+    baseline: Baseline, records: Sequence[Mapping[str, Any]], max_error_share: float,
+) -> _Prepared:
+    raw: list[tuple[_Pair, _Value, _Value]] = []
+    errors = 0
+    for pair in pairs:
+        b, c = _value(pair.base, metric), _value(pair.cur, metric)
+        if _ERROR in (b, c):
+            errors += 1
+        elif _MISSING not in (b, c):
+            raw.append((pair, b, c))
+    numbers = [v for _, b, c in raw for v in (b, c) if isinstance(v, float)]
+    floor = metric.scale[0] if metric.scale else min(numbers, default=0.0)
+
+    def num(v: _Value) -> float:
+        return v if isinstance(v, float) else floor
+
+    prepared = _Prepared(dataset, metric, spec, [(p, num(b), num(c)) for p, b, c in raw], errors)
+    stage, header = metric.stage, baseline.header
+    uses_file = any(p.base.from_file for p in pairs)
+    reason = None
+    if stage is not None and uses_file and stage not in header.stages:
+        reason = (
+            f"stage {stage!r} is not in the baseline; re-evaluate the baseline outputs "
+            f"with the current stages or update the baseline ({UPDATE})"
+        )
+    elif stage is not None and uses_file and header.stages[stage].kind == "judge":
+        old, new = header.judges.get(stage), _identity(records, stage)
+        if new is not None and old != new:
+            reason = (
+                f"judge changed: {old or 'unknown'} → {new}; re-judge the baseline outputs "
+                f"(needs an endpoint) or update the baseline ({UPDATE})"
+            )
+    if reason is None and pairs and errors / len(pairs) > max_error_share:
+        reason = (
+            f"{errors} of {len(pairs)} pairs ({errors / len(pairs):.1%}) have stage errors, "
+            f"above the allowed share {max_error_share:g}; fix the errors (items marked "
+            f"llm-error) or raise --llm-funnel-max-error-share"
+        )
+    if reason is not None:
+        prepared.decision = _not_comparable(dataset, spec, len(prepared.pairs), reason)
+    return prepared
+
+
+def _flips(prep: _Prepared) -> list[Flip]:
+    metric = prep.metric
+    if metric.kind != "binary":
+        return []
+    out = []
+    scores = [
+        s for p, _, _ in prep.pairs for side in (p.base, p.cur)
+        if metric.stage and (s := side.stages.get(metric.stage, ("", None, ""))[1]) is not None
+    ]
+    lo, hi = metric.scale or (min(scores, default=0.0), max(scores, default=1.0))
+    width = (hi - lo) or 1.0
+    for pair, b, c in prep.pairs:
+        if b == c:
+            continue
+        worse = b > c
+        if metric.stage is None:
+            # The stage where the side that failed dropped out, with the current reason.
+            stage = (pair.cur if worse else pair.base).dropped_at or "target"
+            before = after = None
+            severity = 1.0
+        else:
+            stage = metric.stage
+            before = pair.base.stages.get(stage, ("", None, ""))[1]
+            after = pair.cur.stages.get(stage, ("", None, ""))[1]
+            drop = (lo if before is None else before) - (lo if after is None else after)
+            severity = abs(drop) / width
+        got = pair.cur.stages.get(stage)
+        reason = got[2] if got else (pair.record.get("error") or "")
+        out.append(Flip(
+            prep.dataset, pair.key[0], pair.key[1], metric.name, stage,
+            "worse" if worse else "better", before, after, reason,
+            _excerpt(pair.record.get("output")), severity,
+        ))
+    return out
+
+
+def _tags(prep: _Prepared) -> list[TagStat]:
+    groups: dict[str, list[tuple[float, float]]] = {}
+    for pair, b, c in prep.pairs:
+        for tag in pair.record.get("tags") or ():
+            groups.setdefault(tag, []).append((b, c))
+    return [
+        TagStat(tag, prep.metric.name, len(v), math.fsum(b for b, _ in v) / len(v),
+                math.fsum(c for _, c in v) / len(v))
+        for tag, v in sorted(groups.items())
+    ]
+
+
+def compare(
+    records: Iterable[Mapping[str, Any]],
+    baselines: Mapping[str, Baseline | None],
+    *,
+    alpha: float = 0.05,
+    tolerance: float = 0.02,
+    mode: str = "superiority",
+    max_error_share: float = 0.02,
+    seed: int = 0,
+    tolerances: Mapping[str, float] | None = None,
+) -> GateResult:
+    """Gate a session: pair every eval test's records with its baseline and decide.
+
+    Args:
+        records: the session's per-case records (see :mod:`pytest_llmfunnel.results`).
+        baselines: the baseline of each gated eval test; None when its file does
+            not exist yet (the gate then fails, saying how to create it). Eval
+            tests not in the mapping have no gate.
+        alpha, mode, seed: as for :func:`pytest_llmfunnel.gate.decide`.
+        tolerance: the default tolerance; ``tolerances`` overrides it by metric name.
+        max_error_share: above this share of pairs with stage errors, a metric
+            is not comparable.
+    """
+    if mode not in ("superiority", "non-inferiority"):
+        raise ValueError(f"mode must be 'superiority' or 'non-inferiority', got {mode!r}")
+    by_dataset: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {}
+    for record in records:
+        key = (record["case"], record.get("variant") or "default")
+        by_dataset.setdefault(record["dataset"], {})[key] = record  # a rerun replaces
+    missing = tuple(sorted(n for n, b in baselines.items() if b is None and n in by_dataset))
+    prepared: list[_Prepared] = []
+    comparisons: list[tuple[str, int, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
+    for dataset in sorted(by_dataset):
+        baseline = baselines.get(dataset)
+        if baseline is None:
+            continue
+        current = by_dataset[dataset]
+        stored = baseline.index()
+        changed, pairs = [], []
+        for key in sorted(set(current) & set(stored)):
+            record, line = current[key], stored[key]
+            fp = record.get("fingerprint") or ""
+            if fp and line.fingerprint and fp != line.fingerprint:
+                changed.append(_label(key))
+                continue
+            reeval = record.get("baseline")
+            base = _side_of_record(reeval) if reeval else _side_of_line(line)
+            pairs.append(_Pair(key, record, base, _side_of_record(record)))
+        comparisons.append((
+            dataset, len(pairs), tuple(changed),
+            tuple(_label(k) for k in sorted(set(current) - set(stored))),
+            tuple(_label(k) for k in sorted(set(stored) - set(current))),
+        ))
+        recs = list(current.values())
+        for metric in _metrics(recs, baseline):
+            tol = (tolerances or {}).get(metric.name, tolerance)
+            spec = MetricSpec(metric.name, metric.kind, tol, metric.gated, scale=metric.scale)
+            prepared.append(
+                _prepare(dataset, metric, spec, pairs, baseline, recs, max_error_share)
+            )
+    to_decide = [p for p in prepared if p.decision is None]
+    samples = [
+        PairedSample(p.spec, p.dataset, tuple(b for _, b, _ in p.pairs),
+                     tuple(c for _, _, c in p.pairs))
+        for p in to_decide
+    ]
+    for prep, decision in zip(
+        to_decide, decide(samples, alpha=alpha, mode=cast(Mode, mode), seed=seed), strict=True
+    ):
+        if prep.errors:
+            decision = replace(decision, reason=f"{decision.reason}; {prep.errors} pairs with "
+                               "stage errors left out of both sides")
+        prep.decision = decision
+    datasets = []
+    for dataset, paired, changed_ids, new_ids, removed_ids in comparisons:
+        mine = [p for p in prepared if p.dataset == dataset]
+        compared = [p for p in mine if p.decision is not None
+                    and p.decision.decision != "not comparable"]
+        flips = [f for p in compared for f in _flips(p)]
+        flips.sort(key=lambda f: (f.direction != "worse", -f.severity, f.metric, f.case,
+                                  f.variant))
+        tags = [t for p in compared if p.metric.gated for t in _tags(p)]
+        tags.sort(key=lambda t: (t.tag, t.metric))
+        datasets.append(DatasetComparison(
+            dataset, paired, changed_ids, new_ids, removed_ids, tuple(flips), tuple(tags)
+        ))
+    decisions = tuple(p.decision for p in prepared if p.decision is not None)
+    return GateResult(decisions, tuple(datasets), missing)
