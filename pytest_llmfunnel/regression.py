@@ -19,8 +19,10 @@ alike; otherwise the baseline file's stored results.
 Pairing is by (case id, variant). A case whose fingerprint (input, context,
 expected) changed is left unpaired, as are new and removed cases; all three
 are listed. Stage errors (status ``error``) are left out of both sides of that
-metric's pair; past ``max_error_share`` of the pairs the metric is *not
-comparable*, as it is when a judge changed and no re-judged baseline exists.
+metric's pair (the promotion rate keeps them: an error at a gating stage, or a
+target that failed, is a case that did not get through); past
+``max_error_share`` of the pairs the metric is *not comparable*, as it is
+when a judge changed and no re-judged baseline exists.
 All decisions of a session come from one :func:`gate.decide` call, so Holm
 runs across every gated (dataset, metric) pair.
 """
@@ -114,10 +116,9 @@ class GateResult:
                 )
             return "\n".join(lines)
         gated = [d for d in self.decisions if d.gated]
-        lines.append(
-            f"Regression gate passed: {len(gated)} gated metrics over "
-            f"{len(self.datasets)} eval tests, none regressed."
-        )
+        metrics = f"{len(gated)} gated metric{'s' * (len(gated) != 1)}"
+        tests = f"{len(self.datasets)} eval test{'s' * (len(self.datasets) != 1)}"
+        lines.append(f"Regression gate passed: {metrics} over {tests}, none regressed.")
         lines += [d.message() for d in gated if d.decision == "improved"]
         return "\n".join(lines)
 

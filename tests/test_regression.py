@@ -80,7 +80,7 @@ def test_unchanged_rerun_is_ok_with_every_metric_and_no_flips() -> None:
     assert not result.fails
     (ds,) = result.datasets
     assert (ds.paired, ds.flips, ds.changed, ds.new, ds.removed) == (N, (), (), (), ())
-    assert "Regression gate passed: 2 gated metrics over 1 eval tests" in result.message()
+    assert "Regression gate passed: 2 gated metrics over 1 eval test," in result.message()
 
 
 def test_injected_regression_is_caught_with_exact_mcnemar_and_sorted_flips() -> None:
@@ -279,6 +279,18 @@ def test_scorer_with_threshold_is_gated_on_its_pass_rate() -> None:
     assert "length mean score" not in decisions
     d = decisions["length pass rate"]
     assert d.gated and d.decision == "regressed" and d.flips == (40, 0)
+
+
+def test_non_inferiority_mode_passes_an_unchanged_run_and_fails_a_clear_drop() -> None:
+    ok = run([rec(c) for c in ids()], STEADY, mode="non-inferiority")
+    assert not ok.fails
+    assert by_metric(ok)["promotion rate"].test == "paired-wald-agresti-min"
+    bad = run([rec(c, 1.0 if i < 30 else 5.0) for i, c in enumerate(ids())], STEADY,
+              mode="non-inferiority")
+    d = by_metric(bad)["faithfulness pass rate"]
+    # 30 flips in 200 cases make the interval too wide to show non-inferiority at 2%
+    assert d.fails and d.decision == "not comparable" and "too few cases" in d.reason
+    assert bad.fails
 
 
 def test_unknown_mode_is_refused() -> None:
