@@ -27,10 +27,11 @@ context and the expected answer:
 
 relevance
     recall ``r = |Q ∩ A| / |Q|`` (how many of the question's key terms the
-    answer takes up), saturating: ``v = min(1, r / 0.6)``. An answer that takes
-    up 45% of the question's terms reaches the default threshold (4 of 1-5);
-    one that shares none scores the bottom. With no content words in the
-    question, v = 0.5.
+    answer takes up), saturating: ``v = min(1, r / 0.4)``. Questions have few
+    key terms and good answers paraphrase, so taking up 40% earns full marks
+    and 30% reaches the default threshold (4 of 1-5); the rule is there to
+    catch answers about something else, which share none or almost none. With
+    no content words in the question, v = 0.5.
 faithfulness
     support share ``s = |N ∩ C| / |N|`` over the answer's new words
     ``N = A - Q`` (words that merely repeat the question claim nothing);
@@ -120,7 +121,7 @@ RUDE_MARKERS = (
     "read the manual",
     "figure it out yourself",
 )
-RELEVANCE_SATURATION = 0.6
+RELEVANCE_SATURATION = 0.4
 CORRECTNESS_RECALL_WEIGHT = 0.75
 PAIRWISE_MARGIN = 0.05
 LONG_SENTENCE_WORDS = 35

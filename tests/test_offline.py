@@ -75,15 +75,18 @@ def test_relevance_is_saturating_recall_of_the_questions_terms() -> None:
     full = ask(JudgeSubject("relevance", question, "Notes export to PDF from the File menu."))
     assert full == {
         "reasoning": "offline reference judge, not an LLM (relevance rule): the output takes up "
-        "3 of 3 (100%) key terms of the input (full marks from 60%) -> score 5",
+        "3 of 3 (100%) key terms of the input (full marks from 40%) -> score 5",
         "score": 5.0,
     }
-    # 2 of 3 = 0.67 >= 0.6: saturated
-    assert score("relevance", "Use File > Export to PDF.", input=question) == 5.0
-    # 1 of 3: v = (1/3) / 0.6 = 0.556 -> 1 + 4 * 0.556
+    # 1 of 3 = 0.33: v = 0.33 / 0.4 = 0.833 -> 1 + 4 * 0.833
     answer = ask(JudgeSubject("relevance", question, "Open the File menu and pick PDF."))
-    assert answer["score"] == pytest.approx(3.22)
+    assert answer["score"] == pytest.approx(4.33)
     assert "not taken up: export, not" in answer["reasoning"]
+    # 1 of 4 = 0.25: v = 0.625 -> 3.5, below the default threshold
+    question = "Can I export shared notebooks as PDF?"  # export, shar, notebook, pdf
+    assert score("relevance", "Use the PDF button.", input=question) == 3.5
+    # 2 of 4 = 0.5 >= 0.4: saturated
+    assert score("relevance", "Notebooks export as PDF.", input=question) == 5.0
     assert score("relevance", "Turtles enjoy lettuce.", input=question) == 1.0
 
 
