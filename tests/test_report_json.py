@@ -73,8 +73,9 @@ def _judge(score: float, reason: str) -> StageResult:
         criterion="faithfulness", judge=OFFLINE, score=score, passed=score >= 3, reasoning=reason,
         samples=(score,), usage=Usage(prompt_tokens=0, completion_tokens=0), requests=1,
     )
-    status = "passed" if score >= 3 else "failed"
-    return StageResult("faithfulness", "judge", status, False, score, reason, verdict)
+    if score >= 3:
+        return StageResult("faithfulness", "judge", "passed", False, score, reason, verdict)
+    return StageResult("faithfulness", "judge", "failed", False, score, reason, verdict)
 
 
 def sample_records() -> list[dict[str, Any]]:

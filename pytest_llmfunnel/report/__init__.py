@@ -253,7 +253,8 @@ def fmt_value(value: object) -> str:
         return "pass" if value else "fail"
     if isinstance(value, float):
         return f"{value:.3g}"
-    return str(value)
+    text = str(value)
+    return {"passed": "pass", "failed": "fail"}.get(text, text)
 
 
 def case_label(dataset: str, case: str, variant: str, *, with_dataset: bool = True) -> str:
