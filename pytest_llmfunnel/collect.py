@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from pytest_llmfunnel.dataset import DatasetError, resolve_dataset_path
 from pytest_llmfunnel.funnel import Funnel, Unit, units_for
 from pytest_llmfunnel.results import compact, describe_problems, status_of
 from pytest_llmfunnel.session import (
+    DRY_RUN_HINT,
     ENABLE_HINT,
     RESULT_KEY,
     UNIT_KEY,
@@ -26,30 +27,17 @@ MARKER_KWARGS = ("funnel", "tags", "columns")
 def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSession) -> None:
     """One test per case (and per variant when a dataset has several)."""
     where = metafunc.definition.nodeid
-    unknown = sorted(set(marker.kwargs) - set(MARKER_KWARGS))
-    if len(marker.args) != 1 or unknown:
-        raise pytest.UsageError(
-            f"{where}: llm_dataset takes one dataset path and the keywords "
-            f"{', '.join(MARKER_KWARGS)}; got args={marker.args!r}"
-            + (f" and unknown keywords {', '.join(unknown)}" if unknown else "")
-        )
-    funnel = marker.kwargs.get("funnel") or Funnel()
-    if not isinstance(funnel, Funnel):
-        raise pytest.UsageError(
-            f"{where}: llm_dataset(funnel=...) must be a pytest_llmfunnel.Funnel, "
-            f"got {type(funnel).__name__}"
-        )
-    tags = _tags(marker.kwargs.get("tags"), where)
-    columns = marker.kwargs.get("columns")
+    funnel, tags, columns = _marker_arguments(marker, where)
     try:
         folder = Path(metafunc.definition.path).parent
         path = resolve_dataset_path(marker.args[0], relative_to=folder)
-        dataset = fs.dataset(path, dict(columns) if columns else None)
+        dataset = fs.dataset(path, columns)
     except DatasetError as exc:
         pytest.fail(str(exc), pytrace=False)
     if tags:
         dataset = dataset.select_tags(tags)
-    spec = EvalSpec(key=where, dataset=dataset, funnel=funnel)
+    positions = {case.id: index for index, case in enumerate(dataset.cases)}
+    spec = EvalSpec(key=where, dataset=dataset, funnel=funnel, positions=positions)
     fs.specs[where] = spec
 
     units = [u for case in dataset.cases for u in units_for(case, funnel)]
@@ -62,6 +50,38 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     metafunc.parametrize(("case", "llm_variant"), values, ids=ids)
 
 
+def _marker_arguments(
+    marker: pytest.Mark, where: str
+) -> tuple[Funnel, tuple[str, ...], dict[str, str] | None]:
+    """Validate llm_dataset's arguments; errors name what is allowed and what was given."""
+    unknown = sorted(set(marker.kwargs) - set(MARKER_KWARGS))
+    if len(marker.args) != 1 or not isinstance(marker.args[0], (str, Path)) or unknown:
+        given = ", ".join(
+            [repr(a) for a in marker.args] + [f"{k}=..." for k in marker.kwargs]
+        ) or "nothing"
+        raise pytest.UsageError(
+            f"{where}: llm_dataset takes one dataset path (a string) and the keywords "
+            f"{', '.join(MARKER_KWARGS)}; got {given}"
+            + (f" (unknown keyword {', '.join(unknown)})" if unknown else "")
+        )
+    funnel = marker.kwargs.get("funnel") or Funnel()
+    if not isinstance(funnel, Funnel):
+        raise pytest.UsageError(
+            f"{where}: llm_dataset(funnel=...) must be a pytest_llmfunnel.Funnel, "
+            f"got {type(funnel).__name__}"
+        )
+    columns = marker.kwargs.get("columns")
+    if columns is not None and not (
+        isinstance(columns, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items())
+    ):
+        raise pytest.UsageError(
+            f"{where}: llm_dataset(columns=...) must map the file's column names to case "
+            f"fields, e.g. {{'question': 'input'}}; got {columns!r}"
+        )
+    return funnel, _tags(marker.kwargs.get("tags"), where), dict(columns) if columns else None
+
+
 def _tags(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -69,14 +89,19 @@ def _tags(value: Any, where: str) -> tuple[str, ...]:
         return (value,)
     if isinstance(value, Sequence) and all(isinstance(t, str) for t in value):
         return tuple(value)
-    raise pytest.UsageError(f"{where}: llm_dataset(tags=...) must be a string or a list of strings")
+    raise pytest.UsageError(
+        f"{where}: llm_dataset(tags=...) must be a string or a list of strings; got {value!r}"
+    )
 
 
 def annotate_items(items: list[pytest.Item], fs: FunnelSession) -> None:
-    """Attach each eval item's case; add tag keywords, xdist groups, or the disabled skip."""
+    """Attach each eval item's case; add tag keywords, xdist groups, or the disabled skip.
+
+    Chunks are cut by the case's position in the dataset, so every variant of
+    a case lands in the same chunk (and on the same xdist worker).
+    """
     skip = pytest.mark.skip(reason=ENABLE_HINT)
     grouped = fs.distributed or fs.config.getoption("dist", "no") != "no"
-    position: dict[str, int] = {}
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is None or "llm_variant" not in callspec.params:
@@ -85,15 +110,43 @@ def annotate_items(items: list[pytest.Item], fs: FunnelSession) -> None:
         if spec is None:
             continue
         case = callspec.params["case"]
-        index = position.get(spec.key, 0)
-        position[spec.key] = index + 1
-        chunk = index // fs.chunk_size(len(spec.dataset.cases))
+        chunk = spec.positions.get(case.id, 0) // fs.chunk_size(len(spec.dataset.cases))
         item.stash[UNIT_KEY] = ItemInfo(spec, Unit(case, callspec.params["llm_variant"]), chunk)
         item.extra_keyword_matches.update(case.tags)
         if not fs.settings.enabled:
             item.add_marker(skip)
         elif grouped:
-            item.add_marker(pytest.mark.xdist_group(name=f"llmfunnel-{spec.key}-{chunk}"))
+            item.add_marker(pytest.mark.xdist_group(name=_group_name(spec.key, chunk)))
+
+
+def suffix_xdist_groups(items: list[pytest.Item], config: pytest.Config) -> None:
+    """On an xdist worker under loadgroup: make sure node ids end in ``@<group>``.
+
+    xdist's scheduler reads the group from that suffix, which xdist itself adds
+    by assigning ``item._nodeid``; pytest 9.2 keeps node ids elsewhere, so that
+    assignment is lost and a chunk would be spread over workers (and judged
+    twice). Where the suffix is missing, this sets it the way pytest stores it.
+    """
+    if not getattr(config, "workerinput", None) or not config.getvalue("loadgroup"):
+        return
+    for item in items:
+        marks = [m for m in item.iter_markers("xdist_group") if m.kwargs.get("name")]
+        if not marks or "@" in item.nodeid.rpartition("]")[2]:
+            continue
+        names = sorted({str(m.kwargs["name"]) for m in marks})
+        nodeid = f"{item.nodeid}@{'_'.join(names)}"
+        structured = getattr(item, "_id", None)
+        if structured is not None and hasattr(type(structured), "parse"):
+            item._id = type(structured).parse(nodeid)  # type: ignore[attr-defined]
+        else:
+            item._nodeid = nodeid  # type: ignore[attr-defined]
+
+
+def _group_name(key: str, chunk: int) -> str:
+    # Shown after "@" in node ids under xdist; the test's name keeps it readable.
+    name = key.rpartition("::")[2]
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+    return f"llm-{safe}-{chunk}"
 
 
 def _function_id(item: pytest.Item) -> str:
@@ -102,9 +155,15 @@ def _function_id(item: pytest.Item) -> str:
 
 
 def attach_result(item: pytest.Item, fs: FunnelSession) -> None:
+    """Wait for the item's case; in a dry run, skip the item once its case was counted."""
     if not fs.settings.enabled or UNIT_KEY not in item.stash:
         return
-    item.stash[RESULT_KEY] = fs.result_for(item)
+    result = item.stash[RESULT_KEY] = fs.result_for(item)
+    if fs.settings.dry_run:
+        if result.error is not None and result.error.startswith("dry run"):
+            counts = fs.tallies.dry_run
+            counts["targets_not_called"] = counts.get("targets_not_called", 0) + 1
+        pytest.skip(DRY_RUN_HINT)
 
 
 def enforce(item: pytest.Item, fs: FunnelSession) -> None:
@@ -148,21 +207,36 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
 
 
 def finish(session: pytest.Session, fs: FunnelSession) -> None:
-    """Fail the session when judge errors exceed the tolerated share."""
+    """Hand a worker's counters on; on the controller, fail on too many judge errors."""
     try:
-        if fs.distributed or not fs.settings.enabled:
+        if not fs.settings.enabled:
             return
-        run = fs.run_result()
-        share = fs.settings.max_error_share
-        if run.cases and run.error_share > share and session.exitstatus == 0:
-            fs.failure_message = (
-                f"llm-funnel: {run.errors} of {run.cases} cases ended in a judge or target "
-                f"error ({run.error_share:.1%}), above llm_funnel_max_error_share={share:g}; "
-                "see the llm-error cases above, fix the endpoint or raise the share."
-            )
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        fs.collect_tallies()
+        if fs.distributed:
+            fs.send_tallies()
+            return
+        if fs.settings.dry_run:
+            return
+        check_error_share(session, fs)
     finally:
         fs.close()
+
+
+def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:
+    """Exit 1 when the share of llm-error cases exceeds llm_funnel_max_error_share."""
+    run = fs.run_result()
+    share = fs.settings.max_error_share
+    if not run.cases or run.error_share <= share or session.exitstatus != 0:
+        return
+    hint = "fix the endpoint or raise the share"
+    if fs.tallies.budget_refused:
+        hint = "raise --llm-funnel-budget, or raise the share"
+    fs.failure_message = (
+        f"llm-funnel: {run.errors} of {run.cases} cases ended in a judge or target "
+        f"error ({run.error_share:.1%}), above llm_funnel_max_error_share={share:g}; "
+        f"see the llm-error cases above, {hint}."
+    )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -256,6 +256,16 @@ def resolve_settings(
     for name in ("budget", "price_in", "price_out"):
         if values[name] is not None:
             _check_range(values, name, 0.0, math.inf, "a number of 0 or more")
+    if values["budget"] is not None and values["price_in"] is None and values["price_out"] is None:
+        raise ConfigError(
+            "--llm-funnel-budget is a cost, so it needs prices: pass --llm-funnel-price-in "
+            "and --llm-funnel-price-out (per million tokens), or drop the budget."
+        )
+    if values["explain_cache"] is not None and values["cache"] == "off":
+        raise ConfigError(
+            "--llm-funnel-explain-cache compares requests with the verdict cache, which "
+            "--llm-funnel-cache=off switches off; use another cache mode."
+        )
     if values["judge"] == "openai" and values["base_url"] is None and api_key is None:
         raise ConfigError(
             "--llm-funnel-judge=openai needs an endpoint: set OPENAI_API_KEY (or "

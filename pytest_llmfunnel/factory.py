@@ -1,9 +1,30 @@
-"""Build the judge backend and the verdict store a run's settings ask for."""
+"""Build the judge backend and the stores a run's settings ask for.
+
+Besides the two real backends this module holds the small wrappers a run puts
+around them: :class:`DryRunBackend` (counts what would be sent, sends nothing),
+:class:`BudgetBackend` (stops starting requests past a cost) and
+:class:`CountingStore` (counts cache hits and misses per stage). Each wrapper
+keeps the wrapped backend's ``base_url``, so cache keys never depend on them.
+"""
 
 from __future__ import annotations
 
-from pytest_llmfunnel.backend import AnswerStore, JudgeBackend, NullStore
+import math
+from collections.abc import Callable
+from typing import Any
+
+from pytest_llmfunnel.backend import (
+    AnswerStore,
+    CachedAnswer,
+    CacheMissError,
+    Completion,
+    JudgeBackend,
+    JudgeCallError,
+    JudgeRequest,
+    NullStore,
+)
 from pytest_llmfunnel.config import Settings
+from pytest_llmfunnel.funnel import OutputRecorder
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
@@ -35,8 +56,20 @@ def make_store(settings: Settings) -> AnswerStore:
         return NullStore()
     from pytest_llmfunnel.cache import VerdictStore
 
-    secrets = [settings.api_key] if settings.api_key else []
-    return VerdictStore(settings.cache_dir, mode=settings.cache, secrets=secrets)
+    return VerdictStore(settings.cache_dir, mode=settings.cache, secrets=_secrets(settings))
+
+
+def make_output_store(settings: Settings) -> OutputRecorder | None:
+    """The recorded-outputs store beside the verdicts (same folder and mode), or None."""
+    if settings.cache == "off" or settings.cache_dir is None:
+        return None
+    from pytest_llmfunnel.cache import OutputStore
+
+    return OutputStore(settings.cache_dir, mode=settings.cache, secrets=_secrets(settings))
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [settings.api_key] if settings.api_key else []
 
 
 def describe(settings: Settings) -> str:
@@ -46,4 +79,128 @@ def describe(settings: Settings) -> str:
     else:
         judge = f"{settings.model} @ {settings.base_url or OPENAI_DEFAULT_URL}"
     cache = "off" if settings.cache == "off" else f"{settings.cache} in {settings.cache_dir}"
-    return f"llm-funnel: judge {judge}; cache {cache}; concurrency {settings.concurrency}"
+    extra = "; dry run (nothing is sent)" if settings.dry_run else ""
+    return (
+        f"llm-funnel: judge {judge}; cache {cache}; concurrency {settings.concurrency}{extra}"
+    )
+
+
+class _Wrapper:
+    """Forwards the backend interface (and stop/aclose, when present) to ``inner``."""
+
+    def __init__(self, inner: JudgeBackend) -> None:
+        self.inner = inner
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
+    @property
+    def base_url(self) -> str:
+        return self.inner.base_url
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def supports_json_schema(self) -> bool:
+        return self.inner.supports_json_schema
+
+    def stop(self) -> None:
+        stop = getattr(self.inner, "stop", None)
+        if callable(stop):
+            stop()
+
+    async def aclose(self) -> None:
+        aclose = getattr(self.inner, "aclose", None)
+        if callable(aclose):
+            await aclose()
+
+
+class DryRunBackend(_Wrapper):
+    """Refuses every request and counts it, with a token estimate for the cost.
+
+    Only cache misses reach a backend, so ``requests`` is what a real run would
+    send (before parse retries). Prompt tokens are estimated at four characters
+    a token; completion tokens at the request's ``max_tokens`` (an upper bound).
+    """
+
+    def __init__(self, inner: JudgeBackend) -> None:
+        super().__init__(inner)
+        self.requests = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    async def complete(self, request: JudgeRequest) -> Completion:
+        self.requests += 1
+        messages = request.body.get("messages") or []
+        chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
+        self.prompt_tokens += max(1, math.ceil(chars / 4))
+        self.completion_tokens += int(request.body.get("max_tokens") or 0)
+        raise JudgeCallError("dry_run", "dry run: this request was counted, not sent")
+
+
+class BudgetBackend(_Wrapper):
+    """Starts no new request once the cost of the answers so far reaches ``budget``.
+
+    Requests already in flight finish (so the spend can overshoot by at most
+    the concurrency's worth); later ones fail with cause ``budget``.
+    """
+
+    def __init__(
+        self, inner: JudgeBackend, budget: float, cost: Callable[[int, int], float | None]
+    ) -> None:
+        super().__init__(inner)
+        self.budget = budget
+        self.spent = 0.0
+        self.refused = 0
+        self._cost = cost
+
+    async def complete(self, request: JudgeRequest) -> Completion:
+        if self.spent >= self.budget:
+            self.refused += 1
+            raise JudgeCallError(
+                "budget",
+                f"budget reached: {self.spent:.4f} of {self.budget:g} spent, so no new judge "
+                "request was started; raise --llm-funnel-budget to judge the rest",
+            )
+        completion = await self.inner.complete(request)
+        usage = completion.usage
+        self.spent += self._cost(usage.prompt_tokens, usage.completion_tokens) or 0.0
+        return completion
+
+
+class CountingStore:
+    """An :class:`AnswerStore` that counts hits and misses per stage into ``counts``.
+
+    ``counts`` maps a stage name to ``{"hits": n, "misses": n}``; a replay-only
+    miss counts as a miss before the error goes on.
+    """
+
+    def __init__(self, inner: AnswerStore, counts: dict[str, dict[str, int]]) -> None:
+        self.inner = inner
+        self.counts = counts
+
+    def _tally(self, stage: str, what: str) -> None:
+        entry = self.counts.setdefault(stage, {"hits": 0, "misses": 0})
+        entry[what] += 1
+
+    def get(self, request: JudgeRequest, *, case_id: str, stage: str) -> CachedAnswer | None:
+        try:
+            answer = self.inner.get(request, case_id=case_id, stage=stage)
+        except CacheMissError:
+            self._tally(stage, "misses")
+            raise
+        self._tally(stage, "misses" if answer is None else "hits")
+        return answer
+
+    def put(
+        self, request: JudgeRequest, answer: CachedAnswer, *, case_id: str, stage: str
+    ) -> None:
+        self.inner.put(request, answer, case_id=case_id, stage=stage)
+
+    @property
+    def explain(self) -> Any:
+        """The wrapped store's ``explain`` (None when it cannot explain)."""
+        return getattr(self.inner, "explain", None)

@@ -4,6 +4,10 @@ Checks and scorers are free and run inline; a gating stage that fails (or
 cannot decide) stops the case there, so only the promoted slice reaches the
 paid judges. Judge calls are I/O-bound, so cases run concurrently on one
 asyncio loop; the judge backend enforces the request limit.
+
+Pairwise judges compare the variants of one case, so the runner schedules by
+case: every variant of a case goes through the per-variant stages, then each
+pairwise judge compares the case's first variant with each other variant.
 """
 
 from __future__ import annotations
@@ -13,17 +17,29 @@ import inspect
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
 
 from pytest_llmfunnel.backend import AnswerStore, JudgeBackend, NullStore
-from pytest_llmfunnel.models import Case, CaseResult, StageResult
+from pytest_llmfunnel.models import Case, CaseResult, StageResult, Usage
 from pytest_llmfunnel.stages.base import Check, Scorer
-from pytest_llmfunnel.stages.judge import RubricJudge, run_judge
+from pytest_llmfunnel.stages.judge import PairwiseJudge, RubricJudge, run_judge, run_pairwise
 
 T = TypeVar("T")
 Target = Callable[[Case], str | Awaitable[str]]
-Stage = Check | Scorer | RubricJudge
+Stage = Check | Scorer | RubricJudge | PairwiseJudge
+
+
+class OutputRecorder(Protocol):
+    """Where target outputs are recorded (:class:`pytest_llmfunnel.cache.OutputStore`)."""
+
+    def get(self, case: Case, target_name: str, version: str) -> str | None: ...
+
+    def put(self, case: Case, target_name: str, version: str, output: str) -> None: ...
+
+
+class TargetNotCalled(Exception):
+    """A dry run needed a target's output but calls no target."""
 
 
 class Funnel:
@@ -31,7 +47,12 @@ class Funnel:
 
     ``target`` is a callable (sync or async) taking a :class:`Case` and returning
     the output; without one, the dataset's pre-logged outputs are evaluated (one
-    variant per ``output`` / ``output_<name>`` column).
+    variant per ``output`` / ``output_<name>`` column). With ``target_version``
+    set, the target's outputs are recorded in the output cache, keyed by case,
+    target name and version: bump the version when the target changes.
+
+    A :class:`~pytest_llmfunnel.stages.judge.PairwiseJudge` compares pre-logged
+    variants, so it cannot be combined with a target.
     """
 
     def __init__(
@@ -42,7 +63,7 @@ class Funnel:
         name: str | None = None,
     ) -> None:
         for stage in stages:
-            if not isinstance(stage, (Check, Scorer, RubricJudge)):
+            if not isinstance(stage, (Check, Scorer, RubricJudge, PairwiseJudge)):
                 raise TypeError(
                     f"Funnel stages must be checks, scorers or judges; got {stage!r}. "
                     "Wrap a plain function with checks.check(fn) or scorers.scorer(fn)."
@@ -54,6 +75,14 @@ class Funnel:
                 f"Funnel stage names must be unique; {', '.join(duplicates)} appear more "
                 "than once. Pass name=... to tell them apart."
             )
+        if target is not None and any(isinstance(s, PairwiseJudge) for s in stages):
+            raise ValueError(
+                "a pairwise judge compares the pre-logged variants of a case "
+                "(output_<name> columns), so it cannot be used with a target; "
+                "drop target=... or the pairwise stage"
+            )
+        if target_version is not None and target is None:
+            raise ValueError("target_version=... only makes sense with a target=... callable")
         self.stages: tuple[Stage, ...] = tuple(stages)
         self.target = target
         self.target_version = target_version
@@ -62,6 +91,20 @@ class Funnel:
     @property
     def judges(self) -> tuple[RubricJudge, ...]:
         return tuple(s for s in self.stages if isinstance(s, RubricJudge))
+
+    @property
+    def pairwise_judges(self) -> tuple[PairwiseJudge, ...]:
+        return tuple(s for s in self.stages if isinstance(s, PairwiseJudge))
+
+    @property
+    def target_name(self) -> str:
+        """The target's name in the output cache: the funnel's name, else module.qualname."""
+        if self.name:
+            return self.name
+        target = self.target
+        module = getattr(target, "__module__", None) or ""
+        qualname = getattr(target, "__qualname__", None) or type(target).__name__
+        return f"{module}.{qualname}" if module else qualname
 
     def __repr__(self) -> str:
         inner = ", ".join(s.name for s in self.stages)
@@ -78,7 +121,17 @@ class Unit:
 
 @dataclass
 class FunnelRunner:
-    """Runs funnels over units on the current event loop."""
+    """Runs funnels over units on the current event loop.
+
+    Args:
+        outputs: where target outputs are recorded (used when the funnel has a
+            ``target_version``).
+        call_targets: False in a dry run: a target that would be called makes
+            its case an error instead.
+        explain_case: a case id whose judge requests are explained against the
+            cache (see :meth:`VerdictStore.explain`) before they are answered;
+            the rendered lines collect in ``explanations``.
+    """
 
     backend: JudgeBackend
     store: AnswerStore = field(default_factory=NullStore)
@@ -87,6 +140,10 @@ class FunnelRunner:
     parse_retries: int = 2
     progress: Callable[[int, int], None] | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    outputs: OutputRecorder | None = None
+    call_targets: bool = True
+    explain_case: str | None = None
+    explanations: list[str] = field(default_factory=list)
 
     async def run(
         self,
@@ -97,24 +154,29 @@ class FunnelRunner:
         """Evaluate every unit; results come back in the order of ``units``.
 
         ``on_result(index, result)`` is called as each case finishes, so a caller
-        can hand results out while later cases are still running.
+        can hand results out while later cases are still running. The variants
+        of one case finish together.
         """
         results: list[CaseResult | None] = [None] * len(units)
-        indexes = iter(range(len(units)))
+        by_case: dict[str, list[int]] = {}
+        for index, unit in enumerate(units):
+            by_case.setdefault(unit.case.id, []).append(index)
+        groups = iter(list(by_case.values()))
         done = 0
         # Enough cases in flight to keep the judge limit busy while others run checks.
-        workers = max(1, min(len(units), self.concurrency * 2))
+        workers = max(1, min(len(by_case), self.concurrency * 2))
 
         async def worker() -> None:
             nonlocal done
-            for index in indexes:
+            for group in groups:
                 if self.stop_event.is_set():
                     return
-                unit = units[index]
-                results[index] = result = await self.run_one(funnel, unit)
-                if on_result is not None:
-                    on_result(index, result)
-                done += 1
+                finished = await self.run_case(funnel, [units[i] for i in group])
+                for index, result in zip(group, finished, strict=True):
+                    results[index] = result
+                    if on_result is not None:
+                        on_result(index, result)
+                done += len(group)
                 if self.progress is not None:
                     self.progress(done, len(units))
 
@@ -128,18 +190,31 @@ class FunnelRunner:
             final.append(r)
         return final
 
+    async def run_case(self, funnel: Funnel, units: Sequence[Unit]) -> list[CaseResult]:
+        """Every variant of one case through the per-variant stages, then the comparisons."""
+        results = list(await asyncio.gather(*(self.run_one(funnel, u) for u in units)))
+        if funnel.pairwise_judges and len(results) > 1:
+            results = await self._compare(funnel, units[0].case, results)
+        return results
+
     async def run_one(self, funnel: Funnel, unit: Unit) -> CaseResult:
+        """One variant of one case through the checks, scorers and rubric judges."""
         case = unit.case
         try:
             output = await self._output(funnel, unit)
         except asyncio.TimeoutError:
             return _not_run(unit, f"target timed out after {self.case_timeout:g} s")
+        except TargetNotCalled as exc:
+            return _not_run(unit, str(exc))
         except Exception as exc:
             return _not_run(unit, f"target raised {type(exc).__name__}: {exc}")
         stage_results: list[StageResult] = []
         dropped_at: str | None = None
         for stage in funnel.stages:
+            if isinstance(stage, PairwiseJudge):
+                continue
             if isinstance(stage, RubricJudge):
+                self._explain(stage, case, unit.variant, output)
                 result = await run_judge(
                     stage,
                     case,
@@ -163,6 +238,66 @@ class FunnelRunner:
             dropped_at=dropped_at,
         )
 
+    async def _compare(
+        self, funnel: Funnel, case: Case, results: list[CaseResult]
+    ) -> list[CaseResult]:
+        """Each pairwise judge: the first variant against each other one.
+
+        The comparison's requests, hits and usage are counted on the first
+        variant's record only, so sums over records stay true. When the first
+        variant meets several others, its results are named ``<judge> vs <variant>``.
+        """
+        first = results[0]
+        extra: list[list[StageResult]] = [[] for _ in results]
+        several = len(results) > 2
+        for judge in funnel.pairwise_judges:
+            for index, other in enumerate(results[1:], start=1):
+                if first.promoted and other.promoted:
+                    assert first.output is not None and other.output is not None
+                    self._explain(judge, case, first.variant, first.output, other.output)
+                    result = await run_pairwise(
+                        judge,
+                        case,
+                        first.output,
+                        other.output,
+                        variant_a=first.variant,
+                        variant_b=other.variant,
+                        backend=self.backend,
+                        store=self.store,
+                        parse_retries=self.parse_retries,
+                    )
+                elif first.promoted or other.promoted:
+                    result = _walkover(judge, first, other)
+                else:
+                    continue  # both dropped: nothing to compare
+                name = f"{judge.name} vs {other.variant}" if several else judge.name
+                extra[0].append(replace(result, stage=name))
+                extra[index].append(_mirror(result))
+        return [
+            replace(r, stages=r.stages + tuple(more)) if more else r
+            for r, more in zip(results, extra, strict=True)
+        ]
+
+    def _explain(self, judge: RubricJudge | PairwiseJudge, case: Case, variant: str,
+                 *outputs: str) -> None:
+        explain = getattr(self.store, "explain", None)
+        if self.explain_case != case.id or not callable(explain):
+            return
+        try:
+            requests = judge.requests(
+                case,
+                *outputs,
+                model=self.backend.model,
+                base_url=self.backend.base_url,
+                json_schema=self.backend.supports_json_schema,
+            )
+        except ValueError as exc:
+            self.explanations.append(f"{case.id} [{judge.name}] ({variant}): not asked: {exc}")
+            return
+        for request in requests:
+            text = explain(case.id, judge.name, request).render()
+            self.explanations.append(text.replace(f"{case.id} [", f"{case.id}:{variant} [", 1))
+
     async def _output(self, funnel: Funnel, unit: Unit) -> str:
         target = funnel.target
         if target is None:
@@ -173,18 +308,63 @@ class FunnelRunner:
                     "add an 'output' column or give the funnel a target"
                 )
             return output
+        version = funnel.target_version
+        if version is not None and self.outputs is not None:
+            recorded = self.outputs.get(unit.case, funnel.target_name, version)
+            if recorded is not None:
+                return recorded
+        if not self.call_targets:
+            raise TargetNotCalled("dry run: the target was not called and no output is recorded")
+        value = await self._call(target, unit.case)
+        if version is not None and self.outputs is not None:
+            self.outputs.put(unit.case, funnel.target_name, version, value)
+        return value
+
+    async def _call(self, target: Target, case: Case) -> str:
         if inspect.iscoroutinefunction(target):
-            value = await asyncio.wait_for(target(unit.case), self.case_timeout)
+            value = await asyncio.wait_for(target(case), self.case_timeout)
         else:
             # A sync target runs in a thread; on timeout we stop waiting for it.
-            value = await asyncio.wait_for(
-                asyncio.to_thread(target, unit.case), self.case_timeout
-            )
+            value = await asyncio.wait_for(asyncio.to_thread(target, case), self.case_timeout)
             if inspect.isawaitable(value):
                 value = await asyncio.wait_for(value, self.case_timeout)
         if not isinstance(value, str):
             raise TypeError(f"the target returned {type(value).__name__}, not a str")
         return value
+
+
+def _walkover(judge: PairwiseJudge, first: CaseResult, other: CaseResult) -> StageResult:
+    """The comparison when one side was dropped: the promoted side wins, nothing is sent."""
+    winner, loser = (first, other) if first.promoted else (other, first)
+    where = loser.dropped_at or "an earlier stage"
+    reason = (
+        f"{winner.variant} wins without a request: {loser.variant} was dropped at {where}"
+    )
+    return StageResult(
+        stage=judge.name,
+        kind="judge",
+        status="measured",
+        gating=False,
+        score=1.0 if first.promoted else -1.0,
+        reason=reason,
+    )
+
+
+def _mirror(result: StageResult) -> StageResult:
+    """A comparison from the other variant's point of view (counted on the first only)."""
+    score = None if result.score is None else -result.score
+    verdict = result.verdict
+    if verdict is not None:
+        verdict = verdict.model_copy(
+            update={
+                "score": score,
+                "samples": tuple(-s for s in verdict.samples),
+                "requests": 0,
+                "cache_hits": 0,
+                "usage": Usage(),
+            }
+        )
+    return replace(result, score=score, verdict=verdict)
 
 
 def _not_run(unit: Unit, error: str) -> CaseResult:
@@ -220,8 +400,16 @@ class LoopThread:
         )
         self._thread.start()
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        """Schedule ``coro`` on the loop without waiting for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        future = self.submit(coro)
         try:
             return future.result()
         except BaseException:
@@ -233,4 +421,5 @@ class LoopThread:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
-        self._loop.close()
+        if not self._thread.is_alive():
+            self._loop.close()

@@ -69,6 +69,18 @@ def pytest_configure(config: pytest.Config) -> None:
         # One xdist group per dataset chunk keeps each chunk on one worker,
         # so no case is evaluated twice; other tests still spread freely.
         config.option.dist = "loadgroup"
+    if fs.controller_dist == "loadgroup":
+        # A worker re-parses the command line, so it learns of the switch above
+        # from its workerinput; it must then add "@group" to its node ids.
+        config.option.loadgroup = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker how the controller distributes items."""
+    from pytest_llmfunnel.session import DIST_KEY
+
+    node.workerinput[DIST_KEY] = node.config.getoption("dist", "no")
 
 
 def _env_enabled() -> bool:
@@ -105,6 +117,14 @@ def pytest_collection_modifyitems(
     from pytest_llmfunnel.collect import annotate_items
 
     annotate_items(items, config.stash[SESSION_KEY])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under xdist loadgroup, keep each chunk's items together (see suffix_xdist_groups)."""
+    from pytest_llmfunnel.collect import suffix_xdist_groups
+
+    suffix_xdist_groups(session.items, session.config)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -118,6 +118,7 @@ class DatasetRun:
     promoted: int = 0
     errors: int = 0
     stages: dict[str, StageCounts] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # stage name → check/scorer/judge
 
     def add(self, record: dict[str, Any]) -> None:
         self.cases += 1
@@ -125,6 +126,7 @@ class DatasetRun:
         self.errors += status_of(record) == "llm-error"
         for s in record["stages"]:
             counts = self.stages.setdefault(s["stage"], StageCounts())
+            self.kinds.setdefault(s["stage"], s["kind"])
             counts.cases_in += 1
             counts.passed += s["status"] in ("passed", "measured")
             counts.failed += s["status"] == "failed"
@@ -164,3 +166,46 @@ class RunResult:
     @property
     def error_share(self) -> float:
         return self.errors / self.cases if self.cases else 0.0
+
+
+@dataclass
+class Tallies:
+    """Counters of one process that no case's record carries; merged across xdist workers.
+
+    ``cache`` maps dataset → stage → ``{"hits", "misses"}`` (store lookups);
+    ``dry_run`` holds the requests a dry run counted and their token estimate;
+    ``budget_spent`` / ``budget_refused`` the budget's spend and refused
+    requests; ``explanations`` the ``--llm-funnel-explain-cache`` lines.
+    """
+
+    cache: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    dry_run: dict[str, int] = field(default_factory=dict)
+    budget_spent: float = 0.0
+    budget_refused: int = 0
+    explanations: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cache": self.cache,
+            "dry_run": self.dry_run,
+            "budget_spent": self.budget_spent,
+            "budget_refused": self.budget_refused,
+            "explanations": self.explanations,
+        }
+
+    def merge(self, data: dict[str, Any]) -> None:
+        """Add another process's :meth:`to_json` into this one."""
+        for dataset, stages in data.get("cache", {}).items():
+            mine = self.cache.setdefault(dataset, {})
+            for stage, counts in stages.items():
+                entry = mine.setdefault(stage, {"hits": 0, "misses": 0})
+                for name, value in counts.items():
+                    entry[name] = entry.get(name, 0) + int(value)
+        for name, value in data.get("dry_run", {}).items():
+            self.dry_run[name] = self.dry_run.get(name, 0) + int(value)
+        self.budget_spent += float(data.get("budget_spent", 0.0))
+        self.budget_refused += int(data.get("budget_refused", 0))
+        self.explanations.extend(data.get("explanations", []))
+
+    def misses(self, dataset: str, stage: str) -> int:
+        return self.cache.get(dataset, {}).get(stage, {}).get("misses", 0)

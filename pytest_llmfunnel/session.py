@@ -5,17 +5,18 @@ When the test loop starts, the batch for every selected eval item starts on a
 background event loop; each item waits only for its own case, so items report
 while later cases are still being judged, and ``-x`` or Ctrl-C stop new cases
 from starting. Under pytest-xdist each worker batches the chunk (an
-``xdist_group``) an item belongs to when that chunk's first item comes up.
+``xdist_group``) an item belongs to when that chunk's first item comes up, and
+sends its process-level counters (:class:`Tallies`) to the controller.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-import os
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,17 @@ import pytest
 from pytest_llmfunnel.backend import AnswerStore, JudgeBackend
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.dataset import Dataset, load_dataset
-from pytest_llmfunnel.funnel import Funnel, FunnelRunner, LoopThread, Unit
+from pytest_llmfunnel.factory import BudgetBackend, CountingStore, DryRunBackend
+from pytest_llmfunnel.funnel import Funnel, FunnelRunner, LoopThread, OutputRecorder, Unit
 from pytest_llmfunnel.models import CaseResult
-from pytest_llmfunnel.results import RunResult
+from pytest_llmfunnel.results import RunResult, Tallies
 
 ENABLE_HINT = "LLM eval: run pytest with --llm-funnel to evaluate this case"
+DRY_RUN_HINT = "llm-funnel dry run: nothing was judged; the summary counts what would be sent"
+WORKEROUTPUT_KEY = "llm_funnel"
+DIST_KEY = "llm_funnel_dist"  # set by the controller in each worker's workerinput
+# Distribution modes that keep an xdist group (a chunk) on one worker.
+WHOLE_CHUNK_DIST = ("loadgroup", "loadscope", "loadfile")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class EvalSpec:
     key: str  # the test function's node id without parameters
     dataset: Dataset
     funnel: Funnel
+    positions: dict[str, int] = field(default_factory=dict, compare=False)  # case id → index
 
 
 @dataclass(frozen=True)
@@ -57,11 +65,17 @@ class FunnelSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.worker_id = os.environ.get("PYTEST_XDIST_WORKER")
-        self.worker_count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+        # xdist gives each worker's config a ``workerinput``; the environment
+        # variables it also sets would leak into pytest runs nested in a worker.
+        workerinput = getattr(config, "workerinput", None)
+        self.worker_id: str | None = workerinput["workerid"] if workerinput else None
+        self.worker_count = int(workerinput["workercount"]) if workerinput else 1
+        # How the controller hands out items ("loadgroup", "loadscope", ...).
+        self.controller_dist: str | None = workerinput.get(DIST_KEY) if workerinput else None
         self._datasets: dict[tuple[Path, tuple[tuple[str, str], ...]], Dataset] = {}
         self.specs: dict[str, EvalSpec] = {}
         self.records: list[dict[str, Any]] = []
+        self.tallies = Tallies()
         self._results: dict[str, CaseResult] = {}
         self._started: set[tuple[str, int]] = set()
         self._cond = threading.Condition()
@@ -69,6 +83,8 @@ class FunnelSession:
         self._loop: LoopThread | None = None
         self._backend: JudgeBackend | None = None
         self._store: AnswerStore | None = None
+        self._outputs: OutputRecorder | None = None
+        self._outputs_made = False
         self.stop_event = threading.Event()
         self.failure_message: str | None = None
         self.session: pytest.Session | None = None
@@ -82,14 +98,20 @@ class FunnelSession:
 
     @property
     def distributed(self) -> bool:
+        """True in an xdist worker (which reports to a controller)."""
         return self.worker_id is not None
+
+    @property
+    def chunks_stay_whole(self) -> bool:
+        """Whether this process runs every item of a chunk it starts (else: item by item)."""
+        return not self.distributed or self.controller_dist in WHOLE_CHUNK_DIST
 
     def chunk_size(self, n_cases: int) -> int:
         """Cases per xdist group: several chunks per worker so the load stays balanced."""
         workers = max(1, self.worker_count)
         return max(8, min(1000, math.ceil(n_cases / (workers * 4))))
 
-    # -- running ---------------------------------------------------------------
+    # -- backend and stores, made on first use ---------------------------------
     @property
     def loop(self) -> LoopThread:
         if self._loop is None:
@@ -98,10 +120,17 @@ class FunnelSession:
 
     @property
     def backend(self) -> JudgeBackend:
+        """The judge, wrapped for a dry run or a budget (each worker gets its share)."""
         if self._backend is None:
             from pytest_llmfunnel.factory import make_backend
 
-            self._backend = make_backend(self.settings, self.worker_count)
+            backend = make_backend(self.settings, self.worker_count)
+            if self.settings.dry_run:
+                backend = DryRunBackend(backend)
+            elif self.settings.budget is not None:
+                share = self.settings.budget / max(1, self.worker_count)
+                backend = BudgetBackend(backend, share, self.settings.cost)
+            self._backend = backend
         return self._backend
 
     @property
@@ -112,6 +141,16 @@ class FunnelSession:
             self._store = make_store(self.settings)
         return self._store
 
+    @property
+    def outputs(self) -> OutputRecorder | None:
+        if not self._outputs_made:
+            from pytest_llmfunnel.factory import make_output_store
+
+            self._outputs = make_output_store(self.settings)
+            self._outputs_made = True
+        return self._outputs
+
+    # -- running ---------------------------------------------------------------
     def start(self, items: Iterable[pytest.Item]) -> None:
         """Start the batch for the eval items among ``items`` that have not started yet."""
         groups: dict[str, tuple[EvalSpec, list[tuple[str, Unit]]]] = {}
@@ -121,34 +160,36 @@ class FunnelSession:
                 continue
             entry = groups.setdefault(info.spec.key, (info.spec, []))
             entry[1].append((item.nodeid, info.unit))
-        chunks = {
-            (item.stash[UNIT_KEY].spec.key, item.stash[UNIT_KEY].chunk)
-            for item in items
-            if UNIT_KEY in item.stash
-        }
-        self._started |= chunks
+        for item in items:
+            info = item.stash.get(UNIT_KEY, None)
+            if info is not None:
+                self._started.add((info.spec.key, info.chunk))
         if groups:
-            asyncio.run_coroutine_threadsafe(self._run_groups(list(groups.values())),
-                                             self._loop_obj())
+            self.loop.submit(self._run_groups(list(groups.values())))
 
-    def _loop_obj(self) -> asyncio.AbstractEventLoop:
-        return self.loop._loop
+    def runner(self, spec: EvalSpec) -> FunnelRunner:
+        """A runner for one eval test, counting its cache hits and misses per stage."""
+        counts = self.tallies.cache.setdefault(spec.key, {})
+        return FunnelRunner(
+            backend=self.backend,
+            store=CountingStore(self.store, counts),
+            concurrency=self.backend_concurrency,
+            case_timeout=self.settings.case_timeout,
+            stop_event=self.stop_event,
+            outputs=self.outputs,
+            call_targets=not self.settings.dry_run,
+            explain_case=self.settings.explain_cache,
+            explanations=self.tallies.explanations,
+        )
 
     async def _run_groups(self, groups: list[tuple[EvalSpec, list[tuple[str, Unit]]]]) -> None:
         try:
-            runner = FunnelRunner(
-                backend=self.backend,
-                store=self.store,
-                concurrency=self.backend_concurrency,
-                case_timeout=self.settings.case_timeout,
-                stop_event=self.stop_event,
-            )
 
             async def one(spec: EvalSpec, pairs: list[tuple[str, Unit]]) -> None:
                 def publish(index: int, result: CaseResult) -> None:
                     self._publish(pairs[index][0], result)
 
-                await runner.run(spec.funnel, [u for _, u in pairs], on_result=publish)
+                await self.runner(spec).run(spec.funnel, [u for _, u in pairs], on_result=publish)
 
             await asyncio.gather(*(one(spec, pairs) for spec, pairs in groups))
         except BaseException as exc:  # surfaced to the waiting item, never swallowed
@@ -169,9 +210,13 @@ class FunnelSession:
     def result_for(self, item: pytest.Item) -> CaseResult:
         """Wait for this item's case; start its chunk first if nothing started it."""
         info = item.stash[UNIT_KEY]
-        if (info.spec.key, info.chunk) not in self._started:
+        if not self.chunks_stay_whole:
+            # worksteal/each may run a chunk's items anywhere: batch only this one.
+            self.loop.submit(self._run_groups([(info.spec, [(item.nodeid, info.unit)])]))
+        elif (info.spec.key, info.chunk) not in self._started:
             chunk_items = [
-                i for i in item.session.items
+                i
+                for i in item.session.items
                 if UNIT_KEY in i.stash
                 and i.stash[UNIT_KEY].spec.key == info.spec.key
                 and i.stash[UNIT_KEY].chunk == info.chunk
@@ -185,17 +230,25 @@ class FunnelSession:
             return self._results.pop(item.nodeid)
 
     def stop(self) -> None:
-        """Start no new cases (``-x``, ``--maxfail``, Ctrl-C); finished verdicts stay cached."""
+        """Start no new cases or requests (``-x``, ``--maxfail``, Ctrl-C); keep what is done."""
         self.stop_event.set()
+        stop = getattr(self._backend, "stop", None)
+        if callable(stop):
+            stop()
 
     def close(self) -> None:
+        """Stop, close the HTTP pool on its own loop, then the loop and the stores."""
         self.stop()
+        aclose = getattr(self._backend, "aclose", None)
         if self._loop is not None:
+            if callable(aclose):
+                with contextlib.suppress(Exception):
+                    self.loop.submit(aclose()).result(timeout=5)
             self._loop.close()
-        store = self._store
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        for store in (self._store, self._outputs):
+            close = getattr(store, "close", None)
+            if callable(close):
+                close()
 
     # -- results ---------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -203,9 +256,41 @@ class FunnelSession:
         record = getattr(report, "llm_funnel", None)
         if record is not None and report.when == "call" and not self.distributed:
             self.records.append(record)
-        session = self.session
-        if session is not None and (session.shouldfail or session.shouldstop):
-            self.stop()  # -x / --maxfail: start no new cases
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        """After each item: on -x / --maxfail / a stop request, start no new cases."""
+        try:
+            return (yield)
+        finally:
+            if item.session.shouldfail or item.session.shouldstop:
+                self.stop()
+
+    def collect_tallies(self) -> None:
+        """Copy the wrappers' counters into :attr:`tallies` (once, at the end)."""
+        backend = self._backend
+        if isinstance(backend, DryRunBackend):
+            self.tallies.dry_run.update(
+                requests=backend.requests,
+                prompt_tokens=backend.prompt_tokens,
+                completion_tokens=backend.completion_tokens,
+            )
+        if isinstance(backend, BudgetBackend):
+            self.tallies.budget_spent = backend.spent
+            self.tallies.budget_refused = backend.refused
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """On the controller: add a finished worker's counters."""
+        data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
+        if data:
+            self.tallies.merge(data)
+
+    def send_tallies(self) -> None:
+        """On an xdist worker: hand the counters to the controller."""
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKEROUTPUT_KEY] = self.tallies.to_json()
 
     def run_result(self) -> RunResult:
         return RunResult.from_records(self.records)

@@ -1,61 +1,74 @@
-"""The terminal summary: plain lines built from the session's per-case records."""
+"""The terminal summary: plain lines built from the session's records and counters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
-from pytest_llmfunnel.results import DatasetRun, describe_problems, status_of
+from pytest_llmfunnel.results import DatasetRun, Tallies, describe_problems, status_of
 
 if TYPE_CHECKING:
+    from pytest_llmfunnel.config import Settings
     from pytest_llmfunnel.session import FunnelSession
 
 MAX_LISTED = 10
 WIDTH = 80
+Cost = Callable[[int, int], "float | None"]
 
 
 def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
-    """The funnel per dataset, then the failed and errored cases (capped)."""
+    """The funnel per dataset, the failed and errored cases (capped), then the notes."""
     run = fs.run_result()
-    if not run.datasets:
+    tallies = fs.tallies
+    if not (run.datasets or fs.settings.dry_run or fs.settings.explain_cache):
         return
     yield _rule("llm-funnel")
     for dataset in run.datasets.values():
         yield ""
-        yield from funnel_table(dataset, fs.settings.cost)
+        yield from funnel_table(dataset, fs.settings.cost, tallies)
     if verbosity >= 0:
         yield from problem_cases(fs.records, limit=None if verbosity > 0 else MAX_LISTED)
+    if fs.settings.dry_run:
+        yield ""
+        yield from dry_run_lines(tallies, fs.settings)
+    if fs.settings.budget is not None:
+        yield ""
+        yield from budget_lines(tallies, fs.settings)
+    if fs.settings.explain_cache:
+        yield ""
+        yield from explain_lines(tallies, fs.settings.explain_cache)
     message = getattr(fs, "failure_message", None)
     if message:
         yield ""
         yield message
 
 
-def funnel_table(dataset: DatasetRun, cost: Any) -> Iterator[str]:
-    """Per stage: cases in, passed, failed, errors, judge requests, cache hits, tokens, cost."""
+def funnel_table(dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None) -> Iterator[str]:
+    """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
+    requests sent, tokens and cost."""
     yield (
         f"{dataset.name}: {dataset.cases} cases, {dataset.promoted} promoted "
         f"({_pct(dataset.promoted, dataset.cases)}), {dataset.errors} errors"
     )
     rows = []
     for name, c in dataset.stages.items():
-        price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
-        rows.append(
-            [
-                _clip(name, 22),
-                c.cases_in,
-                c.passed,
-                c.failed,
-                c.errors,
-                c.requests,
+        row: list[Any] = [_clip(name, 18), c.cases_in, c.passed, c.failed, c.errors]
+        if dataset.kinds.get(name) == "judge":
+            misses = tallies.misses(dataset.name, name) if tallies is not None else "-"
+            price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
+            row += [
                 c.cache_hits,
+                misses,
+                c.requests,
                 c.usage.total_tokens,
                 "-" if price is None else f"{price:.4f}",
             ]
-        )
-    headers = ["stage", "in", "pass", "fail", "err", "requests", "cached", "tokens", "cost"]
+        else:
+            row += [""] * 5
+        rows.append(row)
+    headers = ["stage", "in", "pass", "fail", "err", "hits", "miss", "sent", "tokens", "cost"]
     yield from tabulate(rows, headers=headers, tablefmt="simple").splitlines()
 
 
@@ -75,6 +88,62 @@ def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterat
             yield _clip(f"  {label}  {problem}", WIDTH)
     if len(bad) > len(shown):
         yield f"  ... and {len(bad) - len(shown)} more (use -v to list all)"
+
+
+def dry_run_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
+    """What a real run would send (the cache misses) and what it would cost."""
+    counts = tallies.dry_run
+    requests = counts.get("requests", 0)
+    hits = sum(c.get("hits", 0) for stages in tallies.cache.values() for c in stages.values())
+    yield (
+        f"dry run: nothing was sent; a real run would send {requests} judge request"
+        f"{'' if requests == 1 else 's'} (cache misses) and answer {hits} from the cache."
+    )
+    prompt, completion = counts.get("prompt_tokens", 0), counts.get("completion_tokens", 0)
+    price = settings.cost(prompt, completion)
+    if price is None:
+        yield (
+            "pass --llm-funnel-price-in and --llm-funnel-price-out (per million tokens) "
+            "to estimate the cost."
+        )
+    else:
+        yield (
+            f"estimated cost: at most {price:.4f} (about {prompt} prompt tokens, at most "
+            f"{completion} completion tokens)."
+        )
+    skipped = counts.get("targets_not_called", 0)
+    if skipped:
+        yield (
+            f"{skipped} case{'' if skipped == 1 else 's'} need a target's output, which a dry "
+            "run does not produce (record outputs with target_version=... to count them)."
+        )
+
+
+def budget_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
+    """How much of the budget was spent, and whether requests were refused."""
+    spent = f"budget: {tallies.budget_spent:.4f} of {settings.budget:g} spent"
+    if not tallies.budget_refused:
+        yield spent + "."
+        return
+    yield (
+        f"{spent}: budget reached, {tallies.budget_refused} judge request"
+        f"{'' if tallies.budget_refused == 1 else 's'} were not started "
+        "(their cases are llm-error \"budget reached\")."
+    )
+
+
+def explain_lines(tallies: Tallies, case_id: str) -> Iterator[str]:
+    """Per judge stage of one case: cache hit, or miss and what differs."""
+    yield f"cache explanation for case {case_id}:"
+    if not tallies.explanations:
+        yield (
+            f"  no judge request was made for case {case_id} in this run (not selected, "
+            "no such case id, or dropped before the judges)."
+        )
+        return
+    for text in tallies.explanations:
+        for line in text.splitlines():
+            yield "  " + line
 
 
 def _pct(part: int, whole: int) -> str:

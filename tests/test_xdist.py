@@ -1,0 +1,88 @@
+"""Results that cross processes: each scenario runs without xdist, with -n 0 and with -n 2."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import cases, judge_args, write_jsonl
+
+from pytest_llmfunnel.testing import JudgeServer, verdict
+
+TEST_FILE = """
+import pytest
+from pytest_llmfunnel import Funnel, checks, judges
+
+FUNNEL = Funnel(
+    checks.max_chars(40),
+    judges.rubric("helpful", "Is the answer helpful?", name="helpful"),
+    judges.rubric("clear", "Is the answer clear?", name="clear"),
+)
+
+@pytest.mark.llm_dataset("cases.jsonl", funnel=FUNNEL)
+def test_eval(case):
+    pass
+
+def test_plain():
+    pass
+"""
+N = 12
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    rows = cases(N)
+    rows[3]["output"] = "x" * 50  # dropped by max_chars: never judged
+    write_jsonl(pytester.path / "cases.jsonl", rows)
+    pytester.makepyfile(test_eval=TEST_FILE)
+    return pytester
+
+
+@pytest.mark.usefixtures("openai_env")
+def test_summary_counts_and_no_case_judged_twice(
+    project: pytest.Pytester, judge_server: JudgeServer, plugin_args: list[str]
+) -> None:
+    judge_server.default = lambda body: verdict(2 if "item 5?" in str(body) else 4)
+    result = project.runpytest(*judge_args(judge_server), *plugin_args)
+    assert result.ret == 0
+    # c03 is dropped by the check; c05 gets score 2 from both judges.
+    result.stdout.fnmatch_lines(["*11 passed, 2 llm-failed*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_eval.py::test_eval: 12 cases, 11 promoted (92%), 0 errors",
+            "stage*",
+            "---*",
+            "max_chars(40) * 12 * 11 * 1 * 0",
+            "helpful * 11 * 10 * 1 * 0 * 0 * 11 * 11 *",
+            "clear * 11 * 10 * 1 * 0 * 0 * 11 * 11 *",
+        ]
+    )
+    assert result.stdout.str().count("== llm-funnel ==") == 1
+    assert judge_server.stats.requests == 11 * 2
+
+    # A second run against the same cache sends nothing and counts hits per stage.
+    judge_server.reset()
+    again = project.runpytest(*judge_args(judge_server), *plugin_args)
+    assert again.ret == 0
+    again.stdout.fnmatch_lines(["helpful * 11 * 10 * 1 * 0 * 11 * 0 * 0 *"])
+    assert judge_server.stats.requests == 0
+
+
+@pytest.mark.usefixtures("openai_env")
+def test_error_share_fails_the_session(
+    project: pytest.Pytester, judge_server: JudgeServer, plugin_args: list[str]
+) -> None:
+    judge_server.default = lambda body: verdict(9 if "item 7?" in str(body) else 4)  # off scale
+    result = project.runpytest(
+        *judge_args(judge_server, "--llm-funnel-max-error-share=0.05"), *plugin_args
+    )
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*1 of 12 cases ended in a judge or target error (8.3%), above "
+            "llm_funnel_max_error_share=0.05*",
+            "*1 llm-error*",
+        ]
+    )
+    tolerant = project.runpytest(
+        *judge_args(judge_server, "--llm-funnel-max-error-share=0.1"), *plugin_args
+    )
+    assert tolerant.ret == 0
