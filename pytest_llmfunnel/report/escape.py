@@ -22,7 +22,6 @@ table delimiter, and it cannot be undone by a preceding backslash.
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 
@@ -54,6 +53,9 @@ _WORD_JOINER = "\u2060"
 # always put escaped text after a prefix of their own.
 _MD_SPECIAL = "\\`*_[]()!|~<>&#$"
 _MD_TABLE = str.maketrans({c: f"&#{ord(c)};" for c in _MD_SPECIAL})
+# Inside HTML, quotes too; the Markdown characters stay escaped so the text
+# is also inert should a renderer parse Markdown inside the element.
+_HTML_TABLE = str.maketrans({c: f"&#{ord(c)};" for c in _MD_SPECIAL + "\"'"})
 
 
 def clean(text: object, *, keep_newlines: bool = False) -> str:
@@ -154,7 +156,7 @@ def md_code_block(text: object, limit: int | None = 1000, info: str = "text") ->
 
 def html_text(text: object, limit: int | None = 300) -> str:
     """Untrusted text inside an HTML element: one line, every markup character escaped."""
-    return _unmention(html.escape(truncate(one_line(text), limit), quote=True))
+    return _unmention(truncate(one_line(text), limit).translate(_HTML_TABLE))
 
 
 def mermaid_label(text: object, limit: int = 16) -> str:

@@ -1,0 +1,294 @@
+"""The pull-request report: one Markdown comment a CI step can post and update.
+
+The comment starts with :data:`MARKER`, so a CI step can find its earlier
+comment and edit it instead of adding a new one per push. Everything that
+came from a model, a judge or a dataset goes through :mod:`.escape`: it can
+neither break a table, open HTML, add a link or an image, mention people,
+nor leave its code block. Long texts are cut (:data:`CELL_LIMIT` in tables,
+:data:`DETAIL_LIMIT` in the collapsible flip details).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_llmfunnel.gate import GateDecision
+from pytest_llmfunnel.report import (
+    MINUS,
+    FlipLike,
+    ReportData,
+    case_label,
+    decision_label,
+    fmt_diff,
+    fmt_mean,
+    fmt_p,
+    fmt_plain,
+    fmt_tag_diff,
+    fmt_tag_value,
+    fmt_value,
+    is_binary,
+    mde_note,
+    short_dataset,
+    sort_flips,
+    summarize,
+    tag_rows,
+)
+from pytest_llmfunnel.report.escape import html_text, md_cell, md_code_block, md_text, mermaid_label
+from pytest_llmfunnel.results import RunResult
+
+MARKER = "<!-- pytest-llmfunnel report -->"
+TITLE = "LLM eval report"
+CELL_LIMIT = 300
+DETAIL_LIMIT = 1000
+FLIP_LIMIT = 25
+TAG_LIMIT = 50
+CHART_LIMIT = 12
+UPDATE_FLAG = "--llm-funnel-update-baseline"
+ICONS = {"regressed": "❌", "not comparable": "⚠️", "passed": "✅", "no gate": "ℹ️"}
+DECISION_ICONS = {"regressed": "❌", "not comparable": "⚠️", "improved": "⬆️", "ok": "✅"}
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[int] = ()) -> str:
+    """A GitHub pipe table from cells that are already escaped."""
+    align = ["---:" if i in right else "---" for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict_markdown(decisions: Sequence[GateDecision], missing: Iterable[str] = ()) -> str:
+    """``**❌ Regression in 1 of 12 gated metrics** (support: ... p_adj=0.003)``."""
+    verdict = summarize(decisions, missing)
+    detail = verdict.detail(MINUS)
+    text = f"**{ICONS[verdict.status]} {md_text(verdict.lead(), None)}**"
+    if detail:
+        text += f" ({md_text(detail, CELL_LIMIT)})"
+    return text + md_text(verdict.extra(), CELL_LIMIT)
+
+
+def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | None = None) -> str:
+    """Per dataset a one-line summary, then one table of every stage."""
+    lines = []
+    rows = []
+    for ds in run.datasets.values():
+        share = f" ({ds.promoted / ds.cases:.0%})" if ds.cases else ""
+        lines.append(
+            f"- {md_text(short_dataset(ds.name), 80)}: {ds.cases} cases, "
+            f"{ds.promoted} promoted{share}, {ds.errors} errors"
+        )
+        for name, c in ds.stages.items():
+            row = [
+                md_cell(short_dataset(ds.name), 80), md_cell(name, 80), str(c.cases_in),
+                str(c.passed), str(c.failed), str(c.errors), str(c.requests),
+                str(c.cache_hits), str(c.usage.total_tokens),
+            ]
+            if cost is not None:
+                price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
+                row.append("-" if price is None else f"{price:.4f}")
+            rows.append(row)
+    headers = ["dataset", "stage", "in", "passed", "failed", "errors", "judge requests",
+               "cache hits", "tokens"]
+    if cost is not None:
+        headers.append("cost")
+    if rows:
+        lines += ["", table(headers, rows, right=range(2, len(headers)))]
+    return "\n".join(lines)
+
+
+def quality_markdown(decisions: Sequence[GateDecision]) -> str:
+    """The gate's numbers per (dataset, metric), and a note where the MDE exceeds the tolerance."""
+    rows = [
+        [
+            md_cell(short_dataset(d.dataset), 80),
+            md_cell(d.metric, 80),
+            str(d.n),
+            fmt_mean(d, d.baseline_mean),
+            fmt_mean(d, d.current_mean),
+            fmt_diff(d, minus=MINUS, unit=""),
+            fmt_diff(d, d.bound, minus=MINUS, unit=""),
+            fmt_p(d.p_adjusted),
+            fmt_plain(d, d.mde, unit=""),
+            f"{DECISION_ICONS[d.decision]} {md_cell(decision_label(d))}",
+        ]
+        for d in decisions
+    ]
+    headers = ["dataset", "metric", "n", "baseline", "current", "diff", "bound", "p_adj",
+               "MDE", "decision"]
+    out = [table(headers, rows, right=range(2, 9)), ""]
+    legend = (
+        "Pass rates in %, their diff, bound and MDE in percentage points. *bound*: the "
+        "one-sided confidence bound of the difference at the Holm-adjusted level that "
+        "decided; *MDE*: the smallest change this many cases can detect."
+    )
+    if any(not d.gated for d in decisions):
+        legend += " \\* measured only, not gated."
+    out.append(legend)
+    notes = [n for d in decisions if (n := mde_note(d, unit=" pts"))]
+    if notes:
+        out.append("")
+        out += [f"- ⚠️ {md_text(n, CELL_LIMIT)}" for n in notes]
+    return "\n".join(out)
+
+
+def chart_markdown(decisions: Sequence[GateDecision], limit: int = CHART_LIMIT) -> str:
+    """Mermaid bar charts, baseline (bars) against current (line): pass rates, then scores."""
+    charts = []
+    usable = [
+        d for d in decisions if math.isfinite(d.baseline_mean) and math.isfinite(d.current_mean)
+    ]
+    for binary in (True, False):
+        group = [d for d in usable if is_binary(d) == binary][:limit]
+        if not group:
+            continue
+        scale = 100.0 if binary else 1.0
+        labels = ", ".join(
+            f'"{mermaid_label(f"{short_dataset(d.dataset)}/{d.metric}", 24)}"' for d in group
+        )
+        base = ", ".join(f"{d.baseline_mean * scale:.4g}" for d in group)
+        cur = ", ".join(f"{d.current_mean * scale:.4g}" for d in group)
+        title = "Pass rate in %" if binary else "Mean score"
+        y_axis = '    y-axis "%" 0 --> 100' if binary else '    y-axis "score"'
+        charts.append(
+            "\n".join(
+                [
+                    "```mermaid",
+                    "xychart-beta",
+                    f'    title "{title} - bars baseline, line current"',
+                    f"    x-axis [{labels}]",
+                    y_axis,
+                    f"    bar [{base}]",
+                    f"    line [{cur}]",
+                    "```",
+                ]
+            )
+        )
+    return "\n\n".join(charts)
+
+
+def flips_markdown(flips: Iterable[FlipLike], limit: int | None = FLIP_LIMIT) -> str:
+    """Each flipped case in its own collapsible block: reason, then the output excerpt."""
+    ordered = sort_flips(flips)
+    shown = ordered if limit is None else ordered[:limit]
+    blocks = []
+    for f in shown:
+        stage = f.stage if f.metric in ("", f.stage) else f"{f.stage} ({f.metric})"
+        summary = (
+            f"{case_label(f.dataset, f.case, f.variant)} · {stage}: "
+            f"{fmt_value(f.before)} → {fmt_value(f.after)}"
+        )
+        body = [f"<details><summary>{html_text(summary, 200)}</summary>", ""]
+        if f.reason:
+            body += [f"**Why:** {md_text(f.reason, DETAIL_LIMIT)}", ""]
+        if f.output_excerpt:
+            body += ["Output:", "", md_code_block(f.output_excerpt, DETAIL_LIMIT), ""]
+        body.append("</details>")
+        blocks.append("\n".join(body))
+    if len(ordered) > len(shown):
+        blocks.append(f"… and {len(ordered) - len(shown)} more in the JSON results.")
+    return "\n\n".join(blocks)
+
+
+def tags_markdown(records: Iterable[Mapping[str, Any]], limit: int = TAG_LIMIT) -> str:
+    """The breakdown by case tag, collapsed (descriptive: not tested, not gated)."""
+    rows = tag_rows(records)
+    if not rows:
+        return ""
+    body = [
+        [md_cell(short_dataset(r.dataset), 80), md_cell(r.tag, 80), md_cell(r.stage, 80),
+         str(r.n), fmt_tag_value(r, r.baseline), fmt_tag_value(r, r.current),
+         fmt_tag_diff(r, MINUS)]
+        for r in rows[:limit]
+    ]
+    more = ""
+    if len(rows) > limit:
+        more = f"\n\n… and {len(rows) - limit} more rows in the JSON results."
+    return "\n".join(
+        [
+            "<details><summary>By case tag (descriptive, not gated)</summary>",
+            "",
+            table(["dataset", "tag", "stage", "n", "baseline", "current", "diff"], body,
+                  right=range(3, 7)) + more,
+            "",
+            "</details>",
+        ]
+    )
+
+
+def next_steps(decisions: Sequence[GateDecision], missing: Iterable[str] = ()) -> str:
+    """What the reader should do now, for this verdict."""
+    status = summarize(decisions, missing).status
+    accept = f"`pytest --llm-funnel {UPDATE_FLAG}`"
+    if status == "regressed":
+        return (
+            "**Next:** inspect the flipped cases above. If the change is intended, accept it "
+            f"as the new baseline with {accept} and commit the baseline files."
+        )
+    if status == "not comparable":
+        return (
+            "**Next:** the reasons above say what is missing (more cases, or a baseline judged "
+            f"by the same judge). To start over from this run, use {accept} and commit the "
+            "baseline files."
+        )
+    if status == "no gate":
+        return f"**Next:** create a baseline with {accept} and commit it to enable the gate."
+    if any(d.decision == "improved" for d in decisions):
+        return f"**Next:** lock the improvement in with {accept} and commit the baseline files."
+    return "**Next:** nothing to do; the baseline still holds."
+
+
+def render_markdown(
+    source: RunResult | Any,
+    decisions: Sequence[GateDecision] = (),
+    flips: Iterable[FlipLike] = (),
+    *,
+    judge_label: str | None = None,
+    title: str = TITLE,
+    records: Iterable[Mapping[str, Any]] = (),
+    missing_baselines: Iterable[str] = (),
+    cost: Callable[[int, int], float | None] | None = None,
+    flip_limit: int | None = FLIP_LIMIT,
+    baseline: Path | None = None,
+) -> str:
+    """The whole pull-request report.
+
+    ``source`` is the session's :class:`RunResult` (with ``decisions``,
+    ``flips``, ``records`` and ``judge_label`` given alongside) or a loaded
+    results document, which carries all of them. ``baseline`` exists for the
+    command line and must be None: a saved document already holds its gate.
+    """
+    if baseline is not None:
+        raise ValueError(
+            "rendering against another baseline is not supported: the document already holds "
+            "the gate's decisions; re-run pytest with --llm-funnel-baseline-dir to re-gate"
+        )
+    if isinstance(source, RunResult):
+        data = ReportData(
+            source, tuple(records), tuple(decisions), tuple(flips), tuple(missing_baselines),
+            judge_label or "not stated",
+        )
+    else:
+        data = source.report_data()
+    flip_list = sort_flips(data.flips)
+    parts = [
+        MARKER,
+        f"## {md_text(title, 120)}",
+        verdict_markdown(data.decisions, data.missing_baselines),
+        f"Judged by: {md_text(data.judge_label, CELL_LIMIT)}",
+    ]
+    if data.run.datasets:
+        parts += ["### Funnel", funnel_markdown(data.run, cost)]
+    if data.decisions:
+        parts += ["### Quality", quality_markdown(data.decisions)]
+        chart = chart_markdown(data.decisions)
+        if chart:
+            parts.append(chart)
+    if flip_list:
+        parts += [f"### Flipped cases ({len(flip_list)})", flips_markdown(flip_list, flip_limit)]
+    tags = tags_markdown(data.records)
+    if tags:
+        parts.append(tags)
+    parts += ["---", next_steps(data.decisions, data.missing_baselines)]
+    return "\n\n".join(parts) + "\n"
