@@ -30,7 +30,7 @@ import os
 import random
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,14 +309,6 @@ def match_labels(labels: Iterable[Label], records: Iterable[Record]) -> LabelMat
         else:
             stale.append(label)
     return LabelMatch(tuple(current), tuple(stale), tuple(unknown))
-
-
-def by_key(labels: Sequence[Label]) -> dict[tuple[str, str, str], list[Label]]:
-    """Labels grouped by (case, variant, output hash)."""
-    grouped: dict[tuple[str, str, str], list[Label]] = {}
-    for label in labels:
-        grouped.setdefault((label.case, label.variant, label.output_hash), []).append(label)
-    return grouped
 
 
 # Export and import ------------------------------------------------------------
