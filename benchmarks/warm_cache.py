@@ -39,12 +39,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 WORDS = (
-    "account billing invoice refund plan annual monthly charge card payment order shipping "
-    "delivery address password login reset email support ticket agent response policy days "
-    "within business original method update settings profile export data privacy security "
-    "team member invite role admin access limit storage upgrade downgrade cancel renew trial "
-    "discount coupon receipt tax region currency device mobile browser error page report"
-).split()
+    "account", "billing", "invoice", "refund", "plan", "annual", "monthly", "charge", "card",
+    "payment", "order", "shipping", "delivery", "address", "password", "login", "reset",
+    "email", "support", "ticket", "agent", "response", "policy", "days", "within", "business",
+    "original", "method", "update", "settings", "profile", "export", "data", "privacy",
+    "security", "team", "member", "invite", "role", "admin", "access", "limit", "storage",
+    "upgrade", "downgrade", "cancel", "renew", "trial", "discount", "coupon", "receipt", "tax",
+    "region", "currency", "device", "mobile", "browser", "error", "page", "report",
+)
 
 FUNNEL_TEST = '''\
 import pytest

@@ -208,7 +208,7 @@ def cmd_review_export(args: argparse.Namespace) -> int:
     review = optional_module("pytest_llmfunnel.review", "review export")
     load = _function(optional_module("pytest_llmfunnel.report.jsonschema", "review export"),
                      "load_results", "review export")
-    count = _function(review, "export_review", "review export")(
+    count = _function(review, "export_from_results", "review export")(
         load(args.results), args.output, budget=args.budget, seed=args.seed,
         show_verdicts=args.show_verdicts,
     )

@@ -248,12 +248,12 @@ def test_report_loads_results_and_renders_them(
     assert (tmp_path / "out.txt").read_text(encoding="utf-8") == "plain"
 
 
-def test_review_commands_call_export_review_and_import_review(
+def test_review_commands_call_export_from_results_and_import_review(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seen: dict[str, Any] = {}
 
-    def export_review(results: Any, path: Path, **options: Any) -> int:
+    def export_from_results(results: Any, path: Path, **options: Any) -> int:
         seen["export"] = (results, path, options)
         return 7
 
@@ -263,7 +263,7 @@ def test_review_commands_call_export_review_and_import_review(
 
     _stub(monkeypatch, "pytest_llmfunnel.report.jsonschema", load_results=lambda path: "R")
     _stub(monkeypatch, "pytest_llmfunnel.review",
-          export_review=export_review, import_review=import_review)
+          export_from_results=export_from_results, import_review=import_review)
     argv = ["review", "export", "r.json", "-o", "s.csv", "--budget", "20", "--seed", "3"]
     assert cli.main(argv) == 0
     assert seen["export"] == (
