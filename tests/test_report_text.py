@@ -136,7 +136,9 @@ def test_verdict_lines_per_status() -> None:
         "llm-funnel gate FAILED: Not comparable: 1 of 1 gated metric (d: m: no cases in common"
     )
     ungated = decision("d", "m", "regressed", gated=False)
-    assert verdict_lines([ungated], width=80)[0].startswith("llm-funnel gate skipped")
+    assert verdict_lines([ungated], width=80) == [
+        "llm-funnel gate skipped: No gate: no gated metrics (1 measured only)"
+    ]
 
 
 def test_regression_headline_names_metric_drop_and_adjusted_p() -> None:

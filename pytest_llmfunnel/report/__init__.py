@@ -74,6 +74,7 @@ class Verdict:
     not_comparable: tuple[GateDecision, ...]
     improved: tuple[GateDecision, ...]
     missing_baselines: tuple[str, ...]
+    measured: int = 0
 
     def lead(self) -> str:
         """The verdict's first words, e.g. ``Regression in 1 of 12 gated metrics``."""
@@ -85,6 +86,8 @@ class Verdict:
             return f"Not comparable: {len(self.not_comparable)} of {metrics}"
         if self.status == "passed":
             return f"No regression in {metrics}"
+        if self.measured:
+            return f"No gate: no gated metrics ({self.measured} measured only)"
         return "No gate: no baseline to compare with"
 
     def detail(self, minus: str = MINUS) -> str:
@@ -143,7 +146,8 @@ def summarize(
     else:
         status = "no gate"
     return Verdict(
-        status, len(gated), regressed, not_comparable, improved, tuple(missing_baselines)
+        status, len(gated), regressed, not_comparable, improved, tuple(missing_baselines),
+        measured=len(decisions) - len(gated),
     )
 
 
