@@ -147,15 +147,17 @@ def _grouped(
     labels: Iterable[Label], index: Mapping[OutputKey, Record], name: str,
     thresholds: Mapping[str, float],
 ) -> dict[OutputKey, tuple[list[tuple[str, bool]], list[Label]]]:
-    """Current labels of one stage per output, with their pass/fail votes."""
+    """Current labels of one stage per output the judge decided, with pass/fail votes."""
     groups: dict[OutputKey, list[Label]] = {}
     for label in labels:
         if label.stage == name:
             groups.setdefault((label.case, label.variant, label.output_hash), []).append(label)
     result = {}
     for key, group in groups.items():
-        stage = _stage(index[key], name)
-        threshold = thresholds.get(name, judge_threshold(stage) if stage else None)
+        stage = _decided(index[key], name)
+        if stage is None:  # the judge did not decide: nothing to compare or estimate
+            continue
+        threshold = thresholds.get(name, judge_threshold(stage))
         result[key] = (_votes(group, threshold, name), group)
     return result
 
@@ -202,8 +204,7 @@ def _criterion(
     scored: list[tuple[float, float]] = []
     for key, (votes, group) in grouped.items():
         stage = _decided(index[key], name)
-        if stage is None:
-            continue
+        assert stage is not None  # _grouped keeps only decided outputs
         share = sum(v for _, v in votes) / len(votes)
         if share == 0.5:
             ties += 1

@@ -86,6 +86,10 @@ def test_weighted_kappa_on_scores_and_threshold_from_the_record() -> None:
         calibrate(unknown, [label("c1", score=1)])
     (cal,) = calibrate(unknown, [label("c1", score=1)], thresholds={"faith": 1})
     assert cal.accuracy is not None and cal.accuracy.estimate == 0.0  # judge fails, human 1 >= 1
+    # Labels of outputs the judge did not decide (an error verdict) are not compared.
+    errored = [dict(records[0], stages=[{**judge(1), "status": "error", "reason": "timeout"}])]
+    (cal,) = calibrate([*errored, *records[1:]], labels)
+    assert cal.labelled == 2
 
 
 def test_annotator_agreement_is_lights_kappa() -> None:
