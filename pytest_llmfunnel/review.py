@@ -70,13 +70,19 @@ def is_pairwise(stage: Mapping[str, Any]) -> bool:
 
 
 def rubric_stages(records: Iterable[Record]) -> list[str]:
-    """Names of the rubric judge stages in the records, in first-seen order."""
+    """Names of the rubric judge stages in the records, in first-seen order.
+
+    A stage that measured anywhere is pairwise, even where it errored.
+    """
     names: dict[str, None] = {}
+    pairwise = set()
     for record in records:
         for stage in record["stages"]:
-            if stage["kind"] == "judge" and not is_pairwise(stage):
+            if stage["kind"] == "judge":
                 names.setdefault(stage["stage"], None)
-    return list(names)
+                if is_pairwise(stage):
+                    pairwise.add(stage["stage"])
+    return [name for name in names if name not in pairwise]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pytest_llmfunnel.review import (
     judge_threshold,
     match_labels,
     output_hash,
+    rubric_stages,
     select_review_slice,
     target_reasons,
     unguard_cell,
@@ -59,6 +60,13 @@ def plain(n: int) -> list[dict[str, Any]]:
 
 
 # Reasons -------------------------------------------------------------------
+
+
+def test_rubric_stages_leave_out_pairwise_ones_even_where_they_errored() -> None:
+    errored = {**pairwise([]), "status": "error"}
+    records = [record("a", errored, judge("tone")), record("b", pairwise([1.0, 1.0]),
+                                                           judge("faith"))]
+    assert rubric_stages(records) == ["tone", "faith"]
 
 
 def test_threshold_is_read_from_the_judge_reason() -> None:
