@@ -9,6 +9,7 @@ keeps the wrapped backend's ``base_url``, so cache keys never depend on them.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from typing import Any
@@ -144,31 +145,38 @@ class DryRunBackend(_Wrapper):
 class BudgetBackend(_Wrapper):
     """Starts no new request once the cost of the answers so far reaches ``budget``.
 
-    Requests already in flight finish (so the spend can overshoot by at most
-    the concurrency's worth); later ones fail with cause ``budget``.
+    The budget is checked when a request gets one of ``concurrency`` slots, so
+    the spend overshoots by at most the requests already in flight; later ones
+    fail with cause ``budget``.
     """
 
     def __init__(
-        self, inner: JudgeBackend, budget: float, cost: Callable[[int, int], float | None]
+        self,
+        inner: JudgeBackend,
+        budget: float,
+        cost: Callable[[int, int], float | None],
+        concurrency: int,
     ) -> None:
         super().__init__(inner)
         self.budget = budget
         self.spent = 0.0
         self.refused = 0
         self._cost = cost
+        self._slots = asyncio.Semaphore(max(1, concurrency))
 
     async def complete(self, request: JudgeRequest) -> Completion:
-        if self.spent >= self.budget:
-            self.refused += 1
-            raise JudgeCallError(
-                "budget",
-                f"budget reached: {self.spent:.4f} of {self.budget:g} spent, so no new judge "
-                "request was started; raise --llm-funnel-budget to judge the rest",
-            )
-        completion = await self.inner.complete(request)
-        usage = completion.usage
-        self.spent += self._cost(usage.prompt_tokens, usage.completion_tokens) or 0.0
-        return completion
+        async with self._slots:
+            if self.spent >= self.budget:
+                self.refused += 1
+                raise JudgeCallError(
+                    "budget",
+                    f"budget reached: {self.spent:.4f} of {self.budget:g} spent, so no new "
+                    "judge request was started; raise --llm-funnel-budget to judge the rest",
+                )
+            completion = await self.inner.complete(request)
+            usage = completion.usage
+            self.spent += self._cost(usage.prompt_tokens, usage.completion_tokens) or 0.0
+            return completion
 
 
 class CountingStore:

@@ -129,7 +129,9 @@ class FunnelSession:
                 backend = DryRunBackend(backend)
             elif self.settings.budget is not None:
                 share = self.settings.budget / max(1, self.worker_count)
-                backend = BudgetBackend(backend, share, self.settings.cost)
+                backend = BudgetBackend(
+                    backend, share, self.settings.cost, self.backend_concurrency
+                )
             self._backend = backend
         return self._backend
 
