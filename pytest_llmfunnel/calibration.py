@@ -281,7 +281,7 @@ def _warning(n: int, interval: Interval) -> str | None:
 def calibrated_estimates(
     records: Sequence[Record],
     labels: Iterable[Label],
-    review: ReviewSlice,
+    review: ReviewSlice | None,
     *,
     thresholds: Mapping[str, float] | None = None,
     alpha: float = 0.05,
@@ -293,10 +293,17 @@ def calibrated_estimates(
     the slice's uniform audit sample, which stays a uniform sample of that
     population; the judge's predictions on every other output are the
     unlabelled part of PPI++ (:func:`stats.ppi_mean_ci`, power-tuned λ).
+    Without ``review`` the labels' own ``audit`` flags (the file's column) say
+    which outputs were in the audit sample; unlabelled audit outputs then
+    cannot be counted.
     """
+    labels = list(labels)
     match = match_labels(labels, records)
     index = _index(records)
-    audit = review.audit_keys()
+    if review is not None:
+        audit = review.audit_keys()
+    else:
+        audit = {(x.case, x.variant, x.output_hash) for x in labels if x.audit}
     result = []
     for name in rubric_stages(records):
         decided = {key: _decided(r, name) for key, r in index.items()}

@@ -274,6 +274,7 @@ class Label:
     annotator: str
     notes: str = ""
     source: str = ""
+    audit: bool = False  # the row's ``audit`` column: exported as part of the audit sample
 
 
 @dataclass(frozen=True)
@@ -383,6 +384,8 @@ def _row(
     item: ReviewItem, stages: list[str], cases: Mapping[str, Case], show_verdicts: bool
 ) -> dict[str, Any]:
     record, case = item.record, cases.get(item.case)
+    if case is not None and record.get("fingerprint") not in (None, "", case.fingerprint()):
+        case = None  # another dataset's case of the same id, or a row edited since the run
     by_stage = {s["stage"]: s for s in record["stages"]}
     row: dict[str, Any] = {
         "dataset": record.get("dataset", ""),
@@ -459,6 +462,7 @@ def import_labels(path: str | Path) -> list[Label]:
             keys[column] = value
         digest = keys["output_hash"].removeprefix("sha256:").lower()
         annotator, notes = _cell(row.get("annotator")), _cell(row.get("notes"))
+        audit = _cell(row.get("audit")).lower() in ("true", "1", "yes")
         for column, raw in row.items():
             if not column.startswith("label_") or column == "label_help":
                 continue
@@ -476,13 +480,15 @@ def import_labels(path: str | Path) -> list[Label]:
                 )
             seen[key] = where
             labels.append(Label(keys["case"], keys["variant"], digest, stage, passed, score,
-                                annotator, notes, where))
+                                annotator, notes, where, audit))
     return labels
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value).strip() if not isinstance(value, float) else f"{value:g}"
 
 
@@ -558,3 +564,53 @@ def _jsonl_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
                                       "a label; write pass, fail or a score")
         rows.append((number, row))
     return rows
+
+
+# Command-line entry points ------------------------------------------------------
+
+
+def export_from_results(
+    results: Any, path: str | Path, *, budget: float, seed: int, show_verdicts: bool = False
+) -> int:
+    """``llmfunnel review export``: choose the slice from a run's JSON results and write it.
+
+    ``results`` is a loaded results document (its ``cases`` and ``flips``).
+    Input, context and expected come from the dataset files the records name,
+    when they can be read from the current folder; a case whose row changed
+    since the run (its fingerprint differs) is exported without them.
+    Returns the number of cases written.
+    """
+    records = [c.model_dump() for c in results.cases]
+    flips = [(f.case, f.variant) for f in results.flips]
+    review = select_review_slice(records, budget=budget, seed=seed, flips=flips)
+    export_review(review, path, cases_by_id=_dataset_cases(records), show_verdicts=show_verdicts)
+    return len(review.items)
+
+
+def _dataset_cases(records: Iterable[Record]) -> dict[str, Case]:
+    from pytest_llmfunnel.dataset import DatasetError, load_dataset
+
+    cases: dict[str, Case] = {}
+    for name in sorted({str(r.get("path") or "") for r in records} - {""}):
+        try:
+            dataset = load_dataset(name)
+        except (OSError, DatasetError):
+            continue  # the labeller still gets the output; input is best effort
+        for case in dataset.cases:
+            cases.setdefault(case.id, case)
+    return cases
+
+
+def import_review(labels_path: str | Path, results: Any) -> str:
+    """``llmfunnel review import``: read labels and report the judge's calibration.
+
+    The audit sample is taken from the file's ``audit`` column, so estimates
+    need neither the seed nor the budget of the export.
+    """
+    from pytest_llmfunnel.calibration import calibrate, calibrated_estimates, calibration_lines
+
+    records = [c.model_dump() for c in results.cases]
+    labels = import_labels(labels_path)
+    lines = [match_labels(labels, records).summary()]
+    estimates = calibrated_estimates(records, labels, None)
+    return "\n".join([*lines, *calibration_lines(calibrate(records, labels), estimates)])

@@ -342,3 +342,46 @@ def test_export_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:
     export_review(review_of(two_records()), target)
     export_review(review_of(two_records()), target)
     assert sorted(p.name for p in target.parent.iterdir()) == ["r.csv"]
+
+
+class _Row:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.case, self.variant = data["case"], data["variant"]
+
+    def model_dump(self) -> dict[str, Any]:
+        return self.data
+
+
+def test_command_line_export_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from pytest_llmfunnel.review import export_from_results, import_review
+
+    monkeypatch.chdir(tmp_path)
+    rows = [{"id": f"c{i}", "input": f"question {i}", "output": f"answer to c{i}"}
+            for i in range(40)]
+    Path("data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    records = []
+    for i in range(40):
+        rec = record(f"c{i}", judge(score=5 if i % 3 else 2))
+        rec.update(path="data.jsonl", fingerprint=Case(id="x", input=f"question {i}").fingerprint())
+        records.append(rec)
+    records[1]["fingerprint"] = "edited since"
+    results = SimpleNamespace(cases=[_Row(r) for r in records],
+                              flips=[_Row({"case": c, "variant": "default"}) for c in ("c1", "c4")])
+    count = export_from_results(results, "r.csv", budget=20, seed=0)
+    exported = list(csv.DictReader(Path("r.csv").read_text(encoding="utf-8-sig").splitlines()))
+    # A targeted case drawn into the audit sample leaves its targeted slot empty.
+    assert count == len(exported) and 18 <= count <= 20
+    by_case = {unguard_cell(r["case"]): r for r in exported}
+    assert "flip" in by_case["c4"]["why_selected"]
+    shown = [r for c, r in by_case.items() if c != "c1"]
+    assert all(r["input"] == f"question {r['case'][1:]}" for r in shown)
+    assert by_case["c1"]["input"] == ""  # its row changed since the run: no stale input shown
+    fill_csv(Path("r.csv"), [{"case": c, "label_faith": "pass", "annotator": "a"}
+                             for c in by_case])
+    text = import_review(Path("r.csv"), results)
+    assert text.startswith(f"labels: {count} current, 0 stale\njudge calibration")
+    audit = sum(r["audit"] == "true" for r in exported)
+    assert "pass rates" in text and f"{audit} of 40 cases labelled" in text
