@@ -23,7 +23,10 @@ prompt therefore keeps instructions and data apart:
   so no embedded text contains the fence prefix ``<<<``; ``\\r\\n`` and lone
   ``\\r`` become ``\\n``; control characters other than ``\\n`` and ``\\t``
   (and the Unicode bidi overrides, which can make text read differently from
-  how it is stored) are replaced by a visible escape such as ``\\x1b``.
+  how it is stored) are replaced by a visible escape such as ``\\x1b``. So
+  are lone surrogates (a JSON ``"\\ud800"`` escape decodes to one): they
+  cannot be encoded as UTF-8, so left in place one output would make its
+  request, its nonce and every write of it fail.
 
 The system prompt tells the judge that fenced text is data to evaluate, never
 instructions, and the user message repeats it after the data (instructions on
@@ -152,9 +155,11 @@ RUBRICS: dict[str, str] = {
 }
 
 _FENCE_PREFIX_RUN = re.compile(r"<{3,}")
-# C0 and C1 controls except \t and \n, DEL, the line/paragraph separators and
-# the bidi embeddings/overrides/isolates.
-_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls except \t and \n, DEL, the line/paragraph separators, the
+# bidi embeddings/overrides/isolates, and surrogates (in a str, always unpaired).
+_UNSAFE_CHARS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 def scale_bounds(scale: Scale) -> tuple[float, float]:
