@@ -137,9 +137,9 @@ def suffix_xdist_groups(items: list[pytest.Item], config: pytest.Config) -> None
         nodeid = f"{item.nodeid}@{'_'.join(names)}"
         structured = getattr(item, "_id", None)
         if structured is not None and hasattr(type(structured), "parse"):
-            item._id = type(structured).parse(nodeid)  # type: ignore[attr-defined]
+            setattr(item, "_id", type(structured).parse(nodeid))  # noqa: B010 (pytest >= 9.2)
         else:
-            item._nodeid = nodeid  # type: ignore[attr-defined]
+            setattr(item, "_nodeid", nodeid)  # noqa: B010 (older pytest)
 
 
 def _group_name(key: str, chunk: int) -> str:
@@ -231,6 +231,8 @@ def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:
     hint = "fix the endpoint or raise the share"
     if fs.tallies.budget_refused:
         hint = "raise --llm-funnel-budget, or raise the share"
+    elif fs.settings.cache == "replay-only":
+        hint = "record the missing verdicts with --llm-funnel-cache=read-write"
     fs.failure_message = (
         f"llm-funnel: {run.errors} of {run.cases} cases ended in a judge or target "
         f"error ({run.error_share:.1%}), above llm_funnel_max_error_share={share:g}; "
