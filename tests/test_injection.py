@@ -20,12 +20,14 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmfunnel import judges
-from pytest_llmfunnel.models import Case
+from pytest_llmfunnel.dataset import DatasetError, load_dataset
+from pytest_llmfunnel.models import Case, canonical_json
 from pytest_llmfunnel.prompts import (
     RELEVANCE_RUBRIC,
     SYSTEM_PROMPT,
@@ -373,6 +375,40 @@ def test_a_canary_shown_as_b_in_a_comparison_stays_in_its_fence(canary: Canary) 
     assert f"<<<OUTPUT B {nonce}>>>\n{canary.embedded}\n<<<END OUTPUT B {nonce}>>>" in text
     assert text.index(f"<<<END OUTPUT A {nonce}>>>") < text.index(f"<<<OUTPUT B {nonce}>>>")
     assert text.endswith("answer only with the JSON object.")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="dataset.py accepts a lone surrogate (a JSON \\ud800 escape) in a case's text; "
+    "hashing the case then raises UnicodeEncodeError (derive_case_id at collection for a row "
+    "without an id, Case.fingerprint in decorate_report as an INTERNALERROR otherwise) instead "
+    "of a DatasetError naming file and line, or an escaped text",
+)
+@pytest.mark.parametrize(
+    "row",
+    [
+        '{"input": "Capital of France? \\udc00", "output": "Paris"}',
+        '{"id": "c2", "input": "Capital of France? \\ud800", "output": "Paris \\ud800"}',
+    ],
+    ids=["derived-id", "explicit-id"],
+)
+def test_a_lone_surrogate_in_a_dataset_is_refused_with_its_line_or_made_safe(
+    tmp_path: Path, row: str
+) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"input": "fine", "output": "ok"}\n' + row + "\n", encoding="utf-8")
+    # Without the surrogates the file is valid, so an error can only be about them.
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text(re.sub(r"\\u[dD][89a-fA-F]\w\w", "", path.read_text()), encoding="utf-8")
+    assert len(load_dataset(plain)) == 2
+    try:
+        dataset = load_dataset(path)
+    except DatasetError as exc:
+        assert exc.line == 2
+        return
+    for case in dataset.cases:  # what the plugin does with every loaded case
+        case.fingerprint()
+        canonical_json(case.model_dump(mode="json")).encode("utf-8")
 
 
 EVAL_MODULE = """
