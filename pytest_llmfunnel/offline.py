@@ -2,8 +2,9 @@
 
 With no judge endpoint configured, judge stages are still answered, by this
 rule-based backend. It is not an LLM and does not pretend to be one: its
-``identity`` says so on every verdict, and every answer's reasoning names the
-rule and the numbers that produced it. It reads the plain case fields from
+``identity`` says so on every verdict, and every answer's reasoning starts
+with :data:`PREFIX` ("offline reference judge (rule-based, not an LLM)") and
+names the rule and the numbers that produced it. It reads the plain case fields from
 ``request.subject`` (never the prompt), costs nothing and is deterministic.
 Its rules are deliberately simple so that a reader can predict every score;
 they catch clear failures (off-topic, unsupported, rude, truncated, wrong)
@@ -121,6 +122,8 @@ RUDE_MARKERS = (
     "read the manual",
     "figure it out yourself",
 )
+#: How every reasoning string starts, so no reader mistakes it for an LLM's.
+PREFIX = "offline reference judge (rule-based, not an LLM)"
 RELEVANCE_SATURATION = 0.4
 CORRECTNESS_RECALL_WEIGHT = 0.75
 PAIRWISE_MARGIN = 0.05
@@ -330,7 +333,7 @@ class OfflineReferenceJudge:
     def _rubric(self, subject: JudgeSubject) -> dict[str, object]:
         value, rule, text = evaluate(subject, subject.output)
         score = to_scale(value, subject.scale_min, subject.scale_max)
-        reasoning = f"offline reference judge, not an LLM ({rule} rule): {text} -> score {score:g}"
+        reasoning = f"{PREFIX}, {rule} rule: {text} -> score {score:g}"
         return {"reasoning": reasoning, "score": score}
 
     def _pairwise(self, subject: JudgeSubject) -> dict[str, object]:
@@ -342,7 +345,7 @@ class OfflineReferenceJudge:
         else:
             winner = "A" if value_a > value_b else "B"
         reasoning = (
-            f"offline reference judge, not an LLM ({rule} rule, pairwise): "
+            f"{PREFIX}, {rule} rule, pairwise: "
             f"A {value_a:.2f} ({text_a}); B {value_b:.2f} ({text_b}) -> {winner}"
         )
         return {"reasoning": reasoning, "winner": winner}

@@ -22,7 +22,7 @@ def ask(subject: JudgeSubject) -> dict[str, Any]:
     assert completion.usage == Usage() and completion.finish_reason == "stop"
     assert completion.model == "offline-reference-v2"
     answer: dict[str, Any] = json.loads(completion.content or "")
-    assert "not an LLM" in answer["reasoning"]
+    assert answer["reasoning"].startswith("offline reference judge (rule-based, not an LLM), ")
     return answer
 
 
@@ -74,7 +74,8 @@ def test_relevance_is_saturating_recall_of_the_questions_terms() -> None:
     question = "How do I export my notes to PDF?"  # terms: export, not(e), pdf
     full = ask(JudgeSubject("relevance", question, "Notes export to PDF from the File menu."))
     assert full == {
-        "reasoning": "offline reference judge, not an LLM (relevance rule): the output takes up "
+        "reasoning": "offline reference judge (rule-based, not an LLM), relevance rule: the output "
+        "takes up "
         "3 of 3 (100%) key terms of the input (full marks from 40%) -> score 5",
         "score": 5.0,
     }
@@ -174,7 +175,8 @@ def test_other_criteria_average_the_applicable_rules() -> None:
     )
     assert answer["score"] == 5.0
     assert answer["reasoning"].startswith(
-        "offline reference judge, not an LLM (overall rule): mean of the rules (relevance 1.00, "
+        "offline reference judge (rule-based, not an LLM), overall rule: mean of the rules "
+        "(relevance 1.00, "
         "coherence 1.00, tone 1.00, correctness 1.00)"
     )
     # relevance 0, coherence 1, tone 1 -> 2/3
@@ -260,7 +262,7 @@ def test_pairwise_picks_the_better_output_in_either_order() -> None:
     second = ask(JudgeSubject("overall", "What is the capital of France?", bad, output_b=good))
     assert (first["winner"], second["winner"]) == ("A", "B")
     assert first["reasoning"].startswith(
-        "offline reference judge, not an LLM (overall rule, pairwise): A 1.00"
+        "offline reference judge (rule-based, not an LLM), overall rule, pairwise: A 1.00"
     )
     tie = ask(JudgeSubject("tone", "q", "Thanks, Paris.", output_b="Paris, thanks."))
     assert tie["winner"] == "tie"
