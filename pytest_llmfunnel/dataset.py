@@ -393,6 +393,29 @@ def _collect(path: Path, rows: Iterator[_RawRow], columns: Mapping[str, str]) ->
     return Dataset(path, tuple(cases), variants or (), tuple(lines))
 
 
+def _surrogate(value: Any) -> str | None:
+    """The first lone surrogate in a value (JSON can encode one; UTF-8 cannot), if any."""
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"\\u{ord(value[exc.start]):04x}"
+        return None
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return None
+    for item in items:
+        found = _surrogate(item)
+        if found is not None:
+            return found
+    return None
+
+
 def _names(variants: Iterable[str]) -> str:
     return ", ".join(repr(v) for v in variants) or "no variant"
 
@@ -400,6 +423,14 @@ def _names(variants: Iterable[str]) -> str:
 def _build_case(
     data: Mapping[Any, Any], columns: Mapping[str, str], from_text: bool
 ) -> tuple[Case, bool]:
+    for key, value in data.items():
+        bad = _surrogate(value)
+        if bad is not None:
+            raise _RowError(
+                str(key),
+                f"contains a lone surrogate ({bad}), which is not valid Unicode text; "
+                "fix the \\u escape in the file",
+            )
     fields: dict[str, Any] = {}
     sources: dict[str, str] = {}  # case field (or "output:<variant>") -> column it came from
     outputs: dict[str, str] = {}

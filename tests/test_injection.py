@@ -377,13 +377,6 @@ def test_a_canary_shown_as_b_in_a_comparison_stays_in_its_fence(canary: Canary) 
     assert text.endswith("answer only with the JSON object.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dataset.py accepts a lone surrogate (a JSON \\ud800 escape) in a case's text; "
-    "hashing the case then raises UnicodeEncodeError (derive_case_id at collection for a row "
-    "without an id, Case.fingerprint in decorate_report as an INTERNALERROR otherwise) instead "
-    "of a DatasetError naming file and line, or an escaped text",
-)
 @pytest.mark.parametrize(
     "row",
     [
@@ -430,13 +423,12 @@ def test_canary(case, llm_result):
 def test_canaries_end_to_end_reach_the_judge_exactly_as_rendered(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = [{"id": c.name, "input": INPUT, "output": c.output} for c in CANARIES]
-    # Raw U+2028, RTL overrides and CJK in the file itself; a lone surrogate can
-    # only be written as its JSON escape.
-    lines = [
-        SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(r, ensure_ascii=False))
-        for r in rows
-    ]
+    # A lone surrogate is not valid Unicode text, so the dataset loader refuses it
+    # with file and line (see the test above); its fencing is covered by the
+    # rendering tests. Raw U+2028, RTL overrides and CJK go in the file itself.
+    usable = [c for c in CANARIES if not SURROGATE.search(c.output)]
+    rows = [{"id": c.name, "input": INPUT, "output": c.output} for c in usable]
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
     pytester.path.joinpath("canaries.jsonl").write_text(
         "".join(line + "\n" for line in lines), encoding="utf-8"
     )
@@ -454,14 +446,14 @@ def test_canaries_end_to_end_reach_the_judge_exactly_as_rendered(
             "no:cacheprovider",
         )
         received = srv.requests
-    result.assert_outcomes(passed=len(CANARIES))
+    result.assert_outcomes(passed=len(usable))
 
     expected = {
         c.name: render_messages(RELEVANCE_RUBRIC, "relevance", (1, 5), input=INPUT, output=c.output)
-        for c in CANARIES
+        for c in usable
     }
     by_user = {messages[1]["content"]: name for name, messages in expected.items()}
-    assert len(by_user) == len(CANARIES)
+    assert len(by_user) == len(usable)
     seen = []
     for request in received:
         assert request.path == "/v1/chat/completions" and request.body is not None
@@ -470,7 +462,7 @@ def test_canaries_end_to_end_reach_the_judge_exactly_as_rendered(
         assert name is not None, f"a request matching no canary: {messages[1]['content'][:200]!r}"
         assert messages == expected[name]
         seen.append(name)
-    assert sorted(seen) == sorted(BY_NAME), "each canary is judged exactly once"
+    assert sorted(seen) == sorted(c.name for c in usable), "each canary is judged exactly once"
 
     # The verdicts the plugin recorded are the server's, for every canary.
     records = [
@@ -479,7 +471,7 @@ def test_canaries_end_to_end_reach_the_judge_exactly_as_rendered(
         if r.when == "call"
     ]
     scores = {rec["case"]: [s["score"] for s in rec["stages"]] for rec in records if rec}
-    assert scores == {c.name: [4.0] for c in CANARIES}
+    assert scores == {c.name: [4.0] for c in usable}
 
 
 def test_the_reliability_guarantees_cite_only_tests_that_exist() -> None:
