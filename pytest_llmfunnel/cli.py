@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any, TextIO
 
 from pytest_llmfunnel import __version__
+from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.cache import CacheMode, VerdictStore, parse_cache_mode
 from pytest_llmfunnel.lockfile import LockfileError, export_lockfile, import_lockfile
 
@@ -349,7 +350,7 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
-        output.write_text(text, encoding="utf-8")
+        atomic_write(output, text)
         print(f"wrote {output}")
 
 

@@ -14,15 +14,13 @@ cache exactly as it was.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
-from contextlib import suppress
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
 from pytest_llmfunnel.cache import VerdictRecord, VerdictStore
 from pytest_llmfunnel.models import Usage, canonical_json
@@ -120,7 +118,7 @@ def export_lockfile(
     lines += [canonical_json(LockfileLine.from_record(r).model_dump(mode="json")) for r in records]
     text = "\n".join(lines) + "\n"
     store.guard_secrets(text, f"the lockfile {path}")
-    _atomic_write(Path(path), text.encode("utf-8"))
+    atomic_write(Path(path), text.encode("utf-8"))
     return len(records)
 
 
@@ -220,28 +218,3 @@ def _first_error(exc: ValidationError) -> str:
     more = exc.error_count() - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{location}: {error['msg']}{suffix}"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so a reader sees the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable where the OS allows
-        with suppress(OSError):
-            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)

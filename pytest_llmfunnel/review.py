@@ -26,15 +26,14 @@ import hashlib
 import io
 import json
 import math
-import os
 import random
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.models import Case
 
 Record = Mapping[str, Any]
@@ -376,7 +375,7 @@ def export_review(
     else:
         lines = [json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False) for row in rows]
         data = "".join(line + "\n" for line in lines).encode("utf-8")
-    _atomic_write(path, data)
+    atomic_write(path, data)
     return path
 
 
@@ -425,19 +424,6 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def import_labels(path: str | Path) -> list[Label]:

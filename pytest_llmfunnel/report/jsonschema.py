@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.report import FlipLike, ReportData, summarize
@@ -307,10 +308,8 @@ def to_json(document: ResultsDocument) -> str:
 
 
 def write_results(document: ResultsDocument, path: str | Path) -> None:
-    """Write the document, creating its folder."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(to_json(document), encoding="utf-8")
+    """Write the document atomically, creating its folder."""
+    atomic_write(Path(path), to_json(document))
 
 
 def load_results(path: str | Path) -> ResultsDocument:
