@@ -136,13 +136,23 @@ def audit_slice(records: list[dict[str, Any]], audit: set[str]) -> ReviewSlice:
 
 
 def numpy_ppi(y: np.ndarray, yh_lab: np.ndarray, yh_unl: np.ndarray) -> tuple[float, float]:
-    """PPI++ with power-tuned lambda, written out in numpy (Angelopoulos et al. 2023)."""
+    """Cross-fitted PPI++ with power-tuned lambda, written out in numpy.
+
+    Angelopoulos et al. 2023; each parity fold's lambda is tuned on the other fold.
+    """
     n, big_n = len(y), len(yh_unl)
-    everything = np.concatenate([yh_lab, yh_unl])
-    lam = np.cov(y, yh_lab)[0, 1] / ((1 + n / big_n) * everything.var(ddof=1))
-    lam = float(np.clip(lam, 0, 1))
-    estimate = y.mean() + lam * (yh_unl.mean() - yh_lab.mean())
-    var = lam**2 * yh_unl.var(ddof=1) / big_n + (y - lam * yh_lab).var(ddof=1) / n
+
+    def tuned(idx: np.ndarray) -> float:
+        everything = np.concatenate([yh_lab[idx], yh_unl])
+        lam = np.cov(y[idx], yh_lab[idx])[0, 1] / ((1 + n / big_n) * everything.var(ddof=1))
+        return float(np.clip(lam, 0, 1))
+
+    even, odd = np.arange(0, n, 2), np.arange(1, n, 2)
+    lams = np.where(np.arange(n) % 2 == 0, tuned(odd), tuned(even))
+    lam = float(lams.mean())
+    rect = y - lams * yh_lab
+    estimate = rect.mean() + lam * yh_unl.mean()
+    var = lam**2 * yh_unl.var(ddof=1) / big_n + rect.var(ddof=1) / n
     return float(estimate), 1.959963984540054 * math.sqrt(var)
 
 

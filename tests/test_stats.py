@@ -274,25 +274,38 @@ def test_kappa_rejects_bad_input() -> None:
         stats.cohen_kappa([1], [1, 2])
 
 
+def _ppi_lambda(y: np.ndarray, yh: np.ndarray, yu: np.ndarray, n: int) -> float:
+    lam = np.cov(y, yh)[0, 1] / ((1 + n / len(yu)) * np.var(np.concatenate([yh, yu]), ddof=1))
+    return float(np.clip(lam, 0, 1))
+
+
 def _ppi_closed_form(
-    y: np.ndarray, yh: np.ndarray, yu: np.ndarray, alpha: float
+    y: np.ndarray, yh: np.ndarray, yu: np.ndarray, alpha: float, *, cross_fit: bool
 ) -> tuple[float, ...]:
     n, big_n = len(y), len(yu)
-    lam = np.cov(y, yh)[0, 1] / ((1 + n / big_n) * np.var(np.concatenate([yh, yu]), ddof=1))
-    lam = float(np.clip(lam, 0, 1))
-    est = y.mean() + lam * (yu.mean() - yh.mean())
-    var = lam**2 * np.var(yu, ddof=1) / big_n + np.var(y - lam * yh, ddof=1) / n
+    if cross_fit:  # fold k = positions of parity k; its lambda is tuned on the other fold
+        even, odd = np.arange(0, n, 2), np.arange(1, n, 2)
+        lam_even = _ppi_lambda(y[odd], yh[odd], yu, n)
+        lam_odd = _ppi_lambda(y[even], yh[even], yu, n)
+        lams = np.where(np.arange(n) % 2 == 0, lam_even, lam_odd)
+    else:
+        lams = np.full(n, _ppi_lambda(y, yh, yu, n))
+    lam = float(lams.mean())
+    rect = y - lams * yh
+    est = rect.mean() + lam * yu.mean()
+    var = lam**2 * np.var(yu, ddof=1) / big_n + np.var(rect, ddof=1) / n
     half = sps.norm.ppf(1 - alpha / 2) * np.sqrt(var)
     return float(est), float(est - half), float(est + half), lam
 
 
-def test_ppi_mean_ci_matches_closed_form() -> None:
+@pytest.mark.parametrize("cross_fit", [True, False])
+def test_ppi_mean_ci_matches_closed_form(cross_fit: bool) -> None:
     rng = np.random.default_rng(0)
     truth = rng.random(600) < 0.7
     pred = np.where(rng.random(600) < 0.85, truth, ~truth).astype(float)
     y, yh, yu = truth[:60].astype(float), pred[:60], pred[60:]
-    got = stats.ppi_mean_ci(y.tolist(), yh.tolist(), yu.tolist(), alpha=0.1)
-    assert got == pytest.approx(_ppi_closed_form(y, yh, yu, 0.1), rel=1e-10)
+    got = stats.ppi_mean_ci(y.tolist(), yh.tolist(), yu.tolist(), alpha=0.1, cross_fit=cross_fit)
+    assert got == pytest.approx(_ppi_closed_form(y, yh, yu, 0.1, cross_fit=cross_fit), rel=1e-10)
     assert 0 < got[3] < 1
 
 
