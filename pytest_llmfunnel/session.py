@@ -109,7 +109,7 @@ class FunnelSession:
     def chunk_size(self, n_cases: int) -> int:
         """Cases per xdist group: several chunks per worker so the load stays balanced."""
         workers = max(1, self.worker_count)
-        return max(8, min(1000, math.ceil(n_cases / (workers * 4))))
+        return max(8, min(1000, math.ceil(n_cases / (workers * 2))))
 
     # -- backend and stores, made on first use ---------------------------------
     @property
@@ -215,21 +215,28 @@ class FunnelSession:
         if not self.chunks_stay_whole:
             # worksteal/each may run a chunk's items anywhere: batch only this one.
             self.loop.submit(self._run_groups([(info.spec, [(item.nodeid, info.unit)])]))
-        elif (info.spec.key, info.chunk) not in self._started:
-            chunk_items = [
-                i
-                for i in item.session.items
-                if UNIT_KEY in i.stash
-                and i.stash[UNIT_KEY].spec.key == info.spec.key
-                and i.stash[UNIT_KEY].chunk == info.chunk
-            ]
-            self.start(chunk_items)
+        else:
+            self.start_chunk_of(item)
         with self._cond:
             while item.nodeid not in self._results:
                 if self._failures:
                     raise RuntimeError("the funnel batch failed") from self._failures[0]
                 self._cond.wait(timeout=0.5)
             return self._results.pop(item.nodeid)
+
+    def start_chunk_of(self, item: pytest.Item) -> None:
+        """Start the batch of ``item``'s chunk (every selected item in it), unless started."""
+        info = item.stash.get(UNIT_KEY, None)
+        if info is None or (info.spec.key, info.chunk) in self._started:
+            return
+        chunk_items = [
+            i
+            for i in item.session.items
+            if UNIT_KEY in i.stash
+            and i.stash[UNIT_KEY].spec.key == info.spec.key
+            and i.stash[UNIT_KEY].chunk == info.chunk
+        ]
+        self.start(chunk_items)
 
     def stop(self) -> None:
         """Start no new cases or requests (``-x``, ``--maxfail``, Ctrl-C); keep what is done."""
@@ -260,8 +267,20 @@ class FunnelSession:
             self.records.append(record)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        """After each item: on -x / --maxfail / a stop request, start no new cases."""
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        """Start the next item's chunk early; after each item, stop on -x / --maxfail."""
+        if (
+            nextitem is not None
+            and self.distributed
+            and self.chunks_stay_whole
+            and self.settings.enabled
+            and not self.stop_event.is_set()
+        ):
+            # An xdist worker learns its chunks one item ahead: starting the next
+            # chunk now keeps the judge busy while this chunk's last cases finish.
+            self.start_chunk_of(nextitem)
         try:
             return (yield)
         finally:
