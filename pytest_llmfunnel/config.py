@@ -80,7 +80,8 @@ OPTIONS: tuple[Option, ...] = (
            "it fails.", 0.02, "float", metavar="SHARE"),
     Option("dry_run", "Send nothing: count the judge requests a run would make (cache "
            "misses) and what they would cost.", False, "bool"),
-    Option("budget", "Stop starting new judge requests once this cost is reached.", None,
+    Option("budget", "Stop starting new judge requests once this cost is reached (needs "
+           "the prices; under xdist each worker gets an equal share).", None,
            "float", metavar="COST"),
     Option("price_in", "Price per million prompt tokens, for cost accounting.", None,
            "float", metavar="PRICE"),

@@ -30,6 +30,13 @@ The record (the contract every report, gate and review module reads)::
 ``status`` is one of ``passed``, ``failed``, ``measured`` (a scorer without a
 threshold, or a pairwise comparison) and ``error`` (the stage could not decide;
 never a pass or a fail).
+
+A pairwise comparison appears on the records of both variants it compares,
+its score from each variant's own point of view (+1 wins, 0 tie, -1 loses);
+its requests, cache hits and tokens are counted on the first variant's record
+only, so sums over records stay true. It is present on a dropped variant too
+(a walkover: the promoted side wins without a request). Cache misses are not
+on the records: they are counted per process (:class:`Tallies`).
 """
 
 from __future__ import annotations
