@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from pytest_llmfunnel.baseline import Baseline
 from pytest_llmfunnel.dataset import DatasetError, resolve_dataset_path
 from pytest_llmfunnel.funnel import Funnel, Unit, units_for
-from pytest_llmfunnel.results import compact, describe_problems, status_of
+from pytest_llmfunnel.results import baseline_record, compact, describe_problems, status_of
 from pytest_llmfunnel.session import (
     DRY_RUN_HINT,
     ENABLE_HINT,
@@ -21,7 +22,7 @@ from pytest_llmfunnel.session import (
     ItemInfo,
 )
 
-MARKER_KWARGS = ("funnel", "tags", "columns")
+MARKER_KWARGS = ("funnel", "tags", "columns", "baseline")
 
 
 def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSession) -> None:
@@ -37,8 +38,19 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     if tags:
         dataset = dataset.select_tags(tags)
     positions = {case.id: index for index, case in enumerate(dataset.cases)}
-    spec = EvalSpec(key=where, dataset=dataset, funnel=funnel, positions=positions)
+    baseline_file = _baseline_file(marker, where, metafunc, fs)
+    spec = EvalSpec(
+        key=where, dataset=dataset, funnel=funnel, positions=positions,
+        baseline_file=baseline_file, baseline=_load_baseline(baseline_file, fs),
+    )
     fs.specs[where] = spec
+    root = fs.config.rootpath
+    fs.spec_meta[where] = {
+        "path": _relative(dataset.path, root),
+        "baseline": None if baseline_file is None else str(baseline_file),
+        "ids": list(positions),
+        "columns": columns,
+    }
 
     units = [u for case in dataset.cases for u in units_for(case, funnel)]
     several = len({u.variant for u in units}) > 1
@@ -80,6 +92,46 @@ def _marker_arguments(
             f"fields, e.g. {{'question': 'input'}}; got {columns!r}"
         )
     return funnel, _tags(marker.kwargs.get("tags"), where), dict(columns) if columns else None
+
+
+def _baseline_file(
+    marker: pytest.Mark, where: str, metafunc: pytest.Metafunc, fs: FunnelSession
+) -> Path | None:
+    """This eval test's baseline file: ``baseline=`` on the marker, else one in the folder
+    set by ``llm_funnel_baseline_dir``; None when neither is set (no gate)."""
+    given = marker.kwargs.get("baseline")
+    if given is not None:
+        if not isinstance(given, (str, Path)) or not str(given).strip():
+            raise pytest.UsageError(
+                f"{where}: llm_dataset(baseline=...) must be the path of the baseline file "
+                f"(relative to the test file's folder); got {given!r}"
+            )
+        return (Path(metafunc.definition.path).parent / given).resolve()
+    folder = fs.settings.baseline_dir
+    if folder is None:
+        return None
+    from pytest_llmfunnel.baseline import baseline_path
+
+    return baseline_path(folder, where)
+
+
+def _load_baseline(path: Path | None, fs: FunnelSession) -> Baseline | None:
+    """The stored baseline, when the funnel runs and will compare against it.
+
+    A baseline that cannot be read is a collection error naming the file and
+    line; a full update does not read the old file (it replaces it).
+    """
+    settings = fs.settings
+    if path is None or not settings.enabled or fs.config.option.collectonly:
+        return None
+    if settings.update_baseline and not settings.merge_baseline:
+        return None
+    from pytest_llmfunnel.baseline import BaselineError, load_baseline_if_exists
+
+    try:
+        return load_baseline_if_exists(path)
+    except BaselineError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _tags(value: Any, where: str) -> tuple[str, ...]:
@@ -187,13 +239,24 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
     info = item.stash.get(UNIT_KEY, None)
     if result is None or info is None:
         return
+    spec = info.spec
+    identities = fs.identities(spec) if spec.funnel.stages else {}
+    scales = fs.scales(spec)
+    fingerprint = info.unit.case.fingerprint()
     record = compact(
         result,
-        info.spec.key,
-        path=_relative(info.spec.dataset.path, fs.config.rootpath),
-        fingerprint=info.unit.case.fingerprint(),
+        spec.key,
+        path=fs.spec_meta[spec.key]["path"],
+        fingerprint=fingerprint,
         tags=info.unit.case.tags,
+        judges=identities,
+        scales=scales,
     )
+    rebased = fs.rebased(spec, info.unit)
+    if rebased is not None:
+        record["baseline"] = baseline_record(
+            rebased, fingerprint=fingerprint, judges=identities, scales=scales
+        )
     report.llm_funnel = record  # type: ignore[attr-defined]
     report.llm_funnel_status = status_of(record)  # type: ignore[attr-defined]
     problems = describe_problems(record)
@@ -218,6 +281,11 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         if fs.settings.dry_run:
             return
         check_error_share(session, fs)
+        from pytest_llmfunnel.conclude import conclude
+
+        fs.conclusion = conclude(fs)
+        if fs.conclusion.failure and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     finally:
         fs.close()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
@@ -131,6 +131,8 @@ class FunnelRunner:
         explain_case: a case id whose judge requests are explained against the
             cache (see :meth:`VerdictStore.explain`) before they are answered;
             the rendered lines collect in ``explanations``.
+        after_case: awaited with each case's units and results before they are
+            handed out (the session re-evaluates baseline outputs there).
     """
 
     backend: JudgeBackend
@@ -144,6 +146,7 @@ class FunnelRunner:
     call_targets: bool = True
     explain_case: str | None = None
     explanations: list[str] = field(default_factory=list)
+    after_case: Callable[[Sequence[Unit], list[CaseResult]], Awaitable[None]] | None = None
 
     async def run(
         self,
@@ -172,6 +175,8 @@ class FunnelRunner:
                 if self.stop_event.is_set():
                     return
                 finished = await self.run_case(funnel, [units[i] for i in group])
+                if self.after_case is not None:
+                    await self.after_case([units[i] for i in group], finished)
                 for index, result in zip(group, finished, strict=True):
                     results[index] = result
                     if on_result is not None:
@@ -199,7 +204,6 @@ class FunnelRunner:
 
     async def run_one(self, funnel: Funnel, unit: Unit) -> CaseResult:
         """One variant of one case through the checks, scorers and rubric judges."""
-        case = unit.case
         try:
             output = await self._output(funnel, unit)
         except asyncio.TimeoutError:
@@ -208,12 +212,29 @@ class FunnelRunner:
             return _not_run(unit, str(exc))
         except Exception as exc:
             return _not_run(unit, f"target raised {type(exc).__name__}: {exc}")
+        return await self.evaluate(funnel, unit, output)
+
+    async def evaluate(
+        self,
+        funnel: Funnel,
+        unit: Unit,
+        output: str,
+        reuse: Mapping[str, StageResult] | None = None,
+    ) -> CaseResult:
+        """One given output through the per-variant stages.
+
+        ``reuse`` maps judge stage names to results to take instead of asking
+        the judge (the baseline's stored verdicts, when the judge is unchanged).
+        """
+        case = unit.case
         stage_results: list[StageResult] = []
         dropped_at: str | None = None
         for stage in funnel.stages:
             if isinstance(stage, PairwiseJudge):
                 continue
-            if isinstance(stage, RubricJudge):
+            if isinstance(stage, RubricJudge) and reuse and stage.name in reuse:
+                result = reuse[stage.name]
+            elif isinstance(stage, RubricJudge):
                 self._explain(stage, case, unit.variant, output)
                 result = await run_judge(
                     stage,

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 SESSION_KEY = pytest.StashKey["FunnelSession"]()
 MARKER = "llm_dataset"
 MARKER_HELP = (
-    "llm_dataset(path, funnel=None, tags=None, columns=None): run the test once per "
-    "case of the dataset file (JSONL, CSV or YAML), through the given Funnel."
+    "llm_dataset(path, funnel=None, tags=None, columns=None, baseline=None): run the test "
+    "once per case of the dataset file (JSONL, CSV or YAML), through the given Funnel, and "
+    "gate it against the baseline file (default: one in llm_funnel_baseline_dir)."
 )
 
 

@@ -20,8 +20,9 @@ The record (the contract every report, gate and review module reads)::
       "stages": [                          # in funnel order; stages after a drop are absent
         {"stage": "faithfulness", "kind": "judge", "status": "passed",
          "gating": false, "must": false, "score": 4.5, "samples": [4.5],
-         "reason": "...", "judge": "offline-reference-judge v1 ...",
-         "requests": 1, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0}
+         "reason": "...", "judge": "offline-reference-v2 · prompt 3f2a…",
+         "scale": [1.0, 5.0], "requests": 1, "cache_hits": 0,
+         "prompt_tokens": 0, "completion_tokens": 0}
       ],
       "baseline": null                     # optional: the baseline's stored output
     }                                      # re-evaluated with the current stages, same shape
@@ -41,7 +42,7 @@ on the records: they are counted per process (:class:`Tallies`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,29 +53,15 @@ REASON_LIMIT = 400
 
 def compact(
     result: CaseResult, dataset: str, *, path: str = "", fingerprint: str = "",
-    tags: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (), judges: Mapping[str, str] | None = None,
+    scales: Mapping[str, tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
-    """The record of one case that travels on its test report."""
-    stages = []
-    for s in result.stages:
-        v = s.verdict
-        stages.append(
-            {
-                "stage": s.stage,
-                "kind": s.kind,
-                "status": s.status,
-                "gating": s.gating,
-                "must": s.must,
-                "score": s.score,
-                "samples": list(v.samples) if v else [],
-                "reason": _short(s.reason),
-                "judge": v.judge if v else None,
-                "requests": v.requests if v else 0,
-                "cache_hits": v.cache_hits if v else 0,
-                "prompt_tokens": v.usage.prompt_tokens if v else 0,
-                "completion_tokens": v.usage.completion_tokens if v else 0,
-            }
-        )
+    """The record of one case that travels on its test report.
+
+    ``judges`` gives each judge stage's identity (model and prompt hash, see
+    :func:`pytest_llmfunnel.rebase.judge_identities`), ``scales`` each
+    judge's score scale; both go on the stage entries.
+    """
     return {
         "dataset": dataset,
         "path": path,
@@ -86,8 +73,47 @@ def compact(
         "promoted": result.promoted,
         "dropped_at": result.dropped_at,
         "error": result.error,
-        "stages": stages,
+        "stages": _stages(result, judges or {}, scales or {}),
     }
+
+
+def baseline_record(
+    result: CaseResult, *, fingerprint: str = "", judges: Mapping[str, str] | None = None,
+    scales: Mapping[str, tuple[float, float]] | None = None,
+) -> dict[str, Any]:
+    """A record's ``baseline``: the stored output re-evaluated (no dataset, path or tags)."""
+    record = compact(result, "", fingerprint=fingerprint, judges=judges, scales=scales)
+    for key in ("dataset", "path", "tags"):
+        del record[key]
+    return record
+
+
+def _stages(
+    result: CaseResult, judges: Mapping[str, str], scales: Mapping[str, tuple[float, float]]
+) -> list[dict[str, Any]]:
+    stages = []
+    for s in result.stages:
+        v = s.verdict
+        scale = scales.get(s.stage)
+        stages.append(
+            {
+                "stage": s.stage,
+                "kind": s.kind,
+                "status": s.status,
+                "gating": s.gating,
+                "must": s.must,
+                "score": s.score,
+                "samples": list(v.samples) if v else [],
+                "reason": _short(s.reason),
+                "judge": judges.get(s.stage) or (v.judge if v else None),
+                "scale": list(scale) if scale is not None else None,
+                "requests": v.requests if v else 0,
+                "cache_hits": v.cache_hits if v else 0,
+                "prompt_tokens": v.usage.prompt_tokens if v else 0,
+                "completion_tokens": v.usage.completion_tokens if v else 0,
+            }
+        )
+    return stages
 
 
 def status_of(record: dict[str, Any]) -> str:

@@ -15,14 +15,15 @@ import asyncio
 import contextlib
 import math
 import threading
-from collections.abc import Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_llmfunnel.backend import AnswerStore, JudgeBackend
+from pytest_llmfunnel.baseline import Baseline, BaselineCase
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.dataset import Dataset, load_dataset
 from pytest_llmfunnel.factory import BudgetBackend, CountingStore, DryRunBackend
@@ -30,9 +31,13 @@ from pytest_llmfunnel.funnel import Funnel, FunnelRunner, LoopThread, OutputReco
 from pytest_llmfunnel.models import CaseResult
 from pytest_llmfunnel.results import RunResult, Tallies
 
+if TYPE_CHECKING:
+    from pytest_llmfunnel.conclude import Conclusion
+
 ENABLE_HINT = "LLM eval: run pytest with --llm-funnel to evaluate this case"
 DRY_RUN_HINT = "llm-funnel dry run: nothing was judged; the summary counts what would be sent"
 WORKEROUTPUT_KEY = "llm_funnel"
+SPECS_KEY = "llm_funnel_specs"  # each worker's eval tests (dataset, baseline file, case ids)
 DIST_KEY = "llm_funnel_dist"  # set by the controller in each worker's workerinput
 # Distribution modes that keep an xdist group (a chunk) on one worker.
 WHOLE_CHUNK_DIST = ("loadgroup", "loadscope", "loadfile")
@@ -46,6 +51,8 @@ class EvalSpec:
     dataset: Dataset
     funnel: Funnel
     positions: dict[str, int] = field(default_factory=dict, compare=False)  # case id → index
+    baseline_file: Path | None = None  # None: no gate for this eval test
+    baseline: Baseline | None = field(default=None, compare=False)  # loaded, when it exists
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,11 @@ class FunnelSession:
         self._datasets: dict[tuple[Path, tuple[tuple[str, str], ...]], Dataset] = {}
         self.specs: dict[str, EvalSpec] = {}
         self.records: list[dict[str, Any]] = []
+        # Eval tests as the controller needs them: key → {"path", "baseline", "ids"}.
+        self.spec_meta: dict[str, dict[str, Any]] = {}
+        self._identities: dict[str, dict[str, str]] = {}
+        self._baseline_index: dict[str, dict[tuple[str, str], BaselineCase]] = {}
+        self._rebased: dict[tuple[str, str, str], CaseResult] = {}
         self.tallies = Tallies()
         self._results: dict[str, CaseResult] = {}
         self._started: set[tuple[str, int]] = set()
@@ -87,6 +99,7 @@ class FunnelSession:
         self._outputs_made = False
         self.stop_event = threading.Event()
         self.failure_message: str | None = None
+        self.conclusion: Conclusion | None = None  # set on the controller at the end
         self.session: pytest.Session | None = None
 
     # -- collection ----------------------------------------------------------
@@ -169,9 +182,11 @@ class FunnelSession:
         if groups:
             self.loop.submit(self._run_groups(list(groups.values())))
 
-    def runner(self, spec: EvalSpec) -> FunnelRunner:
+    def runner(
+        self, spec: EvalSpec, *, counts_key: str | None = None, hooks: bool = True
+    ) -> FunnelRunner:
         """A runner for one eval test, counting its cache hits and misses per stage."""
-        counts = self.tallies.cache.setdefault(spec.key, {})
+        counts = self.tallies.cache.setdefault(counts_key or spec.key, {})
         return FunnelRunner(
             backend=self.backend,
             store=CountingStore(self.store, counts),
@@ -180,9 +195,57 @@ class FunnelSession:
             stop_event=self.stop_event,
             outputs=self.outputs,
             call_targets=not self.settings.dry_run,
-            explain_case=self.settings.explain_cache,
+            explain_case=self.settings.explain_cache if hooks else None,
             explanations=self.tallies.explanations,
+            after_case=self._rebase_hook(spec) if hooks else None,
         )
+
+    # -- the baseline side -------------------------------------------------------
+    def identities(self, spec: EvalSpec) -> dict[str, str]:
+        """Judge identity per judge stage of ``spec`` (computed once per process)."""
+        if spec.key not in self._identities:
+            from pytest_llmfunnel.rebase import judge_identities
+
+            self._identities[spec.key] = (
+                judge_identities(spec.funnel, self.backend) if spec.funnel.stages else {}
+            )
+        return self._identities[spec.key]
+
+    def scales(self, spec: EvalSpec) -> dict[str, tuple[float, float]]:
+        """The score scale of each rubric judge of ``spec``."""
+        from pytest_llmfunnel.rebase import stage_scales
+
+        return stage_scales(spec.funnel)
+
+    def _rebase_hook(
+        self, spec: EvalSpec
+    ) -> Callable[[Sequence[Unit], list[CaseResult]], Awaitable[None]] | None:
+        """Re-evaluate the baseline's stored outputs beside the current ones (see rebase)."""
+        baseline = spec.baseline
+        if baseline is None or self.settings.update_baseline or self.settings.dry_run:
+            return None
+        from pytest_llmfunnel.rebase import reevaluate
+
+        index = self._baseline_index.setdefault(spec.key, baseline.index())
+        identities = self.identities(spec)
+        same = {n for n, i in identities.items() if baseline.header.judges.get(n) == i}
+        # Its own counters: re-judging the baseline is not part of this run's funnel.
+        runner = self.runner(spec, counts_key=f"{spec.key} [baseline]", hooks=False)
+
+        async def hook(units: Sequence[Unit], results: list[CaseResult]) -> None:
+            for unit in units:
+                line = index.get((unit.case.id, unit.variant))
+                changed = line is not None and line.fingerprint not in ("", unit.case.fingerprint())
+                if line is None or changed:
+                    continue  # new or changed case: reported unpaired, nothing to compare
+                rebased = await reevaluate(runner, spec.funnel, unit, line, same, identities)
+                self._rebased[(spec.key, unit.case.id, unit.variant)] = rebased
+
+        return hook
+
+    def rebased(self, spec: EvalSpec, unit: Unit) -> CaseResult | None:
+        """The baseline's re-evaluated result for ``unit`` (handed out once)."""
+        return self._rebased.pop((spec.key, unit.case.id, unit.variant), None)
 
     async def _run_groups(self, groups: list[tuple[EvalSpec, list[tuple[str, Unit]]]]) -> None:
         try:
@@ -303,15 +366,19 @@ class FunnelSession:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """On the controller: add a finished worker's counters."""
-        data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
+        output = getattr(node, "workeroutput", {})
+        data = output.get(WORKEROUTPUT_KEY)
         if data:
             self.tallies.merge(data)
+        for key, meta in (output.get(SPECS_KEY) or {}).items():
+            self.spec_meta.setdefault(key, meta)
 
     def send_tallies(self) -> None:
-        """On an xdist worker: hand the counters to the controller."""
+        """On an xdist worker: hand the counters and the eval tests to the controller."""
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[WORKEROUTPUT_KEY] = self.tallies.to_json()
+            workeroutput[SPECS_KEY] = self.spec_meta
 
     def run_result(self) -> RunResult:
         return RunResult.from_records(self.records)

@@ -30,6 +30,7 @@ def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
         yield from funnel_table(dataset, fs.settings.cost, tallies)
     if verbosity >= 0:
         yield from problem_cases(fs.records, limit=None if verbosity > 0 else MAX_LISTED)
+    yield from conclusion_lines(fs, verbosity)
     if fs.settings.dry_run:
         yield ""
         yield from dry_run_lines(tallies, fs.settings)
@@ -43,6 +44,51 @@ def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
     if message:
         yield ""
         yield message
+
+
+def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
+    """The gate (quality, tags, flips, verdict), the variant ranking, and what was written."""
+    out = getattr(fs, "conclusion", None)
+    if out is None:
+        return
+    gate = out.gate
+    if gate is not None:
+        from pytest_llmfunnel.report.text import report_lines
+
+        flips = [f for d in gate.datasets for f in d.flips]
+        yield ""
+        yield from report_lines(
+            gate.decisions, flips, records=fs.records,
+            missing_baselines=gate.missing_baselines, verbosity=verbosity, width=WIDTH,
+        )
+        for comparison in gate.datasets:
+            yield from _pairing_lines(comparison)
+    if verbosity >= 0:
+        yield from _variant_lines(fs)
+    if out.notes:
+        yield ""
+        yield from out.notes
+    if out.failure:
+        yield ""
+        yield from out.failure.splitlines()
+
+
+def _pairing_lines(comparison: Any) -> Iterator[str]:
+    """Cases the gate could not pair: changed rows, new and removed cases."""
+    for what, ids in (("changed", comparison.changed), ("new", comparison.new),
+                      ("not run (in the baseline)", comparison.removed)):
+        if ids:
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            yield _clip(f"{comparison.dataset}: {len(ids)} {what}, unpaired: {shown}", WIDTH)
+
+
+def _variant_lines(fs: FunnelSession) -> Iterator[str]:
+    out = getattr(fs, "conclusion", None)
+    if out is not None and out.rankings:
+        from pytest_llmfunnel.variants import variant_lines
+
+        yield ""
+        yield from variant_lines(out.rankings, width=WIDTH)
 
 
 def funnel_table(dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None) -> Iterator[str]:

@@ -99,11 +99,12 @@ def test_marker_tags_filter_the_dataset(pytester: pytest.Pytester) -> None:
         (
             '"cases.jsonl", "more.jsonl"',
             "*llm_dataset takes one dataset path (a string) and the keywords funnel, tags, "
-            "columns; got 'cases.jsonl', 'more.jsonl'*",
+            "columns, baseline; got 'cases.jsonl', 'more.jsonl'*",
         ),
         (
             '"cases.jsonl", tag="x"',
-            "*keywords funnel, tags, columns; got 'cases.jsonl', tag=... (unknown keyword tag)*",
+            "*keywords funnel, tags, columns, baseline; got 'cases.jsonl', tag=... "
+            "(unknown keyword tag)*",
         ),
         ('"cases.jsonl", funnel=[1]', "*llm_dataset(funnel=...) must be a *Funnel, got list*"),
         (

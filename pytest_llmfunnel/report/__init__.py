@@ -21,7 +21,7 @@ from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.results import RunResult
 
 MINUS = "−"
-OFFLINE_JUDGE_MARK = "offline-reference-judge"
+OFFLINE_JUDGE_MARK = "offline-reference"
 
 
 class FlipLike(Protocol):
@@ -86,6 +86,9 @@ class Verdict:
             return f"Not comparable: {len(self.not_comparable)} of {metrics}"
         if self.status == "passed":
             return f"No regression in {metrics}"
+        if self.missing_baselines:
+            names = ", ".join(short_dataset(m) for m in self.missing_baselines)
+            return f"No baseline file for {names}"
         if self.measured:
             return f"No gate: no gated metrics ({self.measured} measured only)"
         return "No gate: no baseline to compare with"
@@ -106,7 +109,7 @@ class Verdict:
         text = ""
         if self.status == "regressed" and self.not_comparable:
             text += f"; {len(self.not_comparable)} not comparable"
-        if self.missing_baselines:
+        if self.missing_baselines and self.status != "no gate":
             names = ", ".join(short_dataset(m) for m in self.missing_baselines)
             text += f"; no baseline for {names}"
         return text

@@ -54,6 +54,9 @@ class StageRecord(_Model):
     samples: list[float] = Field(description="Every judge sample behind the score (repeats).")
     reason: str = Field(description="Why, in one line (the judge's reasoning, shortened).")
     judge: str | None = Field(description="Identity of the judge that answered, for judge stages.")
+    scale: list[float] | None = Field(
+        default=None, description="The judge's score scale [low, high], for rubric judges."
+    )
     requests: int = Field(description="Judge requests sent (cache misses).")
     cache_hits: int = Field(description="Judge answers served from the verdict cache.")
     prompt_tokens: int = Field(description="Prompt tokens of the requests sent.")

@@ -103,6 +103,8 @@ def verdict_lines(
         "passed": "passed",
         "no gate": "skipped",
     }[verdict.status]
+    if verdict.missing_baselines:
+        word = "FAILED"
     return _wrap(f"llm-funnel gate {word}: {verdict.headline(minus='-')}", terminal_width(width))
 
 

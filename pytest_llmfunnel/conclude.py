@@ -1,0 +1,184 @@
+"""The end of a session, on the controller: baselines, the gate, and the report files.
+
+Only the process that saw every case's record decides (the xdist controller,
+or the single pytest process): it writes or updates the baseline files, or
+gates the session against them, then writes the Markdown report, the JSON
+results and the human-review slice that were asked for. What it did comes
+back as a :class:`Conclusion` the terminal summary prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmfunnel.baseline import (
+    Baseline,
+    BaselineError,
+    baseline_from_records,
+    check_partial_update,
+    load_baseline,
+    load_baseline_if_exists,
+    merge,
+    write_baseline,
+)
+from pytest_llmfunnel.regression import GateResult, compare
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.session import FunnelSession
+
+NO_GATE_HINT = (
+    "no regression gate: no baseline is configured for {names}. To gate, set "
+    "llm_funnel_baseline_dir = <folder> in the ini file (or baseline=... on the marker), "
+    "run once with --llm-funnel-update-baseline and commit the files it writes."
+)
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+
+
+@dataclass
+class Conclusion:
+    """What the end of the session did: the gate, notes to print, and why it fails."""
+
+    gate: GateResult | None = None
+    rankings: list[Any] = field(default_factory=list)  # variants.VariantRanking per dataset
+    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def failure(self) -> str | None:
+        return "\n".join(self.failures) or None
+
+
+def conclude(fs: FunnelSession) -> Conclusion:
+    """Update the baselines or gate against them; then write the report files."""
+    settings = fs.settings
+    out = Conclusion()
+    order_records(fs)
+    metas = {r["dataset"]: fs.spec_meta.get(r["dataset"], {}) for r in fs.records}
+    if settings.update_baseline:
+        update_baselines(fs, metas, out)
+    else:
+        gate(fs, metas, out)
+    out.rankings = rank(fs)
+    from pytest_llmfunnel.outputs import write_outputs
+
+    write_outputs(fs, out)
+    return out
+
+
+def rank(fs: FunnelSession) -> list[Any]:
+    """The variant ranking of every dataset with several variants."""
+    try:
+        from pytest_llmfunnel.variants import rank_variants
+    except ImportError:  # TEMPORARY
+        return []
+    settings = fs.settings
+    return list(rank_variants(
+        fs.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed
+    ))
+
+
+def order_records(fs: FunnelSession) -> None:
+    """Records in dataset order, whatever order xdist workers reported them in."""
+    positions: dict[str, dict[str, int]] = {}
+    for name, meta in fs.spec_meta.items():
+        positions[name] = {case: i for i, case in enumerate(meta.get("ids", ()))}
+
+    def place(record: Mapping[str, Any]) -> tuple[str, int, str]:
+        where = positions.get(record["dataset"], {})
+        return record["dataset"], where.get(record["case"], len(where)), record["variant"]
+
+    fs.records.sort(key=place)
+
+
+def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclusion) -> None:
+    """Compare every eval test that has a baseline file configured."""
+    settings = fs.settings
+    ungated = sorted(k for k, m in metas.items() if not m.get("baseline"))
+    if ungated:
+        more = f" and {len(ungated) - 3} more" if len(ungated) > 3 else ""
+        shown = ", ".join(ungated[:3]) + more
+        out.notes.append(NO_GATE_HINT.format(names=shown))
+    baselines: dict[str, Baseline | None] = {}
+    for key, meta in sorted(metas.items()):
+        if not meta.get("baseline"):
+            continue
+        spec = fs.specs.get(key)
+        if spec is not None and spec.baseline is not None:
+            baselines[key] = spec.baseline
+            continue
+        try:
+            baselines[key] = load_baseline_if_exists(Path(meta["baseline"]))
+        except BaselineError as exc:
+            out.failures.append(str(exc))
+    if not baselines:
+        return
+    out.gate = compare(
+        fs.records, baselines, alpha=settings.alpha, tolerance=settings.tolerance,
+        mode=settings.gate_mode, max_error_share=settings.max_error_share, seed=settings.seed,
+    )
+    if out.gate.fails:
+        out.failures.append(out.gate.message())
+    for name in out.gate.missing_baselines:
+        out.failures.append(f"  expected at: {shown_path(metas[name]['baseline'], fs)}")
+
+
+def update_baselines(
+    fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclusion
+) -> None:
+    """Write each eval test's baseline from this run (merged, when asked for)."""
+    settings = fs.settings
+    run = fs.run_result()
+    if run.cases and run.error_share > settings.max_error_share:
+        out.failures.append(
+            f"baselines not written: {run.errors} of {run.cases} cases ended in an error; "
+            "a baseline must hold verdicts, not errors. Fix the errors and update again."
+        )
+        return
+    for key, meta in sorted(metas.items()):
+        if not meta.get("baseline"):
+            out.failures.append(
+                f"{key}: no baseline file to update: set llm_funnel_baseline_dir in the ini "
+                "file, --llm-funnel-baseline-dir, or baseline=... on the marker"
+            )
+            continue
+        records = [r for r in fs.records if r["dataset"] == key]
+        selected = {r["case"] for r in records}
+        refusal = check_partial_update(
+            meta.get("ids", ()), selected, settings.merge_baseline, dataset=key
+        )
+        if refusal:
+            out.failures.append(refusal)
+            continue
+        path = Path(meta["baseline"])
+        try:
+            if settings.merge_baseline and path.exists():
+                new = merge(load_baseline(path), records, selected, dataset_ids=meta.get("ids"))
+            else:
+                new = baseline_from_records(records, dataset=key, path=meta.get("path"))
+        except BaselineError as exc:
+            out.failures.append(f"{exc} (the file was left as it was)")
+            continue
+        changed = write_baseline(path, new)
+        state = "written" if changed else "unchanged"
+        out.notes.append(
+            f"baseline {state}: {shown_path(str(path), fs)} ({len(new.cases)} cases); "
+            "commit it to gate later runs against it."
+        )
+
+
+def shown_path(path: str, fs: FunnelSession) -> str:
+    """A path as the summary shows it: relative to the rootdir when inside it."""
+    try:
+        return Path(path).resolve().relative_to(fs.config.rootpath.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def step_summary_path() -> Path | None:
+    """Where GitHub Actions collects the job summary, when it does."""
+    value = os.environ.get(STEP_SUMMARY, "").strip()
+    return Path(value) if value else None

@@ -1,0 +1,131 @@
+"""The files a session writes at its end: Markdown report, JSON results, review slice.
+
+All three are built from the same records and gate decisions the terminal
+summary shows, so what a reviewer reads in the pull request is what CI decided.
+Every file is written atomically; the GitHub job summary is appended to, as
+GitHub expects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmfunnel.atomic import atomic_write
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.conclude import Conclusion
+    from pytest_llmfunnel.models import Case
+    from pytest_llmfunnel.session import FunnelSession
+
+
+def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
+    """Write what the settings ask for; each written file adds a note."""
+    from pytest_llmfunnel.conclude import shown_path, step_summary_path
+
+    settings = fs.settings
+    summary = step_summary_path()
+    if not fs.records or not (settings.report or settings.json or settings.review or summary):
+        return
+    gate = out.gate
+    decisions = gate.decisions if gate else ()
+    flips = [f for d in gate.datasets for f in d.flips] if gate else []
+    missing = gate.missing_baselines if gate else ()
+    label = verdict_label(fs)
+    if settings.report or summary:
+        text = markdown(fs, out, decisions, flips, missing, label)
+        if settings.report:
+            atomic_write(Path(settings.report), text)
+            out.notes.append(f"report written: {shown_path(str(settings.report), fs)}")
+        if summary is not None:
+            with summary.open("a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+    if settings.json:
+        from pytest_llmfunnel import __version__
+        from pytest_llmfunnel.report.jsonschema import (
+            SettingsSummary,
+            build_document,
+            write_results,
+        )
+
+        document = build_document(
+            fs.records, decisions, flips, settings=SettingsSummary.from_settings(settings, label),
+            tool_version=__version__, missing_baselines=missing,
+        )
+        write_results(document, settings.json)
+        out.notes.append(f"JSON results written: {shown_path(str(settings.json), fs)}")
+    if settings.review:
+        out.notes.append(review(fs, [(f.case, f.variant) for f in flips
+                                     if f.direction == "worse"]))
+
+
+def verdict_label(fs: FunnelSession) -> str:
+    """Who gave the verdicts, in words (the offline rule-based judge, a model, replay)."""
+    from pytest_llmfunnel.report import judge_label
+
+    return judge_label(fs.records, cache_mode=fs.settings.cache)
+
+
+def markdown(
+    fs: FunnelSession, out: Conclusion, decisions: Any, flips: Any, missing: Any, label: str
+) -> str:
+    """The pull-request report, with the variant ranking when a dataset has variants."""
+    from pytest_llmfunnel.report.markdown import render_markdown
+
+    text = render_markdown(
+        fs.run_result(), decisions, flips, judge_label=label, records=fs.records,
+        missing_baselines=missing, cost=fs.settings.cost,
+    )
+    ranking = variants_markdown(out)
+    if ranking:
+        marker = "\n---\n"
+        head, sep, tail = text.rpartition(marker)
+        text = f"{head}\n\n{ranking}{sep}{tail}" if sep else f"{text}\n{ranking}\n"
+    return text
+
+
+def variants_markdown(out: Conclusion) -> str:
+    """The variant ranking section ('' when no dataset has several variants)."""
+    if not out.rankings:
+        return ""
+    from pytest_llmfunnel.variants import variants_markdown as render
+
+    return render(out.rankings)
+
+
+def review(fs: FunnelSession, flips: list[tuple[str, str]]) -> str:
+    """Choose and export the human-review slice; the note says what was written."""
+    from pytest_llmfunnel.conclude import shown_path
+    from pytest_llmfunnel.review import export_review, select_review_slice
+
+    settings = fs.settings
+    assert settings.review is not None
+    chosen = select_review_slice(
+        fs.records, budget=settings.review_budget, seed=settings.seed, flips=flips
+    )
+    export_review(
+        chosen, settings.review, cases_by_id=_cases(fs),
+        show_verdicts=settings.review_show_verdicts,
+    )
+    return f"review slice written: {shown_path(str(settings.review), fs)}: {chosen.summary()}"
+
+
+def _cases(fs: FunnelSession) -> dict[str, Case]:
+    """Input, context and expected for the labellers, from the datasets this run read."""
+    from pytest_llmfunnel.dataset import DatasetError, load_dataset
+
+    cases: dict[str, Case] = {}
+    for spec in fs.specs.values():
+        for case in spec.dataset.cases:
+            cases.setdefault(case.id, case)
+    if cases:
+        return cases
+    # Under xdist the controller collected nothing: read the files the records name.
+    for meta in fs.spec_meta.values():
+        try:
+            dataset = load_dataset(fs.config.rootpath / meta["path"], columns=meta.get("columns"))
+        except (OSError, DatasetError, KeyError):
+            continue
+        for case in dataset.cases:
+            cases.setdefault(case.id, case)
+    return cases
