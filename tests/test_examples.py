@@ -16,6 +16,8 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 OFFLINE_JUDGE = "offline reference judge (rule-based, not an LLM)"
+IGNORED = shutil.ignore_patterns(".*", "__pycache__")
+CLI = "import sys; from pytest_llmfunnel.cli import main; sys.exit(main())"
 
 
 def run_example(
@@ -23,7 +25,8 @@ def run_example(
 ) -> subprocess.CompletedProcess[str]:
     """Copy example ``name`` into ``tmp_path`` and run pytest in it (or in ``cwd``)."""
     folder = tmp_path / name
-    shutil.copytree(EXAMPLES / name, folder, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+    if not folder.exists():  # a test may have prepared the copy (e.g. imported a lockfile)
+        shutil.copytree(EXAMPLES / name, folder, ignore=IGNORED)
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -58,11 +61,43 @@ def test_example_passes_offline(name: str, summary: str, tmp_path: Path) -> None
     assert (tmp_path / name / ".llmfunnel" / "cache").is_dir()
 
 
-def test_support_regression_switch_evaluates_the_changed_answers(tmp_path: Path) -> None:
-    result = run_example("support", tmp_path, LLMFUNNEL_DEMO_REGRESSION="1")
+def test_support_passes_its_regression_gate_against_the_shipped_baseline(
+    tmp_path: Path,
+) -> None:
+    result = run_example("support", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "llm-funnel gate passed: No regression in 3 gated metrics" in result.stdout
+
+
+def test_support_regression_switch_fails_the_gate(tmp_path: Path) -> None:
+    result = run_example("support", tmp_path, LLMFUNNEL_DEMO_REGRESSION="1")
+    assert result.returncode == 1, result.stdout + result.stderr
     assert "evaluating the 'answer_after_change' column" in result.stdout
     assert " 20 passed, 40 llm-failed in " in result.stdout.strip().splitlines()[-1]
+    assert "llm-funnel gate FAILED: Regression in 2 of 3 gated metrics" in result.stdout
+    assert "accept it with --llm-funnel-update-baseline" in result.stdout
+    # The baseline file is only read: a failing gate never rewrites it.
+    shipped = EXAMPLES / "support" / "baselines" / "test_support__test_support_answer.jsonl"
+    copied = tmp_path / "support" / "baselines" / shipped.name
+    assert copied.read_bytes() == shipped.read_bytes()
+
+
+def test_support_replays_its_lockfile_with_no_judge_at_all(tmp_path: Path) -> None:
+    folder = tmp_path / "support"
+    shutil.copytree(EXAMPLES / "support", folder, ignore=IGNORED)
+    imported = subprocess.run(
+        [sys.executable, "-c", CLI, "cache", "import", "verdicts.lock.jsonl"],
+        cwd=folder, capture_output=True, text=True, timeout=120,
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "184 verdicts" in imported.stdout
+    for switch in ("", "1"):
+        result = run_example(
+            "support", tmp_path, "--llm-funnel-cache=replay-only", cwd=folder,
+            LLMFUNNEL_DEMO_REGRESSION=switch,
+        )
+        assert result.returncode == (1 if switch else 0), result.stdout + result.stderr
+        assert "0 errors" in result.stdout  # every verdict replayed, none missing
 
 
 def test_ab_variants_reports_the_pairwise_tally(tmp_path: Path) -> None:
