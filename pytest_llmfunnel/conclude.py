@@ -71,10 +71,8 @@ def conclude(fs: FunnelSession) -> Conclusion:
 
 def rank(fs: FunnelSession) -> list[Any]:
     """The variant ranking of every dataset with several variants."""
-    try:
-        from pytest_llmfunnel.variants import rank_variants
-    except ImportError:  # TEMPORARY
-        return []
+    from pytest_llmfunnel.variants import rank_variants
+
     settings = fs.settings
     return list(rank_variants(
         fs.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
-
-from tabulate import tabulate
 
 from pytest_llmfunnel.results import DatasetRun, Tallies, describe_problems, status_of
 
@@ -67,10 +66,21 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
         yield from _variant_lines(fs)
     if out.notes:
         yield ""
-        yield from out.notes
+        for note in out.notes:
+            yield from _wrapped(note)
     if out.failure:
         yield ""
-        yield from out.failure.splitlines()
+        for line in out.failure.splitlines():
+            yield from _wrapped(line)
+
+
+def _wrapped(text: str) -> list[str]:
+    """One message wrapped to the summary's width, continuation lines indented."""
+    lead = text[: len(text) - len(text.lstrip(" "))]
+    return textwrap.wrap(
+        text, WIDTH, initial_indent="", subsequent_indent=lead + "  ",
+        break_on_hyphens=False, break_long_words=False,
+    ) or [""]
 
 
 def _pairing_lines(comparison: Any) -> Iterator[str]:
@@ -94,28 +104,30 @@ def _variant_lines(fs: FunnelSession) -> Iterator[str]:
 def funnel_table(dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None) -> Iterator[str]:
     """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
     requests sent, tokens and cost."""
-    yield (
+    yield from _wrapped(
         f"{dataset.name}: {dataset.cases} cases, {dataset.promoted} promoted "
         f"({_pct(dataset.promoted, dataset.cases)}), {dataset.errors} errors"
     )
     rows = []
     for name, c in dataset.stages.items():
-        row: list[Any] = [_clip(name, 18), c.cases_in, c.passed, c.failed, c.errors]
+        row = [name, str(c.cases_in), str(c.passed), str(c.failed), str(c.errors)]
         if dataset.kinds.get(name) == "judge":
             misses = tallies.misses(dataset.name, name) if tallies is not None else "-"
             price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
             row += [
-                c.cache_hits,
-                misses,
-                c.requests,
-                c.usage.total_tokens,
+                str(c.cache_hits),
+                str(misses),
+                str(c.requests),
+                str(c.usage.total_tokens),
                 "-" if price is None else f"{price:.4f}",
             ]
         else:
             row += [""] * 5
         rows.append(row)
     headers = ["stage", "in", "pass", "fail", "err", "hits", "miss", "sent", "tokens", "cost"]
-    yield from tabulate(rows, headers=headers, tablefmt="simple").splitlines()
+    from pytest_llmfunnel.report.text import plain_table
+
+    yield from plain_table(headers, rows, ("left", *["right"] * 9), WIDTH)
 
 
 def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterator[str]:

@@ -87,7 +87,9 @@ def test_a_configured_baseline_that_does_not_exist_fails_and_says_how_to_create_
     result = run(pytester, judge_server)
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*no baseline file yet; create it with --llm-funnel-update-baseline and commit it.*",
+        "llm-funnel gate FAILED: No baseline file for eval",
+        "*test_eval.py::test_eval: no baseline file yet; create it with",
+        "*--llm-funnel-update-baseline and commit it.",
         f"*  expected at: {BASELINE}*",
     ])
 

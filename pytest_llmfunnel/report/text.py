@@ -57,7 +57,7 @@ def terminal_width(width: int | None = None) -> int:
     return max(60, width)
 
 
-def _table(
+def plain_table(
     headers: list[str], rows: list[list[str]], colalign: tuple[str, ...], width: int
 ) -> list[str]:
     """A plain table with a rule under the headers; the first column is clipped to fit ``width``.
@@ -139,7 +139,7 @@ def quality_lines(
             )
     headers = ["metric", "base", "current", "diff", "bound", "p_adj", "MDE", "decision"]
     yield from _wrap("quality per metric (" + UNITS + "):", w)
-    yield from _table(headers, rows, ("left", *["right"] * 6, "left"), w)
+    yield from plain_table(headers, rows, ("left", *["right"] * 6, "left"), w)
     if any(not d.gated for d in decisions):
         yield "* measured only, not gated"
     for d in decisions:
@@ -178,7 +178,7 @@ def tag_lines(
             )
     yield "by case tag (descriptive, not gated):"
     headers = ["tag", "stage", "n", "base", "current", "diff"]
-    yield from _table(headers, body, ("left", "left", "right", "right", "right", "right"),
+    yield from plain_table(headers, body, ("left", "left", "right", "right", "right", "right"),
                       terminal_width(width))
     if len(rows) > len(shown):
         yield f"  ... and {len(rows) - len(shown)} more (use -v to list all)"
