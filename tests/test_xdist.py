@@ -86,3 +86,37 @@ def test_error_share_fails_the_session(
         *judge_args(judge_server, "--llm-funnel-max-error-share=0.1"), *plugin_args
     )
     assert tolerant.ret == 0
+
+
+@pytest.mark.usefixtures("openai_env")
+def test_n2_gives_the_same_results_gate_and_reports_as_n0(
+    pytester: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    """Byte-identical JSON results and Markdown report, one process or two workers."""
+
+    def answer(body: dict) -> object:
+        text = str(body)
+        return verdict(2 if "WORSE" in text else 5)
+
+    judge_server.default = answer  # type: ignore[assignment]
+    rows = cases(150)
+    write_jsonl(pytester.path / "cases.jsonl", rows)
+    pytester.makeini("[pytest]\nllm_funnel_baseline_dir = baselines\n")
+    pytester.makepyfile(test_eval=TEST_FILE)
+    update = pytester.runpytest(*judge_args(judge_server, "--llm-funnel-update-baseline"))
+    assert update.ret == 0, update.stdout.str()
+    for row in rows[:40]:
+        row["output"] = "WORSE " + row["output"][:20]
+    write_jsonl(pytester.path / "cases.jsonl", rows)
+    outputs = {}
+    for name, extra in (("n0", ["-n", "0"]), ("n2", ["-n", "2"])):
+        result = pytester.runpytest(*judge_args(
+            judge_server, *extra, "--llm-funnel-cache=off", f"--llm-funnel-json={name}.json",
+            f"--llm-funnel-report={name}.md",
+        ))
+        assert result.ret == 1, result.stdout.str()  # the gate caught the regression
+        outputs[name] = [
+            (pytester.path / f"{name}.{suffix}").read_bytes() for suffix in ("json", "md")
+        ]
+    assert outputs["n0"] == outputs["n2"]
+    assert b'"decision": "regressed"' in outputs["n0"][0]
