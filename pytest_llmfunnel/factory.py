@@ -1,8 +1,9 @@
 """Build the judge backend and the stores a run's settings ask for.
 
 Besides the two real backends this module holds the small wrappers a run puts
-around them: :class:`DryRunBackend` (counts what would be sent, sends nothing),
-:class:`BudgetBackend` (stops starting requests past a cost) and
+around them: :class:`LazyOpenAIBackend` (imports the SDK on the first request
+actually sent), :class:`DryRunBackend` (counts what would be sent, sends
+nothing), :class:`BudgetBackend` (stops starting requests past a cost) and
 :class:`CountingStore` (counts cache hits and misses per stage). Each wrapper
 keeps the wrapped backend's ``base_url``, so cache keys never depend on them.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmfunnel.backend import (
     AnswerStore,
@@ -27,6 +29,9 @@ from pytest_llmfunnel.backend import (
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.funnel import OutputRecorder
 
+if TYPE_CHECKING:
+    from pytest_llmfunnel.client import OpenAIJudgeBackend
+
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
 
@@ -39,9 +44,7 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
         from pytest_llmfunnel.offline import OfflineReferenceJudge
 
         return OfflineReferenceJudge()
-    from pytest_llmfunnel.client import OpenAIJudgeBackend
-
-    return OpenAIJudgeBackend(
+    return LazyOpenAIBackend(
         settings.model,
         settings.base_url or OPENAI_DEFAULT_URL,
         settings.api_key,
@@ -49,6 +52,85 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
         max_retries=settings.max_retries,
         concurrency=max(1, settings.concurrency // max(1, worker_count)),
     )
+
+
+class LazyOpenAIBackend:
+    """An OpenAI-compatible backend built on the first request that is actually sent.
+
+    A warm re-run answers every request from the verdict cache, and importing
+    the ``openai`` SDK alone takes about 0.4 s, so :mod:`pytest_llmfunnel.client`
+    is imported, and :class:`~pytest_llmfunnel.client.OpenAIJudgeBackend` built
+    with the same arguments, only when :meth:`complete` is first called. Until
+    then ``identity``, ``base_url``, ``model`` and ``supports_json_schema`` are
+    answered from the arguments, exactly as the built backend would answer them.
+    """
+
+    def __init__(
+        self, model: str, base_url: str, api_key: str | None = None, **options: Any
+    ) -> None:
+        self._model = model
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._options = options
+        self._inner: OpenAIJudgeBackend | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> str:
+        # Must equal OpenAIJudgeBackend.identity: every verdict carries it.
+        return f"openai-compatible {self._model} @ {self._base_url}"
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def supports_json_schema(self) -> bool:
+        if self._inner is not None:
+            return self._inner.supports_json_schema
+        return bool(self._options.get("json_schema", True))
+
+    @property
+    def built(self) -> OpenAIJudgeBackend | None:
+        """The real backend once a request was sent, else None."""
+        return self._inner
+
+    def backend(self) -> OpenAIJudgeBackend:
+        """The real backend, built (and the SDK imported) on the first call."""
+        with self._lock:
+            if self._inner is None:
+                from pytest_llmfunnel.client import OpenAIJudgeBackend
+
+                inner = OpenAIJudgeBackend(
+                    self._model, self._base_url, self._api_key, **self._options
+                )
+                if self._stopped:
+                    inner.stop()
+                self._inner = inner
+            return self._inner
+
+    async def complete(self, request: JudgeRequest) -> Completion:
+        return await self.backend().complete(request)
+
+    def stop(self) -> None:
+        """As :meth:`OpenAIJudgeBackend.stop`; a backend built later starts stopped."""
+        with self._lock:
+            self._stopped = True
+            inner = self._inner
+        if inner is not None:
+            inner.stop()
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
+
+    def __repr__(self) -> str:
+        return f"LazyOpenAIBackend({self.identity!r})"
 
 
 def make_store(settings: Settings) -> AnswerStore:

@@ -43,6 +43,8 @@ a verdict quoted from the output under test win.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import math
 import re
@@ -308,7 +310,16 @@ def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     Titles are dropped so the schema (part of every cache key) stays small and
     does not change with cosmetic pydantic changes; every property is required.
+    Each call returns a fresh copy, so a caller may change it freely.
     """
+    return copy.deepcopy(_strict_schema(model))
+
+
+@functools.cache
+def _strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    # Generating a schema costs about 0.3 ms and every judge request needs
+    # one: once per answer model is enough (answer models are classes defined
+    # once, so the cache stays as small as their number).
     props = {
         name: {k: v for k, v in prop.items() if k != "title"}
         for name, prop in model.model_json_schema()["properties"].items()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ import pytest
 
 from pytest_llmfunnel.backend import JudgeBackend, JudgeCallError, JudgeRequest
 from pytest_llmfunnel.client import OpenAIJudgeBackend, redact
+from pytest_llmfunnel.factory import LazyOpenAIBackend
 from pytest_llmfunnel.models import Usage
 from pytest_llmfunnel.retry import (
     AdaptiveLimiter,
@@ -318,3 +321,64 @@ def test_backend_can_be_reused_across_event_loops(server: JudgeServer) -> None:
     for text in ["first loop", "second loop"]:
         assert asyncio.run(backend.complete(request(server, text))).content is not None
     assert server.stats.requests == 2
+
+
+# -- the lazily built backend ------------------------------------------------------
+def lazy_backend(srv: JudgeServer, **kwargs: Any) -> LazyOpenAIBackend:
+    settings: dict[str, Any] = {"timeout": 5.0, "backoff_base": 0.01, "seed": 0}
+    settings.update(kwargs)
+    return LazyOpenAIBackend("judge-1", srv.base_url + "/", KEY, **settings)
+
+
+def test_lazy_backend_answers_like_the_real_one_before_building_it(server: JudgeServer) -> None:
+    lazy: JudgeBackend = lazy_backend(server, json_schema=False)
+    real = make_backend(server, json_schema=False)
+    described = [(b.identity, b.base_url, b.model, b.supports_json_schema) for b in (lazy, real)]
+    assert described[0] == described[1] == (
+        f"openai-compatible judge-1 @ {server.base_url}", server.base_url, "judge-1", False
+    )
+    assert isinstance(lazy, LazyOpenAIBackend) and lazy.built is None
+    assert KEY not in repr(lazy)
+
+
+def test_lazy_backend_builds_on_the_first_request_and_keeps_the_settings() -> None:
+    with JudgeServer(reject_json_schema=True) as srv:
+        backend = lazy_backend(srv, max_retries=0)
+        assert backend.supports_json_schema
+        completion = asyncio.run(backend.complete(request(srv, "a", response_format=SCHEMA)))
+        built = backend.built
+        assert built is not None and backend.backend() is built
+        assert completion.content == '{"reasoning": "ok", "score": 4}'
+        # the endpoint's rejection of json_schema shows through the wrapper
+        assert not backend.supports_json_schema
+        assert built.stats.requests == 2
+        assert srv.requests[0].headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_a_lazy_backend_stopped_before_its_first_request_sends_nothing(
+    server: JudgeServer,
+) -> None:
+    backend = lazy_backend(server)
+    backend.stop()
+    with pytest.raises(JudgeCallError) as err:
+        asyncio.run(backend.complete(request(server)))
+    assert err.value.cause == "cancelled"
+    assert server.stats.requests == 0
+    asyncio.run(backend.aclose())
+
+
+def test_making_the_openai_backend_does_not_import_the_sdk() -> None:
+    script = (
+        "import sys\n"
+        "from pytest_llmfunnel.config import Settings\n"
+        "from pytest_llmfunnel.factory import make_backend\n"
+        "backend = make_backend(Settings(base_url='http://127.0.0.1:9/v1', api_key='k'))\n"
+        "print(type(backend).__name__, backend.identity, 'openai' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == [
+        "LazyOpenAIBackend", "openai-compatible", "gpt-4o-mini", "@", "http://127.0.0.1:9/v1",
+        "False",
+    ]

@@ -7,8 +7,10 @@ import json
 import random
 import re
 import unicodedata
+from typing import Any, ClassVar
 
 import pytest
+from pydantic import BaseModel
 
 from pytest_llmfunnel import prompts
 from pytest_llmfunnel.prompts import (
@@ -225,3 +227,28 @@ def test_builtin_rubrics_exist_for_every_criterion() -> None:
     assert set(prompts.RUBRICS) == {"relevance", "coherence", "faithfulness", "correctness", "tone"}
     assert "context" in prompts.RUBRICS["faithfulness"]
     assert "expected answer" in prompts.RUBRICS["correctness"]
+
+
+def test_strict_schema_is_generated_once_per_answer_model_and_copied_out() -> None:
+    class CountedAnswer(BaseModel):
+        reasoning: str
+        score: float
+
+        generated: ClassVar[int] = 0
+
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            cls.generated += 1
+            return super().model_json_schema(*args, **kwargs)
+
+    first = prompts.strict_schema(CountedAnswer)
+    first["properties"]["score"]["type"] = "string"  # a caller's change stays its own
+    second = prompts.response_format(CountedAnswer, "a", json_schema=True)["json_schema"]
+    assert second["schema"] == {
+        "type": "object",
+        "properties": {"reasoning": {"type": "string"}, "score": {"type": "number"}},
+        "required": ["reasoning", "score"],
+        "additionalProperties": False,
+    }
+    assert second["schema"] is not prompts.strict_schema(CountedAnswer)
+    assert CountedAnswer.generated == 1
