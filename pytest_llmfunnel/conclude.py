@@ -44,6 +44,7 @@ class Conclusion:
 
     gate: GateResult | None = None
     rankings: list[Any] = field(default_factory=list)  # variants.VariantRanking per dataset
+    calibration: tuple[list[Any], list[Any]] | None = None  # (calibrations, estimates)
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -63,10 +64,32 @@ def conclude(fs: FunnelSession) -> Conclusion:
     else:
         gate(fs, metas, out)
     out.rankings = rank(fs)
+    if settings.labels is not None:
+        calibrate_judges(fs, out)
     from pytest_llmfunnel.outputs import write_outputs
 
     write_outputs(fs, out)
     return out
+
+
+def calibrate_judges(fs: FunnelSession, out: Conclusion) -> None:
+    """Judge against human labels: agreement per criterion and PPI++ pass rates."""
+    from pytest_llmfunnel.calibration import calibrate, calibrated_estimates
+    from pytest_llmfunnel.review import ReviewFileError, import_labels, match_labels
+
+    path = fs.settings.labels
+    assert path is not None
+    try:
+        labels = import_labels(path)
+    except (OSError, ReviewFileError) as exc:
+        out.failures.append(f"labels not read: {exc}")
+        return
+    matched = match_labels(labels, fs.records).summary()
+    out.notes.append(f"{shown_path(str(path), fs)}: {matched}")
+    out.calibration = (
+        list(calibrate(fs.records, labels)),
+        list(calibrated_estimates(fs.records, labels, None, alpha=fs.settings.alpha)),
+    )
 
 
 def rank(fs: FunnelSession) -> list[Any]:

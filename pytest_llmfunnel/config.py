@@ -112,6 +112,9 @@ OPTIONS: tuple[Option, ...] = (
            "a count.", 0.1, "float", metavar="SHARE_OR_COUNT"),
     Option("review_show_verdicts", "Show the judge's verdict and reason to labellers.",
            False, "bool"),
+    Option("labels", "Human labels (a filled-in review export, CSV or JSONL): the reports "
+           "then show the judge's calibration and human-calibrated (PPI++) pass rates.",
+           None, "path", metavar="PATH"),
     Option("seed", "Seed for random choices (review audit sample, bootstrap).", 0, "int",
            metavar="N"),
     Option("explain_cache", "For this case id, say per judge stage whether the cache hit "
@@ -191,6 +194,7 @@ class Settings:
     review: Path | None = None
     review_budget: float = 0.1
     review_show_verdicts: bool = False
+    labels: Path | None = None
     seed: int = 0
     explain_cache: str | None = None
 
@@ -243,7 +247,7 @@ def resolve_settings(
     elif values["cache_dir"] is None and rootdir is not None:
         values["cache_dir"] = rootdir / ".llmfunnel" / "cache"
 
-    for name in ("baseline_dir", "report", "json", "review"):
+    for name in ("baseline_dir", "report", "json", "review", "labels"):
         if values[name] is not None and rootdir is not None:
             values[name] = (rootdir / values[name]).resolve()
     _check_range(values, "alpha", 1e-6, 0.5, "a level between 0 and 0.5, e.g. 0.05")

@@ -77,10 +77,14 @@ def markdown(
         missing_baselines=missing, cost=fs.settings.cost,
     )
     ranking = variants_markdown(out)
+    if out.calibration is not None:
+        from pytest_llmfunnel.calibration import calibration_markdown
+
+        ranking = "\n".join([ranking, *calibration_markdown(*out.calibration)]).strip()
     if ranking:
         marker = "\n---\n"
         head, sep, tail = text.rpartition(marker)
-        text = f"{head}\n\n{ranking}{sep}{tail}" if sep else f"{text}\n{ranking}\n"
+        text = f"{head.rstrip()}\n\n{ranking}\n{sep}{tail}" if sep else f"{text}\n{ranking}\n"
     return text
 
 

@@ -64,6 +64,12 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
             yield from _pairing_lines(comparison)
     if verbosity >= 0:
         yield from _variant_lines(fs)
+    if out.calibration is not None and verbosity >= 0:
+        from pytest_llmfunnel.calibration import calibration_lines
+
+        yield ""
+        for line in calibration_lines(*out.calibration):
+            yield from _wrapped(line)
     if out.notes:
         yield ""
         for note in out.notes:

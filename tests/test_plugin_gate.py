@@ -333,3 +333,37 @@ def _decisions(
     run(pytester, server, "--llm-funnel-json=results.json", *extra)
     document = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
     return {d["metric"]: d for d in document["decisions"]}
+
+
+def test_review_slice_then_labels_show_the_judges_calibration_in_the_reports(
+    pytester: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    import csv
+
+    worse_scores_low(judge_server)
+    project(pytester, rows_with(range(0, 60, 4)), ini="")
+    exported = run(pytester, judge_server, "--llm-funnel-review=review.csv",
+                   "--llm-funnel-review-budget=30")
+    assert exported.ret == 0, exported.stdout.str()
+    exported.stdout.fnmatch_lines(["*review slice written: review.csv: review slice: 30 of 60*"])
+    with (pytester.path / "review.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 30 and "judge_relevance" not in rows[0]  # verdicts hidden by default
+    # The humans agree with the judge except on two outputs.
+    for i, row in enumerate(rows):
+        judge_passes = "WORSE" not in row["output"]
+        row["label_relevance"] = "pass" if judge_passes != (i < 2) else "fail"
+        row["annotator"] = "ann"
+    with (pytester.path / "review.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    labelled = run(pytester, judge_server, "--llm-funnel-labels=review.csv",
+                   "--llm-funnel-report=report.md")
+    assert labelled.ret == 0, labelled.stdout.str()
+    out = labelled.stdout.str()
+    assert "labels: 30 current, 0 stale" in out
+    assert "judge calibration (95% intervals)" in out
+    report = (pytester.path / "report.md").read_text(encoding="utf-8")
+    assert "#### Judge calibration" in report
+    assert "93.3%" in report  # 28 of 30 labels agree with the judge
