@@ -114,3 +114,21 @@ def test_an_example_runs_from_outside_its_folder(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"rootdir: {tmp_path / 'extraction'}" in result.stdout
     assert " 47 passed, 17 llm-failed in " in result.stdout.strip().splitlines()[-1]
+
+
+def test_docs_sample_report_is_the_support_examples_regression_report(tmp_path: Path) -> None:
+    """docs/sample-report.md is what CI would post for the demo regression, kept current.
+
+    After an intended change, regenerate it with LLMFUNNEL_UPDATE_GOLDEN=1 and read the diff.
+    """
+    result = run_example(
+        "support", tmp_path, "--llm-funnel-report=report.md", LLMFUNNEL_DEMO_REGRESSION="1"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = (tmp_path / "support" / "report.md").read_text(encoding="utf-8")
+    sample = EXAMPLES.parent / "docs" / "sample-report.md"
+    if os.environ.get("LLMFUNNEL_UPDATE_GOLDEN"):
+        sample.write_text(report, encoding="utf-8")
+    assert report == sample.read_text(encoding="utf-8"), "docs/sample-report.md is stale"
+    assert report.startswith("<!-- pytest-llmfunnel report -->")
+    assert "Regression in 2 of 3 gated metrics" in report

@@ -144,9 +144,8 @@ def chart_markdown(decisions: Sequence[GateDecision], limit: int = CHART_LIMIT) 
         if not group:
             continue
         scale = 100.0 if binary else 1.0
-        labels = ", ".join(
-            f'"{mermaid_label(f"{short_dataset(d.dataset)}/{d.metric}", 24)}"' for d in group
-        )
+        several = len({d.dataset for d in group}) > 1
+        labels = ", ".join(f'"{mermaid_label(_chart_name(d, several), 24)}"' for d in group)
         base = ", ".join(f"{d.baseline_mean * scale:.4g}" for d in group)
         cur = ", ".join(f"{d.current_mean * scale:.4g}" for d in group)
         title = "Pass rate in %" if binary else "Mean score"
@@ -166,6 +165,12 @@ def chart_markdown(decisions: Sequence[GateDecision], limit: int = CHART_LIMIT) 
             )
         )
     return "\n\n".join(charts)
+
+
+def _chart_name(d: GateDecision, several: bool) -> str:
+    """A metric's short name on a chart (the chart's title says pass rate or mean score)."""
+    name = d.metric.removesuffix(" pass rate").removesuffix(" mean score")
+    return f"{short_dataset(d.dataset)}/{name}" if several else name
 
 
 def flips_markdown(flips: Iterable[FlipLike], limit: int | None = FLIP_LIMIT) -> str:
