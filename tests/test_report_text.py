@@ -190,9 +190,15 @@ def test_tag_breakdown_counts_dropped_cases_as_failures(sample: ReportData) -> N
     assert rows[("gdpr", "rouge_l")].kind == "score"
     assert rows[("gdpr", "rouge_l")].current == pytest.approx(0.25 + (1.0 + 4.5) / 20)
     assert not any(r.dataset.endswith("test_qa") for r in rows.values())  # untagged dataset
+    changed = [r for r in rows.values() if r.baseline is not None and r.current is not None
+               and r.current != r.baseline]
     lines = list(tag_lines(sample.records, limit=2, width=80))
     assert lines[0] == "by case tag (descriptive, not gated):"
-    assert lines[-1] == "  ... and 7 more (use -v to list all)"
+    assert lines[-1] == f"  ... and {len(changed) - 2} more (use -v to list all)"
+    # By default only rows that moved, the largest drop first.
+    assert lines[4].split()[:2] == ["billing", "faithfulness"]
+    everything = list(tag_lines(sample.records, limit=None, width=80))
+    assert len(everything) == 4 + len(rows)  # title, header, rule, a dataset line
 
 
 def test_render_text_from_a_document_includes_the_funnel(

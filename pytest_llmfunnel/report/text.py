@@ -161,6 +161,17 @@ def tag_lines(
     )
     if not rows:
         return
+    if limit is not None:
+        # By default only what moved, the largest drops first; -v lists every row.
+        changed = [r for r in rows if r.baseline is not None and r.current is not None
+                   and abs(r.current - r.baseline) > 1e-12]
+        if not changed:
+            if any(r.baseline is not None for r in rows):
+                yield "by case tag: no tag's pass rate or score changed (use -v to list them)"
+                return
+        else:
+            rows = sorted(changed, key=lambda r: (r.dataset, r.kind != "pass rate",
+                                                  (r.current or 0.0) - (r.baseline or 0.0)))
     shown = rows if limit is None else rows[:limit]
     body: list[list[str]] = []
     for dataset in dict.fromkeys(r.dataset for r in shown):
