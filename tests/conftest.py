@@ -11,7 +11,7 @@ import pytest
 
 from pytest_llmfunnel.testing import JudgeServer
 
-ENV_PREFIXES = ("LLM_FUNNEL", "OPENAI_", "PYTEST_XDIST_")
+ENV_PREFIXES = ("LLM_FUNNEL", "OPENAI_", "PYTEST_XDIST_", "GITHUB_STEP_SUMMARY")
 
 
 @pytest.fixture(params=["no-xdist", "n0", "n2"])

@@ -30,7 +30,7 @@ def run_example(
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("OPENAI_", "LLM_FUNNEL", "LLMFUNNEL_", "PYTEST_"))
+        if not key.startswith(("OPENAI_", "LLM_FUNNEL", "LLMFUNNEL_", "PYTEST_", "GITHUB_"))
     }
     environment.update(env, COLUMNS="120")
     return subprocess.run(

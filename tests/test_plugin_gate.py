@@ -367,3 +367,20 @@ def test_review_slice_then_labels_show_the_judges_calibration_in_the_reports(
     report = (pytester.path / "report.md").read_text(encoding="utf-8")
     assert "#### Judge calibration" in report
     assert "93.3%" in report  # 28 of 30 labels agree with the judge
+
+
+def test_the_report_is_appended_to_the_github_job_summary(
+    pytester: pytest.Pytester, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_llmfunnel.report.markdown import MARKER
+
+    worse_scores_low(judge_server)
+    project(pytester, rows_with(), ini="")
+    summary = pytester.path / "summary.md"
+    summary.write_text("# earlier step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert run(pytester, judge_server).ret == 0
+    assert run(pytester, judge_server).ret == 0
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("# earlier step\n")  # appended, never overwritten
+    assert text.count(MARKER) == 2
