@@ -3,34 +3,35 @@
 An offline eval cannot say which variant (``output_<variant>`` columns,
 candidate prompts) users will prefer, but it can rule variants out: one earns
 an online experiment only when it is *shown* to be no worse than the best by
-more than a tolerance on every gated metric. "Not significantly worse" is not
-enough: with few cases every variant is that. Use::
+more than a tolerance on every gated metric; "not significantly worse" is not
+enough, as with few cases every variant is that. Use::
 
     rankings = rank_variants(records, alpha=0.05, tolerance=0.02)  # per multi-variant dataset
     variant_lines(rankings, width=80)   # terminal lines; [] when no dataset has two variants
     variants_markdown(rankings)         # pull-request Markdown; "" when none
 
-* **Metrics and values** are the regression gate's (:mod:`.regression`): the
-  promotion rate and each ``<stage> pass rate`` are gated, ``<stage> mean
-  score`` is shown, never deciding. A case dropped before a stage fails it (or
-  scores the scale's minimum); a stage error is left out of both sides of that
-  metric's pair; a failed target did not get through. Only cases that every
-  variant ran are compared (the others are listed).
+* **Metrics and values** are the gate's (:mod:`.regression`): the promotion
+  rate and each ``<stage> pass rate`` are gated, ``<stage> mean score`` is
+  shown only. A case dropped before a stage fails it (or scores the scale's
+  minimum); a stage error is left out of both sides of that metric's pair; a
+  failed target did not get through. Only cases every variant ran are compared.
 * **The best variant** is the highest on the primary metric: the first judge
   pass rate in funnel order, else the promotion rate. Exact ties go to the
-  higher mean pairwise score (+1 win, 0 tie, -1 loss, first pairwise stage),
-  then the promotion rate, then the name. The pairwise judge does not override
-  the primary metric (it meets only the first variant with each other one, so
-  it cannot order every pair); where it clearly prefers another variant to the
-  best (win-rate interval above one half), ``note`` says so.
+  higher mean pairwise score (+1 win, 0 tie, -1 loss; first pairwise stage),
+  then the promotion rate, then the name. A pairwise judge meets only the
+  first variant with each other one, so it cannot order every pair and does
+  not override the primary metric; where it clearly prefers another variant
+  (win-rate interval above one half), ``note`` says so.
 * **Every other variant** meets the best in :func:`.gate.decide`'s
-  non-inferiority mode (best as "baseline", variant as "current"), one call
-  per dataset, so Holm runs across all its gated (variant, metric) pairs. A
-  *candidate* has, on every gated metric, an adjusted p-value below alpha: its
-  one-sided lower bound of (variant - best) lies above -tolerance. Otherwise it
-  is *discarded*, with a reason per failing metric: worse beyond the margin,
-  too few cases to show non-inferiority at this tolerance (the minimum
-  detectable effect exceeds it), or a bound below the margin.
+  non-inferiority mode (best as baseline, variant as current), one call per
+  dataset, so Holm runs across its gated (variant, metric) pairs. A *candidate*
+  has, on every gated metric, an adjusted p-value below alpha: a one-sided
+  lower bound of (variant - best) above -tolerance. Otherwise it is
+  *discarded*, with a reason per failing metric: worse beyond the margin, too
+  few cases to show non-inferiority at this tolerance (the minimum detectable
+  effect exceeds it), or a bound below the margin. A bound that clears the
+  margin counts even where the gate would call the sample too small to fail
+  on: low power hides a drop, it does not fake a clear bound.
 * **Pairwise judges**: wins, ties and losses per pair of variants, and the win
   rate over decisive comparisons (ties left out) with a 95% Wilson interval.
 """
@@ -39,7 +40,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -172,12 +173,8 @@ class VariantRanking:
 
 
 def rank_variants(
-    records: Iterable[Record],
-    *,
-    alpha: float = 0.05,
-    tolerance: float = 0.02,
-    tolerances: Mapping[str, float] | None = None,
-    seed: int = 0,
+    records: Iterable[Record], *, alpha: float = 0.05, tolerance: float = 0.02,
+    tolerances: Mapping[str, float] | None = None, seed: int = 0,
 ) -> list[VariantRanking]:
     """Rank the variants of every dataset that has two or more.
 
@@ -204,54 +201,51 @@ def rank_variants(
 def _metrics(records: Sequence[Record]) -> tuple[list[Metric], str, set[str]]:
     """The gate's metrics in funnel order, the primary metric, and the pairwise stages."""
     kinds: dict[str, str] = {}
-    statuses: dict[str, set[str]] = {}
+    statuses: dict[str, set[str]] = {}  # with the marks "scored" and "pairwise"
     scales: dict[str, tuple[float, float]] = {}
-    scored: set[str] = set()
-    pairwise: set[str] = set()
-    for record in records:
-        for s in record.get("stages", ()):
-            name = s["stage"]
-            kinds.setdefault(name, s["kind"])
-            statuses.setdefault(name, set()).add(s["status"])
-            if s.get("scale") is not None:
-                scales[name] = (float(s["scale"][0]), float(s["scale"][1]))
-            if s.get("score") is not None:
-                scored.add(name)
-            if is_pairwise(s):
-                pairwise.add(name)
+    for s in (s for record in records for s in record.get("stages", ())):
+        kinds.setdefault(s["stage"], s["kind"])
+        seen = statuses.setdefault(s["stage"], set())
+        seen.add(s["status"])
+        if s.get("score") is not None:
+            seen.add("scored")
+        if is_pairwise(s):
+            seen.add("pairwise")
+        if s.get("scale") is not None:
+            scales[s["stage"]] = (float(s["scale"][0]), float(s["scale"][1]))
     metrics = [Metric(PROMOTION, None, "binary", True, None)]
-    primary = PROMOTION
     for name, kind in kinds.items():
-        if kind == "check" or name in pairwise:
-            continue  # checks count through the promotion rate; pairwise has its own table
-        decides = bool(statuses[name] & {"passed", "failed"})
+        seen = statuses[name]
+        if kind == "check" or "pairwise" in seen:
+            continue  # checks count through the promotion rate; pairwise has its own counts
+        decides = bool(seen & {"passed", "failed"})
         if decides:
             metrics.append(Metric(f"{name} pass rate", name, "binary", True, scales.get(name)))
-            if kind == "judge" and primary == PROMOTION:
-                primary = f"{name} pass rate"
-        if name in scored and (kind == "judge" or not decides):
+        if "scored" in seen and (kind == "judge" or not decides):
             metrics.append(Metric(f"{name} mean score", name, "score", False, scales.get(name)))
-    return metrics, primary, pairwise
+    judged = [m.name for m in metrics if m.kind == "binary" and kinds.get(m.stage or "") == "judge"]
+    return metrics, (judged or [PROMOTION])[0], {n for n, seen in statuses.items()
+                                                 if "pairwise" in seen}
 
 
 _Cell = float | str  # a number, or ERROR / MISSING
 
 
-def _cells(
-    metric: Metric, sides: Mapping[str, Sequence[regression._Side]]
-) -> dict[str, list[_Cell]]:
+def _cells(metric: Metric, sides: Mapping[str, list[regression._Side]]) -> dict[str, list[_Cell]]:
     """Each variant's value per compared case; a dropped case scores the floor (survivorship)."""
     raw = {v: [regression._value(side, metric) for side in column] for v, column in sides.items()}
     numbers = [x for column in raw.values() for x in column if isinstance(x, float)]
     floor = metric.scale[0] if metric.scale else min(numbers, default=0.0)
-    return {
-        v: [x if isinstance(x, float) or x in (ERROR, MISSING) else floor for x in column]
-        for v, column in raw.items()
-    }
+    return {v: [x if isinstance(x, float) or x in (ERROR, MISSING) else floor for x in column]
+            for v, column in raw.items()}
 
 
-def _mean(values: Sequence[float]) -> float:
-    return math.fsum(values) / len(values) if values else math.nan
+def _means(column: Mapping[str, list[_Cell]]) -> tuple[int, dict[str, float]]:
+    """Each variant's mean over the cases where every variant has a value, and their count."""
+    size = len(next(iter(column.values())))
+    rows = [i for i in range(size) if all(isinstance(col[i], float) for col in column.values())]
+    return len(rows), {v: math.fsum(float(col[i]) for i in rows) / len(rows) if rows else math.nan
+                       for v, col in column.items()}
 
 
 def _rank(
@@ -259,50 +253,37 @@ def _rank(
     tolerance: float, tolerances: Mapping[str, float], seed: int,
 ) -> VariantRanking:
     names = sorted(by_variant)
-    every = set.intersection(*(set(cases) for cases in by_variant.values()))
-    cases = sorted(every)
-    unpaired = sorted(set().union(*by_variant.values()) - every)
-    records = [by_variant[v][c] for v in names for c in cases]
-    metrics, primary, pairwise_names = _metrics(records)
+    cases = sorted(set.intersection(*(set(v) for v in by_variant.values())))
+    unpaired = sorted(set().union(*by_variant.values()) - set(cases))
+    metrics, primary, pairwise_names = _metrics([by_variant[v][c] for v in names for c in cases])
     sides = {v: [regression._side_of_record(by_variant[v][c]) for c in cases] for v in names}
     cells = [_cells(m, sides) for m in metrics]
-    infos, table = [], []
-    for metric, column in zip(metrics, cells, strict=True):
-        usable = [i for i in range(len(cases))
-                  if all(isinstance(column[v][i], float) for v in names)]
-        table.append({v: _mean([float(column[v][i]) for i in usable]) for v in names})
-        spec = _spec(metric, tolerance, tolerances)
-        infos.append(MetricInfo(metric.name, metric.kind, metric.gated, len(usable),
-                                spec.tolerance_units))
+    means = [_means(column) for column in cells]
+    infos = [MetricInfo(m.name, m.kind, m.gated, n, _spec(m, tolerance, tolerances).tolerance_units)
+             for m, (n, _) in zip(metrics, means, strict=True)]
+    table = {v: tuple(values[v] for _, values in means) for v in names}
     pairs = _pairwise(by_variant, names, cases, pairwise_names)
-    lead = pairs[0].stage if pairs else None
-    pair_score = {v: _pair_score([p for p in pairs if p.stage == lead], v) for v in names}
+    lead = pairs[0].stage if pairs else ""
     p_index = [m.name for m in metrics].index(primary)
 
     def key(v: str) -> tuple[float, float, float, str]:
-        first, promo = table[p_index][v], table[0][v]
-        return (-_finite_or(first, -math.inf), -pair_score[v], -_finite_or(promo, -math.inf), v)
+        primary_value, promotion = table[v][p_index], table[v][0]
+        return (-primary_value if math.isfinite(primary_value) else math.inf,
+                -_pair_score([p for p in pairs if p.stage == lead], v),
+                -promotion if math.isfinite(promotion) else math.inf, v)
 
     order = sorted(names, key=key)
     best = order[0]
     comparisons = _compare(dataset, metrics, cells, order, alpha, tolerance, tolerances, seed)
-    pairs = [p if order.index(p.variant) < order.index(p.opponent) else p.flipped() for p in pairs]
-    results = [
-        VariantResult(best, 1, "best", _best_reason(order, key, primary, table[p_index], lead),
-                      tuple(t[best] for t in table), ())
-    ]
+    results = [VariantResult(best, 1, "best", _best_reason([key(v) for v in order], primary,
+                                                           table[best][p_index], lead),
+                             table[best], ())]
     for rank, v in enumerate(order[1:], start=2):
-        mine = tuple(comparisons[v])
-        status, reason = _verdict(mine, best)
-        results.append(VariantResult(v, rank, status, reason, tuple(t[v] for t in table), mine))
-    return VariantRanking(
-        dataset, len(cases), tuple(unpaired), primary, alpha, tuple(infos), tuple(results),
-        tuple(pairs), _note(pairs, best, primary),
-    )
-
-
-def _finite_or(value: float, default: float) -> float:
-    return value if math.isfinite(value) else default
+        status, reason = _verdict(comparisons[v], best)
+        results.append(VariantResult(v, rank, status, reason, table[v], tuple(comparisons[v])))
+    pairs = [p if order.index(p.variant) < order.index(p.opponent) else p.flipped() for p in pairs]
+    return VariantRanking(dataset, len(cases), tuple(unpaired), primary, alpha, tuple(infos),
+                          tuple(results), tuple(pairs), _note(pairs, best, primary))
 
 
 def _spec(metric: Metric, tolerance: float, tolerances: Mapping[str, float]) -> MetricSpec:
@@ -316,27 +297,21 @@ def _compare(
     seed: int,
 ) -> dict[str, list[Comparison]]:
     """Every other variant against the best, all in one :func:`decide` call (one Holm family)."""
-    best = order[0]
-    samples, owners, errors = [], [], []
+    samples, errors = [], []
     for v in order[1:]:
         for metric, column in zip(metrics, cells, strict=True):
-            b_col, c_col = column[best], column[v]
-            both = [(b, c) for b, c in zip(b_col, c_col, strict=True)
-                    if isinstance(b, float) and isinstance(c, float)]
-            errors.append(sum(ERROR in (b, c) for b, c in zip(b_col, c_col, strict=True)))
-            samples.append(PairedSample(
-                _spec(metric, tolerance, tolerances), f"{dataset} [{v}]",
-                tuple(b for b, _ in both), tuple(c for _, c in both),
-            ))
-            owners.append(v)
+            pairs = list(zip(column[order[0]], column[v], strict=True))
+            both = [(b, c) for b, c in pairs if isinstance(b, float) and isinstance(c, float)]
+            errors.append(sum(ERROR in pair for pair in pairs))
+            samples.append(PairedSample(_spec(metric, tolerance, tolerances), f"{dataset} [{v}]",
+                                        tuple(b for b, _ in both), tuple(c for _, c in both)))
     decisions = decide(samples, alpha=alpha, mode="non-inferiority", seed=seed)
     out: dict[str, list[Comparison]] = {v: [] for v in order[1:]}
-    for v, d, sample, n_err in zip(owners, decisions, samples, errors, strict=True):
-        shown = (math.isfinite(d.p_adjusted) and d.p_adjusted < alpha
-                 and math.isfinite(d.bound) and d.bound > -d.tolerance)
-        kind = sample.metric.kind
-        out[v].append(Comparison(d.metric, kind, d.gated, shown, n_err,
-                                 "" if shown else _why(d, kind, n_err), d))
+    for i, (d, sample) in enumerate(zip(decisions, samples, strict=True)):
+        shown = d.p_adjusted < alpha and d.bound > -d.tolerance  # False for NaN
+        kind, n_err = sample.metric.kind, errors[i]
+        out[order[1 + i // len(metrics)]].append(Comparison(
+            d.metric, kind, d.gated, shown, n_err, "" if shown else _why(d, kind, n_err), d))
     return out
 
 
@@ -353,8 +328,9 @@ def _why(d: GateDecision, kind: str, errors: int) -> str:
     tol = d.tolerance
     margin = _fmt(-tol, kind)
     if d.n == 0 or not math.isfinite(d.bound):
+        why = "no case to compare" if d.n == 0 else d.reason
         left = f" ({errors} pairs with stage errors left out)" if errors else ""
-        return f"{d.metric}: nothing to compare{left}: {d.reason}"
+        return f"{d.metric}: {why}{left}"
     bound = f"lower bound {_fmt(d.bound, kind)}"
     if d.diff < -tol:
         return (f"{d.metric}: worse by {_fmt(-d.diff, kind, False)} ({bound}, "
@@ -393,39 +369,27 @@ def _verdict(comparisons: Sequence[Comparison], best: str) -> tuple[Status, str]
 
 
 def _best_reason(
-    order: Sequence[str], key: Callable[[str], tuple[float, float, float, str]], primary: str,
-    values: Mapping[str, float], lead: str | None,
+    keys: Sequence[tuple[float, float, float, str]], primary: str, value: float, lead: str,
 ) -> str:
-    best = order[0]
-    text = f"highest {primary} ({values[best] * 100:.1f}%)"
-    if len(order) < 2:
+    """Why the first of the ordered ``keys`` is best: the primary metric, or the tie-break."""
+    text = f"highest {primary} ({value * 100:.1f}%)"
+    if len(keys) < 2 or keys[0][0] != keys[1][0]:
         return text
-    mine, theirs = key(best), key(order[1])
-    if mine[0] != theirs[0]:
-        return text
-    tie = f"tied with {order[1]} on {primary}; "
+    mine, theirs = keys[0], keys[1]
+    tie = f"tied with {theirs[3]} on {primary}; "
     if mine[1] != theirs[1]:
         return tie + f"ahead on the mean {lead} score ({-mine[1]:+.2f} vs {-theirs[1]:+.2f})"
-    if mine[2] != theirs[2]:
-        return tie + "ahead on the promotion rate"
-    return tie + "first by name"
+    return tie + ("ahead on the promotion rate" if mine[2] != theirs[2] else "first by name")
 
 
-def _opponent(
-    name: str, variant: str, names: Sequence[str], by_variant: Mapping[str, Mapping[str, Record]],
-    case: str,
-) -> tuple[str, str] | None:
-    """(criterion, other variant) of a pairwise stage seen on ``variant``'s record of ``case``.
-
-    The first variant of a case meets several others under ``<judge> vs <other>``;
-    each other variant's mirror is named ``<judge>``.
-    """
+def _opponent(name: str, variant: str, names: Sequence[str]) -> tuple[str, str] | None:
+    """(criterion, other variant) of a pairwise stage on ``variant``'s record, or None."""
     for other in names:
         if other != variant and name.endswith(f" vs {other}"):
             return name[: -len(f" vs {other}")], other
-    if len(names) == 2:
-        return name, names[1] if names[0] == variant else names[0]
-    return None  # a mirror among several variants: counted on the first variant's record
+    # Between two variants both records carry the plain name. Among several, the first
+    # variant's record holds "<judge> vs <other>" and the plain name is its mirror: skip it.
+    return (name, next(o for o in names if o != variant)) if len(names) == 2 else None
 
 
 def _pairwise(
@@ -434,30 +398,21 @@ def _pairwise(
 ) -> list[PairwiseResult]:
     """Win/tie/loss counts per pairwise criterion and pair of variants, each case counted once."""
     seen: dict[tuple[str, str, str], dict[str, float | None]] = {}
-    for v in names:
-        for case in cases:
-            for s in by_variant[v][case].get("stages", ()):
-                found = s["stage"] in stage_names and _opponent(
-                    s["stage"], v, names, by_variant, case)
-                if not found:
-                    continue
-                criterion, other = found
-                a, b = sorted((v, other))
-                score = s.get("score")
-                if s["status"] == "error" or score is None:
-                    oriented = None
-                else:
-                    oriented = float(score) if v == a else -float(score)
-                seen.setdefault((criterion, a, b), {}).setdefault(case, oriented)
-    out = []
-    for (criterion, a, b), scores in seen.items():
-        values = list(scores.values())
-        out.append(PairwiseResult(
-            criterion, a, b, sum(1 for x in values if x is not None and x > 0),
-            values.count(0.0), sum(1 for x in values if x is not None and x < 0),
-            values.count(None),
-        ))
-    return out
+    for v, case in ((v, c) for v in names for c in cases):
+        for s in by_variant[v][case].get("stages", ()):
+            found = _opponent(s["stage"], v, names) if s["stage"] in stage_names else None
+            if found:
+                a, b = sorted((v, found[1]))
+                score = None if s["status"] == "error" or s.get("score") is None else (
+                    float(s["score"]) * (1.0 if v == a else -1.0))
+                seen.setdefault((found[0], a, b), {}).setdefault(case, score)
+    return [
+        PairwiseResult(stage, a, b, sum(x is not None and x > 0 for x in xs.values()),
+                       list(xs.values()).count(0.0),
+                       sum(x is not None and x < 0 for x in xs.values()),
+                       list(xs.values()).count(None))
+        for (stage, a, b), xs in seen.items()
+    ]
 
 
 def _pair_score(pairs: Sequence[PairwiseResult], variant: str) -> float:
@@ -470,17 +425,12 @@ def _pair_score(pairs: Sequence[PairwiseResult], variant: str) -> float:
 
 def _note(pairs: Sequence[PairwiseResult], best: str, primary: str) -> str:
     """Where a pairwise judge clearly prefers another variant to the best."""
-    notes = []
-    for p in pairs:
-        if p.variant == best and p.decisive and p.interval[1] < 0.5:
-            other = p.flipped()
-            lo, hi = other.interval
-            notes.append(
-                f"{p.stage} prefers {p.opponent} to {best} ({p.opponent} wins {other.wins} of "
-                f"{p.decisive} decisive comparisons, 95% CI {lo:.0%}-{hi:.0%}); the ranking "
-                f"follows {primary}"
-            )
-    return "; ".join(notes)
+    against = [p.flipped() for p in pairs
+               if p.variant == best and p.decisive and p.interval[1] < 0.5]
+    return "; ".join(
+        f"{p.stage} prefers {p.variant} to {best} ({p.variant} wins {p.wins} of {p.decisive} "
+        f"decisive comparisons, 95% CI {p.interval[0]:.0%}-{p.interval[1]:.0%}); the ranking "
+        f"follows {primary}" for p in against)
 
 
 # --- rendering ------------------------------------------------------------------

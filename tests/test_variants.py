@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -32,19 +32,22 @@ def stage(name: str, kind: str, status: str, score: float | None, **extra: Any) 
 def rec(
     case: str, variant: str, judge: str = "passed", *, dropped: bool = False,
     error: str | None = None, pairwise: dict[str, float | None] | None = None,
-    dataset: str = DS,
+    style: str | None = None, dataset: str = DS,
 ) -> dict[str, Any]:
     """A record: gating check → quality judge (1–5, passes at 4) → pairwise stages.
 
     ``judge`` is the quality judge's status; ``dropped`` fails the check (no
     later stage runs); ``error`` is a target that failed; ``pairwise`` maps a
-    pairwise stage name to this variant's score (None: the comparison errored).
+    pairwise stage name to this variant's score (None: the comparison errored);
+    ``style`` adds a scorer with a threshold (its status) after the judge.
     """
     stages = []
     if error is None:
         stages.append(stage("not_empty", "check", "failed" if dropped else "passed", None))
     if error is None and not dropped:
         stages.append(stage("quality", "judge", judge, SCORES[judge], scale=[1.0, 5.0]))
+        if style is not None:
+            stages.append(stage("style", "scorer", style, 1.0 if style == "passed" else 0.0))
     for name, score in (pairwise or {}).items():
         stages.append(stage(name, "judge", "error" if score is None else "measured", score))
     promoted = error is None and not dropped
@@ -149,6 +152,23 @@ def test_equal_variants_with_ten_cases_cannot_show_non_inferiority() -> None:
     assert q.decision.bound == pytest.approx(am_lower_bound(0, 0, 10, q.decision.level), 1e-12)
 
 
+def test_a_bound_that_clears_the_margin_counts_even_with_few_cases() -> None:
+    records = [rec(c, "a", style="failed" if i < 20 else "passed") for i, c in enumerate(ids(30))]
+    records += [rec(c, "b", style="passed") for c in ids(30)]
+    ranking = only(rank_variants(records, tolerances={PROMOTION: 0.5, QUALITY: 0.5}))
+    assert ranking.primary == QUALITY  # a judge's pass rate, not the scorer's
+    assert [m.name for m in ranking.metrics] == [PROMOTION, QUALITY, "quality mean score",
+                                                 "style pass rate"]
+    style = comparison(ranking, "b", "style pass rate")
+    # 30 cases cannot resolve 2 points, so the gate would not fail on this metric,
+    # but b is 20 cases better: its lower bound clears the margin by far.
+    assert style.decision.decision == "not comparable" and style.decision.mde > 0.02
+    assert style.shown and style.decision.p_adjusted < 0.05
+    assert style.decision.bound == pytest.approx(
+        am_lower_bound(0, 20, 30, style.decision.level), 1e-12)
+    assert ranking.result("b").status == "candidate"
+
+
 def test_cases_dropped_at_a_check_fail_the_later_stages() -> None:
     a = ["pass"] * 300
     b = ["drop"] * 30 + ["pass"] * 270
@@ -210,7 +230,7 @@ def test_nothing_to_rank_without_a_second_variant() -> None:
     assert variant_lines([]) == [] and variants_markdown([]) == ""
 
 
-def pairwise_records(scores: dict[str, list[float | None]], n: int) -> list[dict[str, Any]]:
+def pairwise_records(scores: Mapping[str, Sequence[float | None]], n: int) -> list[dict[str, Any]]:
     """Every case passes; ``scores`` maps "first/other" to the first variant's pairwise scores.
 
     With one other variant the stage is ``pref`` on both records; with several,
@@ -247,7 +267,7 @@ def test_pairwise_counts_and_win_rate_break_a_tie() -> None:
 
 
 def test_pairwise_with_three_variants_counts_each_comparison_once() -> None:
-    scores: dict[str, list[float | None]] = {
+    scores: dict[str, Sequence[float | None]] = {
         "a/b": [1.0] * 4 + [-1.0] * 6,
         "a/c": [0.0] * 9 + [None],
     }
