@@ -15,8 +15,31 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["system", "user", "assistant", "tool", "developer"]
 
+# One set of field names per combination given, shared by the instances of
+# frozen models (see _FrozenModel).
+_GIVEN_FIELDS: dict[frozenset[str], set[str]] = {}
 
-class ChatMessage(BaseModel):
+
+class _FrozenModel(BaseModel):
+    """A frozen model whose instances share the set of field names they were given.
+
+    Pydantic keeps, on every instance, the set of fields given explicitly (it
+    serves ``model_dump(exclude_unset=True)``): 730 bytes once five or more
+    are given, about half of what a case costs beyond its text, and a run
+    keeps a Case and a Verdict per case. A frozen instance never changes that
+    set, so all instances given the same fields can point at one.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    def model_post_init(self, context: Any, /) -> None:
+        given = self.__pydantic_fields_set__
+        shared = _GIVEN_FIELDS.setdefault(frozenset(given), given)
+        if shared is not given:
+            object.__setattr__(self, "__pydantic_fields_set__", shared)
+
+
+class ChatMessage(_FrozenModel):
     """One message of a chat-style input."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -25,7 +48,7 @@ class ChatMessage(BaseModel):
     content: str
 
 
-class Case(BaseModel):
+class Case(_FrozenModel):
     """One row of a dataset.
 
     ``outputs`` holds pre-logged outputs by variant name: a plain ``output``
@@ -70,15 +93,18 @@ class Case(BaseModel):
         return sha256_json(payload)
 
 
-class Usage(BaseModel):
+class Usage(_FrozenModel):
     """Token usage of one or more judge requests."""
-
-    model_config = ConfigDict(frozen=True)
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
+        # Cache hits add nothing: keep one object instead of a new one per case.
+        if not (other.prompt_tokens or other.completion_tokens):
+            return self
+        if not (self.prompt_tokens or self.completion_tokens):
+            return other
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
@@ -89,14 +115,16 @@ class Usage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
-class Verdict(BaseModel):
+#: No tokens: the usage of a cache hit (shared, as Usage is immutable).
+NO_USAGE = Usage()
+
+
+class Verdict(_FrozenModel):
     """What a judge says about one output on one criterion.
 
     ``error`` set means the judge could not give a verdict: ``score`` and
     ``passed`` are then ``None`` and the case counts neither as pass nor fail.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     criterion: str
     judge: str
@@ -104,7 +132,7 @@ class Verdict(BaseModel):
     passed: bool | None = None
     reasoning: str = ""
     samples: tuple[float, ...] = ()
-    usage: Usage = Field(default_factory=Usage)
+    usage: Usage = NO_USAGE
     requests: int = 0
     cache_hits: int = 0
     error: str | None = None

@@ -43,7 +43,6 @@ a verdict quoted from the output under test win.
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import math
@@ -312,7 +311,17 @@ def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
     does not change with cosmetic pydantic changes; every property is required.
     Each call returns a fresh copy, so a caller may change it freely.
     """
-    return copy.deepcopy(_strict_schema(model))
+    schema: dict[str, Any] = _copy_json(_strict_schema(model))
+    return schema
+
+
+def _copy_json(value: Any) -> Any:
+    # A deep copy of JSON-shaped data, several times cheaper than copy.deepcopy.
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    return value
 
 
 @functools.cache

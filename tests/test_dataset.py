@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from pytest_llmfunnel.dataset import (
     DatasetError,
@@ -18,7 +19,7 @@ from pytest_llmfunnel.dataset import (
     resolve_dataset_path,
     validate_case_id,
 )
-from pytest_llmfunnel.models import ChatMessage
+from pytest_llmfunnel.models import Case, ChatMessage
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -261,3 +262,24 @@ def test_error_paths_are_shown_relative_to_the_working_directory(
     with pytest.raises(DatasetError) as info:
         load_dataset(tmp_path / "evals" / "support.jsonl")
     assert str(info.value).startswith("evals/support.jsonl:1: field 'input': required field")
+
+
+def test_cases_given_the_same_fields_share_one_set_of_their_names(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "input": "q1", "context": "c1", "output": "o1"},
+        {"id": "b", "input": "q2", "context": "c2", "output": "o2"},
+        {"id": "c", "input": "q3", "output": "o3"},
+    ]
+    first, second, third = load_dataset(write_jsonl(tmp_path / "d.jsonl", rows)).cases
+    # shared, not merely equal: a set of seven names costs 730 bytes per case
+    assert first.model_fields_set is second.model_fields_set
+    assert "context" in first.model_fields_set
+    assert first.model_dump(exclude_unset=True)["context"] == "c1"
+    assert third.model_dump(exclude_unset=True)["context"] is None  # given as None
+    bare, other = Case(id="x", input="q"), Case(id="y", input="r")
+    assert bare.model_fields_set is other.model_fields_set == {"id", "input"}
+    changed = bare.model_copy(update={"expected": "e"})
+    assert changed.model_fields_set == {"id", "input", "expected"}
+    assert other.model_fields_set == {"id", "input"}  # the shared set is untouched
+    with pytest.raises(ValidationError):
+        first.id = "other"  # type: ignore[misc]

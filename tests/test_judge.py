@@ -384,6 +384,22 @@ def test_cache_hit_skips_the_backend() -> None:
     assert second.verdict.judge == "fake-judge"
 
 
+def test_usage_sums_and_a_cache_hit_costs_no_new_objects() -> None:
+    a, b = Usage(prompt_tokens=3, completion_tokens=1), Usage(prompt_tokens=10, completion_tokens=2)
+    assert a + b == Usage(prompt_tokens=13, completion_tokens=3)
+    assert (a + Usage()) is a and (Usage() + b) is b
+    store = DictStore()
+    run(J.relevance(), FakeBackend([answer(5)]), store)
+    hits = [run(J.relevance(), FakeBackend([]), store) for _ in range(2)]
+    verdicts = [hit.verdict for hit in hits if hit.verdict is not None]
+    assert len(verdicts) == 2 and all(v.usage is verdicts[0].usage == Usage() for v in verdicts)
+    # each cached answer carries its own copy of the judge's name; verdicts keep one
+    stored = [CachedAnswer.model_validate_json(a.model_dump_json()) for a in store.data.values()]
+    store.data = {key: answer for key, answer in zip(store.data, stored, strict=True)}
+    again = run(J.relevance(), FakeBackend([]), store).verdict
+    assert again is not None and again.judge is verdicts[0].judge == "fake-judge"
+
+
 def test_threshold_is_applied_at_read_time() -> None:
     store = DictStore()
     lenient = run(J.relevance(threshold=3), FakeBackend([answer(4)]), store)

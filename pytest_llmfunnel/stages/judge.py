@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import math
 import statistics
+import sys
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar, Literal
@@ -38,7 +39,7 @@ from pytest_llmfunnel.backend import (
     JudgeRequest,
     JudgeSubject,
 )
-from pytest_llmfunnel.models import Case, StageResult, Usage, Verdict
+from pytest_llmfunnel.models import NO_USAGE, Case, StageResult, Usage, Verdict
 from pytest_llmfunnel.prompts import (
     WINNER_SCORES,
     JudgeAnswer,
@@ -403,7 +404,7 @@ async def _answer(
                 f"score ({cached.score!r}); remove it from the cache or lockfile and re-record"
             )
         return _Outcome(cached.score, cached.reasoning, cached.judge, cache_hit=True)
-    usage, sent = Usage(), 0
+    usage, sent = NO_USAGE, 0
     last: JudgeParseError | None = None
     while sent <= parse_retries:
         sent += 1
@@ -452,17 +453,20 @@ async def _ask(
         )
     except MissingFieldError as exc:
         return [], totals, str(exc)
-    outcomes = list(
-        await asyncio.gather(
-            *(_answer(r, judge, case.id, backend, store, parse_retries) for r in requests)
-        )
-    )
-    usage = Usage()
+    answers = [_answer(r, judge, case.id, backend, store, parse_retries) for r in requests]
+    # Most judges ask once: a task and a turn of the event loop for that one
+    # request would cost about a quarter of a cached verdict's time.
+    single = len(answers) == 1
+    outcomes = [await answers[0]] if single else list(await asyncio.gather(*answers))
+    usage = NO_USAGE
     for outcome in outcomes:
-        usage += outcome.usage or Usage()
+        if outcome.usage is not None:
+            usage += outcome.usage
     labels = dict.fromkeys(o.judge for o in outcomes if o.judge) or {backend.identity: None}
     totals.update(
-        judge=" + ".join(labels),
+        # Every cached answer carries its own copy of the judge's name; a run
+        # keeps a verdict per case, so keep one copy.
+        judge=sys.intern(" + ".join(labels)),
         usage=usage,
         requests=sum(o.requests for o in outcomes),
         cache_hits=sum(o.cache_hit for o in outcomes),
