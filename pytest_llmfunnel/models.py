@@ -146,7 +146,8 @@ StageKind = Literal["check", "scorer", "judge"]
 StageStatus = Literal["passed", "failed", "measured", "error"]
 
 
-@dataclass(frozen=True)
+# Results are slotted: a run holds one per stage and case, many at once.
+@dataclass(frozen=True, slots=True)
 class StageResult:
     """The outcome of one stage on one case.
 
@@ -168,7 +169,7 @@ class StageResult:
         return self.status == "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseResult:
     """All stage results for one case and variant.
 

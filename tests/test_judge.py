@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from pytest_llmfunnel.backend import (
     JudgeCallError,
     JudgeRequest,
 )
-from pytest_llmfunnel.models import Case, StageResult, Usage
+from pytest_llmfunnel.models import Case, CaseResult, StageResult, Usage
 from pytest_llmfunnel.stages import judge as J
 from pytest_llmfunnel.stages.judge import JudgeParseError, parse_answer, parse_pairwise_answer
 
@@ -398,6 +399,14 @@ def test_usage_sums_and_a_cache_hit_costs_no_new_objects() -> None:
     store.data = {key: answer for key, answer in zip(store.data, stored, strict=True)}
     again = run(J.relevance(), FakeBackend([]), store).verdict
     assert again is not None and again.judge is verdicts[0].judge == "fake-judge"
+
+
+def test_results_are_slotted() -> None:
+    result = run(J.relevance(), FakeBackend([answer(5)]))
+    case_result = CaseResult("c1", "default", "Paris.", (result,), promoted=True)
+    # no per-instance dict: a run holds one result per stage and case
+    assert not hasattr(result, "__dict__") and not hasattr(case_result, "__dict__")
+    assert replace(result, stage="renamed").stage == "renamed"
 
 
 def test_threshold_is_applied_at_read_time() -> None:
