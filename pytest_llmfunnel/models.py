@@ -165,6 +165,11 @@ class StageResult:
     must: bool = False
 
     @property
+    def passed(self) -> bool:
+        """True only for a pass: a failure, an error or a measurement is not one."""
+        return self.status == "passed"
+
+    @property
     def failed(self) -> bool:
         return self.status == "failed"
 

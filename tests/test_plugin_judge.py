@@ -232,16 +232,18 @@ def test_llm_judge_fixture_asks_the_server_and_is_cached(
         """
         def test_polite(llm_judge):
             result = llm_judge("Is the reply polite?", "Thank you for asking!")
-            assert result.passed if hasattr(result, "passed") else result.status == "passed"
+            assert result.passed and result.status == "passed"
+            low = llm_judge("Is the reply polite?", "Go away.", threshold=5)
+            assert not low.passed and low.failed
             assert result.verdict.score == 4
         """
     )
     result = pytester.runpytest(*judge_args(judge_server))
     result.assert_outcomes(passed=1)
-    assert judge_server.stats.requests == 1
+    assert judge_server.stats.requests == 2
     again = pytester.runpytest(*judge_args(judge_server))
     again.assert_outcomes(passed=1)
-    assert judge_server.stats.requests == 1
+    assert judge_server.stats.requests == 2
     skipped = pytester.runpytest("-p", "no:cacheprovider")
     skipped.assert_outcomes(skipped=1)
 
