@@ -262,11 +262,13 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
     problems = describe_problems(record)
     if problems:
         report.sections.append(("llm-funnel", "\n".join(problems)))
-    report.user_properties.append(("llm_funnel.promoted", str(result.promoted).lower()))
+    if not getattr(fs.config.option, "xmlpath", None):
+        return  # the properties exist for JUnit XML; without it they only cost memory
+    item.user_properties.append(("llm_funnel.promoted", str(result.promoted).lower()))
     for stage in record["stages"]:
         score = stage["score"]
         value = stage["status"] if score is None else f"{stage['status']} {score:g}"
-        report.user_properties.append((f"llm_funnel.{stage['stage']}", value))
+        item.user_properties.append((f"llm_funnel.{stage['stage']}", value))
 
 
 def finish(session: pytest.Session, fs: FunnelSession) -> None:

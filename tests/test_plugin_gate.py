@@ -384,3 +384,27 @@ def test_the_report_is_appended_to_the_github_job_summary(
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("# earlier step\n")  # appended, never overwritten
     assert text.count(MARKER) == 2
+
+
+def test_junit_xml_carries_each_cases_stage_results_as_properties(
+    pytester: pytest.Pytester, judge_server: JudgeServer, plugin_args: list[str]
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    worse_scores_low(judge_server)
+    project(pytester, rows_with([2]), ini="", checks="checks.max_chars(40)")
+    assert run(pytester, judge_server, "--junitxml=junit.xml", *plugin_args).ret == 0
+    tree = ET.parse(pytester.path / "junit.xml")
+    props = {
+        # under xdist's loadgroup a name ends in "@<group>"
+        case.get("name").partition("@")[0]: {
+            p.get("name"): p.get("value") for p in case.iter("property")
+        }
+        for case in tree.iter("testcase")
+    }
+    assert props["test_eval[c02]"] == {
+        "llm_funnel.promoted": "true",
+        "llm_funnel.max_chars(40)": "passed",
+        "llm_funnel.relevance": "failed 2",
+    }
+    assert props["test_eval[c03]"]["llm_funnel.relevance"] == "passed 5"
