@@ -61,7 +61,7 @@ def write_project(folder: Path, cases: int) -> None:
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "pytest_llmfunnel.testing.server",
+            sys.executable, "-m", "pytest_llmfunnel.testing",
             "--port", "0", "--latency", str(latency),
         ],
         stdout=subprocess.PIPE,

@@ -113,7 +113,7 @@ def write_project(root: Path, cases: int, seed: int) -> None:
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "pytest_llmfunnel.testing.server", "--port", "0"],
+        [sys.executable, "-m", "pytest_llmfunnel.testing", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )

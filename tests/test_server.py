@@ -259,7 +259,7 @@ def test_free_port_refuses_connections() -> None:
 
 
 def test_runs_as_a_process_and_reports_its_own_counters() -> None:
-    command = [sys.executable, "-m", "pytest_llmfunnel.testing.server", "--port", "0"]
+    command = [sys.executable, "-m", "pytest_llmfunnel.testing", "--port", "0"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
         try:
             check_process_server(proc)

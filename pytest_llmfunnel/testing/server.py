@@ -16,7 +16,7 @@ In-process::
 As a process (the first stdout line is the base URL; ``GET /stats`` returns
 the counters as JSON)::
 
-    python -m pytest_llmfunnel.testing.server --port 0 --latency 0.3
+    python -m pytest_llmfunnel.testing --port 0 --latency 0.3
 
 Standard library only, so it runs wherever the package does.
 """
@@ -530,7 +530,7 @@ def assert_secret_absent(secret: str, *places: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the server until interrupted; print the base URL as the first stdout line."""
-    parser = argparse.ArgumentParser(prog="python -m pytest_llmfunnel.testing.server")
+    parser = argparse.ArgumentParser(prog="python -m pytest_llmfunnel.testing")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--fault-rate", type=float, default=0.0)
