@@ -68,6 +68,15 @@ def run(pytester: pytest.Pytester, server: JudgeServer, *extra: str) -> pytest.R
     return pytester.runpytest(*judge_args(server, *extra))
 
 
+def accept_baseline(
+    pytester: pytest.Pytester, server: JudgeServer, rows: list[dict[str, Any]], **kw: Any
+) -> None:
+    """The usual start: the scoring server, a project, and its baseline written."""
+    worse_scores_low(server)
+    project(pytester, rows, **kw)
+    assert run(pytester, server, "--llm-funnel-update-baseline").ret == 0
+
+
 def test_without_a_baseline_configured_there_is_no_gate_and_a_hint(
     pytester: pytest.Pytester, judge_server: JudgeServer
 ) -> None:
@@ -127,9 +136,7 @@ def test_update_writes_the_baseline_and_an_unchanged_rerun_passes_without_judgin
 def test_a_real_regression_fails_with_exit_status_1_and_says_what_to_do(
     pytester: pytest.Pytester, judge_server: JudgeServer, plugin_args: list[str]
 ) -> None:
-    worse_scores_low(judge_server)
-    project(pytester, rows_with())
-    assert run(pytester, judge_server, "--llm-funnel-update-baseline").ret == 0
+    accept_baseline(pytester, judge_server, rows_with())
     project(pytester, rows_with(range(0, 20)))  # a third of the answers got worse
     result = run(pytester, judge_server, *plugin_args)
     assert result.ret == 1
@@ -156,9 +163,7 @@ def test_noise_alone_does_not_fail(
 def test_test_failures_keep_their_exit_status(
     pytester: pytest.Pytester, judge_server: JudgeServer
 ) -> None:
-    worse_scores_low(judge_server)
-    project(pytester, rows_with())
-    assert run(pytester, judge_server, "--llm-funnel-update-baseline").ret == 0
+    accept_baseline(pytester, judge_server, rows_with())
     pytester.makepyfile(test_other="def test_broken():\n    assert False\n")
     project(pytester, rows_with(range(30)))
     result = run(pytester, judge_server)
@@ -209,9 +214,7 @@ def test_a_changed_check_applies_to_the_baseline_outputs_too(
 def test_changed_new_and_removed_cases_are_reported_unpaired(
     pytester: pytest.Pytester, judge_server: JudgeServer
 ) -> None:
-    worse_scores_low(judge_server)
-    project(pytester, rows_with())
-    assert run(pytester, judge_server, "--llm-funnel-update-baseline").ret == 0
+    accept_baseline(pytester, judge_server, rows_with())
     rows = rows_with()
     rows[0]["expected"] = "A blue box."  # changed: the fingerprint covers expected
     removed = rows.pop(1)
@@ -229,9 +232,7 @@ def test_changed_new_and_removed_cases_are_reported_unpaired(
 def test_judge_errors_are_left_out_and_too_many_make_the_metric_not_comparable(
     pytester: pytest.Pytester, judge_server: JudgeServer
 ) -> None:
-    worse_scores_low(judge_server)
-    project(pytester, rows_with())
-    assert run(pytester, judge_server, "--llm-funnel-update-baseline").ret == 0
+    accept_baseline(pytester, judge_server, rows_with())
     rows = rows_with()
     rows[5]["output"] += " GARBAGE"
     project(pytester, rows)
@@ -273,9 +274,7 @@ def test_a_changed_judge_rejudges_the_baseline_outputs_and_compares_like_with_li
 def test_a_partial_update_is_refused_unless_merging(
     pytester: pytest.Pytester, judge_server: JudgeServer
 ) -> None:
-    worse_scores_low(judge_server)
-    project(pytester, rows_with())
-    assert run(pytester, judge_server, "--llm-funnel-update-baseline").ret == 0
+    accept_baseline(pytester, judge_server, rows_with())
     path = pytester.path / BASELINE
     before = path.read_bytes()
     project(pytester, rows_with([7]))
