@@ -53,13 +53,20 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     }
 
     units = [u for case in dataset.cases for u in units_for(case, funnel)]
-    several = len({u.variant for u in units}) > 1
-    values = [(u.case, u.variant) for u in units]
-    ids = [f"{u.case.id}:{u.variant}" if several else u.case.id for u in units]
+    variants = {u.variant for u in units}
+    ids = [f"{u.case.id}:{u.variant}" if len(variants) > 1 else u.case.id for u in units]
+    if len(variants) == 1 and "llm_variant" not in metafunc.fixturenames:
+        # One variant nobody asks for: parametrize by the case alone, since every
+        # extra argument costs pytest time and memory per item.
+        fs.single_variant[where] = variants.pop()
+        if "case" not in metafunc.fixturenames:
+            metafunc.fixturenames.append("case")
+        metafunc.parametrize("case", [u.case for u in units], ids=ids)
+        return
     for name in ("case", "llm_variant"):
         if name not in metafunc.fixturenames:
             metafunc.fixturenames.append(name)
-    metafunc.parametrize(("case", "llm_variant"), values, ids=ids)
+    metafunc.parametrize(("case", "llm_variant"), [(u.case, u.variant) for u in units], ids=ids)
 
 
 def _marker_arguments(
@@ -156,14 +163,16 @@ def annotate_items(items: list[pytest.Item], fs: FunnelSession) -> None:
     grouped = fs.distributed or fs.config.getoption("dist", "no") != "no"
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is None or "llm_variant" not in callspec.params:
+        if callspec is None or "case" not in callspec.params:
             continue
-        spec = fs.specs.get(_function_id(item))
-        if spec is None:
+        key = _function_id(item)
+        spec = fs.specs.get(key)
+        variant = callspec.params.get("llm_variant", fs.single_variant.get(key))
+        if spec is None or variant is None:
             continue
         case = callspec.params["case"]
         chunk = spec.positions.get(case.id, 0) // fs.chunk_size(len(spec.dataset.cases))
-        item.stash[UNIT_KEY] = ItemInfo(spec, Unit(case, callspec.params["llm_variant"]), chunk)
+        item.stash[UNIT_KEY] = ItemInfo(spec, Unit(case, variant), chunk)
         item.extra_keyword_matches.update(case.tags)
         if not fs.settings.enabled:
             item.add_marker(skip)

@@ -84,6 +84,7 @@ class FunnelSession:
         self.controller_dist: str | None = workerinput.get(DIST_KEY) if workerinput else None
         self._datasets: dict[tuple[Path, tuple[tuple[str, str], ...]], Dataset] = {}
         self.specs: dict[str, EvalSpec] = {}
+        self.single_variant: dict[str, str] = {}  # eval test → its one variant, not a parameter
         self.records: list[dict[str, Any]] = []
         # Eval tests as the controller needs them: key → {"path", "baseline", "ids"}.
         self.spec_meta: dict[str, dict[str, Any]] = {}

@@ -233,3 +233,29 @@ def test_dataset_errors_are_collection_errors_with_file_and_line(
     result.stdout.fnmatch_lines(
         ["*nope.jsonl: dataset file not found*(relative paths resolve against*"]
     )
+
+
+def test_one_variant_is_a_parameter_only_when_the_test_asks_for_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.path.joinpath("cases.jsonl").write_text(
+        '{"id": "a", "input": "q1", "output": "x"}\n{"id": "b", "input": "q2", "output": "y"}\n',
+        encoding="utf-8",
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.llm_dataset("cases.jsonl")
+        def test_plain(case, llm_result, request):
+            assert "llm_variant" not in request.node.callspec.params
+            assert llm_result.variant == "default" and llm_result.case_id == case.id
+
+        @pytest.mark.llm_dataset("cases.jsonl")
+        def test_asks(case, llm_variant, llm_result):
+            assert llm_variant == llm_result.variant == "default"
+        """
+    )
+    result = pytester.runpytest("--llm-funnel", "-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*::test_plain?a? PASSED*", "*::test_asks?b? PASSED*"])
