@@ -89,6 +89,7 @@ class FunnelSession:
         # Eval tests as the controller needs them: key → {"path", "baseline", "ids"}.
         self.spec_meta: dict[str, dict[str, Any]] = {}
         self._identities: dict[str, dict[str, str]] = {}
+        self._scales: dict[str, dict[str, tuple[float, float]]] = {}
         self._baseline_index: dict[str, dict[tuple[str, str], BaselineCase]] = {}
         self._rebased: dict[tuple[str, str, str], CaseResult] = {}
         self.tallies = Tallies()
@@ -220,10 +221,12 @@ class FunnelSession:
         return self._identities[spec.key]
 
     def scales(self, spec: EvalSpec) -> dict[str, tuple[float, float]]:
-        """The score scale of each rubric judge of ``spec``."""
-        from pytest_llmfunnel.rebase import stage_scales
+        """The score scale of each rubric judge of ``spec`` (computed once per process)."""
+        if spec.key not in self._scales:
+            from pytest_llmfunnel.rebase import stage_scales
 
-        return stage_scales(spec.funnel)
+            self._scales[spec.key] = stage_scales(spec.funnel)
+        return self._scales[spec.key]
 
     def _rebase_hook(
         self, spec: EvalSpec
