@@ -113,6 +113,7 @@ def order_records(fs: FunnelSession) -> None:
         return record["dataset"], where.get(record["case"], len(where)), record["variant"]
 
     fs.records.sort(key=place)
+    fs.forget_run_result()
 
 
 def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclusion) -> None:

@@ -90,6 +90,7 @@ class FunnelSession:
         self.spec_meta: dict[str, dict[str, Any]] = {}
         self._identities: dict[str, dict[str, str]] = {}
         self._scales: dict[str, dict[str, tuple[float, float]]] = {}
+        self._run: tuple[int, RunResult] | None = None
         self._baseline_index: dict[str, dict[tuple[str, str], BaselineCase]] = {}
         self._rebased: dict[tuple[str, str, str], CaseResult] = {}
         self.tallies = Tallies()
@@ -418,4 +419,15 @@ class FunnelSession:
             workeroutput[SPECS_KEY] = self.spec_meta
 
     def run_result(self) -> RunResult:
-        return RunResult.from_records(self.records)
+        """The funnel counts of :attr:`records`, built once per set of records.
+
+        Records are only appended to (or put in order, see
+        :func:`pytest_llmfunnel.conclude.order_records`, which forgets this).
+        """
+        if self._run is None or self._run[0] != len(self.records):
+            self._run = (len(self.records), RunResult.from_records(self.records))
+        return self._run[1]
+
+    def forget_run_result(self) -> None:
+        """Drop the cached counts (after the records were reordered)."""
+        self._run = None
