@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from warm_cache import judge_requests, start_server, write_project
+from warm_cache import judge_requests, pytest_commands, start_server, write_project
 
 QUICK_SIZES = (1000, 5000)
 # Cold runs only fill the cache; more requests in flight make them shorter.
@@ -122,13 +122,7 @@ def measure(cases: int, runs: int, seed: int, keep: bool) -> SizeResult:
     server, base_url = start_server()
     try:
         write_project(root, cases, seed)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_FUNNEL", "OPENAI"))}
-        env["OPENAI_API_KEY"] = "bench-key"
-        funnel = [
-            "--llm-funnel", "--llm-funnel-judge=openai", f"--llm-funnel-base-url={base_url}",
-            "test_funnel.py",
-        ]
-        plain = ["test_plain.py"]
+        env, funnel, plain = pytest_commands(base_url)
 
         cold = run_pytest(root, [f"--llm-funnel-concurrency={COLD_CONCURRENCY}", *funnel], env)
         print(f"{cases} cases: cold funnel run {cold.seconds:.1f} s, "

@@ -143,6 +143,17 @@ def run_pytest(root: Path, args: Sequence[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def pytest_commands(base_url: str) -> tuple[dict[str, str], list[str], list[str]]:
+    """The environment (no outer endpoint or key), the funnel run's and the plain run's args."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_FUNNEL", "OPENAI"))}
+    env["OPENAI_API_KEY"] = "bench-key"
+    funnel = [
+        "--llm-funnel", "--llm-funnel-judge=openai", f"--llm-funnel-base-url={base_url}",
+        "test_funnel.py",
+    ]
+    return env, funnel, ["test_plain.py"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
@@ -156,13 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server, base_url = start_server()
     try:
         write_project(root, args.cases, args.seed)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_FUNNEL", "OPENAI"))}
-        env["OPENAI_API_KEY"] = "bench-key"
-        funnel = [
-            "--llm-funnel", "--llm-funnel-judge=openai", f"--llm-funnel-base-url={base_url}",
-            "test_funnel.py",
-        ]
-        plain = ["test_plain.py"]
+        env, funnel, plain = pytest_commands(base_url)
 
         cold = run_pytest(root, funnel, env)
         cold_requests = judge_requests(base_url)
