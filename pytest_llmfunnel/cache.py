@@ -79,6 +79,18 @@ class VerdictRecord(BaseModel):
         return JudgeRequest(body=self.body, base_url=self.base_url, repeat=self.repeat)
 
 
+class _StoredAnswer(BaseModel):
+    """The answer of a stored :class:`VerdictRecord`, its other fields skipped.
+
+    A cache hit needs only the answer: validating the request body as well
+    would cost as much again as the lookup.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    answer: CachedAnswer
+
+
 class CacheStats(BaseModel):
     """What the terminal summary shows about the cache."""
 
@@ -320,10 +332,10 @@ class VerdictStore(_DiskStore):
             self._tally(self.misses, stage)
             return None
         key = request.cache_key()
-        record = self.record(key)
-        if record is not None:
+        answer = self._answer(key)
+        if answer is not None:
             self._tally(self.hits, stage, key)
-            return record.answer
+            return answer
         self._tally(self.misses, stage)
         if self.mode == "replay-only":
             why = self.explain(case_id, stage, request).summary()
@@ -385,6 +397,16 @@ class VerdictStore(_DiskStore):
             for record, text in texts:
                 cache.set(f"{_VERDICT}:{record.key}", text, tag=_VERDICT)
                 cache.set(_index_key(record.case_id, record.stage), record.key, tag=_INDEX)
+
+    def _answer(self, key: str) -> CachedAnswer | None:
+        """Only the answer of the record under ``key`` (a hit reads nothing else)."""
+        text = self.cache.get(f"{_VERDICT}:{key}")
+        if not isinstance(text, str):
+            return None
+        try:
+            return _StoredAnswer.model_validate_json(text).answer
+        except ValidationError:
+            return None
 
     def record(self, key: str) -> VerdictRecord | None:
         """The stored record under ``key``; an unreadable entry counts as absent."""

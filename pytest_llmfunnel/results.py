@@ -166,9 +166,10 @@ class DatasetRun:
             counts.errors += s["status"] == "error"
             counts.requests += s["requests"]
             counts.cache_hits += s["cache_hits"]
-            counts.usage = counts.usage + Usage(
-                prompt_tokens=s["prompt_tokens"], completion_tokens=s["completion_tokens"]
-            )
+            if s["prompt_tokens"] or s["completion_tokens"]:  # none on a cache hit
+                counts.usage = counts.usage + Usage(
+                    prompt_tokens=s["prompt_tokens"], completion_tokens=s["completion_tokens"]
+                )
 
 
 @dataclass

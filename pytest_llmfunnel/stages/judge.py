@@ -48,8 +48,8 @@ from pytest_llmfunnel.prompts import (
     Scale,
     parse_answer,
     parse_pairwise_answer,
-    response_format,
     scale_bounds,
+    shared_response_format,
 )
 
 # The answer format (defined next to the prompts) is re-exported as part of the stage API.
@@ -234,9 +234,8 @@ class RubricJudge(_Judge):
             context=context,
             expected=expected,
         )
-        body = self._body(
-            messages, model, response_format(JudgeAnswer, "judge_answer", json_schema=json_schema)
-        )
+        answer_format = shared_response_format(JudgeAnswer, "judge_answer", json_schema=json_schema)
+        body = self._body(messages, model, answer_format)
         low, high = scale_bounds(self.scale)
         subject = JudgeSubject(self.criterion, text, output, context, expected, low, high)
         return [
@@ -327,7 +326,9 @@ class PairwiseJudge(_Judge):
         """Two requests: ``output_a`` shown as A, then ``output_b`` shown as A."""
         context, expected = self._case_fields(case)
         text = case.input_text()
-        response = response_format(PairwiseAnswer, "pairwise_answer", json_schema=json_schema)
+        response = shared_response_format(
+            PairwiseAnswer, "pairwise_answer", json_schema=json_schema
+        )
         result = []
         for first, second in ((output_a, output_b), (output_b, output_a)):
             messages = prompts.render_pairwise_messages(
