@@ -219,7 +219,7 @@ def attach_result(item: pytest.Item, fs: FunnelSession) -> None:
     """Wait for the item's case; in a dry run, skip the item once its case was counted."""
     if not fs.settings.enabled or UNIT_KEY not in item.stash:
         return
-    result = item.stash[RESULT_KEY] = fs.result_for(item)
+    result = item.stash[RESULT_KEY] = fs.current_result = fs.result_for(item)
     if fs.settings.dry_run:
         if result.error is not None and result.error.startswith("dry run"):
             counts = fs.tallies.dry_run

@@ -13,6 +13,7 @@ pairwise judge compares the case's first variant with each other variant.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -197,7 +198,12 @@ class FunnelRunner:
 
     async def run_case(self, funnel: Funnel, units: Sequence[Unit]) -> list[CaseResult]:
         """Every variant of one case through the per-variant stages, then the comparisons."""
-        results = list(await asyncio.gather(*(self.run_one(funnel, u) for u in units)))
+        if len(units) == 1:
+            # Most cases have one variant: awaiting it directly spares a task
+            # and a turn of the event loop per case.
+            results = [await self.run_one(funnel, units[0])]
+        else:
+            results = list(await asyncio.gather(*(self.run_one(funnel, u) for u in units)))
         if funnel.pairwise_judges and len(results) > 1:
             results = await self._compare(funnel, units[0].case, results)
         return results
@@ -438,9 +444,24 @@ class LoopThread:
             raise
 
     def close(self) -> None:
+        """Cancel what still runs (the run stopped early), wait for it, stop the loop."""
         if self._loop.is_closed():
             return
+        if self._thread.is_alive():
+            # As asyncio.run does at its end: a task left pending when the
+            # loop stops is logged as destroyed when it is collected.
+            with contextlib.suppress(Exception):
+                self.submit(_cancel_others()).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+async def _cancel_others() -> None:
+    """Cancel every task of the running loop but this one and wait for them to end."""
+    current = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)

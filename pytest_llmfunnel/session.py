@@ -95,6 +95,9 @@ class FunnelSession:
         self._rebased: dict[tuple[str, str, str], CaseResult] = {}
         self.tallies = Tallies()
         self._results: dict[str, CaseResult] = {}
+        # The running eval item's result, for the llm_result fixture (set in
+        # its setup, cleared after its teardown).
+        self.current_result: CaseResult | None = None
         self._started: set[tuple[str, int]] = set()
         self._batches: dict[tuple[str, int], Future[None]] = {}  # (spec, chunk) → its batch
         self._cond = threading.Condition()
@@ -108,6 +111,22 @@ class FunnelSession:
         self.failure_message: str | None = None
         self.conclusion: Conclusion | None = None  # set on the controller at the end
         self.session: pytest.Session | None = None
+        self._frozen = False
+
+    # -- the collector ---------------------------------------------------------
+    def freeze(self) -> None:
+        """Keep the collector off what collection made (see :mod:`pytest_llmfunnel.heap`)."""
+        from pytest_llmfunnel import heap
+
+        heap.freeze()
+        self._frozen = True
+
+    def thaw(self) -> None:
+        """Undo :meth:`freeze` at pytest's shutdown (a config clean-up, see heap.thaw)."""
+        from pytest_llmfunnel import heap
+
+        heap.thaw(frozen=self._frozen)
+        self._frozen = False
 
     # -- collection ----------------------------------------------------------
     def dataset(self, path: Path, columns: dict[str, str] | None) -> Dataset:
@@ -268,7 +287,15 @@ class FunnelSession:
 
                 await self.runner(spec).run(spec.funnel, [u for _, u in pairs], on_result=publish)
 
-            await asyncio.gather(*(one(spec, pairs) for spec, pairs in groups))
+            # Every group's exception is kept (gather would leave all but the
+            # first unretrieved, logged when the task is collected): requests
+            # in flight when the run stops fail once the HTTP pool is closed.
+            outcomes = await asyncio.gather(
+                *(one(spec, pairs) for spec, pairs in groups), return_exceptions=True
+            )
+            errors = [o for o in outcomes if isinstance(o, BaseException)]
+            if errors:
+                raise errors[0]
         except BaseException as exc:  # surfaced to the waiting item, never swallowed
             with self._cond:
                 self._failures.append(exc)
