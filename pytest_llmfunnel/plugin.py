@@ -15,9 +15,10 @@ from pytest_llmfunnel.config import OPTIONS, ConfigError, resolve_settings
 from pytest_llmfunnel.models import CaseResult
 
 if TYPE_CHECKING:
-    from pytest_llmfunnel.session import FunnelSession  # noqa: F401 (string annotation)
+    from pytest_llmfunnel.session import FunnelSession
 
 SESSION_KEY = pytest.StashKey["FunnelSession"]()
+_SESSIONS: list[FunnelSession] = []  # configured and not yet shut down, innermost last
 MARKER = "llm_dataset"
 MARKER_HELP = (
     "llm_dataset(path, funnel=None, tags=None, columns=None, baseline=None): run the test "
@@ -71,6 +72,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     heap.session_opened()
     config.add_cleanup(fs.thaw)
+    # The innermost configured session is the one running tests (pytester
+    # runs sessions nested in another's test).
+    _SESSIONS.append(fs)
+    config.add_cleanup(lambda: _SESSIONS.remove(fs))
     config.pluginmanager.register(fs, "llmfunnel-session")
     if enabled and config.getoption("dist", "no") == "load":
         # One xdist group per dataset chunk keeps each chunk on one worker,
@@ -226,12 +231,13 @@ def pytest_terminal_summary(
 
 
 @pytest.fixture
-def llm_result(pytestconfig: pytest.Config) -> CaseResult:
+def llm_result() -> CaseResult:
     """The funnel's result for this eval item's case (stages, verdicts, promotion)."""
-    # Not ``request``: a function-scoped ``request`` costs pytest about 40 µs
-    # per item, a fifth of a warm eval item's time; the session knows the
-    # running item's result (set in its setup, cleared after its teardown).
-    result = pytestconfig.stash[SESSION_KEY].current_result
+    # No ``request`` (nor ``pytestconfig``, which asks for it): pytest builds
+    # a fixture definition for every ``request`` it hands out, about 40 µs
+    # per item, a fifth of a warm eval item's time. The running session
+    # knows the running item's result (set in its setup, cleared after).
+    result = _SESSIONS[-1].current_result if _SESSIONS else None
     if result is None:
         raise pytest.UsageError(
             "llm_result is only available in tests marked with @pytest.mark.llm_dataset"
