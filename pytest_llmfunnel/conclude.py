@@ -25,9 +25,9 @@ from pytest_llmfunnel.baseline import (
     merge,
     write_baseline,
 )
-from pytest_llmfunnel.regression import GateResult, compare
 
 if TYPE_CHECKING:
+    from pytest_llmfunnel.regression import GateResult
     from pytest_llmfunnel.session import FunnelSession
 
 NO_GATE_HINT = (
@@ -94,6 +94,11 @@ def calibrate_judges(fs: FunnelSession, out: Conclusion) -> None:
 
 def rank(fs: FunnelSession) -> list[Any]:
     """The variant ranking of every dataset with several variants."""
+    variants: dict[str, set[str]] = {}
+    for record in fs.records:
+        variants.setdefault(record["dataset"], set()).add(record.get("variant") or "default")
+    if all(len(names) < 2 for names in variants.values()):
+        return []  # nothing to rank; the statistics stay unimported (a warm run's time)
     from pytest_llmfunnel.variants import rank_variants
 
     settings = fs.settings
@@ -138,6 +143,8 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
             out.failures.append(str(exc))
     if not baselines:
         return
+    from pytest_llmfunnel.regression import compare
+
     out.gate = compare(
         fs.records, baselines, alpha=settings.alpha, tolerance=settings.tolerance,
         mode=settings.gate_mode, max_error_share=settings.max_error_share, seed=settings.seed,

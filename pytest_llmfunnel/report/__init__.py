@@ -15,10 +15,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.results import RunResult
+
+if TYPE_CHECKING:
+    # Annotations only: the funnel table of a run without a gate needs no statistics.
+    from pytest_llmfunnel.gate import GateDecision
 
 MINUS = "−"
 OFFLINE_JUDGE_MARK = "offline-reference"

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
-from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.report import (
     FlipLike,
     TagRow,
@@ -42,6 +41,7 @@ from pytest_llmfunnel.results import RunResult
 from pytest_llmfunnel.terminal import funnel_table
 
 if TYPE_CHECKING:
+    from pytest_llmfunnel.gate import GateDecision
     from pytest_llmfunnel.report.jsonschema import ResultsDocument
 
 FLIP_LIMIT = 10
