@@ -28,6 +28,10 @@ The record (the contract every report, gate and review module reads)::
     }                                      # re-evaluated with the current stages, same shape
                                            # minus dataset/path/tags
 
+``tags``, ``samples`` and ``scale`` are JSON arrays; in the process that
+built a record they are tuples shared with the case and the stage (records
+are read, never changed).
+
 ``status`` is one of ``passed``, ``failed``, ``measured`` (a scorer without a
 threshold, or a pairwise comparison) and ``error`` (the stage could not decide;
 never a pass or a fail).
@@ -67,7 +71,7 @@ def compact(
         "path": path,
         "case": result.case_id,
         "fingerprint": fingerprint,
-        "tags": list(tags),
+        "tags": tags,  # the case's own tuple: a list per record cost 70 bytes at 100k cases
         "output": result.output,
         "variant": result.variant,
         "promoted": result.promoted,
@@ -103,10 +107,10 @@ def _stages(
                 "gating": s.gating,
                 "must": s.must,
                 "score": s.score,
-                "samples": list(v.samples) if v else [],
+                "samples": v.samples if v else (),
                 "reason": _short(s.reason),
                 "judge": judges.get(s.stage) or (v.judge if v else None),
-                "scale": list(scale) if scale is not None else None,
+                "scale": scale,  # one tuple per stage, shared by every record
                 "requests": v.requests if v else 0,
                 "cache_hits": v.cache_hits if v else 0,
                 "prompt_tokens": v.usage.prompt_tokens if v else 0,
