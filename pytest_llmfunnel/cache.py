@@ -254,8 +254,16 @@ class _DiskStore:
                 if not ignore.exists():
                     # The cache is local state; what a repo commits is the lockfile.
                     ignore.write_text("*\n", encoding="utf-8")
+                # A run reads each verdict once, so SQLite's 64 MB memory map
+                # and 32 MB page cache (diskcache's defaults) bought nothing
+                # but resident memory: 3.7 KB per case in a warm 10,000-case
+                # run (benchmarks/scale.py). Reads go through the OS cache.
                 self._cache = diskcache.Cache(
-                    str(self.directory), eviction_policy="none", cull_limit=0
+                    str(self.directory),
+                    eviction_policy="none",
+                    cull_limit=0,
+                    sqlite_mmap_size=0,
+                    sqlite_cache_size=1024,  # pages: 4 MB
                 )
             return self._cache
 
