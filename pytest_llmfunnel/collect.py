@@ -291,9 +291,10 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
             return
         if fs.settings.dry_run:
             return
-        check_error_share(session, fs)
-        from pytest_llmfunnel.conclude import conclude
+        from pytest_llmfunnel.conclude import conclude, order_records
 
+        order_records(fs)  # before the counts are first built, so they are built once
+        check_error_share(session, fs)
         fs.conclusion = conclude(fs)
         if fs.conclusion.failure and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

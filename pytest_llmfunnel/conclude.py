@@ -54,10 +54,12 @@ class Conclusion:
 
 
 def conclude(fs: FunnelSession) -> Conclusion:
-    """Update the baselines or gate against them; then write the report files."""
+    """Update the baselines or gate against them; then write the report files.
+
+    The records are in dataset order already (:func:`order_records`).
+    """
     settings = fs.settings
     out = Conclusion()
-    order_records(fs)
     metas = {r["dataset"]: fs.spec_meta.get(r["dataset"], {}) for r in fs.records}
     if settings.update_baseline:
         update_baselines(fs, metas, out)
