@@ -26,30 +26,19 @@ from pathlib import Path
 _COMMANDS = frozenset({"pytest", "py.test", "pytest.exe", "py.test.exe"})
 
 
-_open_sessions = 0  # pytest sessions configured in this process and not yet shut down
-
-
-def session_opened() -> None:
-    """Count a pytest session (its configure); pair with :func:`thaw` at its shutdown."""
-    global _open_sessions
-    _open_sessions += 1
-
-
 def freeze() -> None:
     """Move every object alive now out of the collector's reach until :func:`thaw`."""
     gc.freeze()
 
 
-def thaw(*, frozen: bool) -> None:
+def thaw(*, nested: bool) -> None:
     """At a session's shutdown: undo :func:`freeze` unless the process ends with it.
 
-    It ends with the session when that session is the outermost one and pytest
-    is the process's program; a session nested in another (``pytester``) or
-    run from a script gives its objects back to the collector.
+    It ends with the session when the session is not ``nested`` in another
+    (``pytester``) and pytest is the process's program; a script's session
+    gives its objects back to the collector too.
     """
-    global _open_sessions
-    _open_sessions = max(0, _open_sessions - 1)
-    if frozen and (_open_sessions or not process_is_pytest_command()):
+    if nested or not process_is_pytest_command():
         gc.unfreeze()
 
 

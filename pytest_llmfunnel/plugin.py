@@ -66,16 +66,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
     fs = FunnelSession(config, settings)
     config.stash[SESSION_KEY] = fs
-    # Registered before pytest's own clean-ups, so it runs after them (after
-    # the session's last gc.collect()): see heap.thaw.
-    from pytest_llmfunnel import heap
-
-    heap.session_opened()
-    config.add_cleanup(fs.thaw)
     # The innermost configured session is the one running tests (pytester
     # runs sessions nested in another's test).
     _SESSIONS.append(fs)
-    config.add_cleanup(lambda: _SESSIONS.remove(fs))
+
+    def shut_down() -> None:
+        _SESSIONS.remove(fs)
+        fs.thaw(nested=bool(_SESSIONS))
+
+    # Registered before pytest's own clean-ups, so it runs after them (after
+    # the session's last gc.collect()): see heap.thaw.
+    config.add_cleanup(shut_down)
     config.pluginmanager.register(fs, "llmfunnel-session")
     if enabled and config.getoption("dist", "no") == "load":
         # One xdist group per dataset chunk keeps each chunk on one worker,

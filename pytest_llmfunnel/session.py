@@ -120,12 +120,13 @@ class FunnelSession:
         heap.freeze()
         self._frozen = True
 
-    def thaw(self) -> None:
+    def thaw(self, *, nested: bool) -> None:
         """Undo :meth:`freeze` at pytest's shutdown (a config clean-up, see heap.thaw)."""
-        from pytest_llmfunnel import heap
+        if self._frozen:
+            from pytest_llmfunnel import heap
 
-        heap.thaw(frozen=self._frozen)
-        self._frozen = False
+            self._frozen = False
+            heap.thaw(nested=nested)
 
     # -- collection ----------------------------------------------------------
     def dataset(self, path: Path, columns: dict[str, str] | None) -> Dataset:
