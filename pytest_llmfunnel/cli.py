@@ -56,11 +56,28 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def cache_dir(given: Path | None) -> Path:
-    """The cache folder: ``--cache-dir``, else $LLM_FUNNEL_CACHE_DIR, else ./.llmfunnel/cache."""
+    """The cache folder: ``--cache-dir``, else $LLM_FUNNEL_CACHE_DIR, else the nearest one.
+
+    The plugin keeps its cache under the pytest rootdir, and people run this
+    command from wherever they are in the project; so, as git finds ``.git``,
+    the default is the first ``.llmfunnel/cache`` in the current directory or
+    one of its parents, and ``./.llmfunnel/cache`` when there is none.
+    """
     if given is not None:
         return given.expanduser()
     from_env = os.environ.get(CACHE_DIR_ENV, "").strip()
-    return Path(from_env).expanduser() if from_env else DEFAULT_CACHE_DIR
+    if from_env:
+        return Path(from_env).expanduser()
+    return nearest_cache_dir(Path.cwd())
+
+
+def nearest_cache_dir(start: Path) -> Path:
+    """The first ``.llmfunnel/cache`` folder at ``start`` or above, else the one at ``start``."""
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_CACHE_DIR
+        if candidate.is_dir():
+            return candidate if folder != start else DEFAULT_CACHE_DIR
+    return DEFAULT_CACHE_DIR
 
 
 def cache_mode() -> CacheMode:
@@ -246,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument(
         "--cache-dir", type=Path, metavar="DIR",
-        help=f"the cache folder (default: ${CACHE_DIR_ENV}, else ./.llmfunnel/cache)",
+        help=f"the cache folder (default: ${CACHE_DIR_ENV}, else the nearest .llmfunnel/cache "
+        "here or in a parent folder)",
     )
     stats = cache_commands.add_parser(
         "stats", parents=[where], help="how many verdicts are cached, and their size"

@@ -74,6 +74,44 @@ def test_stats_default_dir_is_under_the_current_directory(
     assert "verdicts: 2" in capsys.readouterr().out
 
 
+def test_from_a_subfolder_the_default_is_the_nearest_cache_above(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(tmp_path / ".llmfunnel" / "cache", 2)
+    fill(tmp_path / "pkg" / ".llmfunnel" / "cache", 5)
+    deep = tmp_path / "pkg" / "tests" / "evals"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    assert cli.main(["cache", "stats"]) == 0
+    out = capsys.readouterr().out
+    assert "verdicts: 5" in out
+    assert str(tmp_path / "pkg" / ".llmfunnel" / "cache") in out
+    monkeypatch.chdir(tmp_path / "pkg" / "tests")
+    shutil.rmtree(tmp_path / "pkg" / ".llmfunnel")
+    assert cli.main(["cache", "stats"]) == 0
+    assert "verdicts: 2" in capsys.readouterr().out
+
+
+def test_without_a_cache_anywhere_import_creates_it_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "source"
+    fill(source, 3)
+    lockfile = tmp_path / "verdicts.jsonl"
+    assert cli.main(["cache", "export", str(lockfile), "--cache-dir", str(source)]) == 0
+    here = tmp_path / "project"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert cli.main(["cache", "import", str(lockfile)]) == 0
+    assert verdicts_in(here / ".llmfunnel" / "cache") == 3
+    sub = here / "sub"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    assert cli.main(["cache", "import", str(lockfile)]) == 0
+    assert not (sub / ".llmfunnel").exists()
+    assert verdicts_in(here / ".llmfunnel" / "cache") == 3
+
+
 def test_stats_reads_dir_and_mode_from_the_environment(
     cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
