@@ -295,6 +295,11 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         order_records(fs)  # before the counts are first built, so they are built once
         check_error_share(session, fs)
         fs.conclusion = conclude(fs)
+        if fs.settings.export_lockfile is not None:
+            from pytest_llmfunnel.outputs import write_lockfile
+
+            complete = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+            write_lockfile(fs, fs.conclusion, complete=complete)
         if fs.conclusion.failure and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     finally:

@@ -117,6 +117,9 @@ OPTIONS: tuple[Option, ...] = (
            None, "path", metavar="PATH"),
     Option("seed", "Seed for random choices (review audit sample, bootstrap).", 0, "int",
            metavar="N"),
+    Option("export_lockfile", "At the end of the run, write the verdicts this run used (cache "
+           "hits and new verdicts, nothing else) to this verdict lockfile.", None, "path",
+           metavar="PATH"),
     Option("explain_cache", "For this case id, say per judge stage whether the cache hit "
            "and, on a miss, what differs from the last cached request.", None, ini=False,
            metavar="CASE_ID"),
@@ -196,6 +199,7 @@ class Settings:
     review_show_verdicts: bool = False
     labels: Path | None = None
     seed: int = 0
+    export_lockfile: Path | None = None
     explain_cache: str | None = None
 
     @property
@@ -247,7 +251,7 @@ def resolve_settings(
     elif values["cache_dir"] is None and rootdir is not None:
         values["cache_dir"] = rootdir / ".llmfunnel" / "cache"
 
-    for name in ("baseline_dir", "report", "json", "review", "labels"):
+    for name in ("baseline_dir", "report", "json", "review", "labels", "export_lockfile"):
         if values[name] is not None and rootdir is not None:
             values[name] = (rootdir / values[name]).resolve()
     _check_range(values, "alpha", 1e-6, 0.5, "a level between 0 and 0.5, e.g. 0.05")
@@ -270,6 +274,18 @@ def resolve_settings(
         raise ConfigError(
             "--llm-funnel-explain-cache compares requests with the verdict cache, which "
             "--llm-funnel-cache=off switches off; use another cache mode."
+        )
+    if values["export_lockfile"] is not None and (
+        values["cache"] not in ("read-write", "replay-only") or values["dry_run"]
+    ):
+        why = (
+            "--llm-funnel-dry-run" if values["dry_run"]
+            else f"--llm-funnel-cache={values['cache']}"
+        )
+        raise ConfigError(
+            "--llm-funnel-export-lockfile writes the verdicts a run keeps in the cache, and "
+            f"{why} keeps none of the new ones; use --llm-funnel-cache=read-write to "
+            "record (or replay-only to replay)."
         )
     if values["judge"] == "openai" and values["base_url"] is None and api_key is None:
         raise ConfigError(

@@ -105,14 +105,19 @@ def export_lockfile(
     if keys is None:
         records = list(store.records())
     else:
-        records = []
+        records, missing = [], []
         for key in sorted(set(keys)):
             record = store.record(key)
             if record is None:
-                raise LockfileError(
-                    f"cannot export verdict {key}: it is not in the cache at {store.directory}"
-                )
-            records.append(record)
+                missing.append(key)
+            else:
+                records.append(record)
+        if missing:
+            raise LockfileError(
+                f"{len(missing)} of the {len(records) + len(missing)} verdicts to export "
+                f"(the first: {missing[0][:16]}...) are not in the cache at {store.directory} "
+                "any more (was it cleared meanwhile?); nothing was written"
+            )
     records.sort(key=lambda r: (r.case_id, r.stage, r.repeat, r.key))
     lines = [canonical_json(LockfileHeader().model_dump(mode="json"))]
     lines += [canonical_json(LockfileLine.from_record(r).model_dump(mode="json")) for r in records]

@@ -1,8 +1,10 @@
-"""The files a session writes at its end: Markdown report, JSON results, review slice.
+"""The files a session writes at its end: Markdown report, JSON results, review slice,
+verdict lockfile.
 
-All three are built from the same records and gate decisions the terminal
-summary shows, so what a reviewer reads in the pull request is what CI decided.
-Every file is written atomically; the GitHub job summary is appended to, as
+The first three are built from the same records and gate decisions the
+terminal summary shows, so what a reviewer reads in the pull request is what CI
+decided; the lockfile holds the verdicts the run used. Every file is written
+atomically; the GitHub job summary is appended to, as
 GitHub expects.
 """
 
@@ -57,6 +59,39 @@ def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
     if settings.review:
         out.notes.append(review(fs, [(f.case, f.variant) for f in flips
                                      if f.direction == "worse"]))
+
+
+def write_lockfile(fs: FunnelSession, out: Conclusion, *, complete: bool) -> None:
+    """Export the verdicts this run used to ``--llm-funnel-export-lockfile``.
+
+    The keys come from every process's store (workers send theirs with their
+    counters); the verdicts are read back from the cache, where each one was
+    found or stored. An interrupted run writes nothing, so it cannot replace a
+    good lockfile with part of one. A verdict missing from the cache (it was
+    cleared during the run) fails the session and leaves the old file as it was.
+    """
+    from dataclasses import replace
+
+    from pytest_llmfunnel.cache import SecretInValueError, VerdictStore
+    from pytest_llmfunnel.conclude import shown_path
+    from pytest_llmfunnel.factory import make_store
+    from pytest_llmfunnel.lockfile import LockfileError, export_lockfile
+
+    path = fs.settings.export_lockfile
+    assert path is not None
+    shown = shown_path(str(path), fs)
+    if not complete:
+        out.notes.append(f"lockfile not written: the run did not finish ({shown} is unchanged)")
+        return
+    store = make_store(replace(fs.settings, cache="read-only"))
+    assert isinstance(store, VerdictStore)  # the settings refuse an export without a cache
+    try:
+        with store:
+            count = export_lockfile(store, path, keys=fs.tallies.verdict_keys)
+    except (LockfileError, SecretInValueError, OSError) as exc:
+        out.failures.append(f"llm-funnel: cannot write the lockfile {shown}: {exc}")
+        return
+    out.notes.append(f"lockfile written: {shown} ({count} verdict{'' if count == 1 else 's'})")
 
 
 def verdict_label(fs: FunnelSession) -> str:

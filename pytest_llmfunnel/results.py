@@ -213,7 +213,9 @@ class Tallies:
     ``cache`` maps dataset → stage → ``{"hits", "misses"}`` (store lookups);
     ``dry_run`` holds the requests a dry run counted and their token estimate;
     ``budget_spent`` / ``budget_refused`` the budget's spend and refused
-    requests; ``explanations`` the ``--llm-funnel-explain-cache`` lines.
+    requests; ``explanations`` the ``--llm-funnel-explain-cache`` lines;
+    ``verdict_keys`` the cache keys of the verdicts the run used, gathered only
+    for ``--llm-funnel-export-lockfile``.
     """
 
     cache: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
@@ -221,6 +223,7 @@ class Tallies:
     budget_spent: float = 0.0
     budget_refused: int = 0
     explanations: list[str] = field(default_factory=list)
+    verdict_keys: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -229,6 +232,7 @@ class Tallies:
             "budget_spent": self.budget_spent,
             "budget_refused": self.budget_refused,
             "explanations": self.explanations,
+            "verdict_keys": sorted(self.verdict_keys),
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -244,6 +248,7 @@ class Tallies:
         self.budget_spent += float(data.get("budget_spent", 0.0))
         self.budget_refused += int(data.get("budget_refused", 0))
         self.explanations.extend(data.get("explanations", []))
+        self.verdict_keys.update(data.get("verdict_keys", ()))
 
     def misses(self, dataset: str, stage: str) -> int:
         return self.cache.get(dataset, {}).get(stage, {}).get("misses", 0)

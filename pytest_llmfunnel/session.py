@@ -427,6 +427,8 @@ class FunnelSession:
         if isinstance(backend, BudgetBackend):
             self.tallies.budget_spent = backend.spent
             self.tallies.budget_refused = backend.refused
+        if self.settings.export_lockfile is not None:
+            self.tallies.verdict_keys.update(getattr(self._store, "keys_seen", ()))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
