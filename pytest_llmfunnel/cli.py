@@ -223,7 +223,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_review_export(args: argparse.Namespace) -> int:
-    review = optional_module("pytest_llmfunnel.review", "review export")
+    review = optional_module("pytest_llmfunnel.review_files", "review export")
     load = _function(optional_module("pytest_llmfunnel.report.jsonschema", "review export"),
                      "load_results", "review export")
     count = _function(review, "export_from_results", "review export")(
@@ -235,7 +235,7 @@ def cmd_review_export(args: argparse.Namespace) -> int:
 
 
 def cmd_review_import(args: argparse.Namespace) -> int:
-    review = optional_module("pytest_llmfunnel.review", "review import")
+    review = optional_module("pytest_llmfunnel.review_files", "review import")
     load = _function(optional_module("pytest_llmfunnel.report.jsonschema", "review import"),
                      "load_results", "review import")
     summary = _function(review, "import_review", "review import")(

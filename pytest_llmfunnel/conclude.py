@@ -77,7 +77,8 @@ def conclude(fs: FunnelSession) -> Conclusion:
 def calibrate_judges(fs: FunnelSession, out: Conclusion) -> None:
     """Judge against human labels: agreement per criterion and PPI++ pass rates."""
     from pytest_llmfunnel.calibration import calibrate, calibrated_estimates
-    from pytest_llmfunnel.review import ReviewFileError, import_labels, match_labels
+    from pytest_llmfunnel.review import match_labels
+    from pytest_llmfunnel.review_files import ReviewFileError, import_labels
 
     path = fs.settings.labels
     assert path is not None

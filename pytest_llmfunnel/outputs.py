@@ -135,7 +135,8 @@ def variants_markdown(out: Conclusion) -> str:
 def review(fs: FunnelSession, flips: list[tuple[str, str]]) -> str:
     """Choose and export the human-review slice; the note says what was written."""
     from pytest_llmfunnel.conclude import shown_path
-    from pytest_llmfunnel.review import export_review, select_review_slice
+    from pytest_llmfunnel.review import select_review_slice
+    from pytest_llmfunnel.review_files import export_review
 
     settings = fs.settings
     assert settings.review is not None

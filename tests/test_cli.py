@@ -239,8 +239,9 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["report", "r.json"], "pytest_llmfunnel.report.jsonschema"),
         (["report", "r.json", "--format", "md"], "pytest_llmfunnel.report.markdown"),
-        (["review", "export", "r.json", "-o", "slice.csv"], "pytest_llmfunnel.review"),
-        (["review", "import", "labels.csv", "--results", "r.json"], "pytest_llmfunnel.review"),
+        (["review", "export", "r.json", "-o", "slice.csv"], "pytest_llmfunnel.review_files"),
+        (["review", "import", "labels.csv", "--results", "r.json"],
+         "pytest_llmfunnel.review_files"),
     ],
 )
 def test_a_missing_module_is_a_clear_usage_error(
@@ -300,7 +301,7 @@ def test_review_commands_call_export_from_results_and_import_review(
         return "kappa 0.81"
 
     _stub(monkeypatch, "pytest_llmfunnel.report.jsonschema", load_results=lambda path: "R")
-    _stub(monkeypatch, "pytest_llmfunnel.review",
+    _stub(monkeypatch, "pytest_llmfunnel.review_files",
           export_from_results=export_from_results, import_review=import_review)
     argv = ["review", "export", "r.json", "-o", "s.csv", "--budget", "20", "--seed", "3"]
     assert cli.main(argv) == 0
@@ -317,9 +318,9 @@ def test_a_function_missing_from_a_module_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _stub(monkeypatch, "pytest_llmfunnel.report.jsonschema", load_results=lambda path: "R")
-    _stub(monkeypatch, "pytest_llmfunnel.review")
+    _stub(monkeypatch, "pytest_llmfunnel.review_files")
     assert cli.main(["review", "import", "l.csv", "--results", "r.json"]) == 2
-    assert "pytest_llmfunnel.review.import_review is missing" in capsys.readouterr().err
+    assert "pytest_llmfunnel.review_files.import_review is missing" in capsys.readouterr().err
 
 
 def test_an_import_error_inside_an_existing_module_is_not_hidden(
