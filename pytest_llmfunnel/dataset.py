@@ -3,7 +3,8 @@
 Each row becomes one ``Case`` and, later, one test id. Loading is strict
 because a silently skipped or mangled row is an eval that quietly stops
 testing something: every problem raises a ``DatasetError`` naming the file,
-the line and the field.
+the line and the field. The files are read into raw rows by
+:mod:`pytest_llmfunnel.dataset_readers`; this module builds and checks the cases.
 
 Row fields, after the optional ``columns`` mapping: ``id`` (derived from the
 input when missing, see ``derive_case_id``), ``input`` (required: a string or a
@@ -21,15 +22,11 @@ except in an output column, where it is an empty output.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import functools
-import io
 import json
 import re
-import reprlib
 import unicodedata
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +34,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pytest_llmfunnel.dataset_readers import READERS, DatasetError, RawRow
+from pytest_llmfunnel.dataset_readers import kind as _kind
 from pytest_llmfunnel.models import Case, ChatMessage, sha256_json, sha256_text
 
 __all__ = [
@@ -59,35 +58,6 @@ ID_RULE = (
 )
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 _ID_CHAR = re.compile(r"[A-Za-z0-9_.+-]")
-_YAML_HINT = 'reading YAML datasets needs PyYAML: pip install "pytest-llmfunnel[yaml]"'
-
-
-class DatasetError(Exception):
-    """A dataset that cannot be loaded, located as precisely as possible.
-
-    ``path`` is the dataset file, ``line`` the 1-based source line (``None``
-    when the problem is the whole file), ``field`` the column at fault and
-    ``item`` the 0-based index of a YAML list entry.
-    """
-
-    def __init__(
-        self,
-        path: str | Path,
-        message: str,
-        line: int | None = None,
-        field: str | None = None,
-        item: int | None = None,
-    ) -> None:
-        self.path = Path(path)
-        self.detail = message
-        self.line, self.field, self.item = line, field, item
-        parts = [_display(self.path) + (f":{line}" if line is not None else "")]
-        parts += [f"item [{item}]"] if item is not None else []
-        parts += [f"field {field!r}"] if field is not None else []
-        super().__init__(": ".join([*parts, message]))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.path, self.detail, self.line, self.field, self.item))
 
 
 @dataclass(frozen=True)
@@ -136,7 +106,7 @@ def load_dataset(path: str | Path, *, columns: Mapping[str, str] | None = None) 
                 f"columns maps {source!r} to {target!r}, which is not a case field; "
                 f"use one of {', '.join(CASE_FIELDS)} or output_<variant>",
             )
-    reader = _READERS.get(path.suffix.lower())
+    reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise DatasetError(
             path,
@@ -206,148 +176,6 @@ def validate_case_id(case_id: str) -> str | None:
     return f"{problem}; {ID_RULE}"
 
 
-def _display(path: Path) -> str:
-    """The path relative to the working directory when inside it, so editors can jump to it."""
-    try:
-        return path.absolute().relative_to(Path.cwd()).as_posix()
-    except (ValueError, OSError):
-        return str(path)
-
-
-def _kind(value: Any) -> str:
-    return f"{type(value).__name__} {reprlib.repr(value)}"
-
-
-# --- readers: each yields one raw row at a time, so no row outlives its Case ---
-
-
-# A raw row: (line, YAML item index, the row's mapping, whether values are CSV text).
-_RawRow = tuple[int | None, int | None, Mapping[Any, Any], bool]
-
-
-def _read_jsonl(path: Path) -> Generator[_RawRow, None, None]:
-    with path.open("rb") as handle:
-        offset = 0
-        for number, raw in enumerate(handle, start=1):
-            start, offset = offset, offset + len(raw)
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise _encoding_error(path, number, start + exc.start) from None
-            if number == 1 and text.startswith("\ufeff"):
-                text = text[1:]
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                why = f"{exc.msg} at column {exc.colno}"
-                if exc.pos >= len(text.rstrip()):
-                    why = f"the line ends at column {exc.colno} mid-value (truncated?)"
-                message = f"not valid JSON: {why}; each line must hold one complete JSON object"
-                raise DatasetError(path, message, line=number) from None
-            if not isinstance(data, dict):
-                raise DatasetError(
-                    path, f"each line must be a JSON object, got {_kind(data)}", line=number
-                )
-            yield number, None, data, False
-
-
-def _read_text(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:  # utf-8-sig counts offsets after the BOM
-        offset = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
-        raise _encoding_error(path, data.count(b"\n", 0, offset) + 1, offset) from None
-
-
-def _encoding_error(path: Path, line: int, offset: int) -> DatasetError:
-    message = f"not valid UTF-8 (byte offset {offset} in the file); save the file as UTF-8"
-    return DatasetError(path, message, line=line)
-
-
-def _read_csv(path: Path) -> Generator[_RawRow, None, None]:
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
-    # Lift the 128 KiB field limit (process-wide) while reading: long fields are fine.
-    previous_limit = csv.field_size_limit(2**31 - 1)
-    try:
-        header = [name.strip() for name in next((r for r in reader if any(r)), [])]
-        for position, name in enumerate(header, start=1):
-            if not name or name in header[: position - 1]:
-                problem = "has no name" if not name else "repeats an earlier name"
-                message = f"header column {position} ({name!r}) {problem}"
-                raise DatasetError(path, message, line=reader.line_num)
-        previous = reader.line_num
-        for row in reader:
-            start, previous = previous + 1, reader.line_num  # a row may span lines
-            if not any(row):
-                continue  # a blank line, or a spreadsheet's row of empty cells
-            if len(row) != len(header):
-                raise DatasetError(
-                    path,
-                    f"row has {len(row)} fields but the header has {len(header)}; "
-                    "quote fields that contain commas, quotes or newlines",
-                    line=start,
-                )
-            yield start, None, dict(zip(header, row, strict=True)), True
-    except csv.Error as exc:
-        raise DatasetError(path, f"not valid CSV: {exc}", line=reader.line_num) from None
-    finally:
-        csv.field_size_limit(previous_limit)
-
-
-def _read_yaml(path: Path) -> Generator[_RawRow, None, None]:
-    try:
-        import yaml
-    except ImportError:
-        raise DatasetError(path, _YAML_HINT) from None
-    # Composing the node tree first gives every list item its source line for free.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(_read_text(path))
-    try:
-        root = loader.get_single_node()
-        data = None if root is None else loader.construct_document(root)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and start is not None:
-            problem += f" ({context} on line {start.line + 1})"
-        line = None if mark is None else mark.line + 1
-        raise DatasetError(path, f"not valid YAML: {problem}", line=line) from None
-    finally:
-        loader.dispose()
-    if root is None:
-        return
-    nodes: list[Any] = root.value if isinstance(root, yaml.SequenceNode) else []
-    if isinstance(data, dict) and isinstance(data.get("cases"), list):
-        nodes = next(v.value for k, v in root.value if k.value == "cases")
-        data = data["cases"]
-    if not isinstance(data, list):
-        keys = ", ".join(map(str, data)) if isinstance(data, dict) else ""
-        raise DatasetError(
-            path,
-            "the top level must be a list of cases or a mapping with a 'cases:' list; found "
-            + (f"a mapping with keys {keys}" if keys else _kind(data)),
-            line=root.start_mark.line + 1,
-        )
-    for index, item in enumerate(data):
-        line = nodes[index].start_mark.line + 1 if index < len(nodes) else None
-        if not isinstance(item, dict):
-            message = f"each case must be a mapping, got {_kind(item)}"
-            raise DatasetError(path, message, line=line, item=index)
-        yield line, index, item, False
-
-
-_READERS = {
-    ".jsonl": _read_jsonl,
-    ".ndjson": _read_jsonl,
-    ".csv": _read_csv,
-    ".yaml": _read_yaml,
-    ".yml": _read_yaml,
-}
-
-
 # --- building cases: one raw row in, one validated Case out ---
 
 
@@ -355,7 +183,7 @@ class _RowError(Exception):
     """``(field, message)`` for a problem with one row; the builder adds file and line."""
 
 
-def _collect(path: Path, rows: Iterator[_RawRow], columns: Mapping[str, str]) -> Dataset:
+def _collect(path: Path, rows: Iterator[RawRow], columns: Mapping[str, str]) -> Dataset:
     """Build every case and check what spans rows: unique ids, consistent variants."""
     cases: list[Case] = []
     lines: list[int | None] = []
