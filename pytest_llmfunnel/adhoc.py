@@ -8,7 +8,8 @@ import pytest
 
 from pytest_llmfunnel.models import Case, StageResult, sha256_text
 from pytest_llmfunnel.session import ENABLE_HINT
-from pytest_llmfunnel.stages.judge import rubric, run_judge
+from pytest_llmfunnel.stages.judge import run_judge
+from pytest_llmfunnel.stages.judge_kinds import rubric
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.session import FunnelSession

@@ -24,7 +24,8 @@ from typing import Any, Protocol, TypeVar
 from pytest_llmfunnel.backend import AnswerStore, JudgeBackend, NullStore
 from pytest_llmfunnel.models import Case, CaseResult, StageResult, Usage
 from pytest_llmfunnel.stages.base import Check, Scorer
-from pytest_llmfunnel.stages.judge import PairwiseJudge, RubricJudge, run_judge, run_pairwise
+from pytest_llmfunnel.stages.judge import run_judge, run_pairwise
+from pytest_llmfunnel.stages.judge_kinds import PairwiseJudge, RubricJudge
 
 T = TypeVar("T")
 Target = Callable[[Case], str | Awaitable[str]]
@@ -52,7 +53,7 @@ class Funnel:
     set, the target's outputs are recorded in the output cache, keyed by case,
     target name and version: bump the version when the target changes.
 
-    A :class:`~pytest_llmfunnel.stages.judge.PairwiseJudge` compares pre-logged
+    A :class:`~pytest_llmfunnel.stages.judge_kinds.PairwiseJudge` compares pre-logged
     variants, so it cannot be combined with a target.
     """
 

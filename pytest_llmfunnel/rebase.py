@@ -25,7 +25,7 @@ from pytest_llmfunnel.baseline import BaselineCase
 from pytest_llmfunnel.funnel import Funnel, FunnelRunner, Unit
 from pytest_llmfunnel.models import Case, CaseResult, StageResult, Verdict, sha256_json
 from pytest_llmfunnel.prompts import scale_bounds
-from pytest_llmfunnel.stages.judge import PairwiseJudge, RubricJudge
+from pytest_llmfunnel.stages.judge_kinds import PairwiseJudge, RubricJudge
 
 _PROBE = Case(id="probe", input="probe input", context="probe context", expected="probe expected")
 REUSED = "baseline verdict reused (same judge): score {score:g} {op} threshold {threshold:g}"
