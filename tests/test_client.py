@@ -29,7 +29,7 @@ from pytest_llmfunnel.retry import (
     http_date,
     retry_after_seconds,
 )
-from pytest_llmfunnel.testing.server import JudgeServer, hang, status
+from pytest_llmfunnel.testing import JudgeServer, hang, status
 
 KEY = "sk-unit-test-0123456789"
 SCHEMA = {"type": "json_schema", "json_schema": {"name": "verdict", "schema": {"type": "object"}}}

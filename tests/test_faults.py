@@ -12,7 +12,7 @@ import pytest
 from pytest_llmfunnel.backend import Completion, JudgeCallError, JudgeRequest
 from pytest_llmfunnel.client import OpenAIJudgeBackend
 from pytest_llmfunnel.retry import http_date
-from pytest_llmfunnel.testing.server import (
+from pytest_llmfunnel.testing import (
     Action,
     JudgeServer,
     close,

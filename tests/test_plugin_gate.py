@@ -17,7 +17,7 @@ from conftest import cases, judge_args, write_jsonl
 
 from pytest_llmfunnel.baseline import load_baseline
 from pytest_llmfunnel.testing import JudgeServer, verdict
-from pytest_llmfunnel.testing.server import last_user_message
+from pytest_llmfunnel.testing.actions import last_user_message
 
 pytestmark = pytest.mark.usefixtures("openai_env")
 

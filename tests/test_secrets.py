@@ -16,8 +16,16 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel import cli
-from pytest_llmfunnel.testing import JudgeServer, find_secret, hang, status, verdict
-from pytest_llmfunnel.testing.server import Action, RecordedRequest, last_user_message
+from pytest_llmfunnel.testing import (
+    Action,
+    JudgeServer,
+    RecordedRequest,
+    find_secret,
+    hang,
+    status,
+    verdict,
+)
+from pytest_llmfunnel.testing.actions import last_user_message
 
 EVAL_MODULE = """
 import pytest

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.testing.server import (
+from pytest_llmfunnel.testing import (
     JudgeServer,
     assert_secret_absent,
     close,

@@ -6,24 +6,25 @@ test suites can use it as well.
 
 from __future__ import annotations
 
-from pytest_llmfunnel.testing.server import (
+from pytest_llmfunnel.testing.actions import (
     Action,
-    JudgeServer,
-    RecordedRequest,
-    ServerStats,
-    assert_secret_absent,
     close,
     empty_choices,
-    find_secret,
-    free_port,
     garbage,
     hang,
     hashed_verdicts,
     ok,
-    refused_base_url,
     status,
     truncated,
     verdict,
+)
+from pytest_llmfunnel.testing.leaks import assert_secret_absent, find_secret
+from pytest_llmfunnel.testing.server import (
+    JudgeServer,
+    RecordedRequest,
+    ServerStats,
+    free_port,
+    refused_base_url,
 )
 
 __all__ = [

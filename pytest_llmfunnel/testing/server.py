@@ -5,7 +5,9 @@ to misbehave the way real endpoints do (429 with or without Retry-After, 5xx,
 hangs, dropped connections, truncated or garbage answers, empty choice lists),
 either from a queue of actions or at a seeded random rate. It counts what it
 received, including the largest number of requests in flight at once, so a
-test can check the client's concurrency limit from the server's side.
+test can check the client's concurrency limit from the server's side. The
+answers themselves are built in :mod:`.actions`; :mod:`.leaks` searches for
+the API keys it received where they must not be.
 
 In-process::
 
@@ -26,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import hashlib
 import json
 import random
 import socket
@@ -37,100 +38,17 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-ActionKind = Literal["ok", "status", "hang", "close", "empty_choices"]
-DEFAULT_CONTENT = '{"reasoning": "ok", "score": 4}'
-
-
-@dataclass(frozen=True)
-class Action:
-    """What the server does with one chat-completions request (build with the helpers)."""
-
-    kind: ActionKind
-    content: str | None = DEFAULT_CONTENT
-    finish_reason: str = "stop"
-    status: int = 200
-    retry_after: float | str | None = None
-    retry_after_ms: float | None = None
-    message: str = ""
-    seconds: float = 0.0
-
-
-def ok(content: str | None = DEFAULT_CONTENT, finish_reason: str = "stop") -> Action:
-    """A normal completion with ``content``."""
-    return Action("ok", content=content, finish_reason=finish_reason)
-
-
-def verdict(score: float, reasoning: str = "ok") -> Action:
-    """A completion whose content is the JSON verdict ``{"reasoning", "score"}``."""
-    return ok(json.dumps({"reasoning": reasoning, "score": score}))
-
-
-def status(
-    code: int,
-    retry_after: float | str | None = None,
-    *,
-    retry_after_ms: float | None = None,
-    message: str = "",
-) -> Action:
-    """An HTTP error with an OpenAI-style error body and optional Retry-After headers."""
-    return Action(
-        "status",
-        status=code,
-        retry_after=retry_after,
-        retry_after_ms=retry_after_ms,
-        message=message or f"simulated HTTP {code}",
-    )
-
-
-def hang(seconds: float, then: str | None = DEFAULT_CONTENT) -> Action:
-    """Send nothing for ``seconds`` (to trip a read timeout), then answer ``then``."""
-    return Action("hang", content=then, seconds=seconds)
-
-
-def close() -> Action:
-    """Drop the connection without sending any response."""
-    return Action("close")
-
-
-def truncated() -> Action:
-    """A completion cut off by the token limit: ``finish_reason="length"``, half a JSON."""
-    return ok('{"reasoning": "the answer starts well but', finish_reason="length")
-
-
-def garbage(content: str = "not json") -> Action:
-    """A well-formed completion whose content is not the JSON the judge asked for."""
-    return ok(content)
-
-
-def empty_choices() -> Action:
-    """A well-formed completion with an empty ``choices`` list."""
-    return Action("empty_choices")
-
-
-def hashed_verdicts(low: int = 1, high: int = 5) -> Callable[[dict[str, Any]], Action]:
-    """A default answer whose score is a hash of the last user message, in ``[low, high]``.
-
-    Deterministic, so a repeated prompt always gets the same score, and spread
-    over the scale, so statistics over many cases are not degenerate.
-    """
-
-    def answer(body: dict[str, Any]) -> Action:
-        text = last_user_message(body)
-        digest = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
-        return verdict(low + digest % (high - low + 1), reasoning="hashed")
-
-    return answer
-
-
-def last_user_message(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            return content if isinstance(content, str) else json.dumps(content)
-    return ""
+from pytest_llmfunnel.testing.actions import (
+    TRANSIENT_FAULTS,
+    Action,
+    completion_body,
+    hashed_verdicts,
+    ok,
+    status,
+)
+from pytest_llmfunnel.testing.leaks import assert_secret_absent
 
 
 @dataclass(frozen=True)
@@ -155,9 +73,6 @@ class ServerStats:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-TRANSIENT_FAULTS = (status(429), status(429, retry_after=0), status(500), status(502), status(503))
 
 
 class JudgeServer:
@@ -329,33 +244,6 @@ def _wants_json_schema(body: dict[str, Any]) -> bool:
     return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
 
 
-def completion_body(body: dict[str, Any], action: Action) -> dict[str, Any]:
-    """A chat.completion object answering ``body`` as ``action`` says."""
-    content = action.content or ""
-    prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
-    completion_tokens = max(1, len(content) // 4)
-    choices = [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": action.content},
-            "finish_reason": action.finish_reason,
-            "logprobs": None,
-        }
-    ]
-    return {
-        "id": f"chatcmpl-{hashlib.sha256(content.encode()).hexdigest()[:12]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": str(body.get("model") or "test-judge"),
-        "choices": [] if action.kind == "empty_choices" else choices,
-        "usage": {
-            "prompt_tokens": prompt_words,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_words + completion_tokens,
-        },
-    }
-
-
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
@@ -485,47 +373,6 @@ def free_port() -> int:
 def refused_base_url() -> str:
     """A base URL on loopback where every connection is refused."""
     return f"http://127.0.0.1:{free_port()}/v1"
-
-
-def find_secret(secret: str, *places: object) -> list[str]:
-    """Where ``secret`` occurs among ``places``; empty when nowhere.
-
-    A place may be text, bytes, a file or directory (every file under it is
-    read), an exception (its text, repr and chained causes) or any object
-    (its repr).
-    """
-    if not secret:
-        raise ValueError("an empty secret would be found everywhere")
-    found: list[str] = []
-    needle = secret.encode("utf-8")
-    for place in places:
-        if isinstance(place, Path):
-            files = (
-                [place] if place.is_file() else sorted(p for p in place.rglob("*") if p.is_file())
-            )
-            found.extend(str(f) for f in files if needle in f.read_bytes())
-        elif isinstance(place, bytes):
-            if needle in place:
-                found.append("bytes")
-        elif isinstance(place, BaseException):
-            chain: BaseException | None = place
-            while chain is not None:
-                if secret in str(chain) or secret in repr(chain):
-                    found.append(f"{type(chain).__name__}: {repr(chain)[:60]}")
-                chain = chain.__cause__ or chain.__context__
-        elif isinstance(place, str):
-            if secret in place:
-                found.append(f"text: {place[:60]!r}")
-        elif secret in repr(place):
-            found.append(f"{type(place).__name__}: {repr(place)[:60]}")
-    return found
-
-
-def assert_secret_absent(secret: str, *places: object) -> None:
-    """Raise AssertionError naming where ``secret`` leaked, if it did."""
-    found = find_secret(secret, *places)
-    if found:
-        raise AssertionError(f"a secret leaked into: {found}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,147 @@
+"""Scripted answers for the loopback judge server: what it does with one request.
+
+An :class:`Action` is one answer (a completion, an HTTP error, a hang, a
+dropped connection); the helpers build the kinds real endpoints produce, so a
+test reads as the sequence of events it stages::
+
+    srv.script([status(429, retry_after=0.1), truncated(), verdict(5)])
+
+:func:`hashed_verdicts` is a default answer for many cases at once, and
+:func:`completion_body` is the ``chat.completion`` object a non-error answer
+becomes. Kept apart from the server so a script can be built, and a body
+checked, without starting one.
+
+Standard library only, so it runs wherever the package does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ActionKind = Literal["ok", "status", "hang", "close", "empty_choices"]
+DEFAULT_CONTENT = '{"reasoning": "ok", "score": 4}'
+
+
+@dataclass(frozen=True)
+class Action:
+    """What the server does with one chat-completions request (build with the helpers)."""
+
+    kind: ActionKind
+    content: str | None = DEFAULT_CONTENT
+    finish_reason: str = "stop"
+    status: int = 200
+    retry_after: float | str | None = None
+    retry_after_ms: float | None = None
+    message: str = ""
+    seconds: float = 0.0
+
+
+def ok(content: str | None = DEFAULT_CONTENT, finish_reason: str = "stop") -> Action:
+    """A normal completion with ``content``."""
+    return Action("ok", content=content, finish_reason=finish_reason)
+
+
+def verdict(score: float, reasoning: str = "ok") -> Action:
+    """A completion whose content is the JSON verdict ``{"reasoning", "score"}``."""
+    return ok(json.dumps({"reasoning": reasoning, "score": score}))
+
+
+def status(
+    code: int,
+    retry_after: float | str | None = None,
+    *,
+    retry_after_ms: float | None = None,
+    message: str = "",
+) -> Action:
+    """An HTTP error with an OpenAI-style error body and optional Retry-After headers."""
+    return Action(
+        "status",
+        status=code,
+        retry_after=retry_after,
+        retry_after_ms=retry_after_ms,
+        message=message or f"simulated HTTP {code}",
+    )
+
+
+def hang(seconds: float, then: str | None = DEFAULT_CONTENT) -> Action:
+    """Send nothing for ``seconds`` (to trip a read timeout), then answer ``then``."""
+    return Action("hang", content=then, seconds=seconds)
+
+
+def close() -> Action:
+    """Drop the connection without sending any response."""
+    return Action("close")
+
+
+def truncated() -> Action:
+    """A completion cut off by the token limit: ``finish_reason="length"``, half a JSON."""
+    return ok('{"reasoning": "the answer starts well but', finish_reason="length")
+
+
+def garbage(content: str = "not json") -> Action:
+    """A well-formed completion whose content is not the JSON the judge asked for."""
+    return ok(content)
+
+
+def empty_choices() -> Action:
+    """A well-formed completion with an empty ``choices`` list."""
+    return Action("empty_choices")
+
+
+def hashed_verdicts(low: int = 1, high: int = 5) -> Callable[[dict[str, Any]], Action]:
+    """A default answer whose score is a hash of the last user message, in ``[low, high]``.
+
+    Deterministic, so a repeated prompt always gets the same score, and spread
+    over the scale, so statistics over many cases are not degenerate.
+    """
+
+    def answer(body: dict[str, Any]) -> Action:
+        text = last_user_message(body)
+        digest = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
+        return verdict(low + digest % (high - low + 1), reasoning="hashed")
+
+    return answer
+
+
+def last_user_message(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else json.dumps(content)
+    return ""
+
+
+# What ``JudgeServer(fault_rate=...)`` answers at random: faults a client should retry.
+TRANSIENT_FAULTS = (status(429), status(429, retry_after=0), status(500), status(502), status(503))
+
+
+def completion_body(body: dict[str, Any], action: Action) -> dict[str, Any]:
+    """A chat.completion object answering ``body`` as ``action`` says."""
+    content = action.content or ""
+    prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
+    completion_tokens = max(1, len(content) // 4)
+    choices = [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": action.content},
+            "finish_reason": action.finish_reason,
+            "logprobs": None,
+        }
+    ]
+    return {
+        "id": f"chatcmpl-{hashlib.sha256(content.encode()).hexdigest()[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": str(body.get("model") or "test-judge"),
+        "choices": [] if action.kind == "empty_choices" else choices,
+        "usage": {
+            "prompt_tokens": prompt_words,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_words + completion_tokens,
+        },
+    }
