@@ -127,7 +127,7 @@ def variants_markdown(out: Conclusion) -> str:
     """The variant ranking section ('' when no dataset has several variants)."""
     if not out.rankings:
         return ""
-    from pytest_llmfunnel.variants import variants_markdown as render
+    from pytest_llmfunnel.report.variants import variants_markdown as render
 
     return render(out.rankings)
 

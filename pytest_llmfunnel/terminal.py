@@ -101,7 +101,7 @@ def _pairing_lines(comparison: Any) -> Iterator[str]:
 def _variant_lines(fs: FunnelSession) -> Iterator[str]:
     out = getattr(fs, "conclusion", None)
     if out is not None and out.rankings:
-        from pytest_llmfunnel.variants import variant_lines
+        from pytest_llmfunnel.report.variants import variant_lines
 
         yield ""
         yield from variant_lines(out.rankings, width=WIDTH)

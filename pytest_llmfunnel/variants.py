@@ -7,8 +7,9 @@ more than a tolerance on every gated metric; "not significantly worse" is not
 enough, as with few cases every variant is that. Use::
 
     rankings = rank_variants(records, alpha=0.05, tolerance=0.02)  # per multi-variant dataset
-    variant_lines(rankings, width=80)   # terminal lines; [] when no dataset has two variants
-    variants_markdown(rankings)         # pull-request Markdown; "" when none
+
+The rankings are drawn for the terminal and the pull request by
+:mod:`pytest_llmfunnel.report.variants`.
 
 * **Metrics and values** are the gate's (:mod:`.regression`): the promotion
   rate and each ``<stage> pass rate`` are gated, ``<stage> mean score`` is
@@ -39,17 +40,12 @@ enough, as with few cases every variant is that. Use::
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tabulate import tabulate
-
 from pytest_llmfunnel import regression, stats
 from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
-from pytest_llmfunnel.report import short_dataset
-from pytest_llmfunnel.report.escape import md_cell, md_text, terminal_text
 from pytest_llmfunnel.review import is_pairwise
 
 # The gate's own metric and value rules, used as they are so the two cannot drift apart.
@@ -60,10 +56,6 @@ ERROR, MISSING = regression._ERROR, regression._MISSING
 Status = Literal["best", "candidate", "discarded"]
 Record = Mapping[str, Any]
 CONFIDENCE = 0.95
-NAME_WIDTH = 20  # a variant's column header in the terminal
-MIN_LABEL = 12
-LIST_LIMIT = 5
-ICONS = {"best": "🏆", "candidate": "✅", "discarded": "❌"}
 
 
 @dataclass(frozen=True)
@@ -431,113 +423,3 @@ def _note(pairs: Sequence[PairwiseResult], best: str, primary: str) -> str:
         f"{p.stage} prefers {p.variant} to {best} ({p.variant} wins {p.wins} of {p.decisive} "
         f"decisive comparisons, 95% CI {p.interval[0]:.0%}-{p.interval[1]:.0%}); the ranking "
         f"follows {primary}" for p in against)
-
-
-# --- rendering ------------------------------------------------------------------
-
-
-def _value_text(value: float, info: MetricInfo) -> str:
-    if not math.isfinite(value):
-        return "-"
-    return f"{value * 100:.1f}%" if info.kind == "binary" else f"{value:.3g}"
-
-
-def _pairwise_text(p: PairwiseResult) -> str:
-    lo, hi = p.interval
-    rate = (f"; {p.variant}'s win rate {p.win_rate:.0%} (95% CI {lo:.0%}-{hi:.0%}, ties left out)"
-            if p.decisive else "")
-    errors = f", {p.errors} errors" if p.errors else ""
-    return (f"{p.stage}: {p.variant} wins {p.wins}, {p.opponent} wins {p.losses}, "
-            f"ties {p.ties}{errors}{rate}")
-
-
-def _head(r: VariantRanking) -> str:
-    return (f"{len(r.variants)} variants over the {r.cases} cases every variant ran, ranked by "
-            f"{r.primary}; a candidate's lower bound of (variant - best) clears -tolerance on "
-            f"every gated metric (one-sided, Holm, alpha {r.alpha:g})")
-
-
-def _wrap(text: str, width: int, first: str = "", indent: str = "  ") -> list[str]:
-    return textwrap.wrap(terminal_text(text, None), width, initial_indent=first,
-                         subsequent_indent=indent, break_on_hyphens=False) or [""]
-
-
-def _grid(r: VariantRanking, width: int) -> list[str]:
-    """Metrics down, variants across; variant columns go to further tables when too wide."""
-    heads = [terminal_text(v.variant, NAME_WIDTH) for v in r.variants]
-    columns = [[_value_text(x, m) for x, m in zip(v.values, r.metrics, strict=True)] + [v.status]
-               for v in r.variants]
-    widths = [max(len(h), *(len(c) for c in col)) for h, col in zip(heads, columns, strict=True)]
-    labels = ["metric", *(terminal_text(m.name, None) + ("" if m.gated else "*")
-                          for m in r.metrics), "status"]
-    label_w = min(max(map(len, labels)), max(MIN_LABEL, width - 2 - max(widths)))
-    labels = [terminal_text(x, label_w) for x in labels]
-    chunks: list[list[int]] = [[]]
-    used = label_w
-    for j, w in enumerate(widths):
-        if chunks[-1] and used + 2 + w > width:
-            chunks.append([])
-            used = label_w
-        chunks[-1].append(j)
-        used += 2 + w
-    lines: list[str] = []
-    for chunk in chunks:
-        rows = [[labels[0], *(heads[j] for j in chunk)]]
-        rows += [[labels[i + 1], *(columns[j][i] for j in chunk)] for i in range(len(labels) - 1)]
-        text = tabulate(rows, tablefmt="plain", colalign=("left", *["right"] * len(chunk)),
-                        disable_numparse=True).splitlines()
-        rule = "  ".join("-" * w for w in [label_w, *(widths[j] for j in chunk)])
-        lines += [text[0].rstrip(), rule, *(line.rstrip() for line in text[1:])]
-    return lines
-
-
-def variant_lines(rankings: Sequence[VariantRanking], width: int = 80) -> list[str]:
-    """The terminal section: per dataset a table of the variants and one line per verdict.
-
-    Every line fits ``width`` columns; untrusted names are made inert.
-    """
-    lines: list[str] = []
-    for r in rankings:
-        lines += [""] if lines else []
-        lines += _wrap(f"variants of {short_dataset(r.dataset)}: {_head(r)}:", width)
-        lines += _grid(r, width)
-        lines += _wrap("pass rates in %, bounds in points; * shown only, not deciding", width)
-        for text in _verdict_texts(r):
-            lines += _wrap(text, width, "  ", "    ")
-    return lines
-
-
-def _verdict_texts(r: VariantRanking) -> list[str]:
-    """One plain sentence per variant, pairwise result, note and left-out list."""
-    texts = [f"{terminal_text(v.variant, 40)}: {v.status}: {v.reason}" for v in r.variants]
-    texts += [_pairwise_text(p) for p in r.pairwise]
-    texts += [f"note: {r.note}"] if r.note else []
-    if r.unpaired:
-        listed = ", ".join(r.unpaired[:LIST_LIMIT]) + (", ..." * (len(r.unpaired) > LIST_LIMIT))
-        texts.append(f"{len(r.unpaired)} cases left out (not run for every variant): {listed}")
-    return texts
-
-
-def variants_markdown(rankings: Sequence[VariantRanking]) -> str:
-    """The pull-request section: per dataset a table of the variants and who goes online."""
-    blocks = []
-    for r in rankings:
-        headers = ["rank", "variant", "status",
-                   *(md_cell(m.name, 80) + ("" if m.gated else "\\*") for m in r.metrics)]
-        rows = [[str(v.rank), md_cell(v.variant, 80), f"{ICONS[v.status]} {v.status}",
-                 *(_value_text(x, m) for x, m in zip(v.values, r.metrics, strict=True))]
-                for v in r.variants]
-        align = ["---:", "---", "---", *["---:"] * len(r.metrics)]
-        chosen = ", ".join(f"**{md_text(v.variant, 80)}**" + " (best)" * (v.status == "best")
-                           for v in r.variants if v.status != "discarded")
-        texts = _verdict_texts(r)
-        blocks.append("\n".join([
-            f"**{md_text(short_dataset(r.dataset), 80)}**: {md_text(_head(r), None)}.", "",
-            *("| " + " | ".join(row) + " |" for row in [headers, align, *rows]), "",
-            f"Candidates for an online experiment: {chosen}.", "",
-            *(f"- {ICONS[v.status]} **{md_text(v.variant, 80)}** ({v.status}): "
-              f"{md_text(v.reason, None)}" for v in r.variants),
-            *(f"- {md_text(t, None)}" for t in texts[len(r.variants):]), "",
-            "Pass rates in %, bounds in percentage points; \\* shown only, not deciding.",
-        ]))
-    return "\n\n".join(blocks)

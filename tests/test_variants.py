@@ -9,12 +9,8 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel import stats
-from pytest_llmfunnel.variants import (
-    VariantRanking,
-    rank_variants,
-    variant_lines,
-    variants_markdown,
-)
+from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
+from pytest_llmfunnel.variants import VariantRanking, rank_variants
 
 DS = "tests/test_ab.py::test_ab"
 QUALITY = "quality pass rate"
