@@ -300,10 +300,6 @@ class JudgeParseError(Exception):
         self.cause = cause
 
 
-class MissingFieldError(ValueError):
-    """The case lacks a field (``context``, ``expected``) the judge needs."""
-
-
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The JSON schema of ``model`` in the form strict structured outputs accept.
 
