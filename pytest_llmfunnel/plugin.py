@@ -82,6 +82,12 @@ def pytest_configure(config: pytest.Config) -> None:
         # One xdist group per dataset chunk keeps each chunk on one worker,
         # so no case is evaluated twice; other tests still spread freely.
         config.option.dist = "loadgroup"
+        if config.getoption("maxworkerrestart", None) is None:
+            # pytest-xdist's group scheduler (up to 3.8 at least) can wait
+            # forever after it replaces a crashed worker: it hands the new one
+            # work units that are already done. Without replacements a crash
+            # fails its test and the run ends, which a CI job can report.
+            config.option.maxworkerrestart = "0"
     if fs.controller_dist == "loadgroup":
         # A worker re-parses the command line, so it learns of the switch above
         # from its workerinput; it must then add "@group" to its node ids.

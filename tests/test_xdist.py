@@ -120,3 +120,51 @@ def test_n2_gives_the_same_results_gate_and_reports_as_n0(
         ]
     assert outputs["n0"] == outputs["n2"]
     assert b'"decision": "regressed"' in outputs["n0"][0]
+
+
+CRASH_ONCE = """
+import os
+
+def test_crash():
+    if not os.path.exists("crashed"):  # once: xdist would rerun it on a replacement
+        open("crashed", "w").close()
+        os._exit(3)
+"""
+
+
+@pytest.mark.usefixtures("openai_env")
+def test_a_crashed_worker_ends_the_run_instead_of_hanging_it(
+    project: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    """With --dist loadgroup, pytest-xdist 3.8 can wait forever after replacing a worker."""
+    project.makepyfile(test_zz_crash=CRASH_ONCE)
+    result = project.runpytest_subprocess(*judge_args(judge_server, "-n", "2"), timeout=120)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*worker gw* crashed and worker restarting disabled*"])
+    result.stdout.fnmatch_lines(["*FAILED test_zz_crash.py::test_crash*"])
+
+
+REPORT_RESTARTS = """
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):
+        option = session.config.option
+        print("dist=%s restarts=%s" % (option.dist, option.maxworkerrestart))
+"""
+
+
+@pytest.mark.parametrize(
+    ("given", "seen"),
+    [
+        ((), "dist=loadgroup restarts=0"),  # switched by the plugin, with its guard
+        (("--max-worker-restart=3",), "dist=loadgroup restarts=3"),  # the user's number
+        (("--dist=loadgroup",), "dist=loadgroup restarts=None"),  # the user's own mode
+    ],
+)
+def test_worker_restarts_are_only_turned_off_with_the_plugins_own_switch(
+    pytester: pytest.Pytester, given: tuple[str, ...], seen: str
+) -> None:
+    pytester.makeconftest(REPORT_RESTARTS)
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest("--llm-funnel", "-n", "2", "-s", *given)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([seen])
