@@ -298,8 +298,12 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         if fs.settings.export_lockfile is not None:
             from pytest_llmfunnel.outputs import write_lockfile
 
-            complete = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
-            write_lockfile(fs, fs.conclusion, complete=complete)
+            unfinished = None
+            if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+                unfinished = "the run did not finish"
+            elif fs.workers_lost:
+                unfinished = "an xdist worker went down before handing over its verdicts"
+            write_lockfile(fs, fs.conclusion, unfinished=unfinished)
         if fs.conclusion.failure and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     finally:

@@ -61,13 +61,14 @@ def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
                                      if f.direction == "worse"]))
 
 
-def write_lockfile(fs: FunnelSession, out: Conclusion, *, complete: bool) -> None:
+def write_lockfile(fs: FunnelSession, out: Conclusion, *, unfinished: str | None) -> None:
     """Export the verdicts this run used to ``--llm-funnel-export-lockfile``.
 
     The keys come from every process's store (workers send theirs with their
     counters); the verdicts are read back from the cache, where each one was
-    found or stored. An interrupted run writes nothing, so it cannot replace a
-    good lockfile with part of one. A verdict missing from the cache (it was
+    found or stored. A run that did not finish (``unfinished`` says why: an
+    interrupt, a crashed worker) writes nothing, so it cannot replace a good
+    lockfile with part of one. A verdict missing from the cache (it was
     cleared during the run) fails the session and leaves the old file as it was.
     """
     from dataclasses import replace
@@ -80,8 +81,8 @@ def write_lockfile(fs: FunnelSession, out: Conclusion, *, complete: bool) -> Non
     path = fs.settings.export_lockfile
     assert path is not None
     shown = shown_path(str(path), fs)
-    if not complete:
-        out.notes.append(f"lockfile not written: the run did not finish ({shown} is unchanged)")
+    if unfinished is not None:
+        out.notes.append(f"lockfile not written: {unfinished} ({shown} is unchanged)")
         return
     store = make_store(replace(fs.settings, cache="read-only"))
     assert isinstance(store, VerdictStore)  # the settings refuse an export without a cache

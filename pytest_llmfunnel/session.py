@@ -108,6 +108,7 @@ class FunnelSession:
         self._outputs_made = False
         self.stop_event = threading.Event()
         self.failure_message: str | None = None
+        self.workers_lost = 0  # xdist workers that went down without handing over
         self.conclusion: Conclusion | None = None  # set on the controller at the end
         self.session: pytest.Session | None = None
         self._frozen = False
@@ -432,7 +433,9 @@ class FunnelSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """On the controller: add a finished worker's counters."""
+        """On the controller: add a finished worker's counters (a crashed one sends none)."""
+        if error is not None:
+            self.workers_lost += 1
         output = getattr(node, "workeroutput", {})
         data = output.get(WORKEROUTPUT_KEY)
         if data:

@@ -168,3 +168,28 @@ def test_a_verdict_gone_from_the_cache_fails_the_run_and_keeps_the_old_file(
     assert f"cannot write the lockfile {LOCKFILE}: 11 of the 11 verdicts to export" in out
     assert "nothing was written" in out
     assert old.read_text(encoding="utf-8") == "the committed lockfile\n"
+
+
+def test_a_crashed_worker_leaves_the_old_lockfile_alone(
+    project: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    old = project.path / LOCKFILE
+    old.write_text("the committed lockfile\n", encoding="utf-8")
+    project.makepyfile(
+        test_zz_crash="""
+        import os
+
+        def test_crash():
+            if not os.path.exists("crashed"):  # once: xdist reruns it on a new worker
+                open("crashed", "w").close()
+                os._exit(3)
+        """
+    )
+    result = project.runpytest_subprocess(
+        *judge_args(judge_server, "-n", "2", f"--llm-funnel-export-lockfile={LOCKFILE}"),
+        timeout=120,
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    out = " ".join(result.stdout.str().split())
+    assert "lockfile not written: an xdist worker went down" in out
+    assert old.read_text(encoding="utf-8") == "the committed lockfile\n"
