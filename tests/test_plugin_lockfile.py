@@ -46,6 +46,17 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+COMMITTED = "the committed lockfile\n"
+
+
+@pytest.fixture
+def committed(project: pytest.Pytester) -> Path:
+    """A lockfile already in the repository, which a failed export must leave alone."""
+    path = project.path / LOCKFILE
+    path.write_text(COMMITTED, encoding="utf-8")
+    return path
+
+
 def lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:]]
 
@@ -131,10 +142,8 @@ def test_a_run_that_keeps_no_new_verdicts_cannot_export_one(
 
 
 def test_an_interrupted_run_leaves_the_old_lockfile_alone(
-    project: pytest.Pytester, judge_server: JudgeServer
+    project: pytest.Pytester, judge_server: JudgeServer, committed: Path
 ) -> None:
-    old = project.path / LOCKFILE
-    old.write_text("the committed lockfile\n", encoding="utf-8")
     project.makepyfile(test_zz_stop="def test_stop():\n    raise KeyboardInterrupt\n")
     # In a process of its own: an in-process run would pass the interrupt on to this one.
     result = project.runpytest_subprocess(
@@ -143,14 +152,12 @@ def test_an_interrupted_run_leaves_the_old_lockfile_alone(
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert judge_server.stats.requests > 0
     result.stdout.fnmatch_lines([f"*lockfile not written: the run did not finish*{LOCKFILE}*"])
-    assert old.read_text(encoding="utf-8") == "the committed lockfile\n"
+    assert committed.read_text(encoding="utf-8") == COMMITTED
 
 
 def test_a_verdict_gone_from_the_cache_fails_the_run_and_keeps_the_old_file(
-    project: pytest.Pytester, judge_server: JudgeServer
+    project: pytest.Pytester, judge_server: JudgeServer, committed: Path
 ) -> None:
-    old = project.path / LOCKFILE
-    old.write_text("the committed lockfile\n", encoding="utf-8")
     project.makepyfile(
         test_zz_clear="""
         from pytest_llmfunnel.cache import VerdictStore
@@ -167,14 +174,12 @@ def test_a_verdict_gone_from_the_cache_fails_the_run_and_keeps_the_old_file(
     out = " ".join(result.stdout.str().split())  # the summary wraps long lines
     assert f"cannot write the lockfile {LOCKFILE}: 11 of the 11 verdicts to export" in out
     assert "nothing was written" in out
-    assert old.read_text(encoding="utf-8") == "the committed lockfile\n"
+    assert committed.read_text(encoding="utf-8") == COMMITTED
 
 
 def test_a_crashed_worker_leaves_the_old_lockfile_alone(
-    project: pytest.Pytester, judge_server: JudgeServer
+    project: pytest.Pytester, judge_server: JudgeServer, committed: Path
 ) -> None:
-    old = project.path / LOCKFILE
-    old.write_text("the committed lockfile\n", encoding="utf-8")
     project.makepyfile(
         test_zz_crash="""
         import os
@@ -192,4 +197,4 @@ def test_a_crashed_worker_leaves_the_old_lockfile_alone(
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     out = " ".join(result.stdout.str().split())
     assert "lockfile not written: an xdist worker went down" in out
-    assert old.read_text(encoding="utf-8") == "the committed lockfile\n"
+    assert committed.read_text(encoding="utf-8") == COMMITTED
