@@ -190,6 +190,16 @@ def test_markdown_neutralising_keeps_the_text_readable() -> None:
     assert "<a" not in render_gfm(escape.md_text(text, None))
 
 
+def test_unlink_puts_one_word_joiner_where_each_pattern_breaks() -> None:
+    j = "\u2060"
+    assert escape.unlink("a@b.c https://x.y www.z.q #12 GH-3 org/r#4 mailto:x xmpp:y") == (
+        f"a@{j}b.c https{j}://x.y www{j}.z.q #{j}12 GH{j}-3 org/r#{j}4 mailto{j}:x xmpp{j}:y"
+    )
+    # Nothing else changes: times, hashtags without digits, ordinary words.
+    plain = "at 10:30, #tag, GHz, wwwx.y, rate: 5/5"
+    assert escape.unlink(plain) == plain
+
+
 # --- terminal lines ------------------------------------------------------------------
 
 
