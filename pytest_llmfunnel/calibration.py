@@ -31,6 +31,7 @@ from itertools import combinations
 from typing import Any
 
 from pytest_llmfunnel import stats
+from pytest_llmfunnel.report.escape import md_cell, md_text, terminal_text
 from pytest_llmfunnel.review import (
     Label,
     Record,
@@ -410,35 +411,21 @@ def calibration_lines(
 ) -> list[str]:
     """Plain lines for the terminal: one block of agreement, one of estimates, then notes."""
     def line(header: Sequence[str], row: Sequence[str]) -> str:
-        return "  " + " | ".join(f"{h}: {_flat(v)}" for h, v in zip(header, row, strict=True)
-                                 if v != "-")
+        return "  " + " | ".join(f"{h}: {terminal_text(v, None)}"
+                                 for h, v in zip(header, row, strict=True) if v != "-")
 
     lines = ["judge calibration (95% intervals)"]
     lines += [line(AGREEMENT_HEADER, _agreement_row(c)) for c in cals]
     if ests:
         lines.append("pass rates")
         lines += [line(ESTIMATE_HEADER, _estimate_row(e)) for e in ests]
-    return lines + ["  " + _flat(note) for note in _notes(cals, ests)]
-
-
-def _flat(text: str) -> str:
-    """Untrusted text on one terminal line."""
-    return " ".join(text.split())
-
-
-def md_cell(text: object) -> str:
-    """One Markdown table cell: no raw ``|``, ``<``, ``>``, backslash or line break."""
-    value = _flat(str(text))
-    for raw, escaped in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), (">", "&gt;"),
-                         ("`", "\\`")):
-        value = value.replace(raw, escaped)
-    return value
+    return lines + ["  " + terminal_text(note, None) for note in _notes(cals, ests)]
 
 
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(md_cell(h) for h in header) + " |",
+    lines = ["| " + " | ".join(md_cell(h, None) for h in header) + " |",
              "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+    return lines + ["| " + " | ".join(md_cell(c, None) for c in row) + " |" for row in rows]
 
 
 def calibration_markdown(
@@ -451,5 +438,5 @@ def calibration_markdown(
         lines += ["", *_md_table(ESTIMATE_HEADER, (_estimate_row(e) for e in ests))]
     notes = _notes(cals, ests)
     if notes:
-        lines += ["", *(f"- {md_cell(note)}" for note in notes)]
+        lines += ["", *(f"- {md_text(note, None)}" for note in notes)]
     return lines

@@ -30,6 +30,7 @@ from pytest_llmfunnel import __version__
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.cache import CacheMode, VerdictStore, parse_cache_mode
 from pytest_llmfunnel.lockfile import LockfileError, export_lockfile, import_lockfile
+from pytest_llmfunnel.report.escape import clean
 
 PROG = "llmfunnel"
 DEFAULT_CACHE_DIR = Path(".llmfunnel") / "cache"
@@ -360,7 +361,8 @@ def _describe(exc: Exception) -> str:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    # An error may quote a file's content (a label, a case id): keep it inert.
+    print(f"{PROG}: error: {clean(message, keep_newlines=True)}", file=sys.stderr)
     return code
 
 

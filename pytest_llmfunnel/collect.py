@@ -11,6 +11,7 @@ import pytest
 from pytest_llmfunnel.baseline import Baseline
 from pytest_llmfunnel.dataset import DatasetError, resolve_dataset_path
 from pytest_llmfunnel.funnel import Funnel, Unit, units_for
+from pytest_llmfunnel.report.escape import clean, terminal_text
 from pytest_llmfunnel.results import baseline_record, compact, describe_problems, status_of
 from pytest_llmfunnel.session import (
     DRY_RUN_HINT,
@@ -33,7 +34,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
         path = resolve_dataset_path(marker.args[0], relative_to=folder)
         dataset = fs.dataset(path, columns)
     except DatasetError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        pytest.fail(clean(str(exc), keep_newlines=True), pytrace=False)
     if tags:
         dataset = dataset.select_tags(tags)
     positions = {case.id: index for index, case in enumerate(dataset.cases)}
@@ -137,7 +138,7 @@ def _load_baseline(path: Path | None, fs: FunnelSession) -> Baseline | None:
     try:
         return load_baseline_if_exists(path)
     except BaselineError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        pytest.fail(clean(str(exc), keep_newlines=True), pytrace=False)
 
 
 def _tags(value: Any, where: str) -> tuple[str, ...]:
@@ -234,12 +235,60 @@ def enforce(item: pytest.Item, fs: FunnelSession) -> None:
     blocking = [s for s in result.stages if s.status == "failed" and (s.must or fs.settings.strict)]
     if fs.settings.strict:
         blocking += [s for s in result.stages if s.status == "error"]
+    # The message is shown in the failure, the short summary and JUnit XML:
+    # its untrusted parts (id, error, stage names, reasons) are made inert.
+    case = terminal_text(repr(result.case_id), None)
     if fs.settings.strict and result.error:
-        pytest.fail(f"case {result.case_id!r}: {result.error}", pytrace=False)
+        pytest.fail(f"case {case}: {terminal_text(result.error, None)}", pytrace=False)
     if blocking:
-        lines = [f"case {result.case_id!r} failed funnel stage(s):"]
-        lines += [f"  {s.stage}: {s.status}: {s.reason}" for s in blocking]
-        pytest.fail("\n".join(lines), pytrace=False)
+        lines = [f"case {case} failed funnel stage(s):"]
+        lines += [terminal_text(f"{s.stage}: {s.status}: {s.reason}", None) for s in blocking]
+        pytest.fail("\n  ".join(lines), pytrace=False)
+
+
+def inert_failure(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Make an eval item's failure report inert, whatever text its test put in it.
+
+    A test's own assertion message often quotes the output or a reason
+    (``assert llm_result.ok, llm_result.stages[-1].reason``); pytest prints it
+    raw in the traceback, the short summary and JUnit XML. The report is
+    cleaned where it is made, so xdist workers send it clean as well.
+    """
+    longrepr = report.longrepr
+    if longrepr is None or UNIT_KEY not in item.stash:
+        return
+    if isinstance(longrepr, str):
+        report.longrepr = clean(longrepr, keep_newlines=True)
+        return
+    if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
+        report.longrepr = (*longrepr[:2], clean(longrepr[2], keep_newlines=True))
+        return
+    chain = getattr(longrepr, "chain", None) or [
+        (getattr(longrepr, "reprtraceback", None), getattr(longrepr, "reprcrash", None), None)
+    ]
+    for traceback, crash, _ in chain:
+        _clean_attr(crash, "message")
+        for entry in getattr(traceback, "reprentries", ()):
+            _clean_attr(entry, "lines")
+            _clean_attr(getattr(entry, "reprfileloc", None), "message")
+            _clean_attr(getattr(entry, "reprlocals", None), "lines")
+            funcargs = getattr(entry, "reprfuncargs", None)
+            if funcargs is not None:
+                funcargs.args = [(clean(n), clean(str(v))) for n, v in funcargs.args]
+    sections = getattr(longrepr, "sections", None)
+    if sections:
+        longrepr.sections = [  # type: ignore[union-attr]
+            (clean(title), clean(text, keep_newlines=True), sep) for title, text, sep in sections
+        ]
+
+
+def _clean_attr(obj: object, name: str) -> None:
+    """Clean a text attribute, or each line of a list of lines, of one part of a report."""
+    value = getattr(obj, name, None)
+    if isinstance(value, str):
+        setattr(obj, name, clean(value, keep_newlines=True))
+    elif isinstance(value, (list, tuple)):
+        setattr(obj, name, [clean(v, keep_newlines=True) for v in value])
 
 
 def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSession) -> None:
@@ -267,7 +316,7 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
         )
     report.llm_funnel = record  # type: ignore[attr-defined]
     report.llm_funnel_status = status_of(record)  # type: ignore[attr-defined]
-    problems = describe_problems(record)
+    problems = [terminal_text(p, None) for p in describe_problems(record)]
     if problems:
         report.sections.append(("llm-funnel", "\n".join(problems)))
     if not getattr(fs.config.option, "xmlpath", None):
@@ -276,7 +325,9 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
     for stage in record["stages"]:
         score = stage["score"]
         value = stage["status"] if score is None else f"{stage['status']} {score:g}"
-        item.user_properties.append((f"llm_funnel.{stage['stage']}", value))
+        # pytest escapes a property's value for XML, not its name.
+        name = terminal_text(stage["stage"], None)
+        item.user_properties.append((f"llm_funnel.{name}", value))
 
 
 def finish(session: pytest.Session, fs: FunnelSession) -> None:

@@ -186,6 +186,10 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Put the case's compact record on the call report (it travels through xdist)."""
     report = yield
+    if report.longrepr is not None:
+        from pytest_llmfunnel.collect import inert_failure
+
+        inert_failure(item, report)
     if call.when == "call":
         from pytest_llmfunnel.collect import decorate_report
 

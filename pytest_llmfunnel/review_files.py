@@ -21,13 +21,15 @@ import csv
 import io
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.models import Case
+from pytest_llmfunnel.report.escape import guard_cell as guard_cell  # re-exported
+from pytest_llmfunnel.report.escape import json_text
+from pytest_llmfunnel.report.escape import unguard_cell as unguard_cell  # re-exported
 from pytest_llmfunnel.review import (
     Label,
     Record,
@@ -43,24 +45,12 @@ FIXED_COLUMNS = (
     "dataset", "case", "variant", "output_hash", "audit", "inclusion_probability",
     "why_selected", "input", "context", "expected", "output",
 )
-_TRIGGER = re.compile(r"^'*[=+\-@\t\r]")  # what a spreadsheet may run as a formula
-_GUARDED = re.compile(r"^'+[=+\-@\t\r]")
 _PASS = {"pass", "passed", "p", "yes", "y", "true", "ok"}
 _FAIL = {"fail", "failed", "f", "no", "n", "false"}
 
 
 class ReviewFileError(ValueError):
     """A review file that cannot be read; the message names file:line and the column."""
-
-
-def guard_cell(text: str) -> str:
-    """Prefix ``'`` to a cell a spreadsheet would run as a formula (reversible)."""
-    return "'" + text if _TRIGGER.match(text) else text
-
-
-def unguard_cell(text: str) -> str:
-    """Undo :func:`guard_cell`: drop one leading ``'`` before a formula character."""
-    return text[1:] if _GUARDED.match(text) else text
 
 
 def export_review(
@@ -93,7 +83,8 @@ def export_review(
             writer.writerow([guard_cell(_text(row.get(c))) for c in columns])
         data = buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
     else:
-        lines = [json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False) for row in rows]
+        lines = [json_text(json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False))
+                 for row in rows]
         data = "".join(line + "\n" for line in lines).encode("utf-8")
     atomic_write(path, data)
     return path

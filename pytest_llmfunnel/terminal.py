@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmfunnel.report.escape import clean, strip_escapes, truncate
 from pytest_llmfunnel.results import DatasetRun, Tallies, describe_problems, status_of
 
 if TYPE_CHECKING:
@@ -18,7 +19,15 @@ Cost = Callable[[int, int], "float | None"]
 
 
 def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
-    """The funnel per dataset, the failed and errored cases (capped), then the notes."""
+    """The funnel per dataset, the failed and errored cases (capped), then the notes.
+
+    Every line is made inert on its way out (:func:`strip_escapes`), whatever
+    untrusted text a note or a message below quotes.
+    """
+    return (strip_escapes(line) for line in _summary_lines(fs, verbosity))
+
+
+def _summary_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
     run = fs.run_result()
     tallies = fs.tallies
     if not (run.datasets or fs.settings.dry_run or fs.settings.explain_cache):
@@ -82,6 +91,7 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
 
 def _wrapped(text: str) -> list[str]:
     """One message wrapped to the summary's width, continuation lines indented."""
+    text = strip_escapes(text)
     lead = text[: len(text) - len(text.lstrip(" "))]
     return textwrap.wrap(
         text, WIDTH, initial_indent="", subsequent_indent=lead + "  ",
@@ -206,7 +216,7 @@ def explain_lines(tallies: Tallies, case_id: str) -> Iterator[str]:
         )
         return
     for text in tallies.explanations:
-        for line in text.splitlines():
+        for line in clean(text, keep_newlines=True).splitlines():
             yield "  " + line
 
 
@@ -215,8 +225,7 @@ def _pct(part: int, whole: int) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return truncate(strip_escapes(text), width)
 
 
 def _rule(title: str) -> str:

@@ -16,7 +16,6 @@ from pytest_llmfunnel.calibration import (
     calibration_lines,
     calibration_markdown,
     light_kappa,
-    md_cell,
 )
 from pytest_llmfunnel.review import Label, ReviewItem, ReviewSlice, output_hash
 
@@ -213,7 +212,6 @@ def test_ties_count_half_and_missing_audit_labels_warn() -> None:
 
 
 def test_rendering_escapes_untrusted_text() -> None:
-    assert md_cell("a|b\n<script>`x`") == "a\\|b &lt;script&gt;\\`x\\`"
     records, labels = confusion(tp=2, fn=1, fp=1, tn=2)
     records += [record(f"x{i}", judge(5)) for i in range(3)]
     for r in records:

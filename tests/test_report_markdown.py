@@ -288,7 +288,10 @@ def test_flip_list_is_capped() -> None:
 def test_md_cell_neutralises(raw: str, forbidden: str) -> None:
     cell = md_cell(raw)
     assert forbidden not in cell
-    assert html.unescape(cell) == " ".join(raw.replace("\x1b[31m", "").split())
+    # Word joiners (U+2060) break autolinks invisibly; the text is otherwise the same.
+    assert html.unescape(cell).replace("\u2060", "") == " ".join(
+        raw.replace("\x1b[31m", "").split()
+    )
 
 
 def test_md_text_truncates_before_escaping_and_stops_mentions() -> None:

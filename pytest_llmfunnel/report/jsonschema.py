@@ -25,6 +25,7 @@ from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.report import FlipLike, ReportData, summarize
+from pytest_llmfunnel.report.escape import json_text
 from pytest_llmfunnel.results import RunResult
 
 SCHEMA_VERSION = 1
@@ -307,7 +308,8 @@ def to_json(document: ResultsDocument) -> str:
     data = document.model_dump(mode="json", exclude_none=False)
     if data.get("created_at") is None:
         data.pop("created_at", None)
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    return json_text(text) + "\n"  # C1, bidi, U+2028/9 as escapes: same value, inert text
 
 
 def write_results(document: ResultsDocument, path: str | Path) -> None:
