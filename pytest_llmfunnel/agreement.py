@@ -208,6 +208,9 @@ def distrust(kappa: Interval | None, accuracy: Interval | None, floor: float) ->
         reasons.append(f"accuracy {accuracy.estimate:.1%} is below the floor {floor:.0%}")
     if kappa is None and accuracy is not None:
         reasons.append("kappa is undefined (the labels or verdicts use one value only)")
+    elif kappa is not None and kappa.hi < 0.0:
+        reasons.append(f"kappa {kappa.estimate:.2f} [{kappa.lo:.2f}, {kappa.hi:.2f}] is below "
+                       "0: the judge agrees with people less often than chance would")
     elif kappa is not None and kappa.lo <= 0.0:
         reasons.append(f"kappa {kappa.estimate:.2f} [{kappa.lo:.2f}, {kappa.hi:.2f}] does not "
                        "rule out chance agreement")

@@ -158,6 +158,7 @@ class ReviewItem:
     reasons: tuple[str, ...]
     audit: bool
     inclusion_probability: float | None
+    comparisons: tuple[Comparison, ...] = ()  # the comparisons this record leads
 
     @property
     def case(self) -> str:
@@ -283,6 +284,10 @@ def select_review_slice(
     """
     if not 0.0 <= audit_share <= 1.0:
         raise ValueError(f"audit_share must lie in [0, 1], got {audit_share}")
+    records = list(records)
+    led: dict[int, list[Comparison]] = {}
+    for c in comparisons(records):
+        led.setdefault(id(c.record), []).append(c)
     eligible = [r for r in records if r.get("output") is not None and _labellable(r)]
     population = len(eligible)
     if population == 0:
@@ -325,9 +330,9 @@ def select_review_slice(
         elif i in fill:
             why.insert(0, "fill: a random case in a slot left free by a flagged case that "
                           "the audit sample drew")
-        items.append(
-            ReviewItem(eligible[i], tuple(why), i in audit, probability if i in audit else None)
-        )
+        items.append(ReviewItem(eligible[i], tuple(why), i in audit,
+                                probability if i in audit else None,
+                                tuple(led.get(id(eligible[i]), ()))))
     return ReviewSlice(tuple(items), population, audit_size, seed)
 
 

@@ -34,7 +34,6 @@ from pytest_llmfunnel.review import (
     Record,
     ReviewItem,
     ReviewSlice,
-    comparisons,
     judge_threshold,
     match_labels,
     rubric_stages,
@@ -83,14 +82,14 @@ def export_review(
     """
     path = Path(path)
     stages = rubric_stages(i.record for i in review.items)
-    pairs = comparisons(i.record for i in review.items)
     rows = []
     for item in review.items:
         if stages:
             rows.append(_row(item, stages, cases_by_id or {}, show_verdicts))
         rows += [_comparison_row(item, c, cases_by_id or {}, show_verdicts)
-                 for c in pairs if c.record is item.record]
-    names = stages + list(dict.fromkeys(str(c.stage["stage"]) for c in pairs))
+                 for c in item.comparisons]
+    compared = (str(c.stage["stage"]) for i in review.items for c in i.comparisons)
+    names = stages + list(dict.fromkeys(compared))
     columns = list(FIXED_COLUMNS)
     if show_verdicts:
         columns += [c for s in names for c in (f"judge_{s}", f"judge_{s}_reason")]
