@@ -141,33 +141,15 @@ def with_judge(
         return RateInterval(estimate, estimate, estimate, n, big_n, lam)
     mean_e = correction
     s2 = math.fsum((e - mean_e) ** 2 for e in residuals) / (n - 2)
-    if all(y in (0.0, 1.0) for y in labels):
-        s2 = max(s2, _adjusted_residual_variance(labels, judged_labelled))
+    if s2 == 0.0:
+        # The labels leave no residual to measure the judge's error by (people and judge
+        # agreed, or disagreed, on every labelled output): the data cannot say how wrong
+        # the judge is elsewhere, so this interval claims nothing.
+        return RateInterval(estimate, 0.0, 1.0, n, big_n, lam)
     variance = (1.0 - n / big_n) * s2 / n
     half = stats.t_ppf(1.0 - alpha / 2.0, n - 2) * math.sqrt(variance)
     return RateInterval(estimate, max(0.0, estimate - half), min(1.0, estimate + half),
                         n, big_n, lam)
-
-
-def _adjusted_residual_variance(labels: Sequence[float], judged: Sequence[float]) -> float:
-    """A floor for the residual variance when people agreed within a judge-verdict group.
-
-    With 0/1 labels and a 0/1 judge the regression's fitted values are the
-    human pass rates within the judge's passes and fails, and its residual
-    variance their pooled p(1 - p). A group whose labels are all alike would
-    give 0, and an interval of width 0 however few labels there are; there
-    half a pass and half a fail are added (Jeffreys' prior), as Wilson's
-    interval keeps a width at 0 of n for a single proportion. Groups with
-    both labels are taken as they are, so the floor binds only where it must.
-    """
-    total = 0.0
-    for verdict in (0.0, 1.0):
-        group = [y for y, f in zip(labels, judged, strict=True) if f == verdict]
-        if group:
-            k, m = math.fsum(group), len(group)
-            p = (k + 0.5) / (m + 1.0) if k in (0.0, float(m)) else k / m
-            total += m * p * (1.0 - p)
-    return total / len(labels)
 
 
 def labels_needed(humans: RateInterval, target_half_width: float) -> int | None:

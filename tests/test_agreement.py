@@ -118,3 +118,11 @@ def test_labels_needed_inverts_the_width_formula() -> None:
     assert labels_needed(humans, humans.half_width) == 100
     assert labels_needed(humans, humans.half_width / 2) > 300  # type: ignore[operator]
     assert labels_needed(humans, 0.0) is None
+
+
+def test_labels_that_leave_no_residual_make_the_judge_aided_interval_claim_nothing() -> None:
+    # People and judge agree on all 40 labelled outputs: nothing measures the judge's error.
+    labels = [1.0] * 30 + [0.0] * 10
+    aided = with_judge(labels, labels, [1.0] * 160)
+    assert (aided.lo, aided.hi) == (0.0, 1.0)
+    assert humans_only(labels, 200).half_width < aided.half_width
