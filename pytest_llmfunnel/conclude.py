@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,13 +61,13 @@ def conclude(fs: FunnelSession) -> Conclusion:
     settings = fs.settings
     out = Conclusion()
     metas = {r["dataset"]: fs.spec_meta.get(r["dataset"], {}) for r in fs.records}
+    if settings.labels is not None:
+        calibrate_judges(fs, out)
     if settings.update_baseline:
         update_baselines(fs, metas, out)
     else:
         gate(fs, metas, out)
     out.rankings = rank(fs)
-    if settings.labels is not None:
-        calibrate_judges(fs, out)
     from pytest_llmfunnel.outputs import write_outputs
 
     write_outputs(fs, out)
@@ -75,12 +75,15 @@ def conclude(fs: FunnelSession) -> Conclusion:
 
 
 def calibrate_judges(fs: FunnelSession, out: Conclusion) -> None:
-    """Judge against human labels: agreement per criterion and PPI++ pass rates."""
-    from pytest_llmfunnel.calibration import calibrate, calibrated_estimates
+    """Judge against human labels: agreement per criterion and calibrated pass rates."""
+    # Start-up choice: the calibration modules load only when labels are given.
+    from pytest_llmfunnel.calibrated_rate import calibrated_estimates
+    from pytest_llmfunnel.calibration import calibrate
     from pytest_llmfunnel.review import match_labels
     from pytest_llmfunnel.review_files import ReviewFileError, import_labels
 
-    path = fs.settings.labels
+    settings = fs.settings
+    path = settings.labels
     assert path is not None
     try:
         labels = import_labels(path)
@@ -90,9 +93,32 @@ def calibrate_judges(fs: FunnelSession, out: Conclusion) -> None:
     matched = match_labels(labels, fs.records).summary()
     out.notes.append(f"{shown_path(str(path), fs)}: {matched}")
     out.calibration = (
-        list(calibrate(fs.records, labels)),
-        list(calibrated_estimates(fs.records, labels, None, alpha=fs.settings.alpha)),
+        list(calibrate(fs.records, labels, accuracy_floor=settings.calibration_floor,
+                       seed=settings.seed)),
+        list(calibrated_estimates(fs.records, labels, None, alpha=settings.alpha)),
     )
+
+
+def distrusted(fs: FunnelSession, out: Conclusion) -> dict[str, str]:
+    """Judge stages whose metrics must not gate: flagged by labels, or without any labels.
+
+    Only with ``--llm-funnel-require-calibration``; a judge no label speaks
+    for is not shown to agree with people either.
+    """
+    if not fs.settings.require_calibration:
+        return {}
+    from pytest_llmfunnel.review import rubric_stages
+
+    cals = out.calibration[0] if out.calibration is not None else []
+    found = {c.stage: c for c in cals}
+    why = {}
+    for name in rubric_stages(fs.records):
+        c = found.get(name)
+        if c is None or c.labelled == 0:
+            why[name] = "no human labels of this judge (pass --llm-funnel-labels)"
+        elif c.distrust:
+            why[name] = f"people disagree with this judge: {c.distrust}"
+    return why
 
 
 def rank(fs: FunnelSession) -> list[Any]:
@@ -152,10 +178,26 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
         fs.records, baselines, alpha=settings.alpha, tolerance=settings.tolerance,
         mode=settings.gate_mode, max_error_share=settings.max_error_share, seed=settings.seed,
     )
+    untrusted = distrusted(fs, out)
+    if untrusted:
+        out.gate = uncalibrated(out.gate, untrusted)
     if out.gate.fails:
         out.failures.append(out.gate.message())
     for name in out.gate.missing_baselines:
         out.failures.append(f"  expected at: {shown_path(metas[name]['baseline'], fs)}")
+
+
+def uncalibrated(result: GateResult, untrusted: Mapping[str, str]) -> GateResult:
+    """The gate with every metric of an untrusted judge made "not comparable", saying why."""
+    metrics = {f"{stage} {kind}": why for stage, why in untrusted.items()
+               for kind in ("pass rate", "mean score")}
+    decisions = tuple(
+        replace(d, decision="not comparable",
+                reason=f"{metrics[d.metric]} (--llm-funnel-require-calibration)")
+        if d.metric in metrics else d
+        for d in result.decisions
+    )
+    return replace(result, decisions=decisions)
 
 
 def update_baselines(

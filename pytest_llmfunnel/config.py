@@ -113,8 +113,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("review_show_verdicts", "Show the judge's verdict and reason to labellers.",
            False, "bool"),
     Option("labels", "Human labels (a filled-in review export, CSV or JSONL): the reports "
-           "then show the judge's calibration and human-calibrated (PPI++) pass rates.",
+           "then show the judge's calibration and human-calibrated pass rates.",
            None, "path", metavar="PATH"),
+    Option("require_calibration", "Gate on a judge's metrics only when human labels show "
+           "the judge agrees with people (kappa's interval above 0, accuracy at least the "
+           "calibration floor); otherwise they count as not comparable.", False, "bool"),
+    Option("calibration_floor", "Accuracy against human labels below which a judge is "
+           "flagged as not trusted.", 0.7, "float", metavar="SHARE"),
     Option("seed", "Seed for random choices (review audit sample, bootstrap).", 0, "int",
            metavar="N"),
     Option("export_lockfile", "At the end of the run, write the verdicts this run used (cache "
@@ -198,6 +203,8 @@ class Settings:
     review_budget: float = 0.1
     review_show_verdicts: bool = False
     labels: Path | None = None
+    require_calibration: bool = False
+    calibration_floor: float = 0.7
     seed: int = 0
     export_lockfile: Path | None = None
     explain_cache: str | None = None
@@ -257,6 +264,7 @@ def resolve_settings(
     _check_range(values, "alpha", 1e-6, 0.5, "a level between 0 and 0.5, e.g. 0.05")
     _check_range(values, "tolerance", 0.0, 1.0, "a share between 0 and 1, e.g. 0.02")
     _check_range(values, "review_budget", 1e-9, 10**9, "a share below 1 or a count")
+    _check_range(values, "calibration_floor", 0.0, 1.0, "a share between 0 and 1, e.g. 0.7")
     _check_range(values, "concurrency", 1, 4096, "a whole number from 1 to 4096")
     _check_range(values, "max_retries", 0, 100, "a whole number from 0 to 100")
     _check_range(values, "max_error_share", 0.0, 1.0, "a share between 0 and 1, e.g. 0.02")

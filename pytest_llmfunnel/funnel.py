@@ -299,6 +299,7 @@ class FunnelRunner:
                 else:
                     continue  # both dropped: nothing to compare
                 name = f"{judge.name} vs {other.variant}" if several else judge.name
+                result = replace(result, pair=(first.variant, other.variant))
                 extra[0].append(replace(result, stage=name))
                 extra[index].append(_mirror(result))
         return [

@@ -163,6 +163,8 @@ class StageResult:
     reason: str = ""
     verdict: Verdict | None = None
     must: bool = False
+    # A pairwise comparison: the two variants compared, the one it was made from first.
+    pair: tuple[str, str] | None = None
 
     @property
     def passed(self) -> bool:

@@ -114,9 +114,12 @@ def markdown(
     )
     ranking = variants_markdown(out)
     if out.calibration is not None:
-        from pytest_llmfunnel.calibration import calibration_markdown
+        from pytest_llmfunnel.report.calibration import calibration_markdown, distrust_lines
+        from pytest_llmfunnel.report.escape import md_text
 
         ranking = "\n".join([ranking, *calibration_markdown(*out.calibration)]).strip()
+        warnings = distrust_lines(out.calibration[0], required=fs.settings.require_calibration)
+        text = _first(text, [f"> ⚠️ {md_text(w, None)}" for w in warnings])
     if ranking:
         marker = "\n---\n"
         head, sep, tail = text.rpartition(marker)
@@ -170,3 +173,14 @@ def _cases(fs: FunnelSession) -> dict[str, Case]:
         for case in dataset.cases:
             cases.setdefault(case.id, case)
     return cases
+
+
+def _first(text: str, lines: list[str]) -> str:
+    """The report with ``lines`` right under its title, before everything else."""
+    if not lines:
+        return text
+    head, sep, rest = text.partition("\n## ")
+    if not sep:
+        return "\n\n".join([*lines, text])
+    title, _, body = rest.partition("\n")
+    return f"{head}{sep}{title}\n\n" + "\n>\n".join(lines) + f"\n{body}"

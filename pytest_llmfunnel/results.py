@@ -99,24 +99,25 @@ def _stages(
     for s in result.stages:
         v = s.verdict
         scale = scales.get(s.stage)
-        stages.append(
-            {
-                "stage": s.stage,
-                "kind": s.kind,
-                "status": s.status,
-                "gating": s.gating,
-                "must": s.must,
-                "score": s.score,
-                "samples": v.samples if v else (),
-                "reason": _short(s.reason),
-                "judge": judges.get(s.stage) or (v.judge if v else None),
-                "scale": scale,  # one tuple per stage, shared by every record
-                "requests": v.requests if v else 0,
-                "cache_hits": v.cache_hits if v else 0,
-                "prompt_tokens": v.usage.prompt_tokens if v else 0,
-                "completion_tokens": v.usage.completion_tokens if v else 0,
-            }
-        )
+        entry: dict[str, Any] = {
+            "stage": s.stage,
+            "kind": s.kind,
+            "status": s.status,
+            "gating": s.gating,
+            "must": s.must,
+            "score": s.score,
+            "samples": v.samples if v else (),
+            "reason": _short(s.reason),
+            "judge": judges.get(s.stage) or (v.judge if v else None),
+            "scale": scale,  # one tuple per stage, shared by every record
+            "requests": v.requests if v else 0,
+            "cache_hits": v.cache_hits if v else 0,
+            "prompt_tokens": v.usage.prompt_tokens if v else 0,
+            "completion_tokens": v.usage.completion_tokens if v else 0,
+        }
+        if s.pair is not None:  # only comparisons carry it: no key per rubric stage
+            entry["pair"] = s.pair
+        stages.append(entry)
     return stages
 
 

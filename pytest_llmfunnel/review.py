@@ -21,6 +21,7 @@ reading the labels back is :mod:`pytest_llmfunnel.review_files`.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import re
@@ -56,8 +57,77 @@ def judge_threshold(stage: Mapping[str, Any]) -> float | None:
 
 
 def is_pairwise(stage: Mapping[str, Any]) -> bool:
-    """A pairwise judge stage: a judge that only measures (rubric judges pass or fail)."""
+    """A pairwise judge stage: its record names the two variants it compared (``pair``).
+
+    Records written before ``pair`` existed have no such key; there a judge
+    that only measures (rubric judges pass or fail) is a pairwise one.
+    """
+    if "pair" in stage:
+        return bool(stage["pair"])
     return stage.get("kind") == "judge" and stage.get("status") == "measured"
+
+
+def leads(record: Record, stage: Mapping[str, Any]) -> bool:
+    """Whether ``record`` holds the comparison itself rather than its mirror.
+
+    A comparison is written to both variants' records (each from its own point
+    of view); counting it once means counting it on the record of the variant
+    it was made from, the first of its ``pair``.
+    """
+    pair = stage.get("pair")
+    return not pair or str(pair[0]) == str(record["variant"])
+
+
+def pair_hash(first: str, second: str) -> str:
+    """The key of a labelled comparison: sha256 of both outputs, in the order compared."""
+    return hashlib.sha256(json.dumps([first, second]).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One pairwise comparison, counted once: its stage on the leading record, and the outputs."""
+
+    record: Record
+    stage: Mapping[str, Any]
+    other: str  # the variant compared with
+    other_output: str
+
+    @property
+    def case(self) -> str:
+        return str(self.record["case"])
+
+    @property
+    def variant(self) -> str:
+        return str(self.record["variant"])
+
+    @property
+    def output_hash(self) -> str:
+        return pair_hash(str(self.record["output"]), self.other_output)
+
+
+def comparisons(records: Iterable[Record]) -> list[Comparison]:
+    """Every pairwise comparison the judge made, once each, in record order.
+
+    Only comparisons judged in both orders count: walkovers (one side was
+    dropped, so it lost without a request) and errors are not the judge's view.
+    """
+    records = list(records)
+    outputs = {
+        (str(r.get("dataset", "")), str(r["case"]), str(r["variant"])): r.get("output")
+        for r in records
+    }
+    found = []
+    for r in records:
+        if r.get("output") is None:
+            continue
+        for s in r["stages"]:
+            pair = s.get("pair")
+            if not pair or not leads(r, s) or len(s.get("samples") or ()) != 2:
+                continue
+            other = outputs.get((str(r.get("dataset", "")), str(r["case"]), str(pair[1])))
+            if other is not None:
+                found.append(Comparison(r, s, str(pair[1]), str(other)))
+    return found
 
 
 def rubric_stages(records: Iterable[Record]) -> list[str]:
@@ -88,6 +158,7 @@ class ReviewItem:
     reasons: tuple[str, ...]
     audit: bool
     inclusion_probability: float | None
+    comparisons: tuple[Comparison, ...] = ()  # the comparisons this record leads
 
     @property
     def case(self) -> str:
@@ -151,6 +222,8 @@ def target_reasons(record: Record, flipped: bool = False) -> list[tuple[str, flo
             continue
         name, samples = s["stage"], [float(x) for x in s.get("samples") or []]
         if is_pairwise(s):
+            if not leads(record, s):
+                continue  # the comparison is targeted once, on the record it was made from
             if len(samples) == 2 and samples[0] != samples[1]:
                 found.append(("orders", 1.0, f"orders {name}: the two orders disagree"))
             continue
@@ -211,7 +284,11 @@ def select_review_slice(
     """
     if not 0.0 <= audit_share <= 1.0:
         raise ValueError(f"audit_share must lie in [0, 1], got {audit_share}")
-    eligible = [r for r in records if r.get("output") is not None]
+    records = list(records)
+    led: dict[int, list[Comparison]] = {}
+    for c in comparisons(records):
+        led.setdefault(id(c.record), []).append(c)
+    eligible = [r for r in records if r.get("output") is not None and _labellable(r)]
     population = len(eligible)
     if population == 0:
         return ReviewSlice((), 0, 0, seed)
@@ -222,7 +299,10 @@ def select_review_slice(
         for i, r in enumerate(eligible)
     }
     candidates = [i for i, found in reasons.items() if found]
-    audit_size = total - min(total - round(total * audit_share), len(candidates))
+    if total >= population:  # a census: every output labelled, all of it the audit sample
+        audit_size = population
+    else:
+        audit_size = total - min(total - round(total * audit_share), len(candidates))
     rng = random.Random(seed)
     audit = set(rng.sample(range(population), audit_size))
     probability = audit_size / population
@@ -237,23 +317,40 @@ def select_review_slice(
 
     targeted = sorted((i for i in candidates if i not in audit), key=rank)
     targeted = targeted[: total - audit_size]
+    chosen = audit | set(targeted)
+    # Flagged cases the audit sample drew leave their targeted slots free: fill
+    # them by chance, so the slice has the size asked for.
+    rest = [i for i in range(population) if i not in chosen]
+    fill = set(rng.sample(rest, min(total - len(chosen), len(rest))))
     items = []
-    for i in sorted(audit | set(targeted)):
+    for i in sorted(chosen | fill):
         why = [text for _, _, text in reasons[i]]
         if i in audit:
             why.insert(0, f"audit: uniform random sample (p = {audit_size}/{population})")
-        items.append(
-            ReviewItem(eligible[i], tuple(why), i in audit, probability if i in audit else None)
-        )
+        elif i in fill:
+            why.insert(0, "fill: a random case in a slot left free by a flagged case that "
+                          "the audit sample drew")
+        items.append(ReviewItem(eligible[i], tuple(why), i in audit,
+                                probability if i in audit else None,
+                                tuple(led.get(id(eligible[i]), ()))))
     return ReviewSlice(tuple(items), population, audit_size, seed)
+
+
+def _labellable(record: Record) -> bool:
+    """False for a record whose only judge stages are mirrors of comparisons made elsewhere."""
+    judges = [s for s in record["stages"] if s["kind"] == "judge"]
+    return not judges or any(not is_pairwise(s) or leads(record, s) for s in judges)
 
 
 @dataclass(frozen=True)
 class Label:
-    """One annotator's label of one output on one judge stage.
+    """One annotator's label of one output (or one comparison) on one judge stage.
 
     Exactly one of ``passed`` (a pass/fail label) and ``score`` (a score on the
-    judge's scale) is set. ``source`` is ``file:line`` for messages.
+    judge's scale) is set. A ``comparison`` label is about two outputs (its
+    ``output_hash`` is :func:`pair_hash`): ``score`` is +1 when ``variant``'s
+    output is better, -1 when the other one is, 0 for a tie, the same scale
+    as the pairwise judge's score. ``source`` is ``file:line`` for messages.
     """
 
     case: str
@@ -266,6 +363,7 @@ class Label:
     notes: str = ""
     source: str = ""
     audit: bool = False  # the row's ``audit`` column: exported as part of the audit sample
+    comparison: bool = False
 
 
 @dataclass(frozen=True)
@@ -292,11 +390,14 @@ class LabelMatch:
 
 def match_labels(labels: Iterable[Label], records: Iterable[Record]) -> LabelMatch:
     """Split labels into current, stale and unknown by case, variant and output hash."""
+    records = list(records)
     hashes: dict[Key, set[str]] = {}
     for r in records:
         if r.get("output") is not None:
             key = (str(r["case"]), str(r["variant"]))
             hashes.setdefault(key, set()).add(output_hash(r["output"]))
+    for c in comparisons(records):
+        hashes.setdefault((c.case, c.variant), set()).add(c.output_hash)
     current, stale, unknown = [], [], []
     for label in labels:
         known = hashes.get((label.case, label.variant))

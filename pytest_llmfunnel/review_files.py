@@ -31,6 +31,7 @@ from pytest_llmfunnel.report.escape import guard_cell as guard_cell  # re-export
 from pytest_llmfunnel.report.escape import json_text
 from pytest_llmfunnel.report.escape import unguard_cell as unguard_cell  # re-exported
 from pytest_llmfunnel.review import (
+    Comparison,
     Label,
     Record,
     ReviewItem,
@@ -42,9 +43,10 @@ from pytest_llmfunnel.review import (
 )
 
 FIXED_COLUMNS = (
-    "dataset", "case", "variant", "output_hash", "audit", "inclusion_probability",
-    "why_selected", "input", "context", "expected", "output",
+    "dataset", "case", "variant", "kind", "output_hash", "audit", "inclusion_probability",
+    "why_selected", "input", "context", "expected", "output", "compared_with", "output_compared",
 )
+_TIE = {"tie", "equal", "same", "both", "neither"}
 _PASS = {"pass", "passed", "p", "yes", "y", "true", "ok"}
 _FAIL = {"fail", "failed", "f", "no", "n", "false"}
 
@@ -70,11 +72,18 @@ def export_review(
     """
     path = Path(path)
     stages = rubric_stages(i.record for i in review.items)
-    rows = [_row(i, stages, cases_by_id or {}, show_verdicts) for i in review.items]
+    rows = []
+    for item in review.items:
+        if stages:
+            rows.append(_row(item, stages, cases_by_id or {}, show_verdicts))
+        rows += [_comparison_row(item, c, cases_by_id or {}, show_verdicts)
+                 for c in item.comparisons]
+    compared = (str(c.stage["stage"]) for i in review.items for c in i.comparisons)
+    names = stages + list(dict.fromkeys(compared))
     columns = list(FIXED_COLUMNS)
     if show_verdicts:
-        columns += [c for s in stages for c in (f"judge_{s}", f"judge_{s}_reason")]
-    columns += [f"label_{s}" for s in stages] + ["annotator", "notes", "label_help"]
+        columns += [c for s in names for c in (f"judge_{s}", f"judge_{s}_reason")]
+    columns += [f"label_{s}" for s in names] + ["annotator", "notes", "label_help"]
     if path.suffix.lower() == ".csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
@@ -101,6 +110,7 @@ def _row(
         "dataset": record.get("dataset", ""),
         "case": item.case,
         "variant": item.variant,
+        "kind": "output",
         "output_hash": item.output_hash,
         "audit": item.audit,
         "inclusion_probability": item.inclusion_probability,
@@ -124,6 +134,29 @@ def _row(
             row[f"judge_{name}"] = f"{stage['status']}{score}" if stage else "not judged"
             row[f"judge_{name}_reason"] = stage["reason"] if stage else None
     row["label_help"] = "; ".join(helps)
+    return row
+
+
+def _comparison_row(
+    item: ReviewItem, c: Comparison, cases: Mapping[str, Case], show_verdicts: bool
+) -> dict[str, Any]:
+    """One comparison to label: which of two outputs of the same case is better."""
+    row = _row(item, [], cases, False)
+    name = str(c.stage["stage"])
+    row.update({
+        "kind": "comparison",
+        "output_hash": c.output_hash,
+        "compared_with": c.other,
+        "output_compared": c.other_output,
+        f"label_{name}": None,
+        "label_help": (f"label_{name}: which output is better: {c.variant} (output), "
+                       f"{c.other} (output_compared) or tie"),
+    })
+    if show_verdicts:
+        score = c.stage.get("score")
+        winner = c.variant if score and score > 0 else c.other if score and score < 0 else "tie"
+        row[f"judge_{name}"] = winner
+        row[f"judge_{name}_reason"] = c.stage.get("reason")
     return row
 
 
@@ -160,13 +193,21 @@ def import_labels(path: str | Path) -> list[Label]:
         digest = keys["output_hash"].removeprefix("sha256:").lower()
         annotator, notes = _cell(row.get("annotator")), _cell(row.get("notes"))
         audit = _cell(row.get("audit")).lower() in ("true", "1", "yes")
+        compared = _cell(row.get("kind")).lower() == "comparison"
         for column, raw in row.items():
             if not column.startswith("label_") or column == "label_help":
                 continue
             value = _cell(raw)
             if not value:
                 continue
-            passed, score = _parse_label(value, f"{where}: column {column!r}")
+            at = f"{where}: column {column!r}"
+            passed: bool | None
+            score: float | None
+            if compared:
+                passed, score = None, _parse_winner(value, keys["variant"],
+                                                    _cell(row.get("compared_with")), at)
+            else:
+                passed, score = _parse_label(value, at)
             stage = column.removeprefix("label_")
             key = (keys["case"], keys["variant"], digest, stage, annotator)
             if key in seen:
@@ -177,7 +218,7 @@ def import_labels(path: str | Path) -> list[Label]:
                 )
             seen[key] = where
             labels.append(Label(keys["case"], keys["variant"], digest, stage, passed, score,
-                                annotator, notes, where, audit))
+                                annotator, notes, where, audit, compared))
     return labels
 
 
@@ -204,6 +245,21 @@ def _parse_label(value: str, where: str) -> tuple[bool | None, float | None]:
             f"{where}: {value!r} is not a label; write pass, fail or a score on the judge's scale"
         )
     return None, score
+
+
+def _parse_winner(value: str, variant: str, other: str, where: str) -> float:
+    """A comparison label: +1 when ``variant`` is better, -1 when ``other`` is, 0 for a tie."""
+    word = value.strip().lower()
+    if word == variant.lower():
+        return 1.0
+    if word == other.lower():
+        return -1.0
+    if word in _TIE:
+        return 0.0
+    raise ReviewFileError(
+        f"{where}: {value!r} is not a comparison label; write the better output's variant "
+        f"({variant!r} or {other!r}) or tie"
+    )
 
 
 def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -304,10 +360,13 @@ def import_review(labels_path: str | Path, results: Any) -> str:
     The audit sample is taken from the file's ``audit`` column, so estimates
     need neither the seed nor the budget of the export.
     """
-    from pytest_llmfunnel.calibration import calibrate, calibrated_estimates, calibration_lines
+    from pytest_llmfunnel.calibrated_rate import calibrated_estimates
+    from pytest_llmfunnel.calibration import calibrate
+    from pytest_llmfunnel.report.calibration import calibration_lines, distrust_lines
 
     records = [c.model_dump() for c in results.cases]
     labels = import_labels(labels_path)
     lines = [match_labels(labels, records).summary()]
+    cals = calibrate(records, labels)
     estimates = calibrated_estimates(records, labels, None)
-    return "\n".join([*lines, *calibration_lines(calibrate(records, labels), estimates)])
+    return "\n".join([*distrust_lines(cals), *lines, *calibration_lines(cals, estimates)])

@@ -33,6 +33,7 @@ def _summary_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
     if not (run.datasets or fs.settings.dry_run or fs.settings.explain_cache):
         return
     yield _rule("llm-funnel")
+    yield from distrust_first(fs)
     for dataset in run.datasets.values():
         yield ""
         yield from funnel_table(dataset, fs.settings.cost, tallies)
@@ -52,6 +53,17 @@ def _summary_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
     if message:
         yield ""
         yield message
+
+
+def distrust_first(fs: FunnelSession) -> Iterator[str]:
+    """A warning for each judge that human labels disagree with, above everything else."""
+    out = getattr(fs, "conclusion", None)
+    if out is None or out.calibration is None:
+        return
+    from pytest_llmfunnel.report.calibration import distrust_lines
+
+    for line in distrust_lines(out.calibration[0], required=fs.settings.require_calibration):
+        yield from _wrapped(line)
 
 
 def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
@@ -74,7 +86,7 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
     if verbosity >= 0:
         yield from _variant_lines(fs)
     if out.calibration is not None and verbosity >= 0:
-        from pytest_llmfunnel.calibration import calibration_lines
+        from pytest_llmfunnel.report.calibration import calibration_lines
 
         yield ""
         for line in calibration_lines(*out.calibration):

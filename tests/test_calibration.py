@@ -10,13 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_llmfunnel.calibration import (
-    calibrate,
-    calibrated_estimates,
-    calibration_lines,
-    calibration_markdown,
-    light_kappa,
-)
+from pytest_llmfunnel.calibrated_rate import calibrated_estimates
+from pytest_llmfunnel.calibration import calibrate, light_kappa
+from pytest_llmfunnel.report.calibration import calibration_lines, calibration_markdown
 from pytest_llmfunnel.review import Label, ReviewItem, ReviewSlice, output_hash
 
 
@@ -59,7 +55,8 @@ def test_agreement_numbers_by_hand() -> None:
     assert cal.true_pass_rate is not None and cal.true_pass_rate.estimate == pytest.approx(0.8)
     assert cal.true_fail_rate is not None and cal.true_fail_rate.estimate == pytest.approx(0.6)
     # p_o = 0.7; p_e = 0.6 * 0.5 + 0.4 * 0.5 = 0.5; kappa = 0.2 / 0.5.
-    assert cal.kappa == pytest.approx(0.4)
+    assert cal.kappa is not None and cal.kappa.estimate == pytest.approx(0.4)
+    assert cal.kappa.lo < 0.4 < cal.kappa.hi
     assert cal.weighted_kappa is None  # humans gave pass/fail, not scores
     assert cal.warning is not None and "only 10 labelled" in cal.warning
 
@@ -77,7 +74,7 @@ def test_weighted_kappa_on_scores_and_threshold_from_the_record() -> None:
     records = [record(f"c{s}", judge(s, threshold=3)) for s in (1, 2, 3)]
     labels = [label("c1", score=1), label("c2", score=3), label("c3", score=3)]
     (cal,) = calibrate(records, labels)
-    assert cal.weighted_kappa == pytest.approx(0.8)
+    assert cal.weighted_kappa is not None and cal.weighted_kappa.estimate == pytest.approx(0.8)
     # Pass at >= 3: judge F F P, human F P P.
     assert cal.accuracy is not None and cal.accuracy.estimate == pytest.approx(2 / 3)
     unknown = [dict(records[0], stages=[{**judge(1), "reason": "unparsed"}])]
@@ -103,7 +100,8 @@ def test_annotator_agreement_is_lights_kappa() -> None:
     labels = [label(f"c{i}", x, annotator=n) for n, col in (("a", a), ("b", b))
               for i, x in enumerate(col)]
     (cal,) = calibrate(records, labels)
-    assert cal.annotator_kappa == pytest.approx(0.5) and cal.multi_annotated == 4
+    assert cal.annotator_kappa is not None and cal.multi_annotated == 4
+    assert cal.annotator_kappa.estimate == pytest.approx(0.5)
     # Majority of two annotators: c0 pass; c1 tie (left out); c2, c3 fail.
     assert cal.labelled == 3 and cal.ties == 1
 
@@ -112,19 +110,8 @@ def test_stale_labels_are_counted_not_used() -> None:
     records, labels = confusion(tp=3, fn=0, fp=0, tn=0)
     labels.append(label("c0", False, annotator="late", output="an older output"))
     (cal,) = calibrate(records, labels)
-    assert cal.stale == 1 and cal.labelled == 3 and cal.kappa == 1.0
+    assert cal.stale == 1 and cal.labelled == 3 and cal.kappa is None  # one category only
     assert any("1 stale labels ignored" in line for line in calibration_lines([cal]))
-
-
-def test_position_consistency_of_a_pairwise_judge() -> None:
-    def versus(samples: list[float]) -> dict[str, Any]:
-        return {"stage": "versus", "kind": "judge", "status": "measured", "score": 0.0,
-                "samples": samples, "reason": ""}
-    records = [record(f"c{i}", versus(s)) for i, s in
-               enumerate([[1.0, 1.0], [-1.0, -1.0], [0.0, 0.0], [1.0, -1.0]])]
-    (cal,) = calibrate(records, [])
-    assert cal.pairwise and cal.position_consistency is not None
-    assert cal.position_consistency.estimate == pytest.approx(0.75)
 
 
 def audit_slice(records: list[dict[str, Any]], audit: set[str]) -> ReviewSlice:
@@ -134,43 +121,42 @@ def audit_slice(records: list[dict[str, Any]], audit: set[str]) -> ReviewSlice:
     return ReviewSlice(items, len(records), len(audit), 0)
 
 
-def numpy_ppi(y: np.ndarray, yh_lab: np.ndarray, yh_unl: np.ndarray) -> tuple[float, float]:
-    """Cross-fitted PPI++ with power-tuned lambda, written out in numpy.
+def numpy_regression(y: np.ndarray, yh_lab: np.ndarray, yh_unl: np.ndarray
+                     ) -> tuple[float, float]:
+    """The survey-sampling regression estimator of a finite population's mean, in numpy.
 
-    Angelopoulos et al. 2023; each parity fold's lambda is tuned on the other fold.
+    Cochran, Sampling Techniques (1977), section 7.1: slope by least squares on the
+    sample, variance (1 - n/N) s_e^2 / n with n - 2 degrees of freedom, t quantile.
     """
-    n, big_n = len(y), len(yh_unl)
-
-    def tuned(idx: np.ndarray) -> float:
-        everything = np.concatenate([yh_lab[idx], yh_unl])
-        lam = np.cov(y[idx], yh_lab[idx])[0, 1] / ((1 + n / big_n) * everything.var(ddof=1))
-        return float(np.clip(lam, 0, 1))
-
-    even, odd = np.arange(0, n, 2), np.arange(1, n, 2)
-    lams = np.where(np.arange(n) % 2 == 0, tuned(odd), tuned(even))
-    lam = float(lams.mean())
-    rect = y - lams * yh_lab
-    estimate = rect.mean() + lam * yh_unl.mean()
-    var = lam**2 * yh_unl.var(ddof=1) / big_n + rect.var(ddof=1) / n
-    return float(estimate), 1.959963984540054 * math.sqrt(var)
+    n, big_n = len(y), len(y) + len(yh_unl)
+    lam = np.cov(y, yh_lab)[0, 1] / yh_lab.var(ddof=1)
+    resid = y - lam * yh_lab
+    total = y.sum() + lam * yh_unl.sum() + len(yh_unl) * resid.mean()
+    s2 = ((resid - resid.mean()) ** 2).sum() / (n - 2)
+    from scipy import stats as sps
+    half = sps.t.ppf(0.975, n - 2) * math.sqrt((1 - n / big_n) * s2 / n)
+    return float(total / big_n), float(half)
 
 
 def simulated(n_cases: int, n_audit: int, rho: float, seed: int) -> tuple[
-        list[dict[str, Any]], list[Label], ReviewSlice, set[str]]:
+        list[dict[str, Any]], list[Label], ReviewSlice, set[str], float]:
+    """Records, audit labels, the slice, its case ids, and the true pass rate of these cases."""
     rng = random.Random(seed)
     records, labels, audit = [], [], set(rng.sample(range(n_cases), n_audit))
+    passes = 0
     for i in range(n_cases):
         human = rng.random() < 0.7
+        passes += human
         judged = human if rng.random() < rho else rng.random() < 0.7
         records.append(record(f"c{i}", judge(5 if judged else 2)))
         if i in audit:
             labels.append(label(f"c{i}", human))
     names = {f"c{i}" for i in audit}
-    return records, labels, audit_slice(records, names), names
+    return records, labels, audit_slice(records, names), names, passes / n_cases
 
 
 def test_estimates_match_a_numpy_closed_form() -> None:
-    records, labels, review, names = simulated(400, 60, 0.8, seed=3)
+    records, labels, review, names, _ = simulated(400, 60, 0.8, seed=3)
     # Targeted labels (outside the audit sample) must change nothing.
     extra = [label(r["case"], False) for r in records if r["case"] not in names][:20]
     (est,) = calibrated_estimates(records, labels + extra, review)
@@ -178,25 +164,28 @@ def test_estimates_match_a_numpy_closed_form() -> None:
     yhat = {r["case"]: float(r["stages"][0]["status"] == "passed") for r in records}
     y = np.array([float(bool(x.passed)) for x in sorted(labels, key=lambda x: x.case)])
     lab = sorted(names)
-    expected, half = numpy_ppi(y, np.array([yhat[c] for c in lab]),
-                               np.array([v for c, v in yhat.items() if c not in names]))
-    assert est.ppi is not None and est.ppi.estimate == pytest.approx(expected, rel=1e-12)
-    assert est.ppi.half_width == pytest.approx(half, rel=1e-9)
+    expected, half = numpy_regression(y, np.array([yhat[c] for c in lab]),
+                                      np.array([v for c, v in yhat.items() if c not in names]))
+    assert est.with_judge is not None and est.judge_helped and est.calibrated is est.with_judge
+    assert est.with_judge.estimate == pytest.approx(expected, rel=1e-12)
+    assert est.with_judge.half_width == pytest.approx(half, rel=1e-9)
     k = int(sum(yhat.values()))
     assert est.judge_only.estimate == pytest.approx(k / 400)
     assert est.humans_only is not None and est.humans_only.estimate == pytest.approx(y.mean())
-    assert est.ppi.half_width < est.humans_only.half_width
+    assert est.with_judge.half_width < est.humans_only.half_width
     assert est.warning is None
 
 
-def test_ppi_covers_the_truth_in_a_small_simulation() -> None:
-    # P(human pass) = 0.7 in every case, so the truth is 0.7; 200 runs, 95% intervals.
-    covered = sum(
-        est.ppi.lo <= 0.7 <= est.ppi.hi  # type: ignore[union-attr]
-        for seed in range(200)
-        for est in calibrated_estimates(*simulated(300, 60, 0.6, seed)[:3])
-    )
-    assert 0.90 <= covered / 200 <= 0.99
+def test_the_reported_interval_covers_the_pass_rate_of_these_cases() -> None:
+    # 300 cases, 60 labelled (20%), 95% intervals, 300 seeded runs: the target is the
+    # pass rate of the 300 cases themselves, which the finite-population interval covers.
+    covered = 0
+    for seed in range(300):
+        records, labels, review, _, truth = simulated(300, 60, 0.6, seed)
+        (est,) = calibrated_estimates(records, labels, review)
+        assert est.calibrated is not None
+        covered += est.calibrated.lo <= truth <= est.calibrated.hi
+    assert 0.92 <= covered / 300 <= 0.98
 
 
 def test_ties_count_half_and_missing_audit_labels_warn() -> None:
@@ -229,5 +218,5 @@ def test_rendering_escapes_untrusted_text() -> None:
     terminal = calibration_lines(cals, ests)
     assert all("\n" not in line for line in terminal)
     text = "\n".join(terminal)
-    assert "accuracy: 66.7% [" in text and "kappa: 0.33" in text
-    assert "6 of 9 cases labelled; with humans only the interval would have been ±" in text
+    assert "accuracy: 66.7% [" in text and "kappa: 0.33 [" in text
+    assert "6 of 9 outputs labelled (67%); pass rate ±" in text

@@ -21,10 +21,16 @@ from typing import Any
 import pytest
 from hostile import ALL, CORPUS, markdown_problems, render_gfm, terminal_problems
 
+from pytest_llmfunnel.agreement import Interval
+from pytest_llmfunnel.calibrated_rate import Estimate, RateInterval
 from pytest_llmfunnel.calibration import CriterionCalibration as Calibration
-from pytest_llmfunnel.calibration import Estimate, Interval
 from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.report import escape
+from pytest_llmfunnel.report.calibration import (
+    calibration_lines,
+    calibration_markdown,
+    distrust_lines,
+)
 from pytest_llmfunnel.report.jsonschema import SettingsSummary, build_document, to_json
 from pytest_llmfunnel.report.markdown import render_markdown
 from pytest_llmfunnel.report.text import report_lines
@@ -121,9 +127,12 @@ def calibration(hostile: str, fields: tuple[str, ...]) -> tuple[list[Any], list[
     stage = text_of("stage", hostile, fields)
     warning = text_of("reason", hostile, fields)
     interval = Interval(0.5, 0.4, 0.6)
+    rate = RateInterval(0.5, 0.45, 0.55, 10, 20, 0.5)
     return (
-        [Calibration(stage, labelled=10, ties=1, stale=1, accuracy=interval, warning=warning)],
-        [Estimate(stage, 20, 10, interval, interval, interval, 0.5, warning=warning)],
+        [Calibration(stage, labelled=10, ties=1, stale=1, accuracy=interval, kappa=interval,
+                     warning=warning, distrust=warning)],
+        [Estimate(stage, 20, 10, interval, rate, rate, rate, judge_helped=True,
+                  warning=warning)],
     )
 
 
@@ -146,12 +155,12 @@ def test_each_hostile_kind_is_inert_in_every_field_of_the_report(name: str, text
 
 
 def test_the_variant_ranking_and_calibration_sections_are_inert() -> None:
-    from pytest_llmfunnel.calibration import calibration_markdown
-
     def sections(text: str) -> str:
         fields = ("variant", "metric", "reason", "stage", "case", "dataset", "decision_reason")
+        cals = calibration(text, fields)
         return "\n\n".join([variants_markdown([ranking(text, fields)]),
-                            "\n".join(calibration_markdown(*calibration(text, fields)))])
+                            "\n".join(calibration_markdown(*cals)),
+                            "\n".join(escape.md_text(w, None) for w in distrust_lines(cals[0]))])
 
     for text in [ALL, *CORPUS.values()]:
         benign = sections(BENIGN if len(text) > 100 else "benign")
@@ -217,13 +226,12 @@ def test_summary_pieces_are_inert() -> None:
     fields = REPORT_FIELDS
     x = report_inputs(ALL, fields)
     run = RunResult.from_records(x["records"])
-    from pytest_llmfunnel.calibration import calibration_lines
-
     lines = [
         *problem_cases(x["records"], limit=None),
         *(line for ds in run.datasets.values() for line in funnel_table(ds, lambda p, c: None)),
         *variant_lines([ranking(ALL, fields)], width=80),
         *calibration_lines(*calibration(ALL, fields)),
+        *(escape.one_line(w) for w in distrust_lines(calibration(ALL, fields)[0])),
     ]
     assert [p for line in lines for p in terminal_problems(line)] == []
     assert not any("\n" in line for line in lines)

@@ -362,7 +362,7 @@ def test_review_slice_then_labels_show_the_judges_calibration_in_the_reports(
     assert labelled.ret == 0, labelled.stdout.str()
     out = labelled.stdout.str()
     assert "labels: 30 current, 0 stale" in out
-    assert "judge calibration (95% intervals)" in out
+    assert "judge calibration against human labels (95% intervals)" in out
     report = (pytester.path / "report.md").read_text(encoding="utf-8")
     assert "#### Judge calibration" in report
     assert "93.3%" in report  # 28 of 30 labels agree with the judge

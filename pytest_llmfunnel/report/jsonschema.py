@@ -58,6 +58,12 @@ class StageRecord(_Model):
     scale: list[float] | None = Field(
         default=None, description="The judge's score scale [low, high], for rubric judges."
     )
+    pair: list[str] | None = Field(
+        default=None,
+        description="For a pairwise comparison, the two variants compared, the one it was "
+        "made from first (the comparison appears on both variants' records; it counts once, "
+        "on the first one's).",
+    )
     requests: int = Field(description="Judge requests sent (cache misses).")
     cache_hits: int = Field(description="Judge answers served from the verdict cache.")
     prompt_tokens: int = Field(description="Prompt tokens of the requests sent.")
