@@ -231,9 +231,10 @@ JUDGE_ADDRESSING_PATTERNS: tuple[tuple[str, str], ...] = (
         r"\b(?:final\s+)?(?:grade|verdict)\s*[:=]\s*(?:(?-i:[A-FCIP][+-]?)\b|pass(?:ed)?\b|"
         r"fail(?:ed)?\b|correct\b|incorrect\b)"
         r"|^[ \t]*(?:final\s+)?(?:score|rating)[ \t]*[:=][ \t]*\d+(?:\.\d+)?(?:\s*/\s*\d+)?[ \t]*$"
-        r"|(?:\b(?:final\s+|overall\s+|total\s+)?(?:score|rating|puntuación|calificación|"
-        r"bewertung|punktzahl|pontuação|punteggio|оценка)|评分|評分|得分|分数|分數|点数|評価|점수|"
-        r"평점|الدرجة|التقييم|स्कोर)\s*[:=]\s*\d+(?:[.,]\d+)?\s*(?:/|out\s+of)\s*\d+"
+        # a bare label before N/M ("sentiment score: 9.5 out of 10" grades something else)
+        r"|(?:(?<!\w[ \t])\b(?:(?:final|overall|total|my|the|its)\s+)?(?:score|rating|"
+        r"puntuación|calificación|bewertung|punktzahl|pontuação|punteggio|оценка)"
+        r"|评分|評分|得分|分数|分數|点数|評価|점수|평점|الدرجة|التقييم|स्कोर)\s*[:=]\s*\d+(?:[.,]\d+)?\s*(?:/|out\s+of)\s*\d+"
         r"|\b(?:correct|right|appropriate|fair|deserved|true)\s+(?:score|grade|rating)\s+"
         r"(?:for|of)\s+(?:this|the|my)\s+(?:answer|response|output|reply|submission)\s+"
         r"(?:is|would\s+be)\b"
