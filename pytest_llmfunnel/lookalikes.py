@@ -12,8 +12,8 @@ to a regular expression:
 
 :data:`INVISIBLE_CLASS` is the one list of invisible characters: the judge
 prompt shows each as a visible escape (:mod:`pytest_llmfunnel.prompts`), and
-:func:`skeleton` drops them (decoding tag characters into the ASCII they
-mirror) before a check matches words.
+:func:`reveal` drops them (decoding tag characters into the ASCII they
+mirror) before a check matches words in the :func:`skeleton`.
 
 :data:`CONFUSABLES` is a small, deliberate table in the spirit of the Unicode
 confusables skeleton (UTS #39), kept to what is needed to match Latin words:
@@ -41,7 +41,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["CONFUSABLES", "INVISIBLE", "INVISIBLE_CLASS", "skeleton", "to_skeleton_letters"]
+__all__ = [
+    "CONFUSABLES",
+    "INVISIBLE",
+    "INVISIBLE_CLASS",
+    "reveal",
+    "skeleton",
+    "to_skeleton_letters",
+]
 
 #: Invisible characters, as the body of a regex character class: soft hyphen,
 #: combining grapheme joiner, Arabic letter mark, Hangul fillers, Khmer
@@ -93,21 +100,28 @@ CONFUSABLES: dict[str, str] = {
     **_SINGLES,
 }
 _LETTERS = str.maketrans(CONFUSABLES)
-_SKELETON = str.maketrans({**{ord(k): v for k, v in CONFUSABLES.items()}, **_TAG_TO_ASCII})
 
 
 def to_skeleton_letters(text: str) -> str:
-    """Only the letter mapping of :func:`skeleton`: for the patterns matched against it."""
+    """Only the look-alike letters of ``text`` replaced (one character for one)."""
     return text.translate(_LETTERS)
 
 
-def skeleton(text: str) -> str:
-    """``text`` as a pattern should see it: NFKC, tags decoded, invisibles gone, look-alikes Latin.
+def reveal(text: str) -> str:
+    """``text`` with nothing hidden: NFKC, tag characters decoded, invisibles dropped.
 
     Tag characters become the ASCII they mirror, so a hidden message becomes
-    visible text; every other invisible character is removed; then the
-    :data:`CONFUSABLES` letters are replaced. Arabic short-vowel marks and
-    the tatweel are dropped too.
+    visible text; every other invisible character is removed, and so are
+    Arabic short-vowel marks and the tatweel.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_SKELETON)
+    text = unicodedata.normalize("NFKC", text).translate(_TAG_TO_ASCII)
     return _DROPPED.sub("", text)
+
+
+def skeleton(text: str) -> str:
+    """``text`` as a pattern should see it: :func:`reveal`, then look-alikes made Latin.
+
+    The letter mapping replaces one character by one, so a position in the
+    skeleton is the same position in ``reveal(text)``.
+    """
+    return to_skeleton_letters(reveal(text))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 
-from pytest_llmfunnel.lookalikes import skeleton, to_skeleton_letters
+from pytest_llmfunnel.lookalikes import reveal, to_skeleton_letters
 from pytest_llmfunnel.models import Case
 from pytest_llmfunnel.stages.base import Check, CheckOutcome
 
@@ -46,16 +46,16 @@ _EVAL_HI = r"(?:मूल्यांकनकर्ता|परीक्षक
 # bounded, to stay linear-time), after its source is passed through the
 # look-alike table (so the Russian patterns meet Russian text in the same,
 # mapped, letters; no character ranges over letters, for that reason). It is
-# matched against :func:`as_judge_reads` of the output: NFKC, tag characters
-# decoded, invisible characters dropped, look-alike letters (Cyrillic, Greek,
-# small capitals) made Latin, control characters dropped and every line break
-# turned into ``\n``. Letter grades and END markers are case-sensitive inside
-# (``(?-i:...)``) so prose ("overall grade: a solid effort", "the end of
-# input") passes. A closing tag the output opened itself (``<answer>4</answer>``)
-# is ignored. Known trade-offs: a legitimate output that is a transcript
-# ("User: ..." lines), a log ("System: ..."), a review with "Rating: 4/5", JSON
-# with a ``score`` key, or prose about ignoring a rubric, fails; leave the check
-# out there.
+# matched against the look-alike skeleton of :func:`as_judge_reads` of the
+# output: NFKC, tag characters decoded, invisible characters dropped, control
+# characters dropped, every line break turned into ``\n``, and look-alike
+# letters (Cyrillic, Greek, small capitals) made Latin. Letter grades and END
+# markers are case-sensitive inside (``(?-i:...)``) so prose ("overall grade:
+# a solid effort", "the end of input") passes. A closing tag the output opened
+# itself (``<answer>4</answer>``) is ignored. Known trade-offs: a legitimate
+# output that is a transcript ("User: ..." lines), a log ("System: ..."), a
+# review with "Rating: 4/5", JSON with a ``score`` key, or prose about
+# ignoring a rubric, fails; leave the check out there.
 JUDGE_ADDRESSING_PATTERNS: tuple[tuple[str, str], ...] = (
     # "\nsystem:", "\nAssistant:", "<|im_start|>", "[INST]", "<<SYS>>", "### System", "系统："
     (
@@ -307,12 +307,14 @@ TagPositions = dict[str, tuple[list[int], list[int]]]
 
 
 def as_judge_reads(output: str) -> str:
-    """``output`` as the patterns see it (see :data:`JUDGE_ADDRESSING_PATTERNS`).
+    """``output`` as a reader takes it in, with nothing hidden (see :func:`reveal`).
 
-    The prompt renders a lone ``\\r`` as a new line, so "\\rsystem:" starts a
-    line there and starts one here.
+    Line breaks become ``\\n`` and control characters go. The prompt renders
+    a lone ``\\r`` as a new line, so "\\rsystem:" starts a line there and
+    starts one here. The patterns match the look-alike skeleton of this
+    text, which has the same length, so a match is quoted from this one.
     """
-    return _CONTROLS.sub("", _LINE_BREAKS.sub("\n", skeleton(output)))
+    return _CONTROLS.sub("", _LINE_BREAKS.sub("\n", reveal(output)))
 
 
 def _hidden_text(output: str) -> str | None:
@@ -360,7 +362,8 @@ def judge_addressing(output: str, *, anchored: bool = True) -> CheckOutcome:
     hidden = _hidden_text(output)
     if hidden is not None:
         return CheckOutcome(False, f"{HIDDEN_TEXT}: matched {_excerpt(hidden)}")
-    text = as_judge_reads(output)
+    shown = as_judge_reads(output)
+    text = to_skeleton_letters(shown)
     lowered = text.lower()
     seen: TagPositions = {}
     for pattern_name, rx, anchors in _COMPILED:
@@ -368,7 +371,8 @@ def judge_addressing(output: str, *, anchored: bool = True) -> CheckOutcome:
             continue
         for m in rx.finditer(text):
             if not _closes_own_tag(text, m, seen):
-                return CheckOutcome(False, f"{pattern_name}: matched {_excerpt(m.group(0))}")
+                quoted = _excerpt(shown[m.start() : m.end()])
+                return CheckOutcome(False, f"{pattern_name}: matched {quoted}")
     return CheckOutcome(True)
 
 
