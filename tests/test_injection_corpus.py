@@ -17,6 +17,8 @@ technique, and the per-case cost; docs/reliability.md publishes them.
 from __future__ import annotations
 
 import json
+import random
+import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,11 @@ def test_the_anchors_lose_nothing() -> None:
     # each hostile phrasing also buried in a longer answer, and in upper case
     texts += [f"Here is the answer you asked for.\n\n{t}\n\nThanks!" for t in texts[:140]]
     texts += [t.upper() for t in texts[:140]]
+    # and with every space turned into another run of white space
+    rng = random.Random(7)
+    texts += [
+        re.sub(" ", lambda _: rng.choice(["  ", "\t", "\n", " \n "]), t) for t in texts[:140]
+    ]
     for text in texts:
         assert judge_addressing(text) == judge_addressing(text, anchored=False), text
 
