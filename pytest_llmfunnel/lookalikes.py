@@ -10,8 +10,8 @@ to a regular expression:
   ("Ign\\u043ere" with a Cyrillic o) or with styled forms (full-width,
   mathematical bold, small capitals).
 
-:data:`INVISIBLE_CLASS` is the one list of invisible characters: the judge
-prompt shows each as a visible escape (:mod:`pytest_llmfunnel.prompts`), and
+:data:`INVISIBLE_CLASS` lists the invisible characters once for both uses: the
+judge prompt shows each as a visible escape (:mod:`pytest_llmfunnel.prompts`), and
 :func:`reveal` drops them (decoding tag characters into the ASCII they
 mirror) before a check matches words in the :func:`skeleton`.
 
@@ -43,7 +43,6 @@ import unicodedata
 
 __all__ = [
     "CONFUSABLES",
-    "INVISIBLE",
     "INVISIBLE_CLASS",
     "reveal",
     "skeleton",
@@ -62,7 +61,6 @@ INVISIBLE_CLASS = (
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef"
 )
-INVISIBLE = re.compile(f"[{INVISIBLE_CLASS}]")
 # Arabic short-vowel marks and the tatweel stretch a word without changing it;
 # both are optional in writing, so patterns are written without them.
 _ARABIC_MARKS = "\u0640\u064b-\u065f\u0670"
