@@ -75,6 +75,8 @@ def as_judge_reads(output: str) -> str:
 
 def _hidden_text(output: str) -> str | None:
     """The first message hidden in tag characters, decoded, or None."""
+    if not output or max(output) < "\U000e0020":  # a C-speed scan; most texts end here
+        return None
     for m in _TAG_RUN.finditer(output):
         flag, run, cancel = m.groups()
         if flag and cancel and len(run) <= _FLAG_TAG_LETTERS:
