@@ -22,9 +22,14 @@ prompt therefore keeps instructions and data apart:
   run of three or more ``<`` inside the text becomes the same number of ``‹``,
   so no embedded text contains the fence prefix ``<<<``; ``\\r\\n`` and lone
   ``\\r`` become ``\\n``; control characters other than ``\\n`` and ``\\t``
-  (and the Unicode bidi overrides, which can make text read differently from
-  how it is stored) are replaced by a visible escape such as ``\\x1b``. So
-  are lone surrogates (a JSON ``"\\ud800"`` escape decodes to one): they
+  are replaced by a visible escape such as ``\\x1b``; so are the invisible
+  characters (:data:`pytest_llmfunnel.lookalikes.INVISIBLE_CLASS`: zero-width
+  spaces and joiners, bidi marks, overrides and isolates, which can make text
+  read differently from how it is stored, variation selectors, and the tag
+  characters U+E0000-U+E007F, which models read as hidden ASCII), as
+  ``\\u200b`` or ``\\U000e0041``, so the judge sees that they are there
+  and a text cannot carry a message the reader does not see. So are lone
+  surrogates (a JSON ``"\\ud800"`` escape decodes to one): they
   cannot be encoded as UTF-8, so left in place one output would make its
   request, its nonce and every write of it fail.
 
@@ -52,6 +57,7 @@ from typing import Any, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pytest_llmfunnel.backend import Completion
+from pytest_llmfunnel.lookalikes import INVISIBLE_CLASS
 from pytest_llmfunnel.models import sha256_json
 
 #: A judge's scale: inclusive ``(low, high)`` bounds, or ``"pass_fail"`` (0 or 1).
@@ -156,10 +162,11 @@ RUBRICS: dict[str, str] = {
 }
 
 _FENCE_PREFIX_RUN = re.compile(r"<{3,}")
-# C0 and C1 controls except \t and \n, DEL, the line/paragraph separators, the
-# bidi embeddings/overrides/isolates, and surrogates (in a str, always unpaired).
+# C0 and C1 controls except \t and \n, DEL, the line/paragraph separators,
+# surrogates (in a str, always unpaired) and every invisible character (zero-
+# width, bidi controls, variation selectors, tag characters: see lookalikes).
 _UNSAFE_CHARS = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff{INVISIBLE_CLASS}]"
 )
 
 
@@ -181,7 +188,9 @@ def scale_text(scale: Scale) -> str:
 
 def _escape_char(match: re.Match[str]) -> str:
     code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def clean_untrusted(text: str) -> str:
