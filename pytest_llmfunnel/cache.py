@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import math
 import threading
 from collections.abc import Iterable, Iterator
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_llmfunnel.backend import CachedAnswer, CacheMissError, JudgeRequest
 from pytest_llmfunnel.models import Case, canonical_json, sha256_json
+from pytest_llmfunnel.redact import Redactor
 
 CacheMode = Literal["read-write", "read-only", "off", "replay-only"]
 CACHE_MODES: tuple[CacheMode, ...] = get_args(CacheMode)
@@ -43,6 +45,7 @@ RECORD_HINT = (
 _VERDICT = "verdict"
 _INDEX = "index"
 _OUTPUT = "output"
+_log = logging.getLogger("pytest_llmfunnel")
 
 
 def parse_cache_mode(value: str) -> CacheMode:
@@ -244,9 +247,10 @@ class _DiskStore:
     ) -> None:
         self.directory = Path(directory)
         self.mode = parse_cache_mode(mode)
-        self._secrets = tuple(s for s in secrets if s)
+        self._redact = Redactor(secrets)
         self._cache: diskcache.Cache | None = None
         self._lock = threading.Lock()
+        self.withheld = 0  # values not cached because they held a secret
 
     @property
     def cache(self) -> diskcache.Cache:
@@ -272,14 +276,28 @@ class _DiskStore:
 
     def guard_secrets(self, text: str, what: str) -> None:
         """Raise SecretInValueError if ``text`` contains a configured secret."""
-        for secret in self._secrets:
-            escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
-            if secret in text or escaped in text:
-                raise SecretInValueError(
-                    f"refusing to cache {what}: it contains one of the configured secrets "
-                    "(an API key?). Check that no prompt, output or base URL embeds a key; "
-                    "pass credentials through the environment instead."
-                )
+        if self._redact.contains(text):
+            raise SecretInValueError(
+                f"refusing to cache {what}: it contains one of the configured secrets "
+                "(an API key?). Check that no prompt, output or base URL embeds a key; "
+                "pass credentials through the environment instead."
+            )
+
+    def _withhold(self, text: str, what: str) -> bool:
+        """True, with a logged warning, when ``text`` holds a secret and must not be stored.
+
+        A run never fails for it: the value is simply not cached, so it is
+        produced afresh next time.
+        """
+        if not self._redact.contains(text):
+            return False
+        self.withheld += 1
+        _log.warning(
+            "llm-funnel: not caching %s: it contains the API key (check that no prompt, "
+            "output or base URL embeds a key)",
+            what,
+        )
+        return True
 
     def _count_keys(self, prefix: str) -> int:
         return sum(1 for key in self.cache.iterkeys() if str(key).startswith(prefix))
@@ -310,8 +328,11 @@ class VerdictStore(_DiskStore):
         mode: ``read-write`` (default); ``read-only`` serves hits and writes
             nothing; ``off`` never hits and writes nothing; ``replay-only``
             raises :class:`CacheMissError` on a miss.
-        secrets: strings that must never reach the disk (API keys); a value
-            containing one is refused with :class:`SecretInValueError`.
+        secrets: strings that must never reach the disk (API keys). An
+            answer's texts are stored with them replaced by ``***``; a request
+            that holds one cannot be (its key is the hash of what was sent), so
+            its verdict is not cached, with a logged warning. Imports refuse
+            such a record with :class:`SecretInValueError`.
 
     ``hits``, ``misses`` and ``writes`` count this instance's traffic by stage
     (per process: under xdist each worker has its own). ``keys_seen`` holds the
@@ -360,7 +381,8 @@ class VerdictStore(_DiskStore):
         """Store a parsed answer; a no-op unless the mode is ``read-write``.
 
         Raises TypeError for anything but a CachedAnswer (a judge error is never
-        cached, so the next run asks again) and ValueError for a non-finite score.
+        cached, so the next run asks again) and ValueError for a non-finite score;
+        never for a secret (see the class docs).
         """
         if not isinstance(answer, CachedAnswer):
             raise TypeError(
@@ -379,10 +401,23 @@ class VerdictStore(_DiskStore):
             base_url=request.base_url,
             repeat=request.repeat,
             body=request.body,
-            answer=answer,
+            answer=self._redacted(answer),
         )
+        what = f"the verdict for case {case_id!r}, stage {stage!r}"
+        if self._withhold(record.model_dump_json(), what):
+            return
         self._write([record])
         self._tally(self.writes, stage, key)
+
+    def _redacted(self, answer: CachedAnswer) -> CachedAnswer:
+        """The answer with its texts (which came from a judge) redacted."""
+        if not self._redact:
+            return answer
+        texts = {"reasoning": answer.reasoning, "model": answer.model, "judge": answer.judge}
+        changed = {name: self._redact(text) for name, text in texts.items()}
+        if changed == texts:
+            return answer
+        return answer.model_copy(update=changed)
 
     def import_records(self, records: Iterable[VerdictRecord]) -> int:
         """Write records in one transaction (all or none); allowed in any mode but ``off``."""
@@ -391,7 +426,7 @@ class VerdictStore(_DiskStore):
                 "the verdict cache is off, so nothing can be imported; "
                 "choose another --llm-funnel-cache mode"
             )
-        batch = list(records)
+        batch = [r.model_copy(update={"answer": self._redacted(r.answer)}) for r in records]
         self._write(batch)
         return len(batch)
 
@@ -518,7 +553,8 @@ class OutputStore(_DiskStore):
                 "created": _now(),
             }
         )
-        self.guard_secrets(text, f"the output of target {target_name!r} for case {case.id!r}")
+        if self._withhold(text, f"the output of target {target_name!r} for case {case.id!r}"):
+            return
         self.cache.set(f"{_OUTPUT}:{self.key(case, target_name, version)}", text, tag=_OUTPUT)
 
     def clear(self) -> None:

@@ -18,11 +18,11 @@ from pytest_llmfunnel.backend import AnswerStore, CachedAnswer, CacheMissError, 
 from pytest_llmfunnel.cache import (
     CACHE_MODES,
     OutputStore,
-    SecretInValueError,
     VerdictStore,
     parse_cache_mode,
 )
 from pytest_llmfunnel.models import Case, Usage, Verdict
+from pytest_llmfunnel.testing import find_secret
 
 BASE = "https://judge.example/v1"
 
@@ -370,30 +370,48 @@ def _files_containing(directory: Path, needle: str) -> list[Path]:
     ]
 
 
-def test_a_value_containing_a_secret_is_refused_and_never_reaches_disk(tmp_path: Path) -> None:
+def test_a_request_holding_a_secret_is_not_cached_and_nothing_raises(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     directory = tmp_path / "cache"
     with VerdictStore(directory, secrets=[FAKE_KEY, ""]) as guarded:
         guarded.put(request("visible-marker"), answer(), case_id="c1", stage="s")
+        # The key is the hash of what was sent, so such a request cannot be
+        # stored redacted: it is not stored, and the run goes on.
         leaky = JudgeRequest(body=body(f"key is {FAKE_KEY}"), base_url=BASE)
-        with pytest.raises(SecretInValueError, match="configured secrets") as info:
-            guarded.put(leaky, answer(), case_id="c2", stage="s")
-        assert FAKE_KEY not in str(info.value)
+        guarded.put(leaky, answer(), case_id="c2", stage="s")
         in_url = JudgeRequest(body=body(), base_url=f"{BASE}?key={FAKE_KEY}")
-        with pytest.raises(SecretInValueError):
-            guarded.put(in_url, answer(), case_id="c3", stage="s")
-        with pytest.raises(SecretInValueError):
-            guarded.put(request(), answer(reasoning=FAKE_KEY), case_id="c4", stage="s")
-        assert guarded.stats().verdicts == 1
+        guarded.put(in_url, answer(), case_id="c3", stage="s")
+        assert guarded.get(leaky, case_id="c2", stage="s") is None
+        assert guarded.get(in_url, case_id="c3", stage="s") is None
+        assert guarded.stats().verdicts == 1 and guarded.withheld == 2
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
+    assert "not caching the verdict for case 'c2'" in caplog.records[0].getMessage()
+    assert find_secret(FAKE_KEY, caplog.text) == []
     # The grep can see what was stored, so not finding the key means something.
     assert _files_containing(directory, "visible-marker")
     assert _files_containing(directory, FAKE_KEY) == []
 
 
+def test_an_answer_holding_a_secret_is_stored_redacted(tmp_path: Path) -> None:
+    escaped = json.dumps(f"é{FAKE_KEY}")[1:-1]  # as it would sit inside JSON text
+    with VerdictStore(tmp_path / "cache", secrets=[FAKE_KEY]) as guarded:
+        leaky = CachedAnswer(
+            score=4.0, reasoning=f"the header said {FAKE_KEY}", model=FAKE_KEY, judge=escaped
+        )
+        guarded.put(request(), leaky, case_id="c1", stage="s")
+        stored = guarded.get(request(), case_id="c1", stage="s")
+    assert stored is not None and stored.score == 4.0
+    assert stored.reasoning == "the header said ***"
+    assert stored.model == "***" and FAKE_KEY not in stored.judge
+    assert _files_containing(tmp_path / "cache", FAKE_KEY) == []
+
+
 def test_a_secret_is_caught_even_when_json_escapes_it(store: VerdictStore) -> None:
     quoted = 'pass"word\\with-quotes'
     guarded = VerdictStore(store.directory, secrets=[quoted])
-    with pytest.raises(SecretInValueError):
-        guarded.put(request(f"x {quoted} y"), answer(), case_id="c1", stage="s")
+    guarded.put(request(f"x {quoted} y"), answer(), case_id="c1", stage="s")
+    assert guarded.withheld == 1 and guarded.stats().verdicts == 0
     guarded.close()
 
 
@@ -442,9 +460,11 @@ def test_output_modes(tmp_path: Path) -> None:
             replay.get(case(), "bot", "v9")
 
 
-def test_an_output_containing_a_secret_is_refused(tmp_path: Path) -> None:
+def test_an_output_containing_a_secret_is_not_recorded_and_nothing_raises(
+    tmp_path: Path,
+) -> None:
     with OutputStore(tmp_path / "c", secrets=[FAKE_KEY]) as outputs:
-        with pytest.raises(SecretInValueError):
-            outputs.put(case(), "bot", "v1", f"my key is {FAKE_KEY}")
+        outputs.put(case(), "bot", "v1", f"my key is {FAKE_KEY}")
         assert outputs.get(case(), "bot", "v1") is None
+        assert outputs.withheld == 1
     assert _files_containing(tmp_path / "c", FAKE_KEY) == []
