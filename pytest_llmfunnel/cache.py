@@ -9,19 +9,19 @@ The store sits on :class:`diskcache.Cache` (SQLite in WAL mode): every ``put``
 is its own committed transaction, so several processes (xdist workers) and
 threads can write at once and a killed run keeps everything it had stored.
 Eviction is switched off: a verdict cache that silently forgets is a bill.
-Values are JSON text, never pickles, so a cache directory can be read by hand
-and loading one can never run code.
+Values are JSON text under string keys, and the store reads them through
+:class:`~pytest_llmfunnel.cache_disk.PlainDataDisk`, which never unpickles: a
+planted pickle (a cache folder restored from an untrusted CI cache) is a miss
+with a warning, not code that runs.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import math
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +31,8 @@ import diskcache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_llmfunnel.backend import CachedAnswer, CacheMissError, JudgeRequest
+from pytest_llmfunnel.cache_disk import PlainDataDisk
+from pytest_llmfunnel.cache_explain import Explanation, explain_miss
 from pytest_llmfunnel.models import Case, canonical_json, sha256_json
 from pytest_llmfunnel.redact import Redactor
 
@@ -109,131 +111,6 @@ class CacheStats(BaseModel):
     size_bytes: int
 
 
-@dataclass(frozen=True)
-class Difference:
-    """One way a request differs from the last one cached for its case and stage."""
-
-    field: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why a request hits or misses the cache."""
-
-    case_id: str
-    stage: str
-    key: str
-    hit: bool
-    previous_key: str | None = None
-    differences: tuple[Difference, ...] = ()
-
-    @property
-    def changed(self) -> tuple[str, ...]:
-        """The names of what changed, e.g. ``("model", "messages[1]")``."""
-        return tuple(d.field for d in self.differences)
-
-    def summary(self) -> str:
-        if self.hit:
-            return "cache hit"
-        if self.previous_key is None:
-            return (
-                "nothing was ever cached for this case and stage "
-                "(a new case, a new stage name, or a cleared cache)"
-            )
-        if not self.differences:
-            return "the request equals the last cached one, whose entry is gone"
-        return "changed since the last cached verdict: " + ", ".join(self.changed)
-
-    def render(self) -> str:
-        """A few lines for a terminal: the summary, then each difference."""
-        lines = [f"{self.case_id} [{self.stage}]: {self.summary()}"]
-        for diff in self.differences:
-            detail = diff.detail.replace("\n", "\n    ")
-            lines.append(f"  {diff.field}: {detail}")
-        return "\n".join(lines)
-
-
-_DIFF_LINES = 6
-_SHOWN = 80
-# The order a reader looks for: what model, what was said, how it was asked.
-_FIELD_ORDER = ("model", "messages", "response_format", "temperature", "seed", "max_tokens")
-_ABSENT = object()
-
-
-def _same(a: object, b: object) -> bool:
-    # Compared as the key sees them: 1 and 1.0 are different requests.
-    if a is _ABSENT or b is _ABSENT:
-        return a is b
-    return canonical_json(a) == canonical_json(b)
-
-
-def _short(value: object) -> str:
-    text = "(absent)" if value is _ABSENT else canonical_json(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
-
-
-def _content_text(message: object) -> str:
-    content = message.get("content") if isinstance(message, dict) else message
-    return content if isinstance(content, str) else canonical_json(content)
-
-
-def _diff_messages(old: object, new: object) -> list[Difference]:
-    if not isinstance(old, list) or not isinstance(new, list):
-        return [Difference("messages", f"{_short(old)} -> {_short(new)}")]
-    diffs = []
-    for index in range(max(len(old), len(new))):
-        name = f"messages[{index}]"
-        if index >= len(old):
-            diffs.append(Difference(name, "added"))
-        elif index >= len(new):
-            diffs.append(Difference(name, "removed"))
-        elif not _same(old[index], new[index]):
-            before, after = _content_text(old[index]), _content_text(new[index])
-            lines = [
-                line[:_SHOWN]
-                for line in difflib.unified_diff(
-                    before.splitlines(), after.splitlines(), lineterm="", n=0
-                )
-                if not line.startswith(("---", "+++", "@@"))
-            ]
-            if len(lines) > _DIFF_LINES:
-                lines = [*lines[:_DIFF_LINES], f"... ({len(lines) - _DIFF_LINES} more lines)"]
-            diffs.append(Difference(name, "\n".join(lines) or "role or other fields changed"))
-    return diffs
-
-
-def explain_miss(
-    case_id: str, stage: str, request: JudgeRequest, previous: VerdictRecord | None
-) -> Explanation:
-    """Compare a missed request with the last verdict cached for its case and stage."""
-    key = request.cache_key()
-    if previous is None:
-        return Explanation(case_id=case_id, stage=stage, key=key, hit=False)
-    diffs: list[Difference] = []
-    old, new = previous.body, request.body
-    rest = sorted((set(old) | set(new)) - set(_FIELD_ORDER))
-    for name in (*_FIELD_ORDER, *rest):
-        before, after = old.get(name, _ABSENT), new.get(name, _ABSENT)
-        if _same(before, after):
-            continue
-        if name == "messages":
-            diffs.extend(_diff_messages(before, after))
-        else:
-            diffs.append(Difference(name, f"{_short(before)} -> {_short(after)}"))
-    if previous.base_url != request.base_url:
-        diffs.append(Difference("base_url", f"{previous.base_url} -> {request.base_url}"))
-    if previous.repeat != request.repeat:
-        diffs.append(Difference("repeat", f"{previous.repeat} -> {request.repeat}"))
-    return Explanation(
-        case_id=case_id,
-        stage=stage,
-        key=key,
-        hit=False,
-        previous_key=previous.key,
-        differences=tuple(diffs),
-    )
-
 
 class _DiskStore:
     """The shared part of both stores: opening, the mode, the secret guard, closing.
@@ -267,6 +144,7 @@ class _DiskStore:
                 # run (benchmarks/scale.py). Reads go through the OS cache.
                 self._cache = diskcache.Cache(
                     str(self.directory),
+                    disk=PlainDataDisk,
                     eviction_policy="none",
                     cull_limit=0,
                     sqlite_mmap_size=0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import diskcache
 import pytest
 
 from pytest_llmfunnel.backend import AnswerStore, CachedAnswer, CacheMissError, JudgeRequest
@@ -21,7 +23,9 @@ from pytest_llmfunnel.cache import (
     VerdictStore,
     parse_cache_mode,
 )
-from pytest_llmfunnel.models import Case, Usage, Verdict
+from pytest_llmfunnel.cache_disk import UnsafeCacheEntryWarning
+from pytest_llmfunnel.lockfile import export_lockfile
+from pytest_llmfunnel.models import Case, Usage, Verdict, canonical_json
 from pytest_llmfunnel.testing import find_secret
 
 BASE = "https://judge.example/v1"
@@ -468,3 +472,100 @@ def test_an_output_containing_a_secret_is_not_recorded_and_nothing_raises(
         assert outputs.get(case(), "bot", "v1") is None
         assert outputs.withheld == 1
     assert _files_containing(tmp_path / "c", FAKE_KEY) == []
+
+
+# -- planted entries: the cache folder is data, never code ------------------------------
+
+
+class Planted:
+    """Unpickles into a call that creates ``path``: what an attacker would plant."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (Path.touch, (self.path,))
+
+
+def plant(directory: Path, key: object, value: object) -> None:
+    """Write ``key: value`` with diskcache's own pickling Disk, as a tampered folder would."""
+    with diskcache.Cache(str(directory)) as raw:
+        raw.set(key, value)
+
+
+def test_the_planted_payload_does_run_when_unpickled(tmp_path: Path) -> None:
+    # The check that the tests below can fail: diskcache's default Disk runs it.
+    marker = tmp_path / "ran"
+    plant(tmp_path / "cache", "verdict:abc", Planted(marker))
+    with diskcache.Cache(str(tmp_path / "cache")) as raw:
+        raw.get("verdict:abc")
+    assert marker.exists()
+
+
+def test_a_planted_pickled_verdict_never_runs_and_reads_as_a_miss(tmp_path: Path) -> None:
+    directory, marker = tmp_path / "cache", tmp_path / "ran"
+    with VerdictStore(directory) as store:
+        store.put(request(), answer(), case_id="c1", stage="s")
+        store.put(request("other"), answer(), case_id="c2", stage="s")
+    key = request().cache_key()
+    plant(directory, f"verdict:{key}", Planted(marker))
+    plant(directory, f"last:{canonical_json(['c1', 's'])}", Planted(marker))
+    with VerdictStore(directory) as store:
+        with pytest.warns(UnsafeCacheEntryWarning, match="not plain text"):
+            assert store.get(request(), case_id="c1", stage="s") is None
+        with pytest.warns(UnsafeCacheEntryWarning):
+            assert store.last_key("c1", "s") is None
+        with pytest.warns(UnsafeCacheEntryWarning):
+            assert store.record(key) is None
+            assert not store.explain("c1", "s", request()).hit
+            assert [r.case_id for r in store.records()] == ["c2"]
+            export_lockfile(store, tmp_path / "v.jsonl")
+        assert store.get(request("other"), case_id="c2", stage="s") == answer()
+        assert store.misses == {"s": 1}
+    with (
+        VerdictStore(directory, mode="replay-only") as replay,
+        pytest.warns(UnsafeCacheEntryWarning),
+        pytest.raises(CacheMissError),
+    ):
+        replay.get(request(), case_id="c1", stage="s")
+    assert not marker.exists()
+
+
+def test_a_planted_pickled_key_never_runs(tmp_path: Path) -> None:
+    directory, marker = tmp_path / "cache", tmp_path / "ran"
+    with VerdictStore(directory) as store:
+        store.put(request(), answer(), case_id="c1", stage="s")
+    plant(directory, Planted(marker), "a value under a pickled key")
+    with VerdictStore(directory) as store, pytest.warns(UnsafeCacheEntryWarning, match="key"):
+        assert store.stats().verdicts == 1
+        assert len(list(store.records())) == 1
+    assert not marker.exists()
+
+
+def test_a_planted_pickled_output_never_runs(tmp_path: Path) -> None:
+    directory, marker = tmp_path / "cache", tmp_path / "ran"
+    plant(directory, f"output:{OutputStore.key(case(), 'bot', 'v1')}", Planted(marker))
+    with OutputStore(directory) as outputs, pytest.warns(UnsafeCacheEntryWarning):
+        assert outputs.get(case(), "bot", "v1") is None
+    assert not marker.exists()
+
+
+def test_a_row_pointing_outside_the_cache_folder_is_not_read(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    with VerdictStore(directory) as store:
+        store.put(request("a" * 40_000), answer(), case_id="c1", stage="s")  # file-backed
+        assert store.get(request("a" * 40_000), case_id="c1", stage="s") == answer()
+    outside = tmp_path / "elsewhere.txt"
+    stored = next(p for p in directory.rglob("*.val"))
+    outside.write_bytes(stored.read_bytes())
+    with sqlite3.connect(directory / "cache.db") as db:
+        db.execute("UPDATE Cache SET filename = ? WHERE filename IS NOT NULL", (str(outside),))
+    with VerdictStore(directory) as store, pytest.warns(UnsafeCacheEntryWarning):
+        assert store.get(request("a" * 40_000), case_id="c1", stage="s") is None
+
+
+def test_the_store_writes_nothing_but_plain_data(store: VerdictStore) -> None:
+    with pytest.raises(TypeError, match="plain text only"):
+        store.cache.set("verdict:x", {"score": 5})
+    with pytest.raises(TypeError, match="plain keys only"):
+        store.cache.set(("verdict", "x"), "text")
