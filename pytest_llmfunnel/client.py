@@ -235,7 +235,7 @@ class OpenAIJudgeBackend:
         except openai.APITimeoutError:
             return _Fault("timeout", True, f"no answer within {self._timeout:g} s"), None
         except openai.APIConnectionError as exc:
-            return _Fault("connection", True, _connection_detail(exc)), None
+            return _Fault("connection", True, _connection_detail(exc, self._redact)), None
         except openai.APIResponseValidationError:
             return _Fault("server_error", True, "the response was not a chat completion"), None
         except openai.OpenAIError as exc:  # SDK-side trouble: retrying will not help
@@ -293,7 +293,7 @@ class OpenAIJudgeBackend:
 
     def _classify_status(self, exc: openai.APIStatusError, body: dict[str, Any]) -> _Fault:
         code = exc.status_code
-        detail = f"HTTP {code}: {_server_message(exc)}"
+        detail = f"HTTP {code}: {_server_message(exc, self._redact)}"
         wait = _retry_after(exc.response.headers) if code in (429, 503) else None
         if code == 429:
             return _Fault("rate_limited", True, detail, wait)
@@ -342,7 +342,8 @@ async def _hold_open(client: openai.AsyncOpenAI) -> AsyncGenerator[None, None]:
         await client.close()
 
 
-def _server_message(exc: openai.APIStatusError) -> str:
+def _server_message(exc: openai.APIStatusError, redact: Redactor) -> str:
+    # Redacted before it is shortened: a key cut in two would escape redaction.
     body = exc.body
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         message: str = body["message"]
@@ -352,13 +353,13 @@ def _server_message(exc: openai.APIStatusError) -> str:
         message = json.dumps(body, default=str)
     else:
         message = exc.message
-    return message.strip()[:300] or "(no message)"
+    return redact(message).strip()[:300] or "(no message)"
 
 
-def _connection_detail(exc: openai.APIConnectionError) -> str:
+def _connection_detail(exc: openai.APIConnectionError, redact: Redactor) -> str:
     cause = exc.__cause__
     if cause is not None and str(cause):
-        return f"connection failed ({type(cause).__name__}: {str(cause)[:200]})"
+        return f"connection failed ({type(cause).__name__}: {redact(str(cause))[:200]})"
     return "connection failed"
 
 

@@ -350,3 +350,24 @@ def test_the_redactor_sees_through_json_escapes_and_fences() -> None:
     assert redactor.json_text(f"not json {KEY}") == "not json ***"
     assert redactor.value({KEY: [KEY, 1]}) == {"***": ["***", 1]}
     assert KEY not in repr(redactor)
+
+
+@pytest.mark.parametrize("cut", [1, 5, len(KEY) - 1])
+def test_an_error_body_cut_short_never_keeps_part_of_the_key(cut: int) -> None:
+    # The detail of an error body is shortened to 300 characters: were it cut
+    # before redaction, a key straddling the cut would leave its first part.
+    import asyncio
+
+    from pytest_llmfunnel.backend import JudgeCallError, JudgeRequest
+    from pytest_llmfunnel.client import OpenAIJudgeBackend
+
+    with JudgeServer() as srv:
+        srv.default = lambda body: status(400, message="x" * (300 - cut) + KEY + " tail")
+        backend = OpenAIJudgeBackend("m", srv.base_url, KEY, max_retries=0)
+        req = JudgeRequest(body={"messages": [{"role": "user", "content": "hi"}]}, base_url="")
+        with pytest.raises(JudgeCallError) as info:
+            asyncio.run(backend.complete(req))
+    message = str(info.value)
+    assert "HTTP 400" in message and "xxxx" in message
+    tail = message.rsplit("x" * (300 - cut), 1)[-1]  # what followed the padding
+    assert tail and KEY[:cut] not in tail
