@@ -9,18 +9,19 @@ The store sits on :class:`diskcache.Cache` (SQLite in WAL mode): every ``put``
 is its own committed transaction, so several processes (xdist workers) and
 threads can write at once and a killed run keeps everything it had stored.
 Eviction is switched off: a verdict cache that silently forgets is a bill.
-Values are JSON text, never pickles, so a cache directory can be read by hand
-and loading one can never run code.
+Values are JSON text under string keys, and the store reads them through
+:class:`~pytest_llmfunnel.cache_disk.PlainDataDisk`, which never unpickles: a
+planted pickle (a cache folder restored from an untrusted CI cache) is a miss
+with a warning, not code that runs.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
+import logging
 import math
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -30,7 +31,10 @@ import diskcache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_llmfunnel.backend import CachedAnswer, CacheMissError, JudgeRequest
+from pytest_llmfunnel.cache_disk import PlainDataDisk
+from pytest_llmfunnel.cache_explain import Explanation, explain_miss
 from pytest_llmfunnel.models import Case, canonical_json, sha256_json
+from pytest_llmfunnel.redact import Redactor
 
 CacheMode = Literal["read-write", "read-only", "off", "replay-only"]
 CACHE_MODES: tuple[CacheMode, ...] = get_args(CacheMode)
@@ -43,6 +47,7 @@ RECORD_HINT = (
 _VERDICT = "verdict"
 _INDEX = "index"
 _OUTPUT = "output"
+_log = logging.getLogger("pytest_llmfunnel")
 
 
 def parse_cache_mode(value: str) -> CacheMode:
@@ -106,131 +111,6 @@ class CacheStats(BaseModel):
     size_bytes: int
 
 
-@dataclass(frozen=True)
-class Difference:
-    """One way a request differs from the last one cached for its case and stage."""
-
-    field: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why a request hits or misses the cache."""
-
-    case_id: str
-    stage: str
-    key: str
-    hit: bool
-    previous_key: str | None = None
-    differences: tuple[Difference, ...] = ()
-
-    @property
-    def changed(self) -> tuple[str, ...]:
-        """The names of what changed, e.g. ``("model", "messages[1]")``."""
-        return tuple(d.field for d in self.differences)
-
-    def summary(self) -> str:
-        if self.hit:
-            return "cache hit"
-        if self.previous_key is None:
-            return (
-                "nothing was ever cached for this case and stage "
-                "(a new case, a new stage name, or a cleared cache)"
-            )
-        if not self.differences:
-            return "the request equals the last cached one, whose entry is gone"
-        return "changed since the last cached verdict: " + ", ".join(self.changed)
-
-    def render(self) -> str:
-        """A few lines for a terminal: the summary, then each difference."""
-        lines = [f"{self.case_id} [{self.stage}]: {self.summary()}"]
-        for diff in self.differences:
-            detail = diff.detail.replace("\n", "\n    ")
-            lines.append(f"  {diff.field}: {detail}")
-        return "\n".join(lines)
-
-
-_DIFF_LINES = 6
-_SHOWN = 80
-# The order a reader looks for: what model, what was said, how it was asked.
-_FIELD_ORDER = ("model", "messages", "response_format", "temperature", "seed", "max_tokens")
-_ABSENT = object()
-
-
-def _same(a: object, b: object) -> bool:
-    # Compared as the key sees them: 1 and 1.0 are different requests.
-    if a is _ABSENT or b is _ABSENT:
-        return a is b
-    return canonical_json(a) == canonical_json(b)
-
-
-def _short(value: object) -> str:
-    text = "(absent)" if value is _ABSENT else canonical_json(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
-
-
-def _content_text(message: object) -> str:
-    content = message.get("content") if isinstance(message, dict) else message
-    return content if isinstance(content, str) else canonical_json(content)
-
-
-def _diff_messages(old: object, new: object) -> list[Difference]:
-    if not isinstance(old, list) or not isinstance(new, list):
-        return [Difference("messages", f"{_short(old)} -> {_short(new)}")]
-    diffs = []
-    for index in range(max(len(old), len(new))):
-        name = f"messages[{index}]"
-        if index >= len(old):
-            diffs.append(Difference(name, "added"))
-        elif index >= len(new):
-            diffs.append(Difference(name, "removed"))
-        elif not _same(old[index], new[index]):
-            before, after = _content_text(old[index]), _content_text(new[index])
-            lines = [
-                line[:_SHOWN]
-                for line in difflib.unified_diff(
-                    before.splitlines(), after.splitlines(), lineterm="", n=0
-                )
-                if not line.startswith(("---", "+++", "@@"))
-            ]
-            if len(lines) > _DIFF_LINES:
-                lines = [*lines[:_DIFF_LINES], f"... ({len(lines) - _DIFF_LINES} more lines)"]
-            diffs.append(Difference(name, "\n".join(lines) or "role or other fields changed"))
-    return diffs
-
-
-def explain_miss(
-    case_id: str, stage: str, request: JudgeRequest, previous: VerdictRecord | None
-) -> Explanation:
-    """Compare a missed request with the last verdict cached for its case and stage."""
-    key = request.cache_key()
-    if previous is None:
-        return Explanation(case_id=case_id, stage=stage, key=key, hit=False)
-    diffs: list[Difference] = []
-    old, new = previous.body, request.body
-    rest = sorted((set(old) | set(new)) - set(_FIELD_ORDER))
-    for name in (*_FIELD_ORDER, *rest):
-        before, after = old.get(name, _ABSENT), new.get(name, _ABSENT)
-        if _same(before, after):
-            continue
-        if name == "messages":
-            diffs.extend(_diff_messages(before, after))
-        else:
-            diffs.append(Difference(name, f"{_short(before)} -> {_short(after)}"))
-    if previous.base_url != request.base_url:
-        diffs.append(Difference("base_url", f"{previous.base_url} -> {request.base_url}"))
-    if previous.repeat != request.repeat:
-        diffs.append(Difference("repeat", f"{previous.repeat} -> {request.repeat}"))
-    return Explanation(
-        case_id=case_id,
-        stage=stage,
-        key=key,
-        hit=False,
-        previous_key=previous.key,
-        differences=tuple(diffs),
-    )
-
 
 class _DiskStore:
     """The shared part of both stores: opening, the mode, the secret guard, closing.
@@ -244,9 +124,10 @@ class _DiskStore:
     ) -> None:
         self.directory = Path(directory)
         self.mode = parse_cache_mode(mode)
-        self._secrets = tuple(s for s in secrets if s)
+        self._redact = Redactor(secrets)
         self._cache: diskcache.Cache | None = None
         self._lock = threading.Lock()
+        self.withheld = 0  # values not cached because they held a secret
 
     @property
     def cache(self) -> diskcache.Cache:
@@ -263,6 +144,7 @@ class _DiskStore:
                 # run (benchmarks/scale.py). Reads go through the OS cache.
                 self._cache = diskcache.Cache(
                     str(self.directory),
+                    disk=PlainDataDisk,
                     eviction_policy="none",
                     cull_limit=0,
                     sqlite_mmap_size=0,
@@ -272,14 +154,28 @@ class _DiskStore:
 
     def guard_secrets(self, text: str, what: str) -> None:
         """Raise SecretInValueError if ``text`` contains a configured secret."""
-        for secret in self._secrets:
-            escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
-            if secret in text or escaped in text:
-                raise SecretInValueError(
-                    f"refusing to cache {what}: it contains one of the configured secrets "
-                    "(an API key?). Check that no prompt, output or base URL embeds a key; "
-                    "pass credentials through the environment instead."
-                )
+        if self._redact.contains(text):
+            raise SecretInValueError(
+                f"refusing to cache {what}: it contains one of the configured secrets "
+                "(an API key?). Check that no prompt, output or base URL embeds a key; "
+                "pass credentials through the environment instead."
+            )
+
+    def _withhold(self, text: str, what: str) -> bool:
+        """True, with a logged warning, when ``text`` holds a secret and must not be stored.
+
+        A run never fails for it: the value is simply not cached, so it is
+        produced afresh next time.
+        """
+        if not self._redact.contains(text):
+            return False
+        self.withheld += 1
+        _log.warning(
+            "llm-funnel: not caching %s: it contains the API key (check that no prompt, "
+            "output or base URL embeds a key)",
+            what,
+        )
+        return True
 
     def _count_keys(self, prefix: str) -> int:
         return sum(1 for key in self.cache.iterkeys() if str(key).startswith(prefix))
@@ -310,8 +206,11 @@ class VerdictStore(_DiskStore):
         mode: ``read-write`` (default); ``read-only`` serves hits and writes
             nothing; ``off`` never hits and writes nothing; ``replay-only``
             raises :class:`CacheMissError` on a miss.
-        secrets: strings that must never reach the disk (API keys); a value
-            containing one is refused with :class:`SecretInValueError`.
+        secrets: strings that must never reach the disk (API keys). An
+            answer's texts are stored with them replaced by ``***``; a request
+            that holds one cannot be (its key is the hash of what was sent), so
+            its verdict is not cached, with a logged warning. Imports refuse
+            such a record with :class:`SecretInValueError`.
 
     ``hits``, ``misses`` and ``writes`` count this instance's traffic by stage
     (per process: under xdist each worker has its own). ``keys_seen`` holds the
@@ -360,7 +259,8 @@ class VerdictStore(_DiskStore):
         """Store a parsed answer; a no-op unless the mode is ``read-write``.
 
         Raises TypeError for anything but a CachedAnswer (a judge error is never
-        cached, so the next run asks again) and ValueError for a non-finite score.
+        cached, so the next run asks again) and ValueError for a non-finite score;
+        never for a secret (see the class docs).
         """
         if not isinstance(answer, CachedAnswer):
             raise TypeError(
@@ -379,10 +279,23 @@ class VerdictStore(_DiskStore):
             base_url=request.base_url,
             repeat=request.repeat,
             body=request.body,
-            answer=answer,
+            answer=self._redacted(answer),
         )
+        what = f"the verdict for case {case_id!r}, stage {stage!r}"
+        if self._withhold(record.model_dump_json(), what):
+            return
         self._write([record])
         self._tally(self.writes, stage, key)
+
+    def _redacted(self, answer: CachedAnswer) -> CachedAnswer:
+        """The answer with its texts (which came from a judge) redacted."""
+        if not self._redact:
+            return answer
+        texts = {"reasoning": answer.reasoning, "model": answer.model, "judge": answer.judge}
+        changed = {name: self._redact(text) for name, text in texts.items()}
+        if changed == texts:
+            return answer
+        return answer.model_copy(update=changed)
 
     def import_records(self, records: Iterable[VerdictRecord]) -> int:
         """Write records in one transaction (all or none); allowed in any mode but ``off``."""
@@ -391,7 +304,7 @@ class VerdictStore(_DiskStore):
                 "the verdict cache is off, so nothing can be imported; "
                 "choose another --llm-funnel-cache mode"
             )
-        batch = list(records)
+        batch = [r.model_copy(update={"answer": self._redacted(r.answer)}) for r in records]
         self._write(batch)
         return len(batch)
 
@@ -518,7 +431,8 @@ class OutputStore(_DiskStore):
                 "created": _now(),
             }
         )
-        self.guard_secrets(text, f"the output of target {target_name!r} for case {case.id!r}")
+        if self._withhold(text, f"the output of target {target_name!r} for case {case.id!r}"):
+            return
         self.cache.set(f"{_OUTPUT}:{self.key(case, target_name, version)}", text, tag=_OUTPUT)
 
     def clear(self) -> None:

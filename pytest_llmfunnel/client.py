@@ -19,8 +19,10 @@ render differently; their keys then change with it, which is also correct.
 To make the sent body and the key identical from the first request, pass
 ``json_schema=False`` for an endpoint known to reject schemas.
 
-Errors never carry the API key: messages are built here (not copied from the
-SDK exception, which is also not chained) and passed through :func:`redact`.
+Nothing from the endpoint carries the API key further: answer content, the
+model name and every fault detail pass through one
+:class:`~pytest_llmfunnel.redact.Redactor` as they arrive, and error messages
+are built here (not copied from the SDK exception, which is also not chained).
 """
 
 from __future__ import annotations
@@ -31,35 +33,21 @@ import inspect
 import json
 import random
 import re
-from collections.abc import AsyncGenerator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import openai
 
 from pytest_llmfunnel.backend import Completion, JudgeCallError, JudgeRequest
 from pytest_llmfunnel.models import Usage
+from pytest_llmfunnel.redact import Redactor
+from pytest_llmfunnel.redact import redact as redact  # its former home
 from pytest_llmfunnel.retry import AdaptiveLimiter, LimiterClosed, StopSignal, backoff_delay
 from pytest_llmfunnel.retry import retry_after_seconds as _retry_after
 
-_SECRET_PATTERNS = (
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),
-    re.compile(r"(?i)\bbearer\s+[^\s\"',;]+"),
-)
 _JSON_SCHEMA_HINT = re.compile(r"response_format|json_schema", re.IGNORECASE)
 _NO_KEY = "no-key"  # the SDK insists on a key; local servers ignore it
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with every given secret and anything shaped like a key replaced by ``***``.
-
-    Covers the literal secrets (longest first, so a secret containing another
-    is removed whole), ``sk-...`` tokens and ``Bearer ...`` credentials.
-    """
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    text = _SECRET_PATTERNS[0].sub("sk-***", text)
-    return _SECRET_PATTERNS[1].sub("Bearer ***", text)
 
 
 @dataclass(frozen=True)
@@ -122,6 +110,7 @@ class OpenAIJudgeBackend:
         self._model = model
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
+        self._redact = Redactor.for_key(api_key, model=model, base_url=self._base_url)
         self._timeout = timeout
         self._max_retries = max_retries
         self._backoff_base = backoff_base
@@ -204,6 +193,8 @@ class OpenAIJudgeBackend:
             self._check_stopped()
             sent = self._adapt(body)
             fault, completion = await self._attempt(sent)
+            if fault is not None:  # before it can reach a message, or a traceback's locals
+                fault = replace(fault, detail=self._redact(fault.detail))
             if completion is not None:
                 return completion
             assert fault is not None
@@ -244,7 +235,7 @@ class OpenAIJudgeBackend:
         except openai.APITimeoutError:
             return _Fault("timeout", True, f"no answer within {self._timeout:g} s"), None
         except openai.APIConnectionError as exc:
-            return _Fault("connection", True, _connection_detail(exc)), None
+            return _Fault("connection", True, _connection_detail(exc, self._redact)), None
         except openai.APIResponseValidationError:
             return _Fault("server_error", True, "the response was not a chat completion"), None
         except openai.OpenAIError as exc:  # SDK-side trouble: retrying will not help
@@ -288,19 +279,21 @@ class OpenAIJudgeBackend:
         choice = choices[0]
         message = getattr(choice, "message", None)
         usage = getattr(response, "usage", None)
+        content = getattr(message, "content", None)
+        model = getattr(response, "model", None) or str(body.get("model", self._model))
         return Completion(
-            content=getattr(message, "content", None),
+            content=self._redact.json_text(content) if isinstance(content, str) else None,
             finish_reason=getattr(choice, "finish_reason", None),
             usage=Usage(
                 prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
                 completion_tokens=(usage.completion_tokens or 0) if usage else 0,
             ),
-            model=getattr(response, "model", None) or str(body.get("model", self._model)),
+            model=self._redact(model),
         )
 
     def _classify_status(self, exc: openai.APIStatusError, body: dict[str, Any]) -> _Fault:
         code = exc.status_code
-        detail = f"HTTP {code}: {_server_message(exc)}"
+        detail = f"HTTP {code}: {_server_message(exc, self._redact)}"
         wait = _retry_after(exc.response.headers) if code in (429, 503) else None
         if code == 429:
             return _Fault("rate_limited", True, detail, wait)
@@ -332,7 +325,7 @@ class OpenAIJudgeBackend:
         text = f"judge request to {self.identity} failed after {tries}: {fault.detail}"
         if fault.cause in ("rate_limited", "timeout", "server_error", "connection"):
             text += "; raise the timeout or max_retries, or lower the judge concurrency"
-        return redact(text, [self._api_key])
+        return self._redact(text)
 
     def _check_stopped(self) -> None:
         if self._stop.is_set():
@@ -349,7 +342,8 @@ async def _hold_open(client: openai.AsyncOpenAI) -> AsyncGenerator[None, None]:
         await client.close()
 
 
-def _server_message(exc: openai.APIStatusError) -> str:
+def _server_message(exc: openai.APIStatusError, redact: Redactor) -> str:
+    # Redacted before it is shortened: a key cut in two would escape redaction.
     body = exc.body
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         message: str = body["message"]
@@ -359,13 +353,13 @@ def _server_message(exc: openai.APIStatusError) -> str:
         message = json.dumps(body, default=str)
     else:
         message = exc.message
-    return message.strip()[:300] or "(no message)"
+    return redact(message).strip()[:300] or "(no message)"
 
 
-def _connection_detail(exc: openai.APIConnectionError) -> str:
+def _connection_detail(exc: openai.APIConnectionError, redact: Redactor) -> str:
     cause = exc.__cause__
     if cause is not None and str(cause):
-        return f"connection failed ({type(cause).__name__}: {str(cause)[:200]})"
+        return f"connection failed ({type(cause).__name__}: {redact(str(cause))[:200]})"
     return "connection failed"
 
 

@@ -28,6 +28,7 @@ from pytest_llmfunnel.backend import (
 )
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.funnel import OutputRecorder
+from pytest_llmfunnel.redact import MIN_SECRET_LENGTH, placeholder_reason
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.client import OpenAIJudgeBackend
@@ -152,7 +153,29 @@ def make_output_store(settings: Settings) -> OutputRecorder | None:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return [settings.api_key] if settings.api_key else []
+    # A placeholder key (see pytest_llmfunnel.redact) is no secret: guarding
+    # it would withhold or rewrite every verdict that mentions "judge" or "x".
+    if settings.api_key is None or placeholder_warning(settings) is not None:
+        return []
+    return [settings.api_key]
+
+
+def placeholder_warning(settings: Settings) -> str | None:
+    """The start-of-run warning for an API key too short or too common to redact, if any."""
+    if settings.use_offline_judge:
+        return None
+    why = placeholder_reason(
+        settings.api_key,
+        model=settings.model,
+        base_url=settings.base_url or OPENAI_DEFAULT_URL,
+    )
+    if why is None:
+        return None
+    return (
+        f"llm-funnel: warning: the API key is treated as a placeholder, not a secret ({why}), "
+        "so it is not redacted from reports and the cache; fine for a local server that "
+        f"ignores keys, otherwise use the real key (at least {MIN_SECRET_LENGTH} characters)"
+    )
 
 
 def describe(settings: Settings) -> str:

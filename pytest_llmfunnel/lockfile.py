@@ -5,10 +5,14 @@ deterministically with no network; reviewers read it in a pull request. The
 format is chosen for stable diffs: a header line, then one verdict per line
 sorted by (case id, stage, repeat, key), keys sorted inside every object.
 
-Each line carries the full request body, so an import recomputes every key and
-rejects a line edited by hand. An import validates the whole file before it
-writes anything, and then writes in one transaction: a bad line leaves the
-cache exactly as it was.
+Each line carries the full request body and a ``digest``, the sha256 of every
+other field of the line: an import recomputes both the key (from the request)
+and the digest (from the whole record, answer included), so a line edited by
+hand, a changed score as much as a changed prompt, is rejected naming file and
+line. This guards against accidental and naive edits, not against someone who
+recomputes the digest: a reviewer still reads the lockfile's diff. An import
+validates the whole file before it writes anything, and then writes in one
+transaction: a bad line leaves the cache exactly as it was.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
 from pytest_llmfunnel.cache import VerdictRecord, VerdictStore
-from pytest_llmfunnel.models import Usage, canonical_json
+from pytest_llmfunnel.models import Usage, canonical_json, sha256_json
 
 LOCKFILE_NAME: Final = "pytest-llmfunnel verdicts"
-LOCKFILE_VERSION: Final = 1
+LOCKFILE_VERSION: Final = 2  # 2: every line carries a digest of the whole record
 
 
 class LockfileError(Exception):
@@ -39,11 +43,11 @@ class LockfileHeader(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     lockfile: Literal["pytest-llmfunnel verdicts"] = LOCKFILE_NAME
-    version: Literal[1] = LOCKFILE_VERSION
+    version: Literal[2] = LOCKFILE_VERSION
 
 
 class LockfileLine(BaseModel):
-    """One verdict: the request it answers and the parsed answer (never pass/fail)."""
+    """One verdict: the request it answers, the parsed answer (never pass/fail), a digest."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -58,9 +62,19 @@ class LockfileLine(BaseModel):
     reasoning: str
     usage: Usage
     body: dict[str, Any]
+    digest: str = ""
+
+    def expected_digest(self) -> str:
+        """sha256 of every field but ``digest``: the request and the answer."""
+        return sha256_json(self.model_dump(mode="json", exclude={"digest"}))
 
     @classmethod
     def from_record(cls, record: VerdictRecord) -> LockfileLine:
+        line = cls._from_record(record)
+        return line.model_copy(update={"digest": line.expected_digest()})
+
+    @classmethod
+    def _from_record(cls, record: VerdictRecord) -> LockfileLine:
         answer = record.answer
         return cls(
             key=record.key,
@@ -159,6 +173,15 @@ def read_lockfile(path: str | Path) -> list[VerdictRecord]:
                 f"body, base_url and repeat is {actual.cache_key()[:16]}...). The line was "
                 "edited or damaged: re-export the lockfile, or delete this line."
             )
+        if entry.digest != entry.expected_digest():
+            raise LockfileError(
+                f"{where}: the checksum does not match the line (digest "
+                f"{entry.digest[:16] or '(none)'}..., the sha256 of its other fields is "
+                f"{entry.expected_digest()[:16]}...): its answer or request was edited or "
+                "damaged. Verdicts come from the judge, not from hand edits: re-export the "
+                "lockfile with `llmfunnel cache export` (or --llm-funnel-export-lockfile), "
+                "or delete this line."
+            )
         if entry.key in first_line:
             seen_at, seen = first_line[entry.key]
             if seen != entry:
@@ -194,6 +217,14 @@ def _check_header(path: Path, line: str) -> None:
     if not isinstance(header, dict) or header.get("lockfile") != LOCKFILE_NAME:
         raise LockfileError(
             f"{path}:1: not a pytest-llmfunnel verdict lockfile; expected the header {expected}"
+        )
+    if header.get("version") == 1:
+        raise LockfileError(
+            f"{path}:1: lockfile version 1 carries no checksum of its answers, so this "
+            f"version (which reads {LOCKFILE_VERSION}) cannot tell a hand-edited score from "
+            "a judged one; re-export it: import it with the version that wrote it, then run "
+            "`llmfunnel cache export`, or record the verdicts again with "
+            "--llm-funnel-cache=read-write --llm-funnel-export-lockfile"
         )
     if header.get("version") != LOCKFILE_VERSION:
         raise LockfileError(

@@ -113,9 +113,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     fs = config.stash.get(SESSION_KEY, None)
     if fs is None or not fs.settings.enabled:
         return None
-    from pytest_llmfunnel.factory import describe
+    from pytest_llmfunnel.factory import describe, placeholder_warning
 
-    return [describe(fs.settings)]
+    warning = placeholder_warning(fs.settings)
+    return [describe(fs.settings)] + ([warning] if warning else [])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -14,6 +14,26 @@ from pytest_llmfunnel.testing import JudgeServer
 ENV_PREFIXES = ("LLM_FUNNEL", "OPENAI_", "PYTEST_XDIST_", "GITHUB_STEP_SUMMARY")
 
 
+def _load_the_http_stack() -> None:
+    """Import what the ``openai`` SDK imports on the first client it builds.
+
+    A pytester run in this process unloads the modules it imported. Were the
+    SDK's HTTP transport first imported inside one, a later client would import
+    it afresh while the SDK's exception mapping still named the unloaded
+    classes: a timeout would escape as a raw transport error instead of
+    ``APITimeoutError``, failing whichever test came next.
+    """
+    import asyncio
+
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1:9/v1")
+    asyncio.run(client.close())
+
+
+_load_the_http_stack()
+
+
 @pytest.fixture(params=["no-xdist", "n0", "n2"])
 def plugin_args(request: pytest.FixtureRequest) -> list[str]:
     """Run an integration test three ways: without xdist, with ``-n 0``, with ``-n 2``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,17 +13,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import diskcache
 import pytest
 
 from pytest_llmfunnel.backend import AnswerStore, CachedAnswer, CacheMissError, JudgeRequest
 from pytest_llmfunnel.cache import (
     CACHE_MODES,
     OutputStore,
-    SecretInValueError,
     VerdictStore,
     parse_cache_mode,
 )
-from pytest_llmfunnel.models import Case, Usage, Verdict
+from pytest_llmfunnel.cache_disk import UnsafeCacheEntryWarning
+from pytest_llmfunnel.lockfile import export_lockfile
+from pytest_llmfunnel.models import Case, Usage, Verdict, canonical_json
+from pytest_llmfunnel.testing import find_secret
 
 BASE = "https://judge.example/v1"
 
@@ -370,30 +374,48 @@ def _files_containing(directory: Path, needle: str) -> list[Path]:
     ]
 
 
-def test_a_value_containing_a_secret_is_refused_and_never_reaches_disk(tmp_path: Path) -> None:
+def test_a_request_holding_a_secret_is_not_cached_and_nothing_raises(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     directory = tmp_path / "cache"
     with VerdictStore(directory, secrets=[FAKE_KEY, ""]) as guarded:
         guarded.put(request("visible-marker"), answer(), case_id="c1", stage="s")
+        # The key is the hash of what was sent, so such a request cannot be
+        # stored redacted: it is not stored, and the run goes on.
         leaky = JudgeRequest(body=body(f"key is {FAKE_KEY}"), base_url=BASE)
-        with pytest.raises(SecretInValueError, match="configured secrets") as info:
-            guarded.put(leaky, answer(), case_id="c2", stage="s")
-        assert FAKE_KEY not in str(info.value)
+        guarded.put(leaky, answer(), case_id="c2", stage="s")
         in_url = JudgeRequest(body=body(), base_url=f"{BASE}?key={FAKE_KEY}")
-        with pytest.raises(SecretInValueError):
-            guarded.put(in_url, answer(), case_id="c3", stage="s")
-        with pytest.raises(SecretInValueError):
-            guarded.put(request(), answer(reasoning=FAKE_KEY), case_id="c4", stage="s")
-        assert guarded.stats().verdicts == 1
+        guarded.put(in_url, answer(), case_id="c3", stage="s")
+        assert guarded.get(leaky, case_id="c2", stage="s") is None
+        assert guarded.get(in_url, case_id="c3", stage="s") is None
+        assert guarded.stats().verdicts == 1 and guarded.withheld == 2
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
+    assert "not caching the verdict for case 'c2'" in caplog.records[0].getMessage()
+    assert find_secret(FAKE_KEY, caplog.text) == []
     # The grep can see what was stored, so not finding the key means something.
     assert _files_containing(directory, "visible-marker")
     assert _files_containing(directory, FAKE_KEY) == []
 
 
+def test_an_answer_holding_a_secret_is_stored_redacted(tmp_path: Path) -> None:
+    escaped = json.dumps(f"é{FAKE_KEY}")[1:-1]  # as it would sit inside JSON text
+    with VerdictStore(tmp_path / "cache", secrets=[FAKE_KEY]) as guarded:
+        leaky = CachedAnswer(
+            score=4.0, reasoning=f"the header said {FAKE_KEY}", model=FAKE_KEY, judge=escaped
+        )
+        guarded.put(request(), leaky, case_id="c1", stage="s")
+        stored = guarded.get(request(), case_id="c1", stage="s")
+    assert stored is not None and stored.score == 4.0
+    assert stored.reasoning == "the header said ***"
+    assert stored.model == "***" and FAKE_KEY not in stored.judge
+    assert _files_containing(tmp_path / "cache", FAKE_KEY) == []
+
+
 def test_a_secret_is_caught_even_when_json_escapes_it(store: VerdictStore) -> None:
     quoted = 'pass"word\\with-quotes'
     guarded = VerdictStore(store.directory, secrets=[quoted])
-    with pytest.raises(SecretInValueError):
-        guarded.put(request(f"x {quoted} y"), answer(), case_id="c1", stage="s")
+    guarded.put(request(f"x {quoted} y"), answer(), case_id="c1", stage="s")
+    assert guarded.withheld == 1 and guarded.stats().verdicts == 0
     guarded.close()
 
 
@@ -442,9 +464,108 @@ def test_output_modes(tmp_path: Path) -> None:
             replay.get(case(), "bot", "v9")
 
 
-def test_an_output_containing_a_secret_is_refused(tmp_path: Path) -> None:
+def test_an_output_containing_a_secret_is_not_recorded_and_nothing_raises(
+    tmp_path: Path,
+) -> None:
     with OutputStore(tmp_path / "c", secrets=[FAKE_KEY]) as outputs:
-        with pytest.raises(SecretInValueError):
-            outputs.put(case(), "bot", "v1", f"my key is {FAKE_KEY}")
+        outputs.put(case(), "bot", "v1", f"my key is {FAKE_KEY}")
         assert outputs.get(case(), "bot", "v1") is None
+        assert outputs.withheld == 1
     assert _files_containing(tmp_path / "c", FAKE_KEY) == []
+
+
+# -- planted entries: the cache folder is data, never code ------------------------------
+
+
+class Planted:
+    """Unpickles into a call that creates ``path``: what an attacker would plant."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (Path.touch, (self.path,))
+
+
+def plant(directory: Path, key: object, value: object) -> None:
+    """Write ``key: value`` with diskcache's own pickling Disk, as a tampered folder would."""
+    with diskcache.Cache(str(directory)) as raw:
+        raw.set(key, value)
+
+
+def test_the_planted_payload_does_run_when_unpickled(tmp_path: Path) -> None:
+    # The check that the tests below can fail: diskcache's default Disk runs it.
+    marker = tmp_path / "ran"
+    plant(tmp_path / "cache", "verdict:abc", Planted(marker))
+    with diskcache.Cache(str(tmp_path / "cache")) as raw:
+        raw.get("verdict:abc")
+    assert marker.exists()
+
+
+def test_a_planted_pickled_verdict_never_runs_and_reads_as_a_miss(tmp_path: Path) -> None:
+    directory, marker = tmp_path / "cache", tmp_path / "ran"
+    with VerdictStore(directory) as store:
+        store.put(request(), answer(), case_id="c1", stage="s")
+        store.put(request("other"), answer(), case_id="c2", stage="s")
+    key = request().cache_key()
+    plant(directory, f"verdict:{key}", Planted(marker))
+    plant(directory, f"last:{canonical_json(['c1', 's'])}", Planted(marker))
+    with VerdictStore(directory) as store:
+        with pytest.warns(UnsafeCacheEntryWarning, match="not plain text"):
+            assert store.get(request(), case_id="c1", stage="s") is None
+        with pytest.warns(UnsafeCacheEntryWarning):
+            assert store.last_key("c1", "s") is None
+        with pytest.warns(UnsafeCacheEntryWarning):
+            assert store.record(key) is None
+            assert not store.explain("c1", "s", request()).hit
+            assert [r.case_id for r in store.records()] == ["c2"]
+            export_lockfile(store, tmp_path / "v.jsonl")
+        assert store.get(request("other"), case_id="c2", stage="s") == answer()
+        assert store.misses == {"s": 1}
+    with (
+        VerdictStore(directory, mode="replay-only") as replay,
+        pytest.warns(UnsafeCacheEntryWarning),
+        pytest.raises(CacheMissError),
+    ):
+        replay.get(request(), case_id="c1", stage="s")
+    assert not marker.exists()
+
+
+def test_a_planted_pickled_key_never_runs(tmp_path: Path) -> None:
+    directory, marker = tmp_path / "cache", tmp_path / "ran"
+    with VerdictStore(directory) as store:
+        store.put(request(), answer(), case_id="c1", stage="s")
+    plant(directory, Planted(marker), "a value under a pickled key")
+    with VerdictStore(directory) as store, pytest.warns(UnsafeCacheEntryWarning, match="key"):
+        assert store.stats().verdicts == 1
+        assert len(list(store.records())) == 1
+    assert not marker.exists()
+
+
+def test_a_planted_pickled_output_never_runs(tmp_path: Path) -> None:
+    directory, marker = tmp_path / "cache", tmp_path / "ran"
+    plant(directory, f"output:{OutputStore.key(case(), 'bot', 'v1')}", Planted(marker))
+    with OutputStore(directory) as outputs, pytest.warns(UnsafeCacheEntryWarning):
+        assert outputs.get(case(), "bot", "v1") is None
+    assert not marker.exists()
+
+
+def test_a_row_pointing_outside_the_cache_folder_is_not_read(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    with VerdictStore(directory) as store:
+        store.put(request("a" * 40_000), answer(), case_id="c1", stage="s")  # file-backed
+        assert store.get(request("a" * 40_000), case_id="c1", stage="s") == answer()
+    outside = tmp_path / "elsewhere.txt"
+    stored = next(p for p in directory.rglob("*.val"))
+    outside.write_bytes(stored.read_bytes())
+    with sqlite3.connect(directory / "cache.db") as db:
+        db.execute("UPDATE Cache SET filename = ? WHERE filename IS NOT NULL", (str(outside),))
+    with VerdictStore(directory) as store, pytest.warns(UnsafeCacheEntryWarning):
+        assert store.get(request("a" * 40_000), case_id="c1", stage="s") is None
+
+
+def test_the_store_writes_nothing_but_plain_data(store: VerdictStore) -> None:
+    with pytest.raises(TypeError, match="plain text only"):
+        store.cache.set("verdict:x", {"score": 5})
+    with pytest.raises(TypeError, match="plain keys only"):
+        store.cache.set(("verdict", "x"), "text")

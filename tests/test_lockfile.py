@@ -9,17 +9,19 @@ from typing import Any
 
 import pytest
 
+from pytest_llmfunnel import cli
 from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
 from pytest_llmfunnel.cache import SecretInValueError, VerdictStore
 from pytest_llmfunnel.lockfile import (
     LockfileError,
+    LockfileLine,
     export_lockfile,
     import_lockfile,
     read_lockfile,
 )
 from pytest_llmfunnel.models import Usage
 
-HEADER = '{"lockfile":"pytest-llmfunnel verdicts","version":1}'
+HEADER = '{"lockfile":"pytest-llmfunnel verdicts","version":2}'
 FAKE_KEY = "sk-test-0123456789abcdefFAKE"
 
 
@@ -90,7 +92,7 @@ def test_format_header_sorted_lines_sorted_keys_utf8_trailing_newline(
     ]
     assert list(rows[0]) == sorted(rows[0])
     assert sorted(rows[0]) == [
-        "base_url", "body", "case_id", "judge", "key", "model",
+        "base_url", "body", "case_id", "digest", "judge", "key", "model",
         "reasoning", "repeat", "score", "stage", "usage",
     ]  # fmt: skip
     assert "passed" not in text and "created" not in text
@@ -202,8 +204,8 @@ def lines_of_text(path: Path) -> list[str]:
 
 
 def test_wrong_version_and_foreign_files_are_rejected(store: VerdictStore, tmp_path: Path) -> None:
-    path = _damaged(store, tmp_path, 1, '{"lockfile":"pytest-llmfunnel verdicts","version":2}')
-    _assert_rejected_and_nothing_imported(path, tmp_path, rf"{path}:1: lockfile version 2")
+    path = _damaged(store, tmp_path, 1, '{"lockfile":"pytest-llmfunnel verdicts","version":3}')
+    _assert_rejected_and_nothing_imported(path, tmp_path, rf"{path}:1: lockfile version 3")
     path = _damaged(store, tmp_path, 1, '{"something": "else"}')
     _assert_rejected_and_nothing_imported(path, tmp_path, rf"{path}:1: not a pytest-llmfunnel")
     empty = tmp_path / "empty.jsonl"
@@ -219,6 +221,55 @@ def test_a_key_that_does_not_match_its_request_is_rejected(
     _assert_rejected_and_nothing_imported(path, tmp_path, rf"{path}:3: key .* does not match")
     path = _edited(store, tmp_path, 3, repeat=7)
     _assert_rejected_and_nothing_imported(path, tmp_path, rf"{path}:3: key .* does not match")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"score": 5.0},  # the edit a hand makes to turn a failure into a pass
+        {"reasoning": "looks great"},
+        {"judge": "someone else"},
+        {"model": "gpt-5"},
+        {"usage": {"prompt_tokens": 1, "completion_tokens": 1}},
+        {"case_id": "case-z"},
+        {"stage": "correct"},
+    ],
+    ids=lambda changes: next(iter(changes)),
+)
+def test_a_hand_edited_answer_is_rejected_naming_file_and_line(
+    store: VerdictStore, tmp_path: Path, changes: dict[str, Any]
+) -> None:
+    path = _edited(store, tmp_path, 3, **changes)
+    _assert_rejected_and_nothing_imported(
+        path, tmp_path, rf"{path}:3: .*checksum does not match .*re-export"
+    )
+
+
+def test_the_cli_refuses_a_hand_edited_score_and_imports_nothing(
+    store: VerdictStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _edited(store, tmp_path, 4, score=5.0)
+    target = tmp_path / "target"
+    code = cli.main(["cache", "import", "--cache-dir", str(target), str(path)])
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert f"{path}:4:" in err and "imported" not in out
+    with VerdictStore(target) as opened:
+        assert opened.stats().verdicts == 0
+
+
+def test_a_lockfile_of_the_previous_version_is_refused_with_the_way_out(
+    store: VerdictStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "v.jsonl"
+    export_lockfile(store, path)
+    rows = lines_of(path)
+    old = [{"lockfile": "pytest-llmfunnel verdicts", "version": 1}]
+    old += [{k: v for k, v in row.items() if k != "digest"} for row in rows[1:]]
+    path.write_text("".join(json.dumps(r) + "\n" for r in old), encoding="utf-8")
+    _assert_rejected_and_nothing_imported(
+        path, tmp_path, rf"{path}:1: lockfile version 1 .*re-export"
+    )
 
 
 def test_a_damaged_import_leaves_an_existing_store_unchanged(
@@ -241,8 +292,11 @@ def test_duplicate_lines_are_fine_when_equal_and_an_error_when_not(
     text = lines_of_text(path)
     path.write_text("\n".join([*text, text[2], ""]) + "\n", encoding="utf-8")
     assert len(read_lockfile(path)) == 4
+    # Two honest exports of the same request with different answers (a merge of
+    # two branches' lockfiles): each line checks out, the pair does not.
     changed = json.loads(text[2])
     changed["score"] = 1.0
+    changed["digest"] = LockfileLine.model_validate(changed).expected_digest()
     path.write_text("\n".join([*text, json.dumps(changed)]) + "\n", encoding="utf-8")
     _assert_rejected_and_nothing_imported(
         path, tmp_path, rf"{path}:6: .* already appears on line 3"

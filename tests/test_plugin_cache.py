@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import diskcache
 import pytest
 from conftest import cases, judge_args, write_jsonl
 
@@ -211,3 +212,36 @@ def test_a_killed_run_keeps_every_finished_verdict(pytester: pytest.Pytester) ->
         assert rerun.ret == 0
         assert server.stats.requests == n - kept
     assert Path(cache).is_dir()
+
+
+class Planted:
+    """Unpickles into a call that creates ``path`` (see tests/test_cache.py)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (Path.touch, (self.path,))
+
+
+def test_a_poisoned_cache_folder_runs_no_code_and_is_judged_again(
+    project: pytest.Pytester, judge_server: JudgeServer, plugin_args: list[str]
+) -> None:
+    assert run(project, judge_server, *plugin_args).ret == 0
+    folder, marker = project.path / ".llmfunnel" / "cache", project.path / "ran"
+    # What a cache restored from an attacker's CI cache looks like: every
+    # verdict replaced, through diskcache's own pickling, by a payload.
+    with diskcache.Cache(str(folder)) as raw:
+        keys = [k for k in raw.iterkeys() if str(k).startswith("verdict:")]
+        for key in keys:
+            raw.set(key, Planted(marker))
+    assert len(keys) == N * 2
+
+    result = run(project, judge_server, *plugin_args)
+    assert result.ret == 0
+    assert not marker.exists()
+    result.stdout.fnmatch_lines(["*UnsafeCacheEntryWarning: llm-funnel: ignored a row*"])
+    assert judge_server.stats.requests == N * 2  # each refused row was a miss
+    with VerdictStore(folder) as store:  # and the fresh verdicts replaced them
+        assert len(list(store.records())) == N * 2
+    assert not marker.exists()

@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel import cli
+from pytest_llmfunnel.redact import Redactor, placeholder_reason
 from pytest_llmfunnel.testing import (
     Action,
     JudgeServer,
     RecordedRequest,
     find_secret,
     hang,
+    ok,
     status,
     verdict,
 )
@@ -166,3 +168,206 @@ def test_the_key_is_never_written_by_a_judged_run_with_faults(
     for where, (place, _) in places.items():
         assert find_secret(key, place) == [], f"the key leaked into {where}"
     assert find_secret(key, pytester.path) == []
+
+
+# -- every text from the endpoint is redacted before it becomes a reason ----------------
+
+KEY = "llmf-SECRET-7a6b5c4d3e2f"
+ONE_CASE = [{"id": "only", "input": "Name a capital.", "output": "Paris."}]
+
+
+def run_one(
+    pytester: pytest.Pytester, base_url: str, *extra: str, rows: list[dict[str, Any]] = ONE_CASE
+) -> pytest.RunResult:
+    pytester.path.joinpath("cases.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+    )
+    if not pytester.path.joinpath("test_answers.py").exists():
+        pytester.makepyfile(test_answers=EVAL_MODULE)
+    return pytester.runpytest(
+        "--llm-funnel",
+        "--llm-funnel-judge=openai",
+        f"--llm-funnel-base-url={base_url}",
+        "--llm-funnel-cache-dir=cache",
+        "--llm-funnel-max-retries=0",
+        "--llm-funnel-json=results.json",
+        "--junitxml=junit.xml",
+        "-rA",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"I will not grade this. Your key is {KEY}.",  # not JSON at all
+        f'{{"reasoning": "key {KEY}", "score": 9}}',  # JSON, out of scale
+        f'{{"reasoning": "key {KEY}"}}',  # JSON, no score
+    ],
+    ids=["not-json", "out-of-scale", "no-score"],
+)
+def test_an_unparseable_answer_holding_the_key_is_redacted_in_reasons_and_reports(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, content: str
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with JudgeServer() as srv:
+        srv.default = lambda body: ok(content)
+        result = run_one(pytester, srv.base_url, "--llm-funnel-strict")
+        assert srv.received_secrets() == {KEY}
+    stage = records(result)["only"]["stages"][0]
+    assert stage["status"] == "error"
+    assert "could not be parsed" in stage["reason"]
+    printed = "\n".join([*result.outlines, *result.errlines])
+    assert "could not be parsed" in printed  # strict: the reason is printed...
+    assert find_secret("could not be parsed", pytester.path / "junit.xml")
+    # ...and neither it, nor the results, nor any file of the run holds the key.
+    assert find_secret(KEY, printed, stage, pytester.path) == []
+
+
+def test_a_verdict_whose_reasoning_holds_the_key_is_cached_redacted_and_the_run_goes_on(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    escaped = "".join(f"\\u{ord(ch):04x}" for ch in KEY)  # JSON-escaped: no literal key
+    answers = {
+        "plain": verdict(4, f"the header carried {KEY}"),
+        "escaped": ok('{"reasoning": "it was ' + escaped + '", "score": 4}'),
+    }
+    rows = [{"id": cid, "input": "Name a capital.", "output": cid} for cid in answers]
+    with JudgeServer() as srv:
+        srv.default = lambda body: answers["escaped" if "escaped" in str(body) else "plain"]
+        base_url = srv.base_url
+        result = run_one(pytester, base_url, rows=rows)
+    assert "funnel batch failed" not in "\n".join(result.outlines)
+    result.assert_outcomes(passed=2)
+    by_case = records(result)
+    for cid in answers:
+        assert by_case[cid]["stages"][0]["status"] == "passed"
+        assert "***" in by_case[cid]["stages"][0]["reason"]
+    assert find_secret(KEY, by_case, pytester.path) == []
+    # The redacted verdicts were stored: a replay needs no endpoint at all.
+    again = run_one(pytester, base_url, "--llm-funnel-cache=replay-only", rows=rows)
+    again.assert_outcomes(passed=2)
+    assert srv.stats.requests == 2  # the server is closed; nothing more reached it
+    for cid in answers:
+        assert "***" in records(again)[cid]["stages"][0]["reason"]
+    assert find_secret(KEY, pytester.path) == []
+
+
+@pytest.mark.parametrize("key", ["x", "judge", "gpt-4o-mini"])
+def test_a_short_placeholder_key_warns_once_and_breaks_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    rows = [{"id": f"c{i}", "input": "Name a judge.", "output": f"judge {i} x"} for i in range(3)]
+    with JudgeServer() as srv:
+        srv.default = lambda body: verdict(4, "the judge found x correct")
+        result = run_one(pytester, srv.base_url, "--llm-funnel-model=gpt-4o-mini", rows=rows)
+    assert result.ret == 0
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*API key*treated as a placeholder*not redacted*"])
+    for rec in records(result).values():
+        assert rec["stages"][0]["status"] == "passed"
+        assert rec["stages"][0]["reason"].endswith("the judge found x correct")
+    assert json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
+
+
+FAILING_MODULE = """
+import pytest
+
+from pytest_llmfunnel import Funnel, judges
+
+
+@pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance()))
+def test_answers(case, llm_result):
+    reasoning = llm_result.stages[0].verdict.reasoning
+    assert reasoning == "something else"
+
+
+def test_adhoc(llm_judge):
+    verdict = llm_judge("Is it polite?", "Hello there.")
+    assert verdict.passed is None
+"""
+
+
+def test_locals_in_tracebacks_never_show_the_key(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    pytester.makepyfile(test_answers=FAILING_MODULE)
+
+    def answer(body: dict[str, Any]) -> Action:
+        if "polite" in last_user_message(body):
+            return status(500, message=f"upstream rejected key {KEY}")
+        return verdict(4, f"key {KEY}")
+
+    with EchoingServer() as srv:
+        srv.default = answer
+        result = run_one(pytester, srv.base_url, "-l", "--tb=long")
+    printed = "\n".join([*result.outlines, *result.errlines])
+    assert "reasoning = " in printed  # -l did print the failing test's locals
+    assert "verdict = " in printed
+    assert find_secret(KEY, printed, pytester.path) == []
+
+
+# -- the redactor itself ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("x", "shorter than 8"),
+        ("EMPTY", "shorter than 8"),
+        ("gpt-4o-mini", "model name"),
+        ("localhost", "base URL"),
+        ("llmf-SECRET-7a6b5c4d3e2f", None),
+        (None, None),
+    ],
+)
+def test_which_keys_are_placeholders(key: str | None, why: str | None) -> None:
+    reason = placeholder_reason(key, model="gpt-4o-mini", base_url="http://localhost:8000/v1")
+    assert (reason is None) == (why is None)
+    if why is not None:
+        assert reason is not None and why in reason
+    redactor = Redactor.for_key(key, model="gpt-4o-mini", base_url="http://localhost:8000/v1")
+    assert bool(redactor) == (why is None and key is not None)
+
+
+def test_the_redactor_sees_through_json_escapes_and_fences() -> None:
+    redactor = Redactor([KEY])
+    escaped = "".join(f"\\u{ord(ch):04x}" for ch in KEY)
+    for text in (
+        f'{{"reasoning": "{escaped}", "score": 3}}',
+        f'```json\n{{"reasoning": "{escaped}", "score": 3}}\n```',
+    ):
+        cleaned = redactor.json_text(text)
+        assert json.loads(cleaned) == {"reasoning": "***", "score": 3}
+    assert redactor.json_text('{"reasoning": "fine", "score": 3}') == (
+        '{"reasoning": "fine", "score": 3}'
+    )  # untouched when there is nothing to remove
+    assert redactor.json_text(f"not json {KEY}") == "not json ***"
+    assert redactor.value({KEY: [KEY, 1]}) == {"***": ["***", 1]}
+    assert KEY not in repr(redactor)
+
+
+@pytest.mark.parametrize("cut", [1, 5, len(KEY) - 1])
+def test_an_error_body_cut_short_never_keeps_part_of_the_key(cut: int) -> None:
+    # The detail of an error body is shortened to 300 characters: were it cut
+    # before redaction, a key straddling the cut would leave its first part.
+    import asyncio
+
+    from pytest_llmfunnel.backend import JudgeCallError, JudgeRequest
+    from pytest_llmfunnel.client import OpenAIJudgeBackend
+
+    with JudgeServer() as srv:
+        srv.default = lambda body: status(400, message="x" * (300 - cut) + KEY + " tail")
+        backend = OpenAIJudgeBackend("m", srv.base_url, KEY, max_retries=0)
+        req = JudgeRequest(body={"messages": [{"role": "user", "content": "hi"}]}, base_url="")
+        with pytest.raises(JudgeCallError) as info:
+            asyncio.run(backend.complete(req))
+    message = str(info.value)
+    assert "HTTP 400" in message and "xxxx" in message
+    tail = message.rsplit("x" * (300 - cut), 1)[-1]  # what followed the padding
+    assert tail and KEY[:cut] not in tail
