@@ -308,20 +308,19 @@ def test_the_key_reaches_the_server_but_no_error(server: JudgeServer) -> None:
 
 
 def test_sixty_four_slow_requests_run_side_by_side() -> None:
-    with JudgeServer(latency=0.3) as srv:
-        backend = make_backend(srv.base_url, concurrency=64)
+    # The server counts what it holds at once: all 64 means one latency, not 64 in a
+    # row. The latency only has to outlast opening 64 connections on a loaded machine.
+    with JudgeServer(latency=3.0) as srv:
+        backend = make_backend(srv.base_url, concurrency=64, timeout=30.0)
 
-        async def run_all() -> float:
-            started = time.monotonic()
+        async def run_all() -> None:
             await asyncio.gather(
                 *(backend.complete(request(srv.base_url, str(i))) for i in range(64))
             )
-            return time.monotonic() - started
 
-        elapsed = asyncio.run(run_all())
+        asyncio.run(run_all())
         stats = srv.stats
     assert stats.max_inflight == 64 and stats.statuses == {"200": 64}
-    assert elapsed < 2.0  # one latency, not 64 of them in sequence
 
 
 # -- a dead endpoint: seconds, not minutes ----------------------------------------------
