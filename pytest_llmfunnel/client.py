@@ -23,16 +23,17 @@ Nothing from the endpoint carries the API key further: answer content, the
 model name and every fault detail pass through one
 :class:`~pytest_llmfunnel.redact.Redactor` as they arrive, and error messages
 are built here (not copied from the SDK exception, which is also not chained).
+
+A dead endpoint fails fast (the rule is in :mod:`pytest_llmfunnel.endpoint`), and a
+request presumed hung (:class:`~pytest_llmfunnel.retry.StallEstimate`) stops counting
+against the concurrency limit, so hung requests do not hold up the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
-import json
 import random
-import re
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,13 +41,28 @@ from typing import Any
 import openai
 
 from pytest_llmfunnel.backend import Completion, JudgeCallError, JudgeRequest
-from pytest_llmfunnel.models import Usage
+from pytest_llmfunnel.endpoint import (
+    EndpointDown,
+    EndpointHealth,
+    Fault,
+    classify_status,
+    connection_fault,
+    server_message,
+)
 from pytest_llmfunnel.redact import Redactor
 from pytest_llmfunnel.redact import redact as redact  # its former home
-from pytest_llmfunnel.retry import AdaptiveLimiter, LimiterClosed, StopSignal, backoff_delay
+from pytest_llmfunnel.retry import (
+    AdaptiveLimiter,
+    Clock,
+    LimiterClosed,
+    Sleep,
+    StallEstimate,
+    StopSignal,
+    backoff_delay,
+)
 from pytest_llmfunnel.retry import retry_after_seconds as _retry_after
+from pytest_llmfunnel.wire import completion_from, split_body
 
-_JSON_SCHEMA_HINT = re.compile(r"response_format|json_schema", re.IGNORECASE)
 _NO_KEY = "no-key"  # the SDK insists on a key; local servers ignore it
 
 
@@ -62,17 +78,6 @@ class BackendStats:
     current_limit: int
 
 
-@dataclass(frozen=True)
-class _Fault:
-    """One failed attempt, classified."""
-
-    cause: str
-    retryable: bool
-    detail: str
-    wait: float | None = None  # what the server asked for, if anything
-    json_schema_rejected: bool = False
-
-
 class OpenAIJudgeBackend:
     """A :class:`~pytest_llmfunnel.backend.JudgeBackend` for any OpenAI-compatible endpoint.
 
@@ -83,12 +88,19 @@ class OpenAIJudgeBackend:
         timeout: seconds per attempt.
         max_retries: retries after the first attempt for transient faults.
         concurrency: the most requests in flight at once.
+        min_concurrency: the floor 429s cannot push the limit below (default: a quarter).
         backoff_base: first backoff ceiling in seconds (doubles per retry, full jitter).
         backoff_max: largest backoff ceiling.
         max_wait: cap on a server-requested ``Retry-After``.
         recover_after: successes per +1 step of the limit after a 429.
+        stall_after: seconds after which a request in flight stops counting
+            against the limit (default: estimated from recent answers, at
+            most half of ``timeout``).
+        unreachable_after: seconds connection failures must last, with no
+            answer yet, before the endpoint is given up.
         json_schema: False to send JSON mode from the start (see the module docs).
         seed: seed for the jitter (tests).
+        clock, sleep: monotonic time and the backoff sleep (tests inject fakes).
     """
 
     def __init__(
@@ -100,12 +112,17 @@ class OpenAIJudgeBackend:
         timeout: float = 60.0,
         max_retries: int = 6,
         concurrency: int = 16,
+        min_concurrency: int | None = None,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_wait: float = 60.0,
         recover_after: int = 8,
+        stall_after: float | None = None,
+        unreachable_after: float = 2.0,
         json_schema: bool = True,
         seed: int | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         self._model = model
         self._base_url = base_url.rstrip("/")
@@ -118,7 +135,13 @@ class OpenAIJudgeBackend:
         self._max_wait = max_wait
         self._json_schema = json_schema
         self._rng = random.Random(seed)
-        self.limiter = AdaptiveLimiter(concurrency, recover_after=recover_after)
+        self._clock = clock or time.monotonic
+        self.stall = StallEstimate(stall_after or timeout / 2, minimum=stall_after or 0.5)
+        self._sleep = sleep
+        self.limiter = AdaptiveLimiter(
+            concurrency, floor=min_concurrency, recover_after=recover_after
+        )
+        self.health = EndpointHealth(unreachable_after=unreachable_after, clock=self._clock)
         self._stop = StopSignal()
         self._client: openai.AsyncOpenAI | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -187,12 +210,14 @@ class OpenAIJudgeBackend:
         body.setdefault("model", self._model)
         if body.get("stream"):
             raise JudgeCallError("bad_request", "judge requests cannot stream; drop 'stream'")
+        model = str(body["model"])
         retries = 0
         schema_retry_used = False
         while True:
-            self._check_stopped()
+            self._check_usable(model)
             sent = self._adapt(body)
-            fault, completion = await self._attempt(sent)
+            started = self.health.now()
+            fault, completion = await self._attempt(sent, model)
             if fault is not None:  # before it can reach a message, or a traceback's locals
                 fault = replace(fault, detail=self._redact(fault.detail))
             if completion is not None:
@@ -202,15 +227,23 @@ class OpenAIJudgeBackend:
                 schema_retry_used = True
                 self._json_schema = False
                 continue
-            if not fault.retryable or retries >= self._max_retries:
+            attempts = retries + 1 + int(schema_retry_used)
+            retries_left = fault.retryable and retries < self._max_retries
+            down = self.health.failed(
+                fault, model=model, started=started, retries_left=retries_left
+            )
+            if down is not None:
                 self._failures += 1
-                attempts = retries + 1 + int(schema_retry_used)
+                self._stop.ring()  # requests sleeping before a retry end now
+                self.limiter.wake_all()  # and so do those waiting for a slot
+                raise JudgeCallError(down.cause, self._down_message(down, attempts))
+            if not retries_left:
+                self._failures += 1
                 raise JudgeCallError(fault.cause, self._message(fault, attempts))
-            wait = self._wait_for(fault, retries)
+            wait = self.health.retry_wait(fault, self._wait_for(fault, retries))
             retries += 1
             self._retries += 1
-            if not await self._stop.sleep(wait):
-                self._check_stopped()
+            await self._pause(wait, model)
 
     # -- internals -------------------------------------------------------------
     def _adapt(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -219,11 +252,30 @@ class OpenAIJudgeBackend:
             return {**body, "response_format": {"type": "json_object"}}
         return body
 
-    async def _attempt(self, body: dict[str, Any]) -> tuple[_Fault | None, Completion | None]:
+    async def _pause(self, seconds: float, model: str) -> None:
+        """Sleep before a retry; a stop or the endpoint being given up cuts it short.
+
+        Giving up one model wakes every sleeper: one for another model retries early.
+        """
+        await self._stop.sleep(seconds, self._sleep)
+        self._check_usable(model)
+
+    async def _attempt(
+        self, body: dict[str, Any], model: str
+    ) -> tuple[Fault | None, Completion | None]:
         try:
-            ticket = await self.limiter.acquire()
+            ticket = await self.limiter.acquire(lambda: self._check_usable(model))
         except LimiterClosed:
             raise self._cancelled() from None
+        stalled = False
+
+        def stall() -> None:
+            nonlocal stalled
+            stalled = True
+            self.limiter.stall()
+
+        timer = asyncio.get_running_loop().call_later(self.stall.seconds, stall)
+        began = self._clock()
         try:
             self._requests += 1
             response = await self._send(body)
@@ -233,23 +285,33 @@ class OpenAIJudgeBackend:
                 self.limiter.rate_limited(ticket)
             return self._classify_status(exc, body), None
         except openai.APITimeoutError:
-            return _Fault("timeout", True, f"no answer within {self._timeout:g} s"), None
+            return Fault("timeout", True, f"no answer within {self._timeout:g} s"), None
         except openai.APIConnectionError as exc:
-            return _Fault("connection", True, _connection_detail(exc, self._redact)), None
+            return connection_fault(exc, base_url=self._base_url, redact=self._redact), None
         except openai.APIResponseValidationError:
-            return _Fault("server_error", True, "the response was not a chat completion"), None
+            return Fault("server_error", True, "the response was not a chat completion"), None
         except openai.OpenAIError as exc:  # SDK-side trouble: retrying will not help
-            return _Fault("bad_request", False, f"{type(exc).__name__}: {exc}"), None
+            return Fault("bad_request", False, f"{type(exc).__name__}: {exc}"), None
         finally:
-            self.limiter.release()
-        completion = self._completion(response, body)
+            timer.cancel()
+            self.limiter.release(stalled=stalled)
+        completion = completion_from(response, str(body.get("model", self._model)))
+        if completion is not None:  # nothing the endpoint wrote goes further unredacted
+            content = completion.content
+            completion = replace(
+                completion,
+                content=self._redact.json_text(content) if isinstance(content, str) else None,
+                model=self._redact(completion.model),
+            )
         if completion is None:
-            return _Fault("empty_choices", True, "empty choice list in the response"), None
+            return Fault("empty_choices", True, "empty choice list in the response"), None
         self.limiter.succeeded()
+        self.health.succeeded(model)
+        self.stall.observe(self._clock() - began)
         return None, completion
 
     async def _send(self, body: dict[str, Any]) -> Any:
-        known, extra = _split_body(body)
+        known, extra = split_body(body)
         client = await self._openai()
         return await client.chat.completions.create(**known, extra_body=extra or None)
 
@@ -272,64 +334,57 @@ class OpenAIJudgeBackend:
             self._client, self._client_loop, self._keeper = client, loop, keeper
         return self._client
 
-    def _completion(self, response: Any, body: dict[str, Any]) -> Completion | None:
-        choices = getattr(response, "choices", None)
-        if not choices:
-            return None
-        choice = choices[0]
-        message = getattr(choice, "message", None)
-        usage = getattr(response, "usage", None)
-        content = getattr(message, "content", None)
-        model = getattr(response, "model", None) or str(body.get("model", self._model))
-        return Completion(
-            content=self._redact.json_text(content) if isinstance(content, str) else None,
-            finish_reason=getattr(choice, "finish_reason", None),
-            usage=Usage(
-                prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
-                completion_tokens=(usage.completion_tokens or 0) if usage else 0,
-            ),
-            model=self._redact(model),
+    def _classify_status(self, exc: openai.APIStatusError, body: dict[str, Any]) -> Fault:
+        code = exc.status_code
+        fmt = body.get("response_format")
+        return classify_status(
+            code,
+            server_message(exc.body, exc.message, redact=self._redact),
+            base_url=self._base_url,
+            model=str(body.get("model", self._model)),
+            wait=_retry_after(exc.response.headers) if code in (429, 503) else None,
+            json_schema_sent=isinstance(fmt, dict) and fmt.get("type") == "json_schema",
         )
 
-    def _classify_status(self, exc: openai.APIStatusError, body: dict[str, Any]) -> _Fault:
-        code = exc.status_code
-        detail = f"HTTP {code}: {_server_message(exc, self._redact)}"
-        wait = _retry_after(exc.response.headers) if code in (429, 503) else None
-        if code == 429:
-            return _Fault("rate_limited", True, detail, wait)
-        if code == 408:
-            return _Fault("timeout", True, detail)
-        if code == 409 or code >= 500:
-            return _Fault("server_error", True, detail, wait)
-        if code in (401, 403):
-            return _Fault("auth", False, f"{detail} (check the API key for {self._base_url})")
-        fmt = body.get("response_format")
-        if (
-            code in (400, 422)
-            and isinstance(fmt, dict)
-            and fmt.get("type") == "json_schema"
-            and _JSON_SCHEMA_HINT.search(detail)
-        ):
-            return _Fault("bad_request", False, detail, json_schema_rejected=True)
-        if code == 404:
-            detail += f" (check the base URL {self._base_url} and the model {self._model!r})"
-        return _Fault("bad_request", False, detail)
-
-    def _wait_for(self, fault: _Fault, retries: int) -> float:
+    def _wait_for(self, fault: Fault, retries: int) -> float:
         if fault.wait is not None:
             return min(fault.wait, self._max_wait)
         return backoff_delay(retries, base=self._backoff_base, cap=self._backoff_max, rng=self._rng)
 
-    def _message(self, fault: _Fault, attempts: int) -> str:
+    def _message(self, fault: Fault, attempts: int) -> str:
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         text = f"judge request to {self.identity} failed after {tries}: {fault.detail}"
-        if fault.cause in ("rate_limited", "timeout", "server_error", "connection"):
+        if fault.fix is not None:
+            text += f"; {fault.fix}"
+        elif fault.cause in ("rate_limited", "timeout", "server_error", "connection"):
             text += "; raise the timeout or max_retries, or lower the judge concurrency"
         return self._redact(text)
 
-    def _check_stopped(self) -> None:
+    def _down_message(self, down: EndpointDown, attempts: int) -> str:
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        text = (
+            f"{down.describe(self._base_url)}. Gave up after {tries} with no successful "
+            "answer yet; the remaining judge requests are not sent"
+        )
+        return self._redact(text)
+
+    def _check_usable(self, model: str) -> None:
+        """Raise when stopped, or when the endpoint (or this model) was given up."""
         if self._stop.is_set():
             raise self._cancelled()
+        down = self.health.down_for(model)
+        if down is not None:
+            self.health.not_sent += 1
+            raise JudgeCallError(
+                down.cause, self._redact(f"not sent: {down.describe(self._base_url)}")
+            )
+
+    @property
+    def endpoint_report(self) -> dict[str, Any]:
+        """Why the endpoint was given up (redacted) and how many requests were not sent."""
+        data = self.health.to_json(self._base_url)
+        data["reasons"] = [self._redact(r) for r in data["reasons"]]
+        return data
 
     def _cancelled(self) -> JudgeCallError:
         return JudgeCallError("cancelled", f"judge calls to {self.identity} were cancelled")
@@ -340,46 +395,3 @@ async def _hold_open(client: openai.AsyncOpenAI) -> AsyncGenerator[None, None]:
         yield
     finally:
         await client.close()
-
-
-def _server_message(exc: openai.APIStatusError, redact: Redactor) -> str:
-    # Redacted before it is shortened: a key cut in two would escape redaction.
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        message: str = body["message"]
-    elif isinstance(body, str):
-        message = body
-    elif isinstance(body, dict):  # not OpenAI-shaped, e.g. {"detail": ...}
-        message = json.dumps(body, default=str)
-    else:
-        message = exc.message
-    return redact(message).strip()[:300] or "(no message)"
-
-
-def _connection_detail(exc: openai.APIConnectionError, redact: Redactor) -> str:
-    cause = exc.__cause__
-    if cause is not None and str(cause):
-        return f"connection failed ({type(cause).__name__}: {redact(str(cause))[:200]})"
-    return "connection failed"
-
-
-@functools.lru_cache(maxsize=1)
-def _known_params() -> frozenset[str]:
-    """The keyword parameters of the SDK's ``chat.completions.create``."""
-    from openai.resources.chat.completions import AsyncCompletions
-
-    names = set(inspect.signature(AsyncCompletions.create).parameters)
-    return frozenset(names - {"self", "extra_headers", "extra_query", "extra_body", "timeout"})
-
-
-def _split_body(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a body into the SDK's named parameters and everything else (sent as extra_body).
-
-    The SDK's ``create`` rejects unknown keyword arguments, but endpoints accept
-    vendor keys (``top_k``, ``chat_template_kwargs``...): those travel verbatim
-    in ``extra_body``, so the body on the wire is exactly the body given.
-    """
-    known_names = _known_params()
-    known = {k: v for k, v in body.items() if k in known_names}
-    extra = {k: v for k, v in body.items() if k not in known_names}
-    return known, extra

@@ -368,7 +368,9 @@ def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:
     if not run.cases or run.error_share <= share or session.exitstatus != 0:
         return
     hint = "fix the endpoint or raise the share"
-    if fs.tallies.budget_refused:
+    if fs.tallies.endpoint_down:
+        hint = "fix the judge endpoint as said above"
+    elif fs.tallies.budget_refused:
         hint = "raise --llm-funnel-budget, or raise the share"
     elif fs.settings.cache == "replay-only":
         hint = "record the missing verdicts with --llm-funnel-cache=read-write"

@@ -66,6 +66,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("base_url", "OpenAI-compatible endpoint for the judge (falls back to "
            "OPENAI_BASE_URL, then the OpenAI default).", None, metavar="URL"),
     Option("concurrency", "Judge requests in flight at once, in total.", 16, "int", metavar="N"),
+    Option("min_concurrency", "The floor that 429s cannot push the judge concurrency "
+           "below, in total (capped at the concurrency).", 4, "int", metavar="N"),
     Option("timeout", "Seconds before one judge request times out.", 60.0, "float",
            metavar="SECONDS"),
     Option("max_retries", "Retries of a judge request on 429, 5xx, timeouts and "
@@ -180,6 +182,7 @@ class Settings:
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     concurrency: int = 16
+    min_concurrency: int = 4
     timeout: float = 60.0
     max_retries: int = 6
     case_timeout: float = 120.0
@@ -266,6 +269,7 @@ def resolve_settings(
     _check_range(values, "review_budget", 1e-9, 10**9, "a share below 1 or a count")
     _check_range(values, "calibration_floor", 0.0, 1.0, "a share between 0 and 1, e.g. 0.7")
     _check_range(values, "concurrency", 1, 4096, "a whole number from 1 to 4096")
+    _check_range(values, "min_concurrency", 1, 4096, "a whole number from 1 to 4096")
     _check_range(values, "max_retries", 0, 100, "a whole number from 0 to 100")
     _check_range(values, "max_error_share", 0.0, 1.0, "a share between 0 and 1, e.g. 0.02")
     for name in ("timeout", "case_timeout"):

@@ -39,7 +39,8 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
     """The offline reference judge, or an OpenAI-compatible client.
 
-    ``--llm-funnel-concurrency`` is a total: under xdist each worker gets its share.
+    ``--llm-funnel-concurrency`` and ``--llm-funnel-min-concurrency`` are
+    totals: under xdist each worker gets its share.
     """
     if settings.use_offline_judge:
         from pytest_llmfunnel.offline import OfflineReferenceJudge
@@ -52,6 +53,7 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
         timeout=settings.timeout,
         max_retries=settings.max_retries,
         concurrency=max(1, settings.concurrency // max(1, worker_count)),
+        min_concurrency=max(1, settings.min_concurrency // max(1, worker_count)),
     )
 
 
@@ -132,6 +134,22 @@ class LazyOpenAIBackend:
 
     def __repr__(self) -> str:
         return f"LazyOpenAIBackend({self.identity!r})"
+
+
+def endpoint_report(backend: object) -> dict[str, Any] | None:
+    """The OpenAI-compatible backend's ``endpoint_report`` under any wrappers, once built.
+
+    The report says why the endpoint was given up and how many requests that
+    left unsent (see :mod:`pytest_llmfunnel.endpoint`).
+    """
+    for _ in range(5):  # a dry-run or budget wrapper, the lazy backend, the real one
+        report = getattr(backend, "endpoint_report", None)
+        if isinstance(report, dict):
+            return report
+        backend = getattr(backend, "inner", None) or getattr(backend, "built", None)
+        if backend is None:
+            return None
+    return None
 
 
 def make_store(settings: Settings) -> AnswerStore:

@@ -216,7 +216,9 @@ class Tallies:
     ``budget_spent`` / ``budget_refused`` the budget's spend and refused
     requests; ``explanations`` the ``--llm-funnel-explain-cache`` lines;
     ``verdict_keys`` the cache keys of the verdicts the run used, gathered only
-    for ``--llm-funnel-export-lockfile``.
+    for ``--llm-funnel-export-lockfile``; ``endpoint_down`` why the judge
+    endpoint was given up (once per reason) and ``not_sent`` how many judge
+    requests that left unsent.
     """
 
     cache: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
@@ -225,6 +227,8 @@ class Tallies:
     budget_refused: int = 0
     explanations: list[str] = field(default_factory=list)
     verdict_keys: set[str] = field(default_factory=set)
+    endpoint_down: list[str] = field(default_factory=list)
+    not_sent: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -234,6 +238,8 @@ class Tallies:
             "budget_refused": self.budget_refused,
             "explanations": self.explanations,
             "verdict_keys": sorted(self.verdict_keys),
+            "endpoint_down": self.endpoint_down,
+            "not_sent": self.not_sent,
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -250,6 +256,10 @@ class Tallies:
         self.budget_refused += int(data.get("budget_refused", 0))
         self.explanations.extend(data.get("explanations", []))
         self.verdict_keys.update(data.get("verdict_keys", ()))
+        for reason in data.get("endpoint_down", ()):
+            if reason not in self.endpoint_down:
+                self.endpoint_down.append(reason)
+        self.not_sent += int(data.get("not_sent", 0))
 
     def misses(self, dataset: str, stage: str) -> int:
         return self.cache.get(dataset, {}).get(stage, {}).get("misses", 0)

@@ -17,8 +17,12 @@ import email.utils
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
 
 
 class LimiterClosed(Exception):
@@ -26,30 +30,44 @@ class LimiterClosed(Exception):
 
 
 class AdaptiveLimiter:
-    """A concurrency limit that halves on rate limiting and recovers additively.
+    """A concurrency limit that halves on rate limiting, down to a floor, and recovers additively.
 
-    It starts at ``limit`` and never exceeds it. A 429 halves the current limit
-    (never below 1), but only once per "generation": requests that started
-    before the last decrease do not halve it again, otherwise a burst of 16
-    simultaneous 429s would collapse the limit from 16 to 1 for one event.
+    It starts at ``limit`` and never exceeds it. A 429 halves the current limit,
+    never below ``floor``, and only once per "generation": requests that
+    started before the last decrease do not halve it again, otherwise a burst
+    of 16 simultaneous 429s would collapse the limit from 16 to 1 for one event.
     After every ``recover_after`` successes below the limit it grows by one.
+
+    The floor keeps a few 429s from serialising the run: at a limit of 1, one
+    request that hangs until its timeout holds up every other. For the same
+    reason a request the caller marks as stalled (:meth:`stall`: in flight far
+    longer than answers take) stops counting against the limit, so a hung
+    request holds only its own connection, not a slot others wait for. Stalled
+    requests still count against a hard cap of twice ``limit`` in flight, so
+    an endpoint that hangs every request is not flooded.
 
     Args:
         limit: the configured maximum number of requests in flight.
+        floor: the lowest the limit goes on 429s (default: a quarter of
+            ``limit``, at least 1; capped at ``limit``).
         recover_after: successes needed for each +1 step back towards ``limit``.
     """
 
-    def __init__(self, limit: int, *, recover_after: int = 8) -> None:
+    def __init__(self, limit: int, *, floor: int | None = None, recover_after: int = 8) -> None:
         if limit < 1:
             raise ValueError(f"concurrency limit must be at least 1, got {limit}")
         if recover_after < 1:
             raise ValueError(f"recover_after must be at least 1, got {recover_after}")
+        if floor is not None and floor < 1:
+            raise ValueError(f"the concurrency floor must be at least 1, got {floor}")
         self._limit = limit
+        self._floor = min(limit, max(1, limit // 4) if floor is None else floor)
         self._current = limit
         self._recover_after = recover_after
         self._successes = 0
         self._generation = 0
         self._in_flight = 0
+        self._stalled = 0
         self._max_in_flight = 0
         self._waiters: list[asyncio.Future[None]] = []
         self._stopped = StopSignal()
@@ -59,13 +77,23 @@ class AdaptiveLimiter:
         return self._limit
 
     @property
+    def floor(self) -> int:
+        """The lowest :attr:`current` goes on rate limiting."""
+        return self._floor
+
+    @property
     def current(self) -> int:
-        """The limit in force now (between 1 and ``limit``)."""
+        """The limit in force now (between :attr:`floor` and ``limit``)."""
         return self._current
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    @property
+    def stalled(self) -> int:
+        """Requests in flight marked as stalled (not counted against :attr:`current`)."""
+        return self._stalled
 
     @property
     def max_in_flight(self) -> int:
@@ -77,11 +105,24 @@ class AdaptiveLimiter:
         for fut in list(self._waiters):
             _resolve_threadsafe(fut)
 
-    async def acquire(self) -> int:
-        """Wait for a free slot; returns a ticket to pass to :meth:`rate_limited`."""
-        while self._in_flight >= self._current or self._stopped.is_set():
+    def _full(self) -> bool:
+        active = self._in_flight - self._stalled
+        return active >= self._current or self._in_flight >= 2 * self._limit
+
+    async def acquire(self, check: Callable[[], None] | None = None) -> int:
+        """Wait for a free slot; returns a ticket to pass to :meth:`rate_limited`.
+
+        ``check`` runs before waiting and each time the waiter is woken
+        (:meth:`wake_all`); whatever it raises leaves the queue, so a caller
+        can give up waiting for a reason of its own.
+        """
+        while True:
             if self._stopped.is_set():
                 raise LimiterClosed
+            if check is not None:
+                check()
+            if not self._full():
+                break
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
             try:
@@ -95,10 +136,23 @@ class AdaptiveLimiter:
         self._max_in_flight = max(self._max_in_flight, self._in_flight)
         return self._generation
 
-    def release(self) -> None:
-        """Give a slot back (call exactly once per successful :meth:`acquire`)."""
+    def release(self, *, stalled: bool = False) -> None:
+        """Give a slot back (once per :meth:`acquire`); ``stalled`` if :meth:`stall` was called."""
         self._in_flight -= 1
+        if stalled:
+            self._stalled -= 1
         self._wake()
+
+    def stall(self) -> None:
+        """Mark one request in flight as stalled: its slot goes to the next waiter."""
+        self._stalled += 1
+        self._wake()
+
+    def wake_all(self) -> None:
+        """Wake every waiter so that each runs its ``check`` again."""
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
 
     def succeeded(self) -> None:
         """Record a success; every ``recover_after`` of them raise the limit by one."""
@@ -117,17 +171,56 @@ class AdaptiveLimiter:
             return  # started before the last decrease: already accounted for
         self._generation += 1
         self._successes = 0
-        self._current = max(1, self._current // 2)
+        self._current = max(self._floor, self._current // 2)
 
     def _wake(self) -> None:
         # Waking too many is harmless (each re-checks the limit); too few stalls.
-        free = self._current - self._in_flight
+        free = min(
+            self._current - (self._in_flight - self._stalled),
+            2 * self._limit - self._in_flight,
+        )
         for fut in self._waiters:
             if free <= 0:
                 break
             if not fut.done():
                 fut.set_result(None)
                 free -= 1
+
+
+class StallEstimate:
+    """How long a request may be in flight before it is presumed hung.
+
+    A request presumed hung is given to :meth:`AdaptiveLimiter.stall`.
+
+    ``factor`` times the slowest of the last ``window`` answers, at least
+    ``minimum`` and at most ``ceiling``; ``ceiling`` until a first answer. So
+    against a fast endpoint a hang frees its slot within a second, while a
+    slow model's long answers are never mistaken for hangs before ``ceiling``.
+
+    Args:
+        ceiling: the longest estimate (the backend uses half its timeout).
+        minimum: the shortest estimate, in seconds.
+        factor: multiple of the slowest recent answer.
+        window: how many recent answers count.
+    """
+
+    def __init__(
+        self, ceiling: float, *, minimum: float = 0.5, factor: float = 3.0, window: int = 32
+    ) -> None:
+        self._ceiling = ceiling
+        self._minimum = min(minimum, ceiling)
+        self._factor = factor
+        self._recent: deque[float] = deque(maxlen=window)
+
+    def observe(self, seconds: float) -> None:
+        """Record how long one successful answer took."""
+        self._recent.append(seconds)
+
+    @property
+    def seconds(self) -> float:
+        if not self._recent:
+            return self._ceiling
+        return min(self._ceiling, max(self._minimum, self._factor * max(self._recent)))
 
 
 class StopSignal:
@@ -153,19 +246,39 @@ class StopSignal:
         with self._lock:
             self._set = False
 
-    async def sleep(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``; returns False if the signal was set meanwhile."""
+    def ring(self) -> None:
+        """Wake every sleeper now without setting the flag (thread-safe)."""
+        with self._lock:
+            sleepers = list(self._sleepers)
+        for fut in sleepers:
+            _resolve_threadsafe(fut)
+
+    async def sleep(self, seconds: float, sleep: Sleep | None = None) -> bool:
+        """Sleep up to ``seconds``; returns False if the signal was set meanwhile.
+
+        :meth:`set` and :meth:`ring` cut the sleep short. ``sleep`` replaces
+        the loop's timer (tests pass a fake that returns at once).
+        """
         if self._set:
             return False
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        handle = loop.call_later(max(seconds, 0.0), _resolve, fut)
+        timer: asyncio.Future[None] | None = None
+        handle: asyncio.TimerHandle | None = None
+        if sleep is None:
+            handle = loop.call_later(max(seconds, 0.0), _resolve, fut)
+        else:
+            timer = asyncio.ensure_future(sleep(max(seconds, 0.0)))
+            timer.add_done_callback(lambda _: _resolve(fut))
         with self._lock:
             self._sleepers.add(fut)
         try:
             await fut
         finally:
-            handle.cancel()
+            if handle is not None:
+                handle.cancel()
+            if timer is not None and not timer.done():
+                timer.cancel()
             with self._lock:
                 self._sleepers.discard(fut)
         return not self._set

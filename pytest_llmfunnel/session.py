@@ -28,7 +28,7 @@ from pytest_llmfunnel.backend import AnswerStore, JudgeBackend
 from pytest_llmfunnel.baseline import Baseline, BaselineCase
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.dataset import Dataset, load_dataset
-from pytest_llmfunnel.factory import BudgetBackend, CountingStore, DryRunBackend
+from pytest_llmfunnel.factory import BudgetBackend, CountingStore, DryRunBackend, endpoint_report
 from pytest_llmfunnel.funnel import Funnel, FunnelRunner, LoopThread, OutputRecorder, Unit
 from pytest_llmfunnel.models import CaseResult
 from pytest_llmfunnel.results import RunResult, Tallies
@@ -430,6 +430,9 @@ class FunnelSession:
             self.tallies.budget_refused = backend.refused
         if self.settings.export_lockfile is not None:
             self.tallies.verdict_keys.update(getattr(self._store, "keys_seen", ()))
+        down = endpoint_report(backend)  # why the judge endpoint was given up, if it was
+        if down is not None:
+            self.tallies.merge({"endpoint_down": down["reasons"], "not_sent": down["not_sent"]})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -39,6 +39,7 @@ def _summary_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
         yield from funnel_table(dataset, fs.settings.cost, tallies)
     if verbosity >= 0:
         yield from problem_cases(fs.records, limit=None if verbosity > 0 else MAX_LISTED)
+    yield from endpoint_lines(tallies)
     yield from conclusion_lines(fs, verbosity)
     if fs.settings.dry_run:
         yield ""
@@ -174,6 +175,19 @@ def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterat
             yield _clip(f"  {label}  {problem}", WIDTH)
     if len(bad) > len(shown):
         yield f"  ... and {len(bad) - len(shown)} more (use -v to list all)"
+
+
+def endpoint_lines(tallies: Tallies) -> Iterator[str]:
+    """Why the judge endpoint was given up, said once however many cases it ended."""
+    for reason in tallies.endpoint_down:
+        yield ""
+        yield from _wrapped(f"judge endpoint given up: {reason}")
+    if tallies.endpoint_down:
+        count = tallies.not_sent
+        yield from _wrapped(
+            f"  {count} judge request{'' if count == 1 else 's'} were not sent; their cases "
+            "are llm-error \"not sent\" with this reason."
+        )
 
 
 def dry_run_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:

@@ -19,11 +19,13 @@ import pytest
 
 from pytest_llmfunnel.backend import JudgeBackend, JudgeCallError, JudgeRequest
 from pytest_llmfunnel.client import OpenAIJudgeBackend, redact
+from pytest_llmfunnel.endpoint import EndpointHealth, Fault, classify_status
 from pytest_llmfunnel.factory import LazyOpenAIBackend
 from pytest_llmfunnel.models import Usage
 from pytest_llmfunnel.retry import (
     AdaptiveLimiter,
     LimiterClosed,
+    StallEstimate,
     StopSignal,
     backoff_delay,
     http_date,
@@ -194,6 +196,240 @@ def test_stop_signal_interrupts_a_sleep_from_another_thread() -> None:
 
     completed, elapsed = asyncio.run(scenario())
     assert not completed and elapsed < 2
+
+
+def test_limiter_halving_stops_at_the_floor_and_recovers_one_step_at_a_time() -> None:
+    limiter = AdaptiveLimiter(16, recover_after=3)  # the floor defaults to a quarter: 4
+    explicit = AdaptiveLimiter(16, floor=6)
+
+    async def scenario() -> list[int]:
+        for lim in (limiter, explicit):
+            for _ in range(6):  # six 429s, each after the last decrease
+                lim.rate_limited(await lim.acquire())
+                lim.release()
+        trace = [limiter.current, explicit.current]
+        for _ in range(3 * 5):
+            limiter.succeeded()
+            trace.append(limiter.current)
+        return trace
+
+    trace = asyncio.run(scenario())
+    assert trace[:2] == [4, 6] and limiter.floor == 4 and explicit.floor == 6
+    # +1 after every third success, from the floor back up
+    assert trace[2:] == [4, 4, 5, 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9]
+    assert AdaptiveLimiter(2).floor == 1 and AdaptiveLimiter(3, floor=8).floor == 3
+    with pytest.raises(ValueError, match="floor"):
+        AdaptiveLimiter(4, floor=0)
+
+
+def test_a_stalled_request_gives_its_slot_to_the_next_but_the_cap_holds() -> None:
+    limiter = AdaptiveLimiter(2)
+
+    async def scenario() -> list[object]:
+        await limiter.acquire()
+        await limiter.acquire()
+        third = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        trace: list[object] = [third.done()]
+        limiter.stall()  # one of the two is hung: the third may start
+        await asyncio.sleep(0)
+        trace += [third.done(), limiter.in_flight, limiter.stalled]
+        limiter.stall()
+        limiter.stall()  # all three hung: a fourth may start, to twice the limit...
+        await limiter.acquire()
+        fifth = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        trace += [limiter.in_flight, fifth.done()]  # ...and no further
+        limiter.release(stalled=True)
+        await asyncio.sleep(0)
+        trace += [fifth.done(), limiter.in_flight, limiter.stalled]
+        return trace
+
+    assert asyncio.run(scenario()) == [False, True, 3, 1, 4, False, True, 4, 2]
+
+
+def test_a_request_is_presumed_hung_after_a_multiple_of_the_slowest_recent_answer() -> None:
+    estimate = StallEstimate(30.0, minimum=0.5, factor=3.0, window=4)
+    trace = [estimate.seconds]  # no answer yet: the ceiling
+    for seconds in (0.01, 0.02, 0.4, 0.01, 0.01, 0.01, 0.01, 4.0, 20.0):
+        estimate.observe(seconds)
+        trace.append(round(estimate.seconds, 6))
+    # at least the minimum; 3x the slowest of the last four; never past the ceiling
+    assert trace == [30.0, 0.5, 0.5, 1.2, 1.2, 1.2, 1.2, 0.5, 12.0, 30.0]
+
+
+def test_a_waiter_woken_by_wake_all_can_give_up_through_its_check() -> None:
+    limiter = AdaptiveLimiter(1)
+    reasons: list[str] = []
+
+    def check() -> None:
+        if reasons:
+            raise RuntimeError(reasons[0])
+
+    async def scenario() -> None:
+        await limiter.acquire()
+        waiter = asyncio.create_task(limiter.acquire(check))
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        reasons.append("endpoint given up")
+        limiter.wake_all()
+        with pytest.raises(RuntimeError, match="endpoint given up"):
+            await waiter
+        assert limiter.in_flight == 1 and not limiter._waiters
+
+    asyncio.run(scenario())
+
+
+def test_stop_signal_sleeps_through_an_injected_sleep_and_a_ring_cuts_it_short() -> None:
+    signal = StopSignal()
+    asked: list[float] = []
+
+    async def instant(seconds: float) -> None:
+        asked.append(seconds)
+
+    async def forever(seconds: float) -> None:
+        asked.append(seconds)
+        await asyncio.Event().wait()
+
+    async def scenario() -> list[bool]:
+        done = [await signal.sleep(7.5, instant)]
+        sleeper = asyncio.create_task(signal.sleep(1000, forever))
+        await asyncio.sleep(0)
+        signal.ring()  # wakes the sleeper without setting the flag
+        done.append(await asyncio.wait_for(sleeper, 5))
+        done.append(signal.is_set())
+        return done
+
+    assert asyncio.run(scenario()) == [True, True, False]
+    assert asked == [7.5, 1000]
+
+
+# -- the fail-fast rule ------------------------------------------------------------
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+AUTH = Fault("auth", False, "HTTP 401: bad key", fix="check the API key")
+MODEL = Fault("bad_request", False, "HTTP 404: no such model", fix="check the model", scope="model")
+REFUSED = Fault("connection", True, "connection refused", fix="check the URL", unreachable=True)
+FLAKY = Fault("server_error", True, "HTTP 503: busy")
+
+
+def test_a_wrong_setting_before_any_answer_gives_the_endpoint_up_at_once() -> None:
+    health = EndpointHealth(clock=FakeClock())
+    assert health.failed(FLAKY, model="m", started=0, retries_left=True) is None
+    down = health.failed(AUTH, model="m", started=0, retries_left=False)
+    assert down is not None and (down.cause, down.scope, down.fix) == ("auth", "endpoint",
+                                                                       "check the API key")
+    assert health.down_for("m") is down and health.down_for("other") is down
+    assert down.describe("http://h/v1") == (
+        "the judge endpoint http://h/v1 gave no usable answer (HTTP 401: bad key); "
+        "check the API key"
+    )
+    # the first reason stays the reason
+    assert health.failed(MODEL, model="m", started=0, retries_left=False) is down
+
+
+def test_after_an_answer_the_rule_is_off() -> None:
+    health = EndpointHealth(clock=FakeClock())
+    health.succeeded("m")
+    for fault in (AUTH, MODEL, REFUSED):
+        assert health.failed(fault, model="m", started=0, retries_left=False) is None
+    assert health.downs == []
+
+
+def test_a_model_error_ends_only_that_model_and_only_before_it_answered() -> None:
+    health = EndpointHealth(clock=FakeClock())
+    health.succeeded("good")
+    assert health.failed(MODEL, model="good", started=0, retries_left=False) is None
+    down = health.failed(MODEL, model="bad", started=0, retries_left=False)
+    assert down is not None and down.scope == "model"
+    assert health.down_for("bad") is down and health.down_for("good") is None
+    assert down.describe("http://h/v1").startswith("the judge model 'bad' at http://h/v1 ")
+
+
+def test_connection_failures_count_once_they_lasted_or_a_request_used_its_retries() -> None:
+    clock = FakeClock()
+    health = EndpointHealth(unreachable_after=2.0, clock=clock)
+    started = clock.now
+    clock.now += 0.25
+    assert health.failed(REFUSED, model="m", started=started, retries_left=True) is None
+    clock.now += 1.5  # a later attempt of another request, 1.75 s after the first began
+    assert health.failed(REFUSED, model="m", started=clock.now - 0.25, retries_left=True) is None
+    clock.now += 0.25  # 2 s since the first failed attempt began
+    down = health.failed(REFUSED, model="m", started=clock.now, retries_left=True)
+    assert down is not None and down.detail == "connection refused"
+
+    quick = EndpointHealth(unreachable_after=2.0, clock=clock)
+    assert quick.failed(REFUSED, model="m", started=clock.now, retries_left=False) is not None
+
+
+def test_while_connection_failures_are_timed_a_retry_waits_at_most_half_the_window() -> None:
+    health = EndpointHealth(unreachable_after=2.0, clock=FakeClock())
+    assert health.retry_wait(REFUSED, 16.0) == 1.0
+    assert health.retry_wait(FLAKY, 16.0) == 16.0  # other faults keep their backoff
+    health.succeeded("m")
+    assert health.retry_wait(REFUSED, 16.0) == 16.0  # it answered once: usual backoff
+
+
+def test_an_answer_resets_the_connection_failure_window() -> None:
+    clock = FakeClock()
+    health = EndpointHealth(unreachable_after=2.0, clock=clock)
+    assert health.failed(REFUSED, model="m", started=clock.now, retries_left=True) is None
+    health.succeeded("m")  # the server came up
+    clock.now += 60
+    assert health.failed(REFUSED, model="m", started=clock.now, retries_left=True) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "fix", "scope"),
+    [
+        (401, "Incorrect API key provided", "check the API key", "endpoint"),
+        (403, "Forbidden", "check the API key", "endpoint"),
+        (403, "Project does not have access to model judge-1", "check the model name",
+         "model"),
+        (404, "Not Found", "check the base URL", "endpoint"),
+        (404, "The model `judge-1` does not exist or you do not have access to it.",
+         "check the model name", "model"),
+        (404, 'model "judge-1" not found, try pulling it first', "check the model name",
+         "model"),
+        (400, "Invalid model name passed in model=judge-1", "check the model name", "model"),
+        (422, "Unknown model: judge-1", "check the model name", "model"),
+        (400, "This model's maximum context length is 8192 tokens", None, "endpoint"),
+        (400, "'response_format' of type 'json_schema' is not supported with this model.",
+         None, "endpoint"),
+        (429, "slow down", None, "endpoint"),
+        (500, "model not found upstream", None, "endpoint"),
+    ],
+)
+def test_which_status_codes_mean_a_wrong_setting(
+    code: int, message: str, fix: str | None, scope: str
+) -> None:
+    fault = classify_status(
+        code, message, base_url="http://h/v1", model="judge-1", wait=None, json_schema_sent=True
+    )
+    assert (fault.fix is not None and fix is not None and fix in fault.fix) or (
+        fault.fix is None and fix is None
+    )
+    assert fault.scope == scope
+    assert fault.detail == f"HTTP {code}: {message}"
+
+
+def test_backoff_waits_go_through_the_injected_sleep(server: JudgeServer) -> None:
+    asked: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        asked.append(seconds)
+
+    server.script([status(429, retry_after=45), status(503, retry_after=20), status(500)])
+    backend = make_backend(server, sleep=sleep, backoff_base=8.0, backoff_max=8.0)
+    assert asyncio.run(backend.complete(request(server))).content is not None
+    assert asked[:2] == [45, 20] and 0 <= asked[2] <= 8.0 and len(asked) == 3
+    assert server.stats.requests == 4
 
 
 # -- backend -------------------------------------------------------------------
