@@ -32,8 +32,8 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
         folder = Path(metafunc.definition.path).parent
         path = resolve_dataset_path(marker.args[0], relative_to=folder)
         dataset = fs.dataset(path, columns)
-    except DatasetError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    except DatasetError as exc:  # from None: the message alone, not shown twice as a chain
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
     if tags:
         dataset = dataset.select_tags(tags)
     positions = {case.id: index for index, case in enumerate(dataset.cases)}
