@@ -388,3 +388,18 @@ def test_ids_that_differ_only_in_letter_case(tmp_path: Path) -> None:
     )
     message = str(load_error(path, 3, "id"))
     assert "'refund'" in message and "'Refund' on line 1" in message and "-k" in message
+
+
+def test_the_pure_python_yaml_loader_keeps_the_same_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)  # as without libyaml
+    bomb = write(tmp_path, "bomb.yaml", yaml_bomb(10))
+    assert "aliases would expand" in str(load_error(bomb, 11))
+    dup = write(tmp_path, "dup.yaml", "- input: a\n  input: b\n")
+    assert "duplicate key 'input'" in str(load_error(dup, 2))
+    deep = write(tmp_path, "deep.yaml", "- input: a\n  metadata: " + "[" * 400 + "]" * 400 + "\n")
+    with pytest.raises(DatasetError, match="nested more than 64 levels deep"):
+        load_dataset(deep)  # the line, when the parser's own recursion allows finding it
