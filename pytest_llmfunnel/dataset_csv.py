@@ -77,7 +77,7 @@ def _quote_error(
     lines = _NEWLINE.split(text)
     first = lines[start - 1] if 0 < start <= len(lines) else ""
     column, opened = _open_cell(first)
-    field = header[column] if header and column is not None and column < len(header) else None
+    field = header[column] if column < len(header) else None
     if not opened or end <= start:
         message = f"not valid CSV: {exc}; {_QUOTE_HINT}"
         return DatasetError(path, message, line=end if end > start else start, field=field)
@@ -96,13 +96,11 @@ def _quote_error(
     return DatasetError(path, message, line=start, field=field)
 
 
-def _open_cell(line: str) -> tuple[int | None, bool]:
-    """Which cell of a row's first line is quoted and still open at the line's end.
-
-    Returns ``(index, True)`` for a cell that runs past the line, else
-    ``(index of the last cell, False)``.
-    """
-    column, quoted, at_start, index = 0, False, True, 0
+def _open_cell(line: str) -> tuple[int, bool]:
+    """Where a row's first line goes wrong: ``(index, True)`` for a quoted cell still
+    open at the line's end, ``(index, False)`` for the first cell with text after its
+    closing quote (else the last cell)."""
+    column, quoted, at_start, closed, index = 0, False, True, False, 0
     while index < len(line):
         char = line[index]
         if quoted:
@@ -110,11 +108,13 @@ def _open_cell(line: str) -> tuple[int | None, bool]:
                 if line[index + 1 : index + 2] == '"':
                     index += 1  # a doubled quote inside the cell
                 else:
-                    quoted = False
+                    quoted, closed = False, True
         elif char == ",":
-            column, at_start = column + 1, True
+            column, at_start, closed = column + 1, True, False
             index += 1
             continue
+        elif closed:
+            return column, False  # text after the closing quote
         elif char == '"' and at_start:
             quoted = True
         at_start = False

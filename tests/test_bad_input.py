@@ -403,3 +403,17 @@ def test_the_pure_python_yaml_loader_keeps_the_same_limits(
     deep = write(tmp_path, "deep.yaml", "- input: a\n  metadata: " + "[" * 400 + "]" * 400 + "\n")
     with pytest.raises(DatasetError, match="nested more than 64 levels deep"):
         load_dataset(deep)  # the line, when the parser's own recursion allows finding it
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ('a,"x"y,z', "input"),
+        ('a,q,"x" y', "expected"),
+        ('"a"b,q,x', "id"),
+        ('a,"x""y"z,w', "input"),
+    ],
+)
+def test_text_after_a_closing_quote_names_its_cell(tmp_path: Path, row: str, field: str) -> None:
+    path = write(tmp_path, "after.csv", f"id,input,expected\nok,q,x\n{row}\n")
+    assert "expected after" in str(load_error(path, 3, field))
