@@ -33,8 +33,8 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
         folder = Path(metafunc.definition.path).parent
         path = resolve_dataset_path(marker.args[0], relative_to=folder)
         dataset = fs.dataset(path, columns)
-    except DatasetError as exc:
-        pytest.fail(clean(str(exc), keep_newlines=True), pytrace=False)
+    except DatasetError as exc:  # from None: the message alone, not shown twice as a chain
+        raise pytest.fail.Exception(clean(str(exc), keep_newlines=True), pytrace=False) from None
     if tags:
         dataset = dataset.select_tags(tags)
     positions = {case.id: index for index, case in enumerate(dataset.cases)}

@@ -25,8 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,9 +33,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pytest_llmfunnel import dataset_json
+from pytest_llmfunnel.case_ids import derive_case_id, is_id_shaped, validate_case_id
 from pytest_llmfunnel.dataset_readers import READERS, DatasetError, RawRow
 from pytest_llmfunnel.dataset_readers import kind as _kind
-from pytest_llmfunnel.models import Case, ChatMessage, sha256_json, sha256_text
+from pytest_llmfunnel.models import Case, ChatMessage
 
 __all__ = [
     "Dataset",
@@ -48,16 +49,6 @@ __all__ = [
 ]
 
 CASE_FIELDS = ("id", "input", "expected", "context", "output", "metadata", "tags")
-MAX_ID_LENGTH = 200
-# The characters pytest's -k grammar accepts in a bare word, minus the ones that
-# carry meaning in node ids ("[", "]", "::", "/", "\\"), so `-k <id>` always works.
-ID_RULE = (
-    f"ids may use only ASCII letters, digits and '_', '-', '.', '+' (at most {MAX_ID_LENGTH} "
-    "characters, starting with a letter, digit or '_'), so that every case keeps a usable "
-    "pytest node id and can be selected with -k"
-)
-_ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
-_ID_CHAR = re.compile(r"[A-Za-z0-9_.+-]")
 
 
 @dataclass(frozen=True)
@@ -131,51 +122,6 @@ def resolve_dataset_path(path: str | Path, *, relative_to: Path) -> Path:
     return resolved
 
 
-def derive_case_id(input: str | Sequence[Mapping[str, str]]) -> str:
-    """A stable id from the input alone: a slug of its first words and 8 hex of its sha256.
-
-    For chat input the slug comes from the first user message and the hash
-    covers every message's role and content.
-    """
-    if isinstance(input, str):
-        text, digest = input, sha256_text(input)
-    else:
-        messages = [{"role": str(m["role"]), "content": str(m["content"])} for m in input]
-        digest = sha256_json(messages)
-        user = [m["content"] for m in messages if m["role"] == "user"]
-        text = (user or [m["content"] for m in messages] or [""])[0]
-    slug = ""
-    ascii_text = unicodedata.normalize("NFKD", text[:400]).encode("ascii", "ignore").decode()
-    for word in re.findall(r"[a-z0-9]+", ascii_text.lower())[:6]:
-        if len(slug) + len(word) >= 40:
-            break
-        slug = f"{slug}-{word}" if slug else word
-    return f"{slug or 'case'}-{digest[:8]}"
-
-
-def validate_case_id(case_id: str) -> str | None:
-    """Describe what makes ``case_id`` unusable as a test id, or return ``None``."""
-    bad = next((i for i, char in enumerate(case_id) if not _ID_CHAR.fullmatch(char)), None)
-    if not case_id:
-        problem = "id is empty"
-    elif len(case_id) > MAX_ID_LENGTH:
-        problem = f"id is {len(case_id)} characters long"
-    elif case_id != case_id.strip():
-        problem = f"id {case_id!r} has whitespace at the start or end"
-    elif bad is not None:
-        char = case_id[bad]
-        what = f"U+{ord(char):04X}" if unicodedata.category(char)[0] in "CZ" else repr(char)
-        what = "a space" if char == " " else what
-        problem = f"id {case_id!r} contains {what} at position {bad}"
-    elif not _ID_PATTERN.fullmatch(case_id):
-        problem = f"id {case_id!r} starts with {case_id[0]!r}"
-    elif case_id in ("and", "or", "not"):
-        problem = f"id {case_id!r} is a keyword of pytest's -k expressions"
-    else:
-        return None
-    return f"{problem}; {ID_RULE}"
-
-
 # --- building cases: one raw row in, one validated Case out ---
 
 
@@ -188,6 +134,7 @@ def _collect(path: Path, rows: Iterator[RawRow], columns: Mapping[str, str]) -> 
     cases: list[Case] = []
     lines: list[int | None] = []
     seen: dict[str, tuple[str, bool]] = {}  # id -> (where, derived)
+    folded: dict[str, str] = {}  # id.casefold() -> id
     variants: tuple[str, ...] | None = None
     variants_at = ""
     for line, item, data, from_text in rows:
@@ -204,6 +151,14 @@ def _collect(path: Path, rows: Iterator[RawRow], columns: Mapping[str, str]) -> 
                     f"same input as {first} and neither row has an 'id', so both would get "
                     f"the id {case.id!r}; give each of these rows an explicit, unique 'id'"
                 )
+            raise DatasetError(path, message, line, "id", item)
+        other = folded.setdefault(case.id.casefold(), case.id)
+        if other != case.id:
+            message = (
+                f"id {case.id!r} differs from {other!r} on {seen[other][0]} only in letter case; "
+                "pytest's -k matches ids without regard to case, so it cannot select one "
+                "without the other: rename one of them"
+            )
             raise DatasetError(path, message, line, "id", item)
         if variants is None:
             variants, variants_at = tuple(case.outputs), where
@@ -316,7 +271,7 @@ def _build_case(
 @functools.lru_cache(maxsize=256)
 def _variant(column: str, name: str) -> str:
     variant = "default" if name == "output" else name[len("output_") :]
-    if not _ID_PATTERN.fullmatch(variant):
+    if not is_id_shaped(variant):
         raise _RowError(
             column,
             f"{variant!r} is not a usable variant name: after 'output_' use ASCII letters, "
@@ -344,7 +299,7 @@ def _case_id(
 
 def _input(column: str, value: Any, from_text: bool) -> str | tuple[ChatMessage, ...]:
     if from_text:
-        parsed = _json_in_text(value)
+        parsed = _json_in_text(column, value)
         if isinstance(parsed, list) and parsed and all(isinstance(m, dict) for m in parsed):
             value = parsed
     if isinstance(value, str):
@@ -368,7 +323,7 @@ def _input(column: str, value: Any, from_text: bool) -> str | tuple[ChatMessage,
 
 def _context(column: str, value: Any, from_text: bool) -> Any:
     if from_text:
-        parsed = _json_in_text(value)
+        parsed = _json_in_text(column, value)
         if isinstance(parsed, list) and all(isinstance(part, str) for part in parsed):
             value = parsed
     if not isinstance(value, list):
@@ -380,7 +335,7 @@ def _context(column: str, value: Any, from_text: bool) -> Any:
 
 def _tags(column: str, value: Any, from_text: bool) -> tuple[str, ...]:
     if isinstance(value, str):
-        parsed = _json_in_text(value) if from_text else None
+        parsed = _json_in_text(column, value) if from_text else None
         value = parsed if isinstance(parsed, list) else re.split(r"[;,]", value)
     if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) for t in value):
         message = "should be a list of strings or one string separated by ';' or ','"
@@ -390,7 +345,7 @@ def _tags(column: str, value: Any, from_text: bool) -> tuple[str, ...]:
 
 def _metadata(column: str, value: Any, extra: dict[str, Any], from_text: bool) -> Any:
     if from_text and value is not None:
-        value = _json_in_text(value)
+        value = _json_in_text(column, value)
         if not isinstance(value, dict):
             raise _RowError(column, "should be a JSON object (in a CSV cell)")
     if value is None:
@@ -404,14 +359,16 @@ def _metadata(column: str, value: Any, extra: dict[str, Any], from_text: bool) -
     return {**value, **extra}
 
 
-def _json_in_text(text: Any) -> Any:
+def _json_in_text(column: str, text: Any) -> Any:
     """The JSON list or object a CSV cell holds, or ``None`` for plain text."""
     if not isinstance(text, str) or not text.lstrip().startswith(("[", "{")):
         return None
     try:
-        return json.loads(text)
+        return dataset_json.loads(text)
     except json.JSONDecodeError:
         return None
+    except dataset_json.JSONProblem as exc:
+        raise _RowError(column, f"the JSON in this cell is refused: {exc}") from None
 
 
 def _explain(exc: ValidationError, *, skip: int = 0) -> str:

@@ -4,28 +4,28 @@ Each reader is a generator over one file that yields one raw row at a time
 (see ``RawRow``), so no row outlives the ``Case`` that
 :mod:`pytest_llmfunnel.dataset` builds from it. The readers check only the
 file itself: its encoding, its JSON, CSV or YAML syntax, and that each row is
-a mapping. What a row's fields mean, and whether they are valid, is decided
-when the case is built.
+a mapping; what a parser would take silently (a duplicate key, a stray CSV
+quote that swallows the rows after it, YAML aliases that expand without end)
+or crash on (deep nesting, huge numbers) is an error too. What a row's fields
+mean, and whether they are valid, is decided when the case is built.
 
 ``DatasetError`` lives here because the readers raise it; it is public as
-``pytest_llmfunnel.dataset.DatasetError``. PyYAML is imported only when a YAML
-file is read, so it stays an optional extra.
+``pytest_llmfunnel.dataset.DatasetError``. The CSV and YAML readers live in
+:mod:`~pytest_llmfunnel.dataset_csv` and :mod:`~pytest_llmfunnel.dataset_yaml`.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
-import io
 import json
 import reprlib
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["READERS", "DatasetError", "RawRow", "kind"]
+from pytest_llmfunnel import dataset_json
 
-_YAML_HINT = 'reading YAML datasets needs PyYAML: pip install "pytest-llmfunnel[yaml]"'
+__all__ = ["READERS", "DatasetError", "RawRow", "kind", "read_text"]
 
 
 class DatasetError(Exception):
@@ -73,27 +73,29 @@ def kind(value: Any) -> str:
 RawRow = tuple[int | None, int | None, Mapping[Any, Any], bool]
 
 
+Reader = Callable[[Path], Generator[RawRow, None, None]]
+
+
 def _read_jsonl(path: Path) -> Generator[RawRow, None, None]:
     with path.open("rb") as handle:
         offset = 0
         for number, raw in enumerate(handle, start=1):
             start, offset = offset, offset + len(raw)
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise _encoding_error(path, number, start + exc.start) from None
+            text = _decode_line(path, raw, number, start)
             if number == 1 and text.startswith("\ufeff"):
                 text = text[1:]
             if not text.strip():
                 continue
             try:
-                data = json.loads(text)
+                data = dataset_json.loads(text)
             except json.JSONDecodeError as exc:
-                why = f"{exc.msg} at column {exc.colno}"
-                if exc.pos >= len(text.rstrip()):
+                why = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+                if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
                     why = f"the line ends at column {exc.colno} mid-value (truncated?)"
                 message = f"not valid JSON: {why}; each line must hold one complete JSON object"
                 raise DatasetError(path, message, line=number) from None
+            except dataset_json.JSONProblem as exc:
+                raise DatasetError(path, str(exc), line=number) from None
             if not isinstance(data, dict):
                 raise DatasetError(
                     path, f"each line must be a JSON object, got {kind(data)}", line=number
@@ -101,93 +103,59 @@ def _read_jsonl(path: Path) -> Generator[RawRow, None, None]:
             yield number, None, data, False
 
 
-def _read_text(path: Path) -> str:
+def _decode_line(path: Path, raw: bytes, number: int, start: int) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, number, start + exc.start, raw) from None
+    if "\x00" in text:
+        raise _nul_error(path, number, start + raw.index(b"\x00"))
+    return text
+
+
+def read_text(path: Path) -> str:
+    """The whole file as text: UTF-8 with or without a BOM, and no NUL byte."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:  # utf-8-sig counts offsets after the BOM
         offset = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
-        raise _encoding_error(path, data.count(b"\n", 0, offset) + 1, offset) from None
+        raise _encoding_error(path, data.count(b"\n", 0, offset) + 1, offset, data) from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise _nul_error(path, data.count(b"\n", 0, nul) + 1, nul)
+    return text
 
 
-def _encoding_error(path: Path, line: int, offset: int) -> DatasetError:
+def _encoding_error(path: Path, line: int, offset: int, data: bytes) -> DatasetError:
     message = f"not valid UTF-8 (byte offset {offset} in the file); save the file as UTF-8"
+    if line == 1 and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        message = "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8"
+    return DatasetError(path, message, line=line)
+
+
+def _nul_error(path: Path, line: int, offset: int) -> DatasetError:
+    # UTF-16 text without a byte order mark decodes as "UTF-8" with a NUL after every letter.
+    message = (
+        f"contains a NUL byte (byte offset {offset} in the file): a binary file, or one saved "
+        "as UTF-16; save the file as UTF-8 text"
+    )
     return DatasetError(path, message, line=line)
 
 
 def _read_csv(path: Path) -> Generator[RawRow, None, None]:
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
-    # Lift the 128 KiB field limit (process-wide) while reading: long fields are fine.
-    previous_limit = csv.field_size_limit(2**31 - 1)
-    try:
-        header = [name.strip() for name in next((r for r in reader if any(r)), [])]
-        for position, name in enumerate(header, start=1):
-            if not name or name in header[: position - 1]:
-                problem = "has no name" if not name else "repeats an earlier name"
-                message = f"header column {position} ({name!r}) {problem}"
-                raise DatasetError(path, message, line=reader.line_num)
-        previous = reader.line_num
-        for row in reader:
-            start, previous = previous + 1, reader.line_num  # a row may span lines
-            if not any(row):
-                continue  # a blank line, or a spreadsheet's row of empty cells
-            if len(row) != len(header):
-                raise DatasetError(
-                    path,
-                    f"row has {len(row)} fields but the header has {len(header)}; "
-                    "quote fields that contain commas, quotes or newlines",
-                    line=start,
-                )
-            yield start, None, dict(zip(header, row, strict=True)), True
-    except csv.Error as exc:
-        raise DatasetError(path, f"not valid CSV: {exc}", line=reader.line_num) from None
-    finally:
-        csv.field_size_limit(previous_limit)
+    from pytest_llmfunnel.dataset_csv import read_csv  # start-up: only when a CSV is read
+
+    return read_csv(path)
 
 
 def _read_yaml(path: Path) -> Generator[RawRow, None, None]:
-    try:
-        import yaml
-    except ImportError:
-        raise DatasetError(path, _YAML_HINT) from None
-    # Composing the node tree first gives every list item its source line for free.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(_read_text(path))
-    try:
-        root = loader.get_single_node()
-        data = None if root is None else loader.construct_document(root)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and start is not None:
-            problem += f" ({context} on line {start.line + 1})"
-        line = None if mark is None else mark.line + 1
-        raise DatasetError(path, f"not valid YAML: {problem}", line=line) from None
-    finally:
-        loader.dispose()
-    if root is None:
-        return
-    nodes: list[Any] = root.value if isinstance(root, yaml.SequenceNode) else []
-    if isinstance(data, dict) and isinstance(data.get("cases"), list):
-        nodes = next(v.value for k, v in root.value if k.value == "cases")
-        data = data["cases"]
-    if not isinstance(data, list):
-        keys = ", ".join(map(str, data)) if isinstance(data, dict) else ""
-        raise DatasetError(
-            path,
-            "the top level must be a list of cases or a mapping with a 'cases:' list; found "
-            + (f"a mapping with keys {keys}" if keys else kind(data)),
-            line=root.start_mark.line + 1,
-        )
-    for index, item in enumerate(data):
-        line = nodes[index].start_mark.line + 1 if index < len(nodes) else None
-        if not isinstance(item, dict):
-            message = f"each case must be a mapping, got {kind(item)}"
-            raise DatasetError(path, message, line=line, item=index)
-        yield line, index, item, False
+    from pytest_llmfunnel.dataset_yaml import read_yaml  # start-up: only when a YAML is read
+
+    return read_yaml(path)
 
 
-READERS = {
+READERS: dict[str, Reader] = {
     ".jsonl": _read_jsonl,
     ".ndjson": _read_jsonl,
     ".csv": _read_csv,

@@ -274,3 +274,146 @@ def test_mapping_onto_an_unknown_field(tmp_path: Path) -> None:
     path = write(tmp_path, "c.jsonl", '{"q": "a"}\n')
     error = load_error(path, None, columns={"q": "inptu"})
     assert "columns maps 'q' to 'inptu', which is not a case field" in str(error)
+
+
+# --- issue 16: input that was silently lost, crashed, or burned CPU ---
+
+
+def test_csv_stray_quote_opening_the_last_cell_is_not_silently_swallowing_rows(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(f"r{i},question {i},answer {i}\n" for i in range(3, 100))
+    text = 'id,input,expected\nr1,q1,a1\nr2,q2,"a stray quote\n' + rows
+    error = load_error(write(tmp_path, "stray.csv", text), 3, "expected")
+    message = str(error)
+    assert "opens a quoted cell that never closes" in message
+    assert "lines 4-100" in message and "97 more rows" in message
+    assert '""' in message  # says how to write a quote inside a cell
+
+
+def test_csv_stray_quote_closed_by_a_later_stray_quote(tmp_path: Path) -> None:
+    # The second stray quote ends the cell at a line end, so every row has 3
+    # fields and the csv module sees one long cell: the rows in between are lost.
+    rows = "".join(f"r{i},question {i},answer {i}\n" for i in range(3, 8))
+    text = 'id,input,expected\nr1,q1,a1\nr2,q2,"stray\n' + rows + 'r8,q8,12"\nr9,q9,a9\n'
+    message = str(load_error(write(tmp_path, "closed.csv", text), 3, "expected"))
+    assert "lines 4-9 inside one cell" in message and "look like rows" in message
+
+
+def test_csv_stray_quote_followed_by_a_quoted_cell(tmp_path: Path) -> None:
+    text = 'id,input,expected\nr1,q1,"stray\nr2,"q, two",a2\nr3,q3,a3\n'
+    message = str(load_error(write(tmp_path, "next.csv", text), 2, "expected"))
+    assert "line 3" in message and '""' in message
+
+
+def test_csv_real_multiline_cells_still_load(tmp_path: Path) -> None:
+    text = (
+        'id,input,expected\nr1,"Dear Bob,\nthanks, see you",x\n'
+        'r2,"- apples, pears\n- milk, eggs",y\nr3,"a\nb,c,d",z\n'
+    )
+    dataset = load_dataset(write(tmp_path, "multi.csv", text))
+    assert [c.id for c in dataset.cases] == ["r1", "r2", "r3"]
+    assert dataset.cases[1].input == "- apples, pears\n- milk, eggs"
+
+
+def yaml_bomb(levels: int, fanout: int = 9) -> str:
+    lines = [f"l0: &l0 [{', '.join(['lol'] * fanout)}]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * fanout)}]" for i in range(1, levels)]
+    return "- input: q\n  metadata:\n" + "".join(f"    {line}\n" for line in lines)
+
+
+@pytest.mark.parametrize("levels", [7, 10])
+def test_yaml_alias_bomb_is_refused_before_it_expands(tmp_path: Path, levels: int) -> None:
+    path = write(tmp_path, "bomb.yaml", yaml_bomb(levels))
+    assert len(path.read_bytes()) < 1100
+    # Named: the line of the largest anchor that is repeated (l{levels - 2}).
+    message = str(load_error(path, levels + 1))
+    assert "aliases would expand this file to" in message and "use fewer aliases" in message
+
+
+def test_yaml_aliases_that_share_a_block_still_load(tmp_path: Path) -> None:
+    shared = "shared: &ctx [" + ", ".join(f"part {i}" for i in range(20)) + "]\n"
+    cases = "".join(f"  - {{id: c{i}, input: q{i}, context: *ctx}}\n" for i in range(500))
+    dataset = load_dataset(write(tmp_path, "shared.yaml", shared + "cases:\n" + cases))
+    assert len(dataset) == 500 and dataset.cases[499].context.startswith("part 0\n\npart 1")
+
+
+def test_yaml_recursive_alias_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "loop.yaml", "- input: q\n  metadata: &m {self: *m}\n")
+    assert "refers to itself" in str(load_error(path, 2))
+
+
+def test_jsonl_duplicate_key_names_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "dup.jsonl", '{"input": "a"}\n{"input": "b", "input": "c"}\n')
+    assert "duplicate key 'input'" in str(load_error(path, 2))
+    nested = write(tmp_path, "n.jsonl", '{"input": "a", "metadata": {"k": 1, "k": 2}}\n')
+    assert "duplicate key 'k'" in str(load_error(nested, 1))
+
+
+def test_yaml_duplicate_key_names_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "dup.yaml", "- input: a\n- input: b\n  expected: x\n  input: c\n")
+    assert "duplicate key 'input'" in str(load_error(path, 4))
+    merged = "base: &b {expected: x}\ncases:\n  - <<: *b\n    input: q\n    expected: y\n"
+    assert load_dataset(write(tmp_path, "merge.yaml", merged)).cases[0].expected == "y"
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_deeply_nested_json_is_a_clear_error(tmp_path: Path, depth: int) -> None:
+    nested = "[" * depth + "]" * depth
+    row = '{"input": "b", "metadata": {"x": ' + nested + "}}\n"
+    path = write(tmp_path, "deep.jsonl", '{"input": "a"}\n' + row)
+    assert "nested more than 64 levels deep" in str(load_error(path, 2))
+    csv_path = write(tmp_path, "deep.csv", f'input,metadata\nq,"{{""x"": {nested}}}"\n')
+    assert "nested more than 64 levels deep" in str(load_error(csv_path, 2, "metadata"))
+
+
+def test_deeply_nested_yaml_is_a_clear_error(tmp_path: Path) -> None:
+    nested = "[" * 200 + "]" * 200
+    path = write(tmp_path, "deep.yaml", "- input: a\n- input: b\n  metadata: {x: " + nested + "}\n")
+    assert "nested more than 64 levels deep" in str(load_error(path, 2, "metadata"))
+
+
+def test_huge_integers_are_a_clear_error(tmp_path: Path) -> None:
+    digits = "7" * 5000
+    path = write(tmp_path, "int.jsonl", '{"input": "a", "metadata": {"n": ' + digits + "}}\n")
+    assert "integer with 5000 digits" in str(load_error(path, 1))
+    yaml_path = write(tmp_path, "int.yaml", f"- input: a\n  metadata:\n    n: {digits}\n")
+    assert "integer with 5000 digits" in str(load_error(yaml_path, 3))
+
+
+def test_ids_that_differ_only_in_letter_case(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "case.jsonl", '{"id": "Refund", "input": "1"}\n{"id": "x", "input": "2"}\n'
+        '{"id": "refund", "input": "3"}\n',
+    )
+    message = str(load_error(path, 3, "id"))
+    assert "'refund'" in message and "'Refund' on line 1" in message and "-k" in message
+
+
+def test_the_pure_python_yaml_loader_keeps_the_same_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)  # as without libyaml
+    bomb = write(tmp_path, "bomb.yaml", yaml_bomb(10))
+    assert "aliases would expand" in str(load_error(bomb, 11))
+    dup = write(tmp_path, "dup.yaml", "- input: a\n  input: b\n")
+    assert "duplicate key 'input'" in str(load_error(dup, 2))
+    deep = write(tmp_path, "deep.yaml", "- input: a\n  metadata: " + "[" * 400 + "]" * 400 + "\n")
+    with pytest.raises(DatasetError, match="nested more than 64 levels deep"):
+        load_dataset(deep)  # the line, when the parser's own recursion allows finding it
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ('a,"x"y,z', "input"),
+        ('a,q,"x" y', "expected"),
+        ('"a"b,q,x', "id"),
+        ('a,"x""y"z,w', "input"),
+    ],
+)
+def test_text_after_a_closing_quote_names_its_cell(tmp_path: Path, row: str, field: str) -> None:
+    path = write(tmp_path, "after.csv", f"id,input,expected\nok,q,x\n{row}\n")
+    assert "expected after" in str(load_error(path, 3, field))
