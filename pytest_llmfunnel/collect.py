@@ -125,18 +125,20 @@ def _load_baseline(path: Path | None, fs: FunnelSession) -> Baseline | None:
     """The stored baseline, when the funnel runs and will compare against it.
 
     A baseline that cannot be read is a collection error naming the file and
-    line; a full update does not read the old file (it replaces it).
+    line. A full update replaces the old file, so one it cannot read is
+    ignored; one it can read still lends its verdicts to unchanged outputs,
+    so updating does not re-draw the verdicts of cases that did not change.
     """
     settings = fs.settings
     if path is None or not settings.enabled or fs.config.option.collectonly:
-        return None
-    if settings.update_baseline and not settings.merge_baseline:
         return None
     from pytest_llmfunnel.baseline import BaselineError, load_baseline_if_exists
 
     try:
         return load_baseline_if_exists(path)
     except BaselineError as exc:
+        if settings.update_baseline and not settings.merge_baseline:
+            return None
         pytest.fail(str(exc), pytrace=False)
 
 

@@ -135,6 +135,9 @@ class FunnelRunner:
             the rendered lines collect in ``explanations``.
         after_case: awaited with each case's units and results before they are
             handed out (the session re-evaluates baseline outputs there).
+        reuse: called with each unit and its output; the judge results it returns
+            are taken instead of asking those judges (the baseline's stored
+            verdicts of an unchanged output, see :mod:`pytest_llmfunnel.rebase`).
     """
 
     backend: JudgeBackend
@@ -149,6 +152,7 @@ class FunnelRunner:
     explain_case: str | None = None
     explanations: list[str] = field(default_factory=list)
     after_case: Callable[[Sequence[Unit], list[CaseResult]], Awaitable[None]] | None = None
+    reuse: Callable[[Unit, str], Mapping[str, StageResult]] | None = None
 
     async def run(
         self,
@@ -206,7 +210,7 @@ class FunnelRunner:
         else:
             results = list(await asyncio.gather(*(self.run_one(funnel, u) for u in units)))
         if funnel.pairwise_judges and len(results) > 1:
-            results = await self._compare(funnel, units[0].case, results)
+            results = await self.compare(funnel, units[0].case, results)
         return results
 
     async def run_one(self, funnel: Funnel, unit: Unit) -> CaseResult:
@@ -219,7 +223,8 @@ class FunnelRunner:
             return _not_run(unit, str(exc))
         except Exception as exc:
             return _not_run(unit, f"target raised {type(exc).__name__}: {exc}")
-        return await self.evaluate(funnel, unit, output)
+        reuse = self.reuse(unit, output) if self.reuse is not None else None
+        return await self.evaluate(funnel, unit, output, reuse=reuse)
 
     async def evaluate(
         self,
@@ -266,7 +271,7 @@ class FunnelRunner:
             dropped_at=dropped_at,
         )
 
-    async def _compare(
+    async def compare(
         self, funnel: Funnel, case: Case, results: list[CaseResult]
     ) -> list[CaseResult]:
         """Each pairwise judge: the first variant against each other one.
