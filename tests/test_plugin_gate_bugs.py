@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import judge_args, write_jsonl
+from conftest import cases, judge_args, write_jsonl
 
-from pytest_llmfunnel.testing import JudgeServer, ok
+from pytest_llmfunnel.testing import JudgeServer, ok, random_verdicts
 
 pytestmark = pytest.mark.usefixtures("openai_env")
 
@@ -59,3 +59,29 @@ def test_the_pairwise_metric_is_compared_against_a_baseline_the_same_judge_wrote
     pairwise = pairwise[0]
     assert pairwise["decision"] != "not comparable", pairwise["reason"]
     assert pairwise["n"] == 12  # every variant of every case, paired
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_pass_fail_judge_is_constrained_to_0_or_1(
+    pytester: pytest.Pytester, seed: int
+) -> None:
+    """A server that honours the response schema answers only what the schema admits."""
+    write_jsonl(pytester.path / "cases.jsonl", cases(40))
+    pytester.makepyfile(
+        test_eval="""
+        import pytest
+        from pytest_llmfunnel import Funnel, judges
+
+        @pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance(scale="pass_fail")))
+        def test_eval(case, llm_result):
+            pass
+        """
+    )
+    with JudgeServer(latency=0.0) as server:
+        server.default = random_verdicts(seed=seed)
+        result = pytester.runpytest(*judge_args(server))
+        sent = server.stats.requests
+    out = result.stdout.str()
+    assert "could not be parsed" not in out
+    assert sent == 40  # one request per case: no parse-error retries
+    assert result.ret == 0, out
