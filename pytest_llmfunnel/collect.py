@@ -35,7 +35,18 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     except DatasetError as exc:
         pytest.fail(str(exc), pytrace=False)
     if tags:
-        dataset = dataset.select_tags(tags)
+        selected = dataset.select_tags(tags)
+        if not selected.cases:
+            # Parametrizing with no case at all would crash later hooks; a
+            # misspelt tag is a mistake to fix, not a test to skip quietly.
+            known = sorted({t for case in dataset.cases for t in case.tags})
+            pytest.fail(
+                f"{where}: no case of {path.name} has the tag(s) "
+                f"{', '.join(repr(t) for t in tags)}; tags in the file: "
+                f"{', '.join(known) or 'none'}. Fix llm_dataset(tags=...) or tag the cases.",
+                pytrace=False,
+            )
+        dataset = selected
     positions = {case.id: index for index, case in enumerate(dataset.cases)}
     baseline_file = _baseline_file(marker, where, metafunc, fs)
     spec = EvalSpec(
@@ -154,6 +165,17 @@ def _tags(value: Any, where: str) -> tuple[str, ...]:
     )
 
 
+# Each case is evaluated once per eval test, before any item runs and without
+# the test's arguments: a parametrization would make several items share one
+# case's record (and the baseline keep one of them), so it is refused.
+_PARAMETRIZED = (
+    "{key}: an llm_dataset test cannot also be parametrized (by {names}): the funnel "
+    "evaluates each case once per eval test, and the parameters reach neither the "
+    "target nor the judges. Write one eval test per setting (a function per Funnel, "
+    "each with its own baseline), or move the parameter into the dataset's rows."
+)
+
+
 def annotate_items(items: list[pytest.Item], fs: FunnelSession) -> None:
     """Attach each eval item's case; add tag keywords, xdist groups, or the disabled skip.
 
@@ -171,6 +193,9 @@ def annotate_items(items: list[pytest.Item], fs: FunnelSession) -> None:
         variant = callspec.params.get("llm_variant", fs.single_variant.get(key))
         if spec is None or variant is None:
             continue
+        extra = sorted(set(callspec.params) - {"case", "llm_variant"})
+        if extra:
+            raise pytest.UsageError(_PARAMETRIZED.format(key=key, names=", ".join(extra)))
         case = callspec.params["case"]
         chunk = spec.positions.get(case.id, 0) // fs.chunk_size(len(spec.dataset.cases))
         item.stash[UNIT_KEY] = ItemInfo(spec, Unit(case, variant), chunk)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import cases, judge_args, write_jsonl
 
+from pytest_llmfunnel.baseline import load_baseline
 from pytest_llmfunnel.testing import JudgeServer, ok, random_verdicts
 
 pytestmark = pytest.mark.usefixtures("openai_env")
@@ -85,3 +87,91 @@ def test_a_pass_fail_judge_is_constrained_to_0_or_1(
     assert "could not be parsed" not in out
     assert sent == 40  # one request per case: no parse-error retries
     assert result.ret == 0, out
+
+
+def test_tags_that_match_no_case_are_a_clear_collection_error(
+    pytester: pytest.Pytester,
+) -> None:
+    write_jsonl(pytester.path / "cases.jsonl", cases(4, tags=("billing", "refunds")))
+    pytester.makepyfile(
+        test_eval="""
+        import pytest
+
+        @pytest.mark.llm_dataset("cases.jsonl", tags=["biling"])
+        def test_eval(case):
+            pass
+
+        def test_other():
+            pass
+        """
+    )
+    for args in ([], ["--llm-funnel"]):
+        result = pytester.runpytest(*args)
+        out = result.stdout.str()
+        assert "INTERNALERROR" not in out
+        assert result.ret == pytest.ExitCode.INTERRUPTED
+        result.stdout.fnmatch_lines([
+            "*test_eval.py::test_eval: no case of cases.jsonl has the tag(s) 'biling'; "
+            "tags in the file: billing, refunds*",
+        ])
+
+
+def test_parametrize_beside_llm_dataset_is_refused_with_a_usage_error(
+    pytester: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    write_jsonl(pytester.path / "cases.jsonl", cases(6))
+    pytester.makeini("[pytest]\nllm_funnel_baseline_dir = baselines\n")
+    pytester.makepyfile(
+        test_eval="""
+        import pytest
+        from pytest_llmfunnel import Funnel, judges
+
+        @pytest.fixture(params=["a", "b", "c"])
+        def style(request):
+            return request.param
+
+        @pytest.mark.parametrize("temperature", [0.0, 0.7])
+        @pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance()))
+        def test_eval(case, temperature, llm_result):
+            pass
+
+        @pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance()))
+        def test_fixture_params(case, style, llm_result):
+            pass
+        """
+    )
+    for args in ([], judge_args(judge_server, "--llm-funnel-update-baseline")):
+        result = pytester.runpytest(*args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+        result.stderr.fnmatch_lines([
+            "*test_eval.py::test_eval: an llm_dataset test cannot also be parametrized "
+            "(by temperature)*",
+        ])
+    assert not (pytester.path / "baselines").exists()
+
+
+def test_a_baseline_from_a_single_eval_test_holds_every_case(
+    pytester: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    """The supported way: one eval test per setting, each with its own whole baseline."""
+    write_jsonl(pytester.path / "cases.jsonl", cases(6))
+    pytester.makeini("[pytest]\nllm_funnel_baseline_dir = baselines\n")
+    pytester.makepyfile(
+        test_eval="""
+        import pytest
+        from pytest_llmfunnel import Funnel, judges
+
+        @pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance()))
+        def test_cold(case, llm_result):
+            pass
+
+        @pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance(temperature=0.7)))
+        def test_warm(case, llm_result):
+            pass
+        """
+    )
+    result = pytester.runpytest(*judge_args(judge_server, "--llm-funnel-update-baseline"))
+    assert result.ret == 0, result.stdout.str()
+    for name in ("test_eval__test_cold", "test_eval__test_warm"):
+        baseline = load_baseline(Path(pytester.path / "baselines" / f"{name}.jsonl"))
+        assert [c.case for c in baseline.cases] == [f"c{i:02d}" for i in range(6)]
