@@ -48,7 +48,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
             )
         dataset = selected
     positions = {case.id: index for index, case in enumerate(dataset.cases)}
-    baseline_file = _baseline_file(marker, where, metafunc, fs)
+    baseline_file, where_from = _baseline_file(marker, where, metafunc, fs)
     spec = EvalSpec(
         key=where, dataset=dataset, funnel=funnel, positions=positions,
         baseline_file=baseline_file, baseline=_load_baseline(baseline_file, fs),
@@ -58,6 +58,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     fs.spec_meta[where] = {
         "path": _relative(dataset.path, root),
         "baseline": None if baseline_file is None else str(baseline_file),
+        "baseline_from": where_from,  # "default", "ini", "marker" or "off"
         "ids": list(positions),
         "columns": columns,
     }
@@ -113,23 +114,33 @@ def _marker_arguments(
 
 def _baseline_file(
     marker: pytest.Mark, where: str, metafunc: pytest.Metafunc, fs: FunnelSession
-) -> Path | None:
-    """This eval test's baseline file: ``baseline=`` on the marker, else one in the folder
-    set by ``llm_funnel_baseline_dir``; None when neither is set (no gate)."""
+) -> tuple[Path | None, str]:
+    """This eval test's baseline file and where that came from.
+
+    ``baseline=`` on the marker (a path relative to the test file's folder, or
+    False for no gate), else one in ``llm_funnel_baseline_dir``, else one in
+    ``__llmfunnel_baselines__`` beside the test file: found from the test file
+    alone, so neither the rootdir nor the ini file pytest happened to read
+    decides whether a run is gated.
+    """
+    from pytest_llmfunnel.baseline import DEFAULT_DIR, baseline_path
+
+    test_file = Path(metafunc.definition.path)
     given = marker.kwargs.get("baseline")
+    if given is False:
+        return None, "off"
     if given is not None:
         if not isinstance(given, (str, Path)) or not str(given).strip():
             raise pytest.UsageError(
                 f"{where}: llm_dataset(baseline=...) must be the path of the baseline file "
-                f"(relative to the test file's folder); got {given!r}"
+                f"(relative to the test file's folder), or False for no gate; got {given!r}"
             )
-        return (Path(metafunc.definition.path).parent / given).resolve()
+        return (test_file.parent / given).resolve(), "marker"
     folder = fs.settings.baseline_dir
-    if folder is None:
-        return None
-    from pytest_llmfunnel.baseline import baseline_path
-
-    return baseline_path(folder, where)
+    if folder is not None:
+        return baseline_path(folder, where), "ini"
+    name = f"{test_file.name}::{where.partition('::')[2]}"
+    return baseline_path(test_file.parent / DEFAULT_DIR, name), "default"
 
 
 def _load_baseline(path: Path | None, fs: FunnelSession) -> Baseline | None:

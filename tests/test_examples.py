@@ -31,6 +31,7 @@ def run_example(
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("OPENAI_", "LLM_FUNNEL", "LLMFUNNEL_", "PYTEST_", "GITHUB_"))
+        and key != "CI"
     }
     environment.update(env, COLUMNS="120")
     return subprocess.run(
