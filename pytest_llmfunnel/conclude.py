@@ -50,6 +50,7 @@ class Conclusion:
     gate: GateResult | None = None
     rankings: list[Any] = field(default_factory=list)  # variants.VariantRanking per dataset
     calibration: tuple[list[Any], list[Any]] | None = None  # (calibrations, estimates)
+    judge_changes: list[Any] = field(default_factory=list)  # judge_change.JudgeChange
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -164,7 +165,10 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
             out.notes.append(NO_BASELINE_YET.format(**words))
     if not baselines:
         return
+    from pytest_llmfunnel.judge_change import judge_changes
     from pytest_llmfunnel.regression import compare
+
+    out.judge_changes = judge_changes(fs.records, baselines)
 
     out.gate = compare(
         fs.records, baselines, alpha=settings.alpha, tolerance=settings.tolerance,

@@ -62,6 +62,10 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
         )
         for comparison in gate.datasets:
             yield from _pairing_lines(comparison)
+    if out.judge_changes:
+        yield ""
+        for change in out.judge_changes:
+            yield from _wrapped(change.line())
     if verbosity >= 0:
         yield from _variant_lines(fs)
     if out.calibration is not None and verbosity >= 0:
