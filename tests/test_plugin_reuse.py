@@ -72,7 +72,7 @@ def test_thirty_unchanged_runs_on_fresh_machines_never_fail_and_send_nothing(
 
 
 def test_a_changed_output_is_judged_and_only_it(
-    pytester: pytest.Pytester, tmp_path: Path
+    pytester: pytest.Pytester, tmp_path: Path, plugin_args: list[str]
 ) -> None:
     rows = cases(N)
     with JudgeServer(latency=0.0) as server:
@@ -83,7 +83,7 @@ def test_a_changed_output_is_judged_and_only_it(
         rows[9]["input"] += " Reworded?"  # a changed case: its prompt is new
         project(pytester, rows, "judges.relevance()")
         server.reset()
-        result = run(pytester, server, tmp_path / "b", "--llm-funnel-json=out.json")
+        result = run(pytester, server, tmp_path / "b", *plugin_args)
         sent = [json.dumps(r.body) for r in server.requests]
     assert result.ret == 0, result.stdout.str()
     assert len(sent) == 2
