@@ -138,6 +138,8 @@ class FunnelRunner:
         reuse: called with each unit and its output; the judge results it returns
             are taken instead of asking those judges (the baseline's stored
             verdicts of an unchanged output, see :mod:`pytest_llmfunnel.rebase`).
+        reuse_pair: the same for a pairwise comparison, called with the judge,
+            the case, the two variants' results and the comparison's stage name.
     """
 
     backend: JudgeBackend
@@ -153,6 +155,8 @@ class FunnelRunner:
     explanations: list[str] = field(default_factory=list)
     after_case: Callable[[Sequence[Unit], list[CaseResult]], Awaitable[None]] | None = None
     reuse: Callable[[Unit, str], Mapping[str, StageResult]] | None = None
+    reuse_pair: Callable[[PairwiseJudge, Case, CaseResult, CaseResult, str],
+                         StageResult | None] | None = None
 
     async def run(
         self,
@@ -285,7 +289,13 @@ class FunnelRunner:
         several = len(results) > 2
         for judge in funnel.pairwise_judges:
             for index, other in enumerate(results[1:], start=1):
-                if first.promoted and other.promoted:
+                name = f"{judge.name} vs {other.variant}" if several else judge.name
+                reused = None
+                if first.promoted and other.promoted and self.reuse_pair is not None:
+                    reused = self.reuse_pair(judge, case, first, other, name)
+                if reused is not None:
+                    result = reused
+                elif first.promoted and other.promoted:
                     assert first.output is not None and other.output is not None
                     self._explain(judge, case, first.variant, first.output, other.output)
                     result = await run_pairwise(
@@ -303,7 +313,6 @@ class FunnelRunner:
                     result = _walkover(judge, first, other)
                 else:
                     continue  # both dropped: nothing to compare
-                name = f"{judge.name} vs {other.variant}" if several else judge.name
                 extra[0].append(replace(result, stage=name))
                 extra[index].append(_mirror(result))
         return [

@@ -174,6 +174,41 @@ class BaselineSide:
             entry["reused"] = entry.get("reused", 0) + 1
         return found
 
+    def reuse_pair(
+        self, judge: PairwiseJudge, case: Case, first: CaseResult, other: CaseResult, name: str,
+        *, count: bool = True,
+    ) -> StageResult | None:
+        """The stored comparison of two unchanged variants (for :attr:`FunnelRunner.reuse_pair`).
+
+        ``count``: add it to the ``"reused"`` counter (the current side's, not
+        the baseline side's, whose stored variants it also serves).
+        """
+        if judge.name not in self.same_judges:
+            return None
+        lines = []
+        for result in (first, other):
+            line = self.index.get((case.id, result.variant))
+            if line is None or result.output is None or line.output != result.output:
+                return None
+            if not line.fingerprint or line.fingerprint != case.fingerprint():
+                return None
+            lines.append(line)
+        stored = lines[0].stages.get(name)
+        if stored is None or stored.status != "measured" or stored.score is None:
+            return None
+        reason = f"baseline comparison reused (same outputs, same judge): score {stored.score:g}"
+        verdict = Verdict(
+            criterion=judge.criterion, judge=self.identities.get(judge.name, ""),
+            score=stored.score, reasoning=reason, samples=(stored.score,),
+        )
+        if count:
+            entry = self.counts.setdefault(name, {"hits": 0, "misses": 0})
+            entry["reused"] = entry.get("reused", 0) + 1
+        return StageResult(
+            stage=judge.name, kind="judge", status="measured", gating=False,
+            score=stored.score, reason=reason, verdict=verdict,
+        )
+
     def after_case(
         self, runner: FunnelRunner
     ) -> Callable[[Sequence[Unit], list[CaseResult]], Awaitable[None]]:

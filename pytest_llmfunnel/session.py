@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import threading
 from collections.abc import Generator, Iterable
@@ -233,10 +234,12 @@ class FunnelSession:
             explain_case=self.settings.explain_cache if hooks else None,
             explanations=self.tallies.explanations,
             reuse=side.reuse if side is not None else None,
+            reuse_pair=side.reuse_pair if side is not None else None,
         )
         if side is not None and not (self.settings.update_baseline or self.settings.dry_run):
             # Its own counters: re-judging the baseline is not part of this run's funnel.
             other = self.runner(spec, counts_key=f"{spec.key} [baseline]", hooks=False)
+            other.reuse_pair = functools.partial(side.reuse_pair, count=False)
             runner.after_case = side.after_case(other)
         return runner
 

@@ -53,8 +53,15 @@ def test_the_pairwise_metric_is_compared_against_a_baseline_the_same_judge_wrote
     assert update.ret == 0, update.stdout.str()
     if change:
         write_jsonl(pytester.path / "ab.jsonl", _pairwise_rows("zebra, indeed"))
-    result = pytester.runpytest(*judge_args(judge_server, "--llm-funnel-json=out.json"))
+    judge_server.reset()
+    fresh = pytester.path / "fresh-cache"  # a new machine: nothing cached
+    result = pytester.runpytest(
+        *judge_args(judge_server, "--llm-funnel-json=out.json", f"--llm-funnel-cache-dir={fresh}")
+    )
     assert result.ret == 0, result.stdout.str()
+    # Unchanged outputs reuse the stored comparison; changed ones are compared
+    # (both orders), while the baseline's stored outputs keep their comparison.
+    assert judge_server.stats.requests == (12 if change else 0)
     document = json.loads((pytester.path / "out.json").read_text())
     pairwise = [d for d in document["decisions"] if "pairwise_overall" in d["metric"]]
     assert len(pairwise) == 1, document["decisions"]
