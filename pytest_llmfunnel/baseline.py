@@ -42,6 +42,9 @@ from pytest_llmfunnel.atomic import atomic_write
 FORMAT: Final = "pytest-llmfunnel baseline"
 VERSION = 1
 UPDATE_HINT = "regenerate it with --llm-funnel-update-baseline"
+# Where an eval test's baseline lives when nothing else is configured: a
+# folder beside its test file, as snapshot tools keep theirs.
+DEFAULT_DIR = "__llmfunnel_baselines__"
 DEFAULT_VARIANT = "default"
 
 

@@ -36,9 +36,21 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     except DatasetError as exc:  # from None: the message alone, not shown twice as a chain
         raise pytest.fail.Exception(clean(str(exc), keep_newlines=True), pytrace=False) from None
     if tags:
-        dataset = dataset.select_tags(tags)
+        selected = dataset.select_tags(tags)
+        if not selected.cases:
+            # Parametrizing with no case at all would crash later hooks; a
+            # misspelt tag is a mistake to fix, not a test to skip quietly.
+            known = sorted({t for case in dataset.cases for t in case.tags})
+            pytest.fail(
+                clean(f"{where}: no case of {path.name} has the tag(s) "
+                      f"{', '.join(repr(t) for t in tags)}; tags in the file: "
+                      f"{', '.join(known) or 'none'}. Fix llm_dataset(tags=...) or tag the "
+                      "cases."),
+                pytrace=False,
+            )
+        dataset = selected
     positions = {case.id: index for index, case in enumerate(dataset.cases)}
-    baseline_file = _baseline_file(marker, where, metafunc, fs)
+    baseline_file, where_from = _baseline_file(marker, where, metafunc, fs)
     spec = EvalSpec(
         key=where, dataset=dataset, funnel=funnel, positions=positions,
         baseline_file=baseline_file, baseline=_load_baseline(baseline_file, fs),
@@ -48,6 +60,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     fs.spec_meta[where] = {
         "path": _relative(dataset.path, root),
         "baseline": None if baseline_file is None else str(baseline_file),
+        "baseline_from": where_from,  # "default", "ini", "marker" or "off"
         "ids": list(positions),
         "columns": columns,
     }
@@ -103,42 +116,54 @@ def _marker_arguments(
 
 def _baseline_file(
     marker: pytest.Mark, where: str, metafunc: pytest.Metafunc, fs: FunnelSession
-) -> Path | None:
-    """This eval test's baseline file: ``baseline=`` on the marker, else one in the folder
-    set by ``llm_funnel_baseline_dir``; None when neither is set (no gate)."""
+) -> tuple[Path | None, str]:
+    """This eval test's baseline file and where that came from.
+
+    ``baseline=`` on the marker (a path relative to the test file's folder, or
+    False for no gate), else one in ``llm_funnel_baseline_dir``, else one in
+    ``__llmfunnel_baselines__`` beside the test file: found from the test file
+    alone, so neither the rootdir nor the ini file pytest happened to read
+    decides whether a run is gated.
+    """
+    from pytest_llmfunnel.baseline import DEFAULT_DIR, baseline_path
+
+    test_file = Path(metafunc.definition.path)
     given = marker.kwargs.get("baseline")
+    if given is False:
+        return None, "off"
     if given is not None:
         if not isinstance(given, (str, Path)) or not str(given).strip():
             raise pytest.UsageError(
                 f"{where}: llm_dataset(baseline=...) must be the path of the baseline file "
-                f"(relative to the test file's folder); got {given!r}"
+                f"(relative to the test file's folder), or False for no gate; got {given!r}"
             )
-        return (Path(metafunc.definition.path).parent / given).resolve()
+        return (test_file.parent / given).resolve(), "marker"
     folder = fs.settings.baseline_dir
-    if folder is None:
-        return None
-    from pytest_llmfunnel.baseline import baseline_path
-
-    return baseline_path(folder, where)
+    if folder is not None:
+        return baseline_path(folder, where), "ini"
+    name = f"{test_file.name}::{where.partition('::')[2]}"
+    return baseline_path(test_file.parent / DEFAULT_DIR, name), "default"
 
 
 def _load_baseline(path: Path | None, fs: FunnelSession) -> Baseline | None:
     """The stored baseline, when the funnel runs and will compare against it.
 
     A baseline that cannot be read is a collection error naming the file and
-    line; a full update does not read the old file (it replaces it).
+    line. A full update replaces the old file, so one it cannot read is
+    ignored; one it can read still lends its verdicts to unchanged outputs,
+    so updating does not re-draw the verdicts of cases that did not change.
     """
     settings = fs.settings
     if path is None or not settings.enabled or fs.config.option.collectonly:
-        return None
-    if settings.update_baseline and not settings.merge_baseline:
         return None
     from pytest_llmfunnel.baseline import BaselineError, load_baseline_if_exists
 
     try:
         return load_baseline_if_exists(path)
     except BaselineError as exc:
-        pytest.fail(clean(str(exc), keep_newlines=True), pytrace=False)
+        if settings.update_baseline and not settings.merge_baseline:
+            return None
+        raise pytest.fail.Exception(clean(str(exc), keep_newlines=True), pytrace=False) from None
 
 
 def _tags(value: Any, where: str) -> tuple[str, ...]:
@@ -151,6 +176,17 @@ def _tags(value: Any, where: str) -> tuple[str, ...]:
     raise pytest.UsageError(
         f"{where}: llm_dataset(tags=...) must be a string or a list of strings; got {value!r}"
     )
+
+
+# Each case is evaluated once per eval test, before any item runs and without
+# the test's arguments: a parametrization would make several items share one
+# case's record (and the baseline keep one of them), so it is refused.
+_PARAMETRIZED = (
+    "{key}: an llm_dataset test cannot also be parametrized (by {names}): the funnel "
+    "evaluates each case once per eval test, and the parameters reach neither the "
+    "target nor the judges. Write one eval test per setting (a function per Funnel, "
+    "each with its own baseline), or move the parameter into the dataset's rows."
+)
 
 
 def annotate_items(items: list[pytest.Item], fs: FunnelSession) -> None:
@@ -170,6 +206,9 @@ def annotate_items(items: list[pytest.Item], fs: FunnelSession) -> None:
         variant = callspec.params.get("llm_variant", fs.single_variant.get(key))
         if spec is None or variant is None:
             continue
+        extra = sorted(set(callspec.params) - {"case", "llm_variant"})
+        if extra:
+            raise pytest.UsageError(_PARAMETRIZED.format(key=key, names=", ".join(extra)))
         case = callspec.params["case"]
         chunk = spec.positions.get(case.id, 0) // fs.chunk_size(len(spec.dataset.cases))
         item.stash[UNIT_KEY] = ItemInfo(spec, Unit(case, variant), chunk)

@@ -30,12 +30,17 @@ if TYPE_CHECKING:
     from pytest_llmfunnel.regression import GateResult
     from pytest_llmfunnel.session import FunnelSession
 
-NO_GATE_HINT = (
-    "no regression gate: no baseline is configured for {names}. To gate, set "
-    "llm_funnel_baseline_dir = <folder> in the ini file (or baseline=... on the marker), "
-    "run once with --llm-funnel-update-baseline and commit the files it writes."
+NO_GATE_HINT = "no regression gate for {names}: turned off with llm_dataset(baseline=False)."
+NO_BASELINE_YET = (
+    "no baseline yet for {name}, so no gate: create it with `{command}` and commit "
+    "{path}. In CI (the CI environment variable set) this fails the run."
+)
+CI_NO_BASELINE = (
+    "{name}: no baseline file, and in CI an eval test without one fails: create it with "
+    "`{command}` and commit {path} (or opt out with llm_dataset(..., baseline=False))."
 )
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+_TRUE = {"1", "true", "yes", "on"}
 
 
 @dataclass
@@ -45,6 +50,7 @@ class Conclusion:
     gate: GateResult | None = None
     rankings: list[Any] = field(default_factory=list)  # variants.VariantRanking per dataset
     calibration: tuple[list[Any], list[Any]] | None = None  # (calibrations, estimates)
+    judge_changes: list[Any] = field(default_factory=list)  # judge_change.JudgeChange
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -159,6 +165,7 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
         shown = ", ".join(ungated[:3]) + more
         out.notes.append(NO_GATE_HINT.format(names=shown))
     baselines: dict[str, Baseline | None] = {}
+    ci = in_ci()
     for key, meta in sorted(metas.items()):
         if not meta.get("baseline"):
             continue
@@ -170,9 +177,24 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
             baselines[key] = load_baseline_if_exists(Path(meta["baseline"]))
         except BaselineError as exc:
             out.failures.append(str(exc))
+            continue
+        if baselines[key] is not None:
+            continue
+        words = {"name": key, "command": create_command(key),
+                 "path": shown_path(meta["baseline"], fs)}
+        if ci:
+            del baselines[key]
+            out.failures.append(CI_NO_BASELINE.format(**words))
+        elif meta.get("baseline_from") == "default":
+            # Nothing was configured: a first local run evaluates and says how to gate.
+            del baselines[key]
+            out.notes.append(NO_BASELINE_YET.format(**words))
     if not baselines:
         return
+    from pytest_llmfunnel.judge_change import judge_changes
     from pytest_llmfunnel.regression import compare
+
+    out.judge_changes = judge_changes(fs.records, baselines)
 
     out.gate = compare(
         fs.records, baselines, alpha=settings.alpha, tolerance=settings.tolerance,
@@ -215,8 +237,8 @@ def update_baselines(
     for key, meta in sorted(metas.items()):
         if not meta.get("baseline"):
             out.failures.append(
-                f"{key}: no baseline file to update: set llm_funnel_baseline_dir in the ini "
-                "file, --llm-funnel-baseline-dir, or baseline=... on the marker"
+                f"{key}: no baseline file to update: llm_dataset(baseline=False) turns its "
+                "gate off; drop it (or name a file with baseline=...) to gate this eval test"
             )
             continue
         records = [r for r in fs.records if r["dataset"] == key]
@@ -242,6 +264,16 @@ def update_baselines(
             f"baseline {state}: {shown_path(str(path), fs)} ({len(new.cases)} cases); "
             "commit it to gate later runs against it."
         )
+
+
+def in_ci() -> bool:
+    """Whether the run is in CI: the ``CI`` environment variable is set to a true value."""
+    return os.environ.get("CI", "").strip().lower() in _TRUE
+
+
+def create_command(key: str) -> str:
+    """The command that writes the baseline of eval test ``key``."""
+    return f"pytest --llm-funnel --llm-funnel-update-baseline {key}"
 
 
 def shown_path(path: str, fs: FunnelSession) -> str:

@@ -90,8 +90,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("price_out", "Price per million completion tokens, for cost accounting.", None,
            "float", metavar="PRICE"),
     Option("baseline_dir", "Folder of the baseline files, one per eval test (a test's "
-           "llm_dataset(baseline=...) path wins). Without a baseline there is no gate.", None,
-           "path", metavar="DIR"),
+           "llm_dataset(baseline=...) path wins). Unset: __llmfunnel_baselines__ beside each "
+           "test file.", None, "path", metavar="DIR"),
     Option("update_baseline", "Write the baselines from this run instead of gating.", False,
            "bool", ini=False),
     Option("merge_baseline", "With --llm-funnel-update-baseline on a partial selection "

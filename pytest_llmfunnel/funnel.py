@@ -135,6 +135,11 @@ class FunnelRunner:
             the rendered lines collect in ``explanations``.
         after_case: awaited with each case's units and results before they are
             handed out (the session re-evaluates baseline outputs there).
+        reuse: called with each unit and its output; the judge results it returns
+            are taken instead of asking those judges (the baseline's stored
+            verdicts of an unchanged output, see :mod:`pytest_llmfunnel.rebase`).
+        reuse_pair: the same for a pairwise comparison, called with the judge,
+            the case, the two variants' results and the comparison's stage name.
     """
 
     backend: JudgeBackend
@@ -149,6 +154,9 @@ class FunnelRunner:
     explain_case: str | None = None
     explanations: list[str] = field(default_factory=list)
     after_case: Callable[[Sequence[Unit], list[CaseResult]], Awaitable[None]] | None = None
+    reuse: Callable[[Unit, str], Mapping[str, StageResult]] | None = None
+    reuse_pair: Callable[[PairwiseJudge, Case, CaseResult, CaseResult, str],
+                         StageResult | None] | None = None
 
     async def run(
         self,
@@ -206,7 +214,7 @@ class FunnelRunner:
         else:
             results = list(await asyncio.gather(*(self.run_one(funnel, u) for u in units)))
         if funnel.pairwise_judges and len(results) > 1:
-            results = await self._compare(funnel, units[0].case, results)
+            results = await self.compare(funnel, units[0].case, results)
         return results
 
     async def run_one(self, funnel: Funnel, unit: Unit) -> CaseResult:
@@ -219,7 +227,8 @@ class FunnelRunner:
             return _not_run(unit, str(exc))
         except Exception as exc:
             return _not_run(unit, f"target raised {type(exc).__name__}: {exc}")
-        return await self.evaluate(funnel, unit, output)
+        reuse = self.reuse(unit, output) if self.reuse is not None else None
+        return await self.evaluate(funnel, unit, output, reuse=reuse)
 
     async def evaluate(
         self,
@@ -266,7 +275,7 @@ class FunnelRunner:
             dropped_at=dropped_at,
         )
 
-    async def _compare(
+    async def compare(
         self, funnel: Funnel, case: Case, results: list[CaseResult]
     ) -> list[CaseResult]:
         """Each pairwise judge: the first variant against each other one.
@@ -280,7 +289,13 @@ class FunnelRunner:
         several = len(results) > 2
         for judge in funnel.pairwise_judges:
             for index, other in enumerate(results[1:], start=1):
-                if first.promoted and other.promoted:
+                name = f"{judge.name} vs {other.variant}" if several else judge.name
+                reused = None
+                if first.promoted and other.promoted and self.reuse_pair is not None:
+                    reused = self.reuse_pair(judge, case, first, other, name)
+                if reused is not None:
+                    result = reused
+                elif first.promoted and other.promoted:
                     assert first.output is not None and other.output is not None
                     self._explain(judge, case, first.variant, first.output, other.output)
                     result = await run_pairwise(
@@ -298,7 +313,6 @@ class FunnelRunner:
                     result = _walkover(judge, first, other)
                 else:
                     continue  # both dropped: nothing to compare
-                name = f"{judge.name} vs {other.variant}" if several else judge.name
                 result = replace(result, pair=(first.variant, other.variant))
                 extra[0].append(replace(result, stage=name))
                 extra[index].append(_mirror(result))

@@ -139,7 +139,7 @@ class GateDecision:
             worse = f" the {self.flips[0]} cases that got worse" if self.flips else " the cases"
             nxt = f"Look at{worse}; if the change is intended, update the baseline."
         elif self.decision == "improved":
-            nxt = "Update the baseline to lock the improvement in."
+            nxt = "To gate later changes against this run, update the baseline."
         elif not self.gated:
             nxt = "Measured only, not gated."
         else:

@@ -113,6 +113,10 @@ def markdown(
         missing_baselines=missing, cost=fs.settings.cost,
     )
     ranking = variants_markdown(out)
+    if out.judge_changes:
+        from pytest_llmfunnel.judge_change import judge_change_markdown
+
+        ranking = "\n\n".join(p for p in (judge_change_markdown(out.judge_changes), ranking) if p)
     if out.calibration is not None:
         from pytest_llmfunnel.report.calibration import calibration_markdown, distrust_lines
         from pytest_llmfunnel.report.escape import md_text

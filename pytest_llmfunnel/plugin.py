@@ -7,6 +7,7 @@ Each hook is a few lines that hand off to the :class:`FunnelSession` kept in
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,7 +24,8 @@ MARKER = "llm_dataset"
 MARKER_HELP = (
     "llm_dataset(path, funnel=None, tags=None, columns=None, baseline=None): run the test "
     "once per case of the dataset file (JSONL, CSV or YAML), through the given Funnel, and "
-    "gate it against the baseline file (default: one in llm_funnel_baseline_dir)."
+    "gate it against the baseline file (default: one in llm_funnel_baseline_dir, else in "
+    "__llmfunnel_baselines__ beside the test file; baseline=False: no gate)."
 )
 
 
@@ -54,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker, validate settings, and set up the session object."""
     config.addinivalue_line("markers", MARKER_HELP)
+    _check_rootdir(config)
     enabled = bool(config.getoption("llm_funnel")) or _env_enabled()
     cli = {o.dest: config.getoption(o.dest) for o in OPTIONS}
     try:
@@ -109,14 +112,54 @@ def _env_enabled() -> bool:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    """One line that says what judges and caches verdicts."""
+    """What judges and caches verdicts, and which ini file the settings came from."""
     fs = config.stash.get(SESSION_KEY, None)
     if fs is None or not fs.settings.enabled:
         return None
     from pytest_llmfunnel.factory import describe, placeholder_warning
 
+    if config.inipath is not None:
+        source = f"llm-funnel: settings from {config.inipath} (and the command line)"
+    else:
+        source = (
+            f"llm-funnel: no ini file was read (rootdir {config.rootpath}), so no "
+            "llm_funnel_* ini setting applies"
+        )
     warning = placeholder_warning(fs.settings)
-    return [describe(fs.settings)] + ([warning] if warning else [])
+    return [describe(fs.settings), source] + ([warning] if warning else [])
+
+
+def _check_rootdir(config: pytest.Config) -> None:
+    """Refuse a path flag whose separate value made pytest pick another rootdir.
+
+    pytest chooses the rootdir and ini file before plugins add their options,
+    so in ``--llm-funnel-cache-dir /elsewhere`` it takes ``/elsewhere`` for a
+    test path when it exists: the rootdir moves up to a common ancestor and the
+    project's ini file (its judge, its baselines) is silently not read.
+    """
+    import itertools
+    import os
+
+    args = [str(a) for a in config.invocation_params.args]
+    flags = {o.flag for o in OPTIONS if o.kind == "path"}
+    here = Path(config.invocation_params.dir).resolve()
+    root = Path(config.rootpath).resolve()
+    for flag, value in itertools.pairwise(args):
+        if flag not in flags or value.startswith("-") or not os.path.exists(value):
+            continue
+        target = (here / value).resolve()
+        if target == here or here in target.parents:
+            continue  # inside the folder pytest started in: it cannot move the rootdir
+        if not (root == target or root in target.parents):
+            continue  # the rootdir does not contain it, so it did not choose the rootdir
+        ini = config.inipath
+        if ini is not None and Path(ini).resolve().parent in (here, *here.parents):
+            continue  # an ini file of the project was found and read all the same
+        raise pytest.UsageError(
+            f"{flag} {value}: pytest took {value} for a test path while choosing "
+            f"the rootdir (now {root}), so the project's ini file was not read. "
+            f"Write {flag}={value} (one argument)."
+        )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -288,6 +288,20 @@ class JudgeAnswer(BaseModel):
     score: float
 
 
+class PassFailAnswer(BaseModel):
+    """The answer schema a pass/fail judge sends: the score is 0 or 1, nothing else.
+
+    Only the schema differs from :class:`JudgeAnswer` (which parses both): an
+    endpoint that enforces structured output can then answer nothing the
+    parser would reject as off the scale.
+    """
+
+    model_config = ConfigDict(strict=True)
+
+    reasoning: str
+    score: Literal[0, 1]
+
+
 class PairwiseAnswer(BaseModel):
     """A pairwise judge's structured answer, about the outputs as shown (A, B)."""
 

@@ -211,7 +211,8 @@ class RunResult:
 class Tallies:
     """Counters of one process that no case's record carries; merged across xdist workers.
 
-    ``cache`` maps dataset → stage → ``{"hits", "misses"}`` (store lookups);
+    ``cache`` maps dataset → stage → ``{"hits", "misses"}`` (store lookups)
+    and ``"reused"`` (baseline verdicts of unchanged outputs, see rebase);
     ``dry_run`` holds the requests a dry run counted and their token estimate;
     ``budget_spent`` / ``budget_refused`` the budget's spend and refused
     requests; ``explanations`` the ``--llm-funnel-explain-cache`` lines;
@@ -263,3 +264,7 @@ class Tallies:
 
     def misses(self, dataset: str, stage: str) -> int:
         return self.cache.get(dataset, {}).get(stage, {}).get("misses", 0)
+
+    def reused(self, dataset: str, stage: str) -> int:
+        """Baseline verdicts of unchanged outputs taken instead of asking the judge."""
+        return self.cache.get(dataset, {}).get(stage, {}).get("reused", 0)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import threading
-from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmfunnel.backend import AnswerStore, JudgeBackend
-from pytest_llmfunnel.baseline import Baseline, BaselineCase
+from pytest_llmfunnel.baseline import Baseline
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.dataset import Dataset, load_dataset
 from pytest_llmfunnel.factory import BudgetBackend, CountingStore, DryRunBackend, endpoint_report
@@ -35,6 +36,7 @@ from pytest_llmfunnel.results import RunResult, Tallies
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.conclude import Conclusion
+    from pytest_llmfunnel.rebase import BaselineSide
 
 ENABLE_HINT = "LLM eval: run pytest with --llm-funnel to evaluate this case"
 DRY_RUN_HINT = "llm-funnel dry run: nothing was judged; the summary counts what would be sent"
@@ -90,8 +92,7 @@ class FunnelSession:
         self._identities: dict[str, dict[str, str]] = {}
         self._scales: dict[str, dict[str, tuple[float, float]]] = {}
         self._run: tuple[int, RunResult] | None = None
-        self._baseline_index: dict[str, dict[tuple[str, str], BaselineCase]] = {}
-        self._rebased: dict[tuple[str, str, str], CaseResult] = {}
+        self._sides: dict[str, BaselineSide | None] = {}
         self.tallies = Tallies()
         self._results: dict[str, CaseResult] = {}
         # The running eval item's result (set in its setup, cleared after its
@@ -215,9 +216,14 @@ class FunnelSession:
     def runner(
         self, spec: EvalSpec, *, counts_key: str | None = None, hooks: bool = True
     ) -> FunnelRunner:
-        """A runner for one eval test, counting its cache hits and misses per stage."""
+        """A runner for one eval test, counting its cache hits and misses per stage.
+
+        With ``hooks``, unchanged outputs reuse the baseline's verdicts and
+        each case's stored output is evaluated beside it (see rebase).
+        """
         counts = self.tallies.cache.setdefault(counts_key or spec.key, {})
-        return FunnelRunner(
+        side = self.baseline_side(spec) if hooks else None
+        runner = FunnelRunner(
             backend=self.backend,
             store=CountingStore(self.store, counts),
             concurrency=self.backend_concurrency,
@@ -227,8 +233,15 @@ class FunnelSession:
             call_targets=not self.settings.dry_run,
             explain_case=self.settings.explain_cache if hooks else None,
             explanations=self.tallies.explanations,
-            after_case=self._rebase_hook(spec) if hooks else None,
+            reuse=side.reuse if side is not None else None,
+            reuse_pair=side.reuse_pair if side is not None else None,
         )
+        if side is not None and not (self.settings.update_baseline or self.settings.dry_run):
+            # Its own counters: re-judging the baseline is not part of this run's funnel.
+            other = self.runner(spec, counts_key=f"{spec.key} [baseline]", hooks=False)
+            other.reuse_pair = functools.partial(side.reuse_pair, count=False)
+            runner.after_case = side.after_case(other)
+        return runner
 
     # -- the baseline side -------------------------------------------------------
     def identities(self, spec: EvalSpec) -> dict[str, str]:
@@ -249,35 +262,22 @@ class FunnelSession:
             self._scales[spec.key] = stage_scales(spec.funnel)
         return self._scales[spec.key]
 
-    def _rebase_hook(
-        self, spec: EvalSpec
-    ) -> Callable[[Sequence[Unit], list[CaseResult]], Awaitable[None]] | None:
-        """Re-evaluate the baseline's stored outputs beside the current ones (see rebase)."""
-        baseline = spec.baseline
-        if baseline is None or self.settings.update_baseline or self.settings.dry_run:
-            return None
-        from pytest_llmfunnel.rebase import reevaluate
+    def baseline_side(self, spec: EvalSpec) -> BaselineSide | None:
+        """``spec``'s stored baseline as the funnel uses it (None without one)."""
+        if spec.key not in self._sides:
+            side = None
+            if spec.baseline is not None:
+                from pytest_llmfunnel.rebase import BaselineSide
 
-        index = self._baseline_index.setdefault(spec.key, baseline.index())
-        identities = self.identities(spec)
-        same = {n for n, i in identities.items() if baseline.header.judges.get(n) == i}
-        # Its own counters: re-judging the baseline is not part of this run's funnel.
-        runner = self.runner(spec, counts_key=f"{spec.key} [baseline]", hooks=False)
-
-        async def hook(units: Sequence[Unit], results: list[CaseResult]) -> None:
-            for unit in units:
-                line = index.get((unit.case.id, unit.variant))
-                changed = line is not None and line.fingerprint not in ("", unit.case.fingerprint())
-                if line is None or changed:
-                    continue  # new or changed case: reported unpaired, nothing to compare
-                rebased = await reevaluate(runner, spec.funnel, unit, line, same, identities)
-                self._rebased[(spec.key, unit.case.id, unit.variant)] = rebased
-
-        return hook
+                counts = self.tallies.cache.setdefault(spec.key, {})
+                side = BaselineSide(spec.funnel, spec.baseline, self.identities(spec), counts)
+            self._sides[spec.key] = side
+        return self._sides[spec.key]
 
     def rebased(self, spec: EvalSpec, unit: Unit) -> CaseResult | None:
         """The baseline's re-evaluated result for ``unit`` (handed out once)."""
-        return self._rebased.pop((spec.key, unit.case.id, unit.variant), None)
+        side = self._sides.get(spec.key)
+        return None if side is None else side.rebased.pop((unit.case.id, unit.variant), None)
 
     async def _run_groups(self, groups: list[tuple[EvalSpec, list[tuple[str, Unit]]]]) -> None:
         try:

@@ -84,6 +84,10 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
         )
         for comparison in gate.datasets:
             yield from _pairing_lines(comparison)
+    if out.judge_changes:
+        yield ""
+        for change in out.judge_changes:
+            yield from _wrapped(change.line())
     if verbosity >= 0:
         yield from _variant_lines(fs)
     if out.calibration is not None and verbosity >= 0:
@@ -132,31 +136,43 @@ def _variant_lines(fs: FunnelSession) -> Iterator[str]:
 
 def funnel_table(dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None) -> Iterator[str]:
     """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
-    requests sent, tokens and cost."""
+    baseline verdicts reused, requests sent, tokens and cost."""
     yield from _wrapped(
         f"{dataset.name}: {dataset.cases} cases, {dataset.promoted} promoted "
         f"({_pct(dataset.promoted, dataset.cases)}), {dataset.errors} errors"
     )
     rows = []
+    reused_total = 0
     for name, c in dataset.stages.items():
         row = [name, str(c.cases_in), str(c.passed), str(c.failed), str(c.errors)]
         if dataset.kinds.get(name) == "judge":
             misses = tallies.misses(dataset.name, name) if tallies is not None else "-"
+            reused = tallies.reused(dataset.name, name) if tallies is not None else 0
+            reused_total += reused
             price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
             row += [
                 str(c.cache_hits),
                 str(misses),
+                str(reused),
                 str(c.requests),
                 str(c.usage.total_tokens),
                 "-" if price is None else f"{price:.4f}",
             ]
         else:
-            row += [""] * 5
+            row += [""] * 6
         rows.append(row)
-    headers = ["stage", "in", "pass", "fail", "err", "hits", "miss", "sent", "tokens", "cost"]
+    headers = [
+        "stage", "in", "pass", "fail", "err", "hits", "miss", "reuse", "sent", "tokens", "cost"
+    ]
     from pytest_llmfunnel.report.text import plain_table
 
-    yield from plain_table(headers, rows, ("left", *["right"] * 9), WIDTH)
+    yield from plain_table(headers, rows, ("left", *["right"] * 10), WIDTH)
+    if reused_total:
+        yield from _wrapped(
+            f"{dataset.name}: reused {reused_total} baseline verdict"
+            f"{'s' * (reused_total != 1)} of unchanged outputs (same output, same judge: "
+            "nothing sent, no new noise)"
+        )
 
 
 def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterator[str]:

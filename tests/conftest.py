@@ -42,11 +42,11 @@ def plugin_args(request: pytest.FixtureRequest) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nested pytest runs must not see the outer run's endpoint, keys or xdist worker."""
+    """Nested pytest runs must not see the outer run's endpoint, keys, xdist worker or CI."""
     import os
 
     for name in list(os.environ):
-        if name.startswith(ENV_PREFIXES):
+        if name.startswith(ENV_PREFIXES) or name == "CI":
             monkeypatch.delenv(name)
 
 

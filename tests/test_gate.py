@@ -84,7 +84,7 @@ def test_improvement_uses_its_own_test_and_bound() -> None:
     assert d.decision == "improved" and not d.fails
     assert d.p_value == pytest.approx(stats.mcnemar_exact_one_sided(40, 4))
     assert d.bound > 0  # lower bound of the gain
-    assert "lock the improvement in" in d.message()
+    assert "gate later changes against this run, update the baseline" in d.message()
 
 
 def test_holm_runs_across_every_gated_pair() -> None:

@@ -266,6 +266,26 @@ def test_pass_fail_scores_must_be_zero_or_one() -> None:
     assert info.value.cause == "out_of_scale"
 
 
+@pytest.mark.parametrize("scale", ["pass_fail", (1, 5), (0, 10)])
+def test_the_answer_schema_admits_only_scores_the_parser_accepts(scale: Any) -> None:
+    """Structured output constrains the judge to the schema: nothing it admits may be refused."""
+    (request,) = J.rubric("x", "t", scale=scale).requests(
+        QA, "o", model="m", base_url="u", json_schema=True
+    )
+    score = request.body["response_format"]["json_schema"]["schema"]["properties"]["score"]
+    if scale == "pass_fail":
+        assert score == {"enum": [0, 1], "type": "integer"}
+        for value in score["enum"]:
+            assert parse_answer(completion(answer(value)), scale).score == value
+        with pytest.raises(JudgeParseError):
+            parse_answer(completion(answer(3)), scale)
+    else:
+        assert score["type"] == "number"  # bounds are in the prompt; the parser checks them
+        low, high = scale
+        for value in (low, (low + high) / 2, high):
+            assert parse_answer(completion(answer(value)), scale).score == value
+
+
 def test_pairwise_parse() -> None:
     assert parse_pairwise_answer(completion(winner("tie"))).winner == "tie"
     with pytest.raises(JudgeParseError) as info:

@@ -77,15 +77,16 @@ def accept_baseline(
     assert run(pytester, server, "--llm-funnel-update-baseline").ret == 0
 
 
-def test_without_a_baseline_configured_there_is_no_gate_and_a_hint(
+def test_without_a_baseline_file_yet_there_is_no_gate_and_a_hint(
     pytester: pytest.Pytester, judge_server: JudgeServer
 ) -> None:
     worse_scores_low(judge_server)
     project(pytester, rows_with(range(30)), ini="")
     result = run(pytester, judge_server)
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*no regression gate: no baseline is configured for*"])
+    result.stdout.fnmatch_lines(["*no baseline yet for test_eval.py::test_eval, so no gate*"])
     assert not (pytester.path / "baselines").exists()
+    assert not (pytester.path / "__llmfunnel_baselines__").exists()
 
 
 def test_a_configured_baseline_that_does_not_exist_fails_and_says_how_to_create_it(

@@ -240,7 +240,10 @@ def next_steps(decisions: Sequence[GateDecision], missing: Iterable[str] = ()) -
     if status == "no gate":
         return f"**Next:** create a baseline with {accept} and commit it to enable the gate."
     if any(d.decision == "improved" for d in decisions):
-        return f"**Next:** lock the improvement in with {accept} and commit the baseline files."
+        return (
+            f"**Next:** to gate later changes against this run, update the baseline with "
+            f"{accept} and commit it (outputs that did not change keep their verdicts)."
+        )
     return "**Next:** nothing to do; the baseline still holds."
 
 

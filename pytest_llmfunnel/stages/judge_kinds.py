@@ -30,6 +30,7 @@ from pytest_llmfunnel.prompts import (
     WINNER_SCORES,
     JudgeAnswer,
     PairwiseAnswer,
+    PassFailAnswer,
     Scale,
     parse_answer,
     parse_pairwise_answer,
@@ -200,7 +201,8 @@ class RubricJudge(_Judge):
             context=context,
             expected=expected,
         )
-        answer_format = shared_response_format(JudgeAnswer, "judge_answer", json_schema=json_schema)
+        answer = PassFailAnswer if self.scale == "pass_fail" else JudgeAnswer
+        answer_format = shared_response_format(answer, "judge_answer", json_schema=json_schema)
         body = self._body(messages, model, answer_format)
         low, high = scale_bounds(self.scale)
         subject = JudgeSubject(self.criterion, text, output, context, expected, low, high)

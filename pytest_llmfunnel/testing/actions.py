@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,6 +108,39 @@ def hashed_verdicts(low: int = 1, high: int = 5) -> Callable[[dict[str, Any]], A
         return verdict(low + digest % (high - low + 1), reasoning="hashed")
 
     return answer
+
+
+def random_verdicts(
+    seed: int, low: int = 1, high: int = 5
+) -> Callable[[dict[str, Any]], Action]:
+    """A default answer whose score is a seeded random draw in ``[low, high]``.
+
+    A noisy judge: the same prompt asked twice may get different scores, as
+    from a real model sampling at a temperature above zero. The draws are one
+    seeded sequence, so a test that sends its requests in a fixed order sees
+    the same scores on every run. Like an endpoint that enforces structured
+    output, it answers only scores the request's schema admits: when the
+    schema lists the allowed scores (``enum``), the draw is one of them.
+    """
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def answer(body: dict[str, Any]) -> Action:
+        allowed = _allowed_scores(body)
+        with lock:
+            score = rng.choice(allowed) if allowed else rng.randint(low, high)
+        return verdict(score, reasoning="random")
+
+    return answer
+
+
+def _allowed_scores(body: dict[str, Any]) -> list[Any]:
+    """The ``enum`` of the ``score`` property in a ``json_schema`` response format, if any."""
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or {}
+    score = (schema.get("properties") or {}).get("score") or {}
+    allowed = score.get("enum")
+    return list(allowed) if isinstance(allowed, list) else []
 
 
 def last_user_message(body: dict[str, Any]) -> str:
