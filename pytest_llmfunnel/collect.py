@@ -266,12 +266,17 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
             rebased, fingerprint=fingerprint, judges=identities, scales=scales
         )
     report.llm_funnel = record  # type: ignore[attr-defined]
-    report.llm_funnel_status = status_of(record)  # type: ignore[attr-defined]
+    status = status_of(record)
+    report.llm_funnel_status = status  # type: ignore[attr-defined]
     problems = describe_problems(record)
     if problems:
         report.sections.append(("llm-funnel", "\n".join(problems)))
     if not getattr(fs.config.option, "xmlpath", None):
         return  # the properties exist for JUnit XML; without it they only cost memory
+    # JUnit: the status, and for a case that is not ok why (see pytest_llmfunnel.junit).
+    item.user_properties.append(("llm_funnel.status", status))
+    if problems:
+        item.user_properties.append(("llm_funnel.reason", "; ".join(problems)))
     item.user_properties.append(("llm_funnel.promoted", str(result.promoted).lower()))
     for stage in record["stages"]:
         score = stage["score"]
@@ -306,8 +311,30 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
             write_lockfile(fs, fs.conclusion, unfinished=unfinished)
         if fs.conclusion.failure and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        mark_junit_errors(session, fs)
     finally:
         fs.close()
+
+
+def mark_junit_errors(session: pytest.Session, fs: FunnelSession) -> None:
+    """Show llm-error cases as errors in ``--junitxml`` (written by now: this hook runs last)."""
+    option = getattr(session.config.option, "xmlpath", None)
+    if not option:
+        return
+    import os
+    import xml.etree.ElementTree as ET
+
+    from pytest_llmfunnel.junit import mark_llm_errors
+
+    # Resolved the way pytest's junitxml plugin resolves it.
+    path = session.config.invocation_params.dir / os.path.expanduser(os.path.expandvars(option))
+    if not path.is_file():
+        return  # junitxml disabled (-p no:junitxml), or nothing written
+    try:
+        mark_llm_errors(path)
+    except (OSError, ET.ParseError) as exc:
+        if fs.conclusion is not None:
+            fs.conclusion.notes.append(f"JUnit XML not updated with the llm-error cases: {exc}")
 
 
 def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:
