@@ -52,6 +52,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     }
 
     units = [u for case in dataset.cases for u in units_for(case, funnel)]
+    fs.spec_meta[where]["units"] = len(units)  # what a complete run evaluates
     variants = {u.variant for u in units}
     ids = [f"{u.case.id}:{u.variant}" if len(variants) > 1 else u.case.id for u in units]
     if len(variants) == 1 and "llm_variant" not in metafunc.fixturenames:
@@ -296,8 +297,10 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         if fs.settings.dry_run:
             return
         from pytest_llmfunnel.conclude import conclude, order_records
+        from pytest_llmfunnel.selection import completeness_of
 
         order_records(fs)  # before the counts are first built, so they are built once
+        fs.completeness = completeness_of(session, fs)
         check_error_share(session, fs)
         fs.conclusion = conclude(fs)
         if fs.settings.export_lockfile is not None:
@@ -308,33 +311,23 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
                 unfinished = "the run did not finish"
             elif fs.workers_lost:
                 unfinished = "an xdist worker went down before handing over its verdicts"
+            elif fs.completeness.status == "incomplete":
+                unfinished = f"the run did not finish: {fs.completeness.stopped}"
             write_lockfile(fs, fs.conclusion, unfinished=unfinished)
-        if fs.conclusion.failure and session.exitstatus == pytest.ExitCode.OK:
+        ok = session.exitstatus == pytest.ExitCode.OK
+        if ok and (fs.conclusion.failure or fs.completeness.status == "incomplete"):
+            # An incomplete run decided nothing, so it cannot pass (pytest's own
+            # codes, such as 2 for an interrupt, are kept).
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        mark_junit_errors(session, fs)
+        if getattr(session.config.option, "xmlpath", None):
+            from pytest_llmfunnel.junit import mark_junit_file
+
+            config = session.config
+            note = mark_junit_file(config.option.xmlpath, config.invocation_params.dir)
+            if note:
+                fs.conclusion.notes.append(note)
     finally:
         fs.close()
-
-
-def mark_junit_errors(session: pytest.Session, fs: FunnelSession) -> None:
-    """Show llm-error cases as errors in ``--junitxml`` (written by now: this hook runs last)."""
-    option = getattr(session.config.option, "xmlpath", None)
-    if not option:
-        return
-    import os
-    import xml.etree.ElementTree as ET
-
-    from pytest_llmfunnel.junit import mark_llm_errors
-
-    # Resolved the way pytest's junitxml plugin resolves it.
-    path = session.config.invocation_params.dir / os.path.expanduser(os.path.expandvars(option))
-    if not path.is_file():
-        return  # junitxml disabled (-p no:junitxml), or nothing written
-    try:
-        mark_llm_errors(path)
-    except (OSError, ET.ParseError) as exc:
-        if fs.conclusion is not None:
-            fs.conclusion.notes.append(f"JUnit XML not updated with the llm-error cases: {exc}")
 
 
 def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:

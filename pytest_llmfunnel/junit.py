@@ -61,3 +61,22 @@ def mark_llm_errors(path: Path) -> int:
         text = ET.tostring(root, encoding="unicode")
         atomic_write(path, '<?xml version="1.0" encoding="utf-8"?>' + text)
     return added
+
+
+def mark_junit_file(option: str, invocation_dir: Path) -> str | None:
+    """:func:`mark_llm_errors` on the ``--junitxml`` file; a note when it cannot be read.
+
+    The path is resolved the way pytest's junitxml plugin resolves it. The
+    caller runs after that plugin wrote the file (a ``trylast`` session-finish
+    hook); a missing file (``-p no:junitxml``) is left alone.
+    """
+    import os
+
+    path = invocation_dir / os.path.expanduser(os.path.expandvars(option))
+    if not path.is_file():
+        return None
+    try:
+        mark_llm_errors(path)
+    except (OSError, ET.ParseError) as exc:
+        return f"JUnit XML not updated with the llm-error cases: {exc}"
+    return None

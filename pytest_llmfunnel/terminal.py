@@ -21,7 +21,9 @@ def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
     """The funnel per dataset, the failed and errored cases (capped), then the notes."""
     run = fs.run_result()
     tallies = fs.tallies
-    if not (run.datasets or fs.settings.dry_run or fs.settings.explain_cache):
+    scope = fs.completeness
+    if not (run.datasets or scope.status == "incomplete" or fs.settings.dry_run
+            or fs.settings.explain_cache):
         return
     yield _rule("llm-funnel")
     for dataset in run.datasets.values():
@@ -51,6 +53,7 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
     if out is None:
         return
     gate = out.gate
+    scope = fs.completeness
     if gate is not None:
         from pytest_llmfunnel.report.text import report_lines
 
@@ -59,9 +62,17 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
         yield from report_lines(
             gate.decisions, flips, records=fs.records,
             missing_baselines=gate.missing_baselines, verbosity=verbosity, width=WIDTH,
+            completeness=scope,
         )
         for comparison in gate.datasets:
             yield from _pairing_lines(comparison)
+    elif not scope.complete:
+        # No gate ran (none configured, or an incomplete run decides nothing):
+        # the extent of the run still gets its line.
+        from pytest_llmfunnel.report.text import verdict_lines
+
+        yield ""
+        yield from verdict_lines([], width=WIDTH, completeness=scope)
     if verbosity >= 0:
         yield from _variant_lines(fs)
     if out.calibration is not None and verbosity >= 0:

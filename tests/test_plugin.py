@@ -324,3 +324,56 @@ def test_junit_xml_shows_llm_errors_as_errors_and_llm_failed_by_property(
     assert status_of("c02") == "llm-failed"
     assert set(children("c00")) == {"properties"}
     assert status_of("c00") == "ok"
+
+
+PARTIAL_FUNNEL = """
+import pytest
+from pytest_llmfunnel import Funnel, judges
+
+@pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance()))
+def test_eval(case):
+    pass
+"""
+
+
+@pytest.mark.usefixtures("openai_env")
+@pytest.mark.parametrize(
+    ("selection", "count"),
+    [(("-k", "c01 or c02 or c03 or c04"), 4), (("test_eval.py::test_eval[c05]",), 1)],
+    ids=["k", "node-id"],
+)
+def test_a_partial_selection_is_gated_and_says_partial_everywhere(
+    pytester: pytest.Pytester, judge_server: JudgeServer, plugin_args: list[str],
+    selection: tuple[str, ...], count: int,
+) -> None:
+    """-k or a node id runs part of a dataset: the gate decides on it, never a plain pass."""
+    import json
+
+    write_jsonl(pytester.path / "cases.jsonl", cases(12))
+    pytester.makeini("[pytest]\nllm_funnel_baseline_dir = baselines\n")
+    pytester.makepyfile(test_eval=PARTIAL_FUNNEL)
+    reports = ("--llm-funnel-report=report.md", "--llm-funnel-json=results.json")
+    update = pytester.runpytest(*judge_args(judge_server, "--llm-funnel-update-baseline"))
+    assert update.ret == 0, update.stdout.str()
+
+    full = pytester.runpytest(*judge_args(judge_server, *reports), *plugin_args)
+    assert full.ret == 0, full.stdout.str()
+    full.stdout.fnmatch_lines(["llm-funnel gate passed: No regression in 2 gated metrics"])
+    assert "partial:" not in full.stdout.str()
+    assert "partial:" not in (pytester.path / "report.md").read_text(encoding="utf-8")
+    doc = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
+    assert doc["completeness"]["status"] == "complete" and doc["status"] == "passed"
+
+    result = pytester.runpytest(*judge_args(judge_server, *reports), *plugin_args, *selection)
+    assert result.ret == 0, result.stdout.str()
+    phrase = f"partial: {count} of 12 cases"
+    result.stdout.fnmatch_lines([f"llm-funnel gate passed ({phrase}): No regression*"])
+    markdown = (pytester.path / "report.md").read_text(encoding="utf-8")
+    assert f"No regression in 2 gated metrics &#40;{phrase}&#41;" in markdown
+    doc = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
+    assert doc["status"] == "passed" and phrase in doc["headline"]
+    assert len(doc["cases"]) == count and doc["decisions"]  # the gate decided on these
+    scope = doc["completeness"]
+    assert (scope["status"], scope["evaluated"], scope["selected"], scope["total"]) == (
+        "partial", count, count, 12,
+    )
