@@ -66,6 +66,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     }
 
     units = [u for case in dataset.cases for u in units_for(case, funnel)]
+    fs.spec_meta[where]["units"] = len(units)  # what a complete run evaluates
     variants = {u.variant for u in units}
     ids = [f"{u.case.id}:{u.variant}" if len(variants) > 1 else u.case.id for u in units]
     if len(variants) == 1 and "llm_variant" not in metafunc.fixturenames:
@@ -354,12 +355,17 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
             rebased, fingerprint=fingerprint, judges=identities, scales=scales
         )
     report.llm_funnel = record  # type: ignore[attr-defined]
-    report.llm_funnel_status = status_of(record)  # type: ignore[attr-defined]
+    status = status_of(record)
+    report.llm_funnel_status = status  # type: ignore[attr-defined]
     problems = [terminal_text(p, None) for p in describe_problems(record)]
     if problems:
         report.sections.append(("llm-funnel", "\n".join(problems)))
     if not getattr(fs.config.option, "xmlpath", None):
         return  # the properties exist for JUnit XML; without it they only cost memory
+    # JUnit: the status, and for a case that is not ok why (see pytest_llmfunnel.junit).
+    item.user_properties.append(("llm_funnel.status", status))
+    if problems:
+        item.user_properties.append(("llm_funnel.reason", "; ".join(problems)))
     item.user_properties.append(("llm_funnel.promoted", str(result.promoted).lower()))
     for stage in record["stages"]:
         score = stage["score"]
@@ -381,8 +387,10 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         if fs.settings.dry_run:
             return
         from pytest_llmfunnel.conclude import conclude, order_records
+        from pytest_llmfunnel.selection import completeness_of
 
         order_records(fs)  # before the counts are first built, so they are built once
+        fs.completeness = completeness_of(session, fs)
         check_error_share(session, fs)
         fs.conclusion = conclude(fs)
         if fs.settings.export_lockfile is not None:
@@ -393,9 +401,21 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
                 unfinished = "the run did not finish"
             elif fs.workers_lost:
                 unfinished = "an xdist worker went down before handing over its verdicts"
+            elif fs.completeness.status == "incomplete":
+                unfinished = f"the run did not finish: {fs.completeness.stopped}"
             write_lockfile(fs, fs.conclusion, unfinished=unfinished)
-        if fs.conclusion.failure and session.exitstatus == pytest.ExitCode.OK:
+        ok = session.exitstatus == pytest.ExitCode.OK
+        if ok and (fs.conclusion.failure or fs.completeness.status == "incomplete"):
+            # An incomplete run decided nothing, so it cannot pass (pytest's own
+            # codes, such as 2 for an interrupt, are kept).
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if getattr(session.config.option, "xmlpath", None):
+            from pytest_llmfunnel.junit import mark_junit_file
+
+            config = session.config
+            note = mark_junit_file(config.option.xmlpath, config.invocation_params.dir)
+            if note:
+                fs.conclusion.notes.append(note)
     finally:
         fs.close()
 

@@ -69,11 +69,21 @@ def conclude(fs: FunnelSession) -> Conclusion:
     metas = {r["dataset"]: fs.spec_meta.get(r["dataset"], {}) for r in fs.records}
     if settings.labels is not None:
         calibrate_judges(fs, out)
-    if settings.update_baseline:
+    scope = fs.completeness
+    if scope.status == "incomplete":
+        # Part of the selection never ran: deciding on the rest could pass a
+        # regression in the cases that did not run, so nothing is decided.
+        if settings.update_baseline:
+            out.failures.append(
+                f"baselines not written: {scope.phrase()}. Run the whole selection again "
+                "to update them."
+            )
+    elif settings.update_baseline:
         update_baselines(fs, metas, out)
     else:
         gate(fs, metas, out)
-    out.rankings = rank(fs)
+    if scope.status != "incomplete":
+        out.rankings = rank(fs)
     from pytest_llmfunnel.outputs import write_outputs
 
     write_outputs(fs, out)

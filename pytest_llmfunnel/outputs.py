@@ -27,7 +27,12 @@ def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
 
     settings = fs.settings
     summary = step_summary_path()
-    if not fs.records or not (settings.report or settings.json or settings.review or summary):
+    scope = fs.completeness
+    # An incomplete run reports even when no case got as far as its item: an
+    # old report must not be left to say the gate passed.
+    if not (fs.records or scope.status == "incomplete"):
+        return
+    if not (settings.report or settings.json or settings.review or summary):
         return
     gate = out.gate
     decisions = gate.decisions if gate else ()
@@ -52,11 +57,11 @@ def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
 
         document = build_document(
             fs.records, decisions, flips, settings=SettingsSummary.from_settings(settings, label),
-            tool_version=__version__, missing_baselines=missing,
+            tool_version=__version__, missing_baselines=missing, completeness=scope,
         )
         write_results(document, settings.json)
         out.notes.append(f"JSON results written: {shown_path(str(settings.json), fs)}")
-    if settings.review:
+    if settings.review and fs.records:
         out.notes.append(review(fs, [(f.case, f.variant) for f in flips
                                      if f.direction == "worse"]))
 
@@ -110,7 +115,7 @@ def markdown(
 
     text = render_markdown(
         fs.run_result(), decisions, flips, judge_label=label, records=fs.records,
-        missing_baselines=missing, cost=fs.settings.cost,
+        missing_baselines=missing, cost=fs.settings.cost, completeness=fs.completeness,
     )
     ranking = variants_markdown(out)
     if out.judge_changes:

@@ -184,9 +184,11 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Under xdist loadgroup, keep each chunk's items together (see suffix_xdist_groups)."""
+    """Count the selected eval items; under xdist loadgroup, keep each chunk's items together."""
     from pytest_llmfunnel.collect import suffix_xdist_groups
+    from pytest_llmfunnel.selection import count_selected
 
+    count_selected(session.items, session.config.stash[SESSION_KEY])
     suffix_xdist_groups(session.items, session.config)
 
 
@@ -238,6 +240,10 @@ def pytest_runtest_makereport(
         from pytest_llmfunnel.collect import decorate_report
 
         decorate_report(item, report, item.config.stash[SESSION_KEY])
+    elif call.when == "setup":
+        from pytest_llmfunnel.selection import mark_setup_report
+
+        mark_setup_report(item, report)
     elif call.when == "teardown":
         # The record travels on the call report; the result is dropped, not
         # kept until the session ends.

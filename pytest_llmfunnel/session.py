@@ -27,6 +27,7 @@ import pytest
 
 from pytest_llmfunnel.backend import AnswerStore, JudgeBackend
 from pytest_llmfunnel.baseline import Baseline
+from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.dataset import Dataset, load_dataset
 from pytest_llmfunnel.factory import BudgetBackend, CountingStore, DryRunBackend, endpoint_report
@@ -111,6 +112,9 @@ class FunnelSession:
         self.failure_message: str | None = None
         self.workers_lost = 0  # xdist workers that went down without handing over
         self.conclusion: Conclusion | None = None  # set on the controller at the end
+        self.completeness = Completeness()  # how much of the selection ran (set at the end)
+        self.started: dict[str, int] = {}  # eval test → its items begun (setup reports)
+        self.interrupt_message: str | None = None  # why pytest.exit or xdist stopped the run
         self.session: pytest.Session | None = None
         self._frozen = False
 
@@ -391,9 +395,20 @@ class FunnelSession:
     # -- results ---------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Gather each case's record where the summary is made (the controller under xdist)."""
+        if self.distributed:
+            return
+        if report.when == "setup":
+            key = getattr(report, "llm_funnel_dataset", None)
+            if key is not None:
+                self.started[key] = self.started.get(key, 0) + 1
+            return
         record = getattr(report, "llm_funnel", None)
-        if record is not None and report.when == "call" and not self.distributed:
+        if record is not None and report.when == "call":
             self.records.append(record)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Keep why the run stopped: pytest.exit's reason, xdist's "stopping after ..."."""
+        self.interrupt_message = str(excinfo.value) or None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(

@@ -30,7 +30,9 @@ def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
 def _summary_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
     run = fs.run_result()
     tallies = fs.tallies
-    if not (run.datasets or fs.settings.dry_run or fs.settings.explain_cache):
+    scope = fs.completeness
+    if not (run.datasets or scope.status == "incomplete" or fs.settings.dry_run
+            or fs.settings.explain_cache):
         return
     yield _rule("llm-funnel")
     yield from distrust_first(fs)
@@ -73,6 +75,7 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
     if out is None:
         return
     gate = out.gate
+    scope = fs.completeness
     if gate is not None:
         from pytest_llmfunnel.report.text import report_lines
 
@@ -81,9 +84,17 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
         yield from report_lines(
             gate.decisions, flips, records=fs.records,
             missing_baselines=gate.missing_baselines, verbosity=verbosity, width=WIDTH,
+            completeness=scope,
         )
         for comparison in gate.datasets:
             yield from _pairing_lines(comparison)
+    elif not scope.complete:
+        # No gate ran (none configured, or an incomplete run decides nothing):
+        # the extent of the run still gets its line.
+        from pytest_llmfunnel.report.text import verdict_lines
+
+        yield ""
+        yield from verdict_lines([], width=WIDTH, completeness=scope)
     if out.judge_changes:
         yield ""
         for change in out.judge_changes:

@@ -259,3 +259,121 @@ def test_one_variant_is_a_parameter_only_when_the_test_asks_for_it(
     result = pytester.runpytest("--llm-funnel", "-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*::test_plain?a? PASSED*", "*::test_asks?b? PASSED*"])
+
+
+JUNIT_FUNNEL = """
+import pytest
+from pytest_llmfunnel import Funnel, judges
+
+@pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance()))
+def test_eval(case):
+    pass
+"""
+
+
+@pytest.mark.usefixtures("openai_env")
+def test_junit_xml_shows_llm_errors_as_errors_and_llm_failed_by_property(
+    pytester: pytest.Pytester, judge_server: JudgeServer, plugin_args: list[str]
+) -> None:
+    """An llm-error case is an <error> in the XML; llm-failed stays a pass with its status."""
+    import xml.etree.ElementTree as ET
+
+    from pytest_llmfunnel.testing import status, verdict
+    from pytest_llmfunnel.testing.actions import last_user_message
+
+    def answer(body: dict) -> object:
+        text = last_user_message(body)
+        if "item 1?" in text or "item 4?" in text or "item 7?" in text:
+            return status(500)  # never recovers (no retries): an error verdict
+        return verdict(2 if "item 2?" in text else 5)
+
+    judge_server.default = answer  # type: ignore[assignment]
+    write_jsonl(pytester.path / "cases.jsonl", cases(9))
+    pytester.makepyfile(test_eval=JUNIT_FUNNEL)
+    result = pytester.runpytest(
+        *judge_args(judge_server, "--junitxml=junit.xml", "--llm-funnel-max-error-share=0.5"),
+        *plugin_args,
+    )
+    assert result.ret == 0, result.stdout.str()  # 3 of 9 errors is below the share
+    result.stdout.fnmatch_lines(["*5 passed, 3 llm-error, 1 llm-failed*"])
+
+    root = ET.parse(pytester.path / "junit.xml").getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("errors"), suite.get("failures"), suite.get("tests")) == ("3", "0", "9")
+    by_case = {tc.get("name", "").partition("@")[0]: tc for tc in suite.iter("testcase")}
+    assert len(by_case) == 9
+
+    def children(name: str) -> dict[str, ET.Element]:
+        return {child.tag: child for child in by_case[f"test_eval[{name}]"]}
+
+    def status_of(name: str) -> str | None:
+        props = {p.get("name"): p.get("value") for p in by_case[f"test_eval[{name}]"].iter(
+            "property")}
+        return props.get("llm_funnel.status")
+
+    for name in ("c01", "c04", "c07"):
+        error = children(name).get("error")
+        assert error is not None, name
+        assert error.get("type") == "llm-error"
+        assert "relevance: error" in (error.get("message") or "")
+        assert "500" in (error.get("message") or "")
+        assert status_of(name) == "llm-error"
+    # llm-failed does not fail the session, so it is no <failure>: a property says so.
+    assert set(children("c02")) == {"properties"}
+    assert status_of("c02") == "llm-failed"
+    assert set(children("c00")) == {"properties"}
+    assert status_of("c00") == "ok"
+
+
+PARTIAL_FUNNEL = """
+import pytest
+from pytest_llmfunnel import Funnel, judges
+
+@pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance()))
+def test_eval(case):
+    pass
+"""
+
+
+@pytest.mark.usefixtures("openai_env")
+@pytest.mark.parametrize(
+    ("selection", "count"),
+    [(("-k", "c01 or c02 or c03 or c04"), 4), (("test_eval.py::test_eval[c05]",), 1)],
+    ids=["k", "node-id"],
+)
+def test_a_partial_selection_is_gated_and_says_partial_everywhere(
+    pytester: pytest.Pytester, judge_server: JudgeServer, plugin_args: list[str],
+    selection: tuple[str, ...], count: int,
+) -> None:
+    """-k or a node id runs part of a dataset: the gate decides on it, never a plain pass."""
+    import json
+
+    write_jsonl(pytester.path / "cases.jsonl", cases(12))
+    pytester.makeini("[pytest]\nllm_funnel_baseline_dir = baselines\n")
+    pytester.makepyfile(test_eval=PARTIAL_FUNNEL)
+    reports = ("--llm-funnel-report=report.md", "--llm-funnel-json=results.json")
+    update = pytester.runpytest(*judge_args(judge_server, "--llm-funnel-update-baseline"))
+    assert update.ret == 0, update.stdout.str()
+
+    full = pytester.runpytest(*judge_args(judge_server, *reports), *plugin_args)
+    assert full.ret == 0, full.stdout.str()
+    full.stdout.fnmatch_lines(["llm-funnel gate passed: No regression in 2 gated metrics"])
+    assert "partial:" not in full.stdout.str()
+    assert "partial:" not in (pytester.path / "report.md").read_text(encoding="utf-8")
+    doc = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
+    assert doc["completeness"]["status"] == "complete" and doc["status"] == "passed"
+
+    result = pytester.runpytest(*judge_args(judge_server, *reports), *plugin_args, *selection)
+    assert result.ret == 0, result.stdout.str()
+    phrase = f"partial: {count} of 12 cases"
+    result.stdout.fnmatch_lines([f"llm-funnel gate passed ({phrase}): No regression*"])
+    markdown = (pytester.path / "report.md").read_text(encoding="utf-8")
+    assert f"No regression in 2 gated metrics &#40;{phrase}&#41;" in markdown
+    doc = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
+    assert doc["status"] == "passed" and phrase in doc["headline"]
+    assert len(doc["cases"]) == count and doc["decisions"]  # the gate decided on these
+    scope = doc["completeness"]
+    assert (scope["status"], scope["evaluated"], scope["selected"], scope["total"]) == (
+        "partial", count, count, 12,
+    )

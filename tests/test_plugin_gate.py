@@ -403,6 +403,8 @@ def test_junit_xml_carries_each_cases_stage_results_as_properties(
         for case in tree.iter("testcase")
     }
     assert props["test_eval[c02]"] == {
+        "llm_funnel.status": "llm-failed",
+        "llm_funnel.reason": "relevance: failed (score 2): score 2 < threshold 4: graded",
         "llm_funnel.promoted": "true",
         "llm_funnel.max_chars(40)": "passed",
         "llm_funnel.relevance": "failed 2",

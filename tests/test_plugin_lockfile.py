@@ -198,3 +198,24 @@ def test_a_crashed_worker_leaves_the_old_lockfile_alone(
     out = " ".join(result.stdout.str().split())
     assert "lockfile not written: an xdist worker went down" in out
     assert committed.read_text(encoding="utf-8") == COMMITTED
+
+
+def test_a_run_stopped_by_x_leaves_the_old_lockfile_alone(
+    project: pytest.Pytester, judge_server: JudgeServer, committed: Path
+) -> None:
+    """-x after 2 of 5 cases: an incomplete run, whose lockfile would miss 3 cases' verdicts."""
+    (project.path / "test_eval.py").write_text(
+        TEMPLATE.format(helpful=HELPFUL).replace(
+            "def test_eval(case):\n    pass", "def test_eval(case):\n    assert case.id != 'c01'"
+        )
+    )
+    result = project.runpytest(
+        *judge_args(
+            judge_server, "-p", "no:xdist", "-x", f"--llm-funnel-export-lockfile={LOCKFILE}"
+        )
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = " ".join(result.stdout.str().split())
+    assert "lockfile not written: the run did not finish: stopped early" in out
+    assert f"({LOCKFILE} is unchanged)" in out
+    assert committed.read_text(encoding="utf-8") == COMMITTED

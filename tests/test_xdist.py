@@ -168,3 +168,52 @@ def test_worker_restarts_are_only_turned_off_with_the_plugins_own_switch(
     result = pytester.runpytest("--llm-funnel", "-n", "2", "-s", *given)
     assert result.ret == 0
     result.stdout.fnmatch_lines([seen])
+
+
+CRASHING_EVAL = """
+import os
+import pytest
+from pytest_llmfunnel import Funnel, judges
+
+@pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(judges.relevance()))
+def test_eval(case):
+    if case.id == os.environ.get("CRASH_AT"):
+        os._exit(3)  # the worker process dies in the middle of its chunk
+"""
+
+
+@pytest.mark.usefixtures("openai_env")
+def test_a_worker_crash_mid_dataset_makes_the_run_incomplete_in_every_report(
+    pytester: pytest.Pytester, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    write_jsonl(pytester.path / "cases.jsonl", cases(N))
+    pytester.makeini("[pytest]\nllm_funnel_baseline_dir = baselines\n")
+    pytester.makepyfile(test_eval=CRASHING_EVAL)
+    update = pytester.runpytest(*judge_args(judge_server, "--llm-funnel-update-baseline"))
+    assert update.ret == 0, update.stdout.str()
+
+    monkeypatch.setenv("CRASH_AT", "c05")
+    result = pytester.runpytest_subprocess(
+        *judge_args(
+            judge_server, "-n", "2", "--llm-funnel-report=report.md",
+            "--llm-funnel-json=results.json",
+        ),
+        timeout=120,
+    )
+    text = " ".join(result.stdout.str().split())
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, text
+    result.stdout.fnmatch_lines(["*worker gw* crashed and worker restarting disabled*"])
+    doc = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
+    scope = doc["completeness"]
+    assert doc["status"] == "incomplete" and scope["status"] == "incomplete"
+    assert doc["decisions"] == []
+    assert "1 xdist worker went down" in scope["stopped"]
+    evaluated = scope["evaluated"]
+    assert evaluated == len(doc["cases"]) < N  # c05 never reported
+    assert "c05" not in {c["case"] for c in doc["cases"]}
+    phrase = f"partial: {evaluated} of {N} cases evaluated"
+    assert f"llm-funnel gate not decided: Incomplete run, {phrase}" in text
+    markdown = (pytester.path / "report.md").read_text(encoding="utf-8")
+    assert phrase in markdown and "No regression" not in markdown

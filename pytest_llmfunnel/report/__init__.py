@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.results import RunResult
 
 if TYPE_CHECKING:
@@ -60,11 +61,12 @@ class ReportData:
     flips: tuple[FlipLike, ...]
     missing_baselines: tuple[str, ...] = ()
     judge_label: str = "no judge stage ran"
+    completeness: Completeness | None = None  # None: not recorded (taken as complete)
 
 
 # --- the verdict ---------------------------------------------------------------
 
-Status = Literal["regressed", "not comparable", "passed", "no gate"]
+Status = Literal["regressed", "not comparable", "passed", "no gate", "incomplete"]
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,21 @@ class Verdict:
     improved: tuple[GateDecision, ...]
     missing_baselines: tuple[str, ...]
     measured: int = 0
+    scope: Completeness | None = None  # how much of the selection ran
 
-    def lead(self) -> str:
-        """The verdict's first words, e.g. ``Regression in 1 of 12 gated metrics``."""
+    def lead(self, *, extent: bool = True) -> str:
+        """The first words: ``Regression in 1 of 12 gated metrics (partial: 14 of 400 cases)``.
+
+        ``extent=False`` leaves out a partial run's counts (a caller shows them first).
+        """
+        scope = self.scope
+        if self.status == "incomplete" and scope is not None:
+            return f"Incomplete run, {scope.counts()}; no gate decision"
+        if extent and scope is not None and scope.status == "partial":
+            return f"{self._lead()} ({scope.counts()})"
+        return self._lead()
+
+    def _lead(self) -> str:
         n = self.gated
         metrics = f"{n} gated metric{'' if n == 1 else 's'}"
         if self.status == "regressed":
@@ -98,6 +112,8 @@ class Verdict:
 
     def detail(self, minus: str = MINUS) -> str:
         """What decided it: the regressed metrics, the first reason, or the improvements."""
+        if self.status == "incomplete":
+            return (self.scope.stopped or "") if self.scope is not None else ""
         if self.status == "regressed":
             return _listed(self.regressed, minus)
         if self.status == "not comparable":
@@ -110,6 +126,8 @@ class Verdict:
     def extra(self) -> str:
         """What else the reader must know: other failing metrics, missing baselines."""
         text = ""
+        if self.status == "incomplete":
+            return text
         if self.status == "regressed" and self.not_comparable:
             text += f"; {len(self.not_comparable)} not comparable"
         if self.missing_baselines and self.status != "no gate":
@@ -117,10 +135,10 @@ class Verdict:
             text += f"; no baseline for {names}"
         return text
 
-    def headline(self, minus: str = MINUS) -> str:
+    def headline(self, minus: str = MINUS, *, extent: bool = True) -> str:
         """The verdict as plain (unescaped) text."""
         detail = self.detail(minus)
-        return self.lead() + (f" ({detail})" if detail else "") + self.extra()
+        return self.lead(extent=extent) + (f" ({detail})" if detail else "") + self.extra()
 
 
 def _listed(decisions: Sequence[GateDecision], minus: str, shown: int = 3) -> str:
@@ -135,15 +153,18 @@ def _listed(decisions: Sequence[GateDecision], minus: str, shown: int = 3) -> st
 
 
 def summarize(
-    decisions: Sequence[GateDecision], missing_baselines: Iterable[str] = ()
+    decisions: Sequence[GateDecision], missing_baselines: Iterable[str] = (),
+    completeness: Completeness | None = None,
 ) -> Verdict:
-    """The verdict of a gate: regressed beats not comparable beats passed."""
+    """The verdict of a gate: incomplete beats regressed beats not comparable beats passed."""
     gated = [d for d in decisions if d.gated]
     regressed = tuple(d for d in gated if d.decision == "regressed")
     not_comparable = tuple(d for d in gated if d.decision == "not comparable")
     improved = tuple(d for d in gated if d.decision == "improved")
     status: Status
-    if regressed:
+    if completeness is not None and completeness.status == "incomplete":
+        status = "incomplete"
+    elif regressed:
         status = "regressed"
     elif not_comparable:
         status = "not comparable"
@@ -153,7 +174,7 @@ def summarize(
         status = "no gate"
     return Verdict(
         status, len(gated), regressed, not_comparable, improved, tuple(missing_baselines),
-        measured=len(decisions) - len(gated),
+        measured=len(decisions) - len(gated), scope=completeness,
     )
 
 

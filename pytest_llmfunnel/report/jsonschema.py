@@ -8,7 +8,7 @@ bumped whenever a field changes meaning or disappears; new optional fields
 keep the version. :func:`to_json` is byte-for-byte stable for equal content
 (sorted keys, no timestamp unless one is given), so two runs' files can be
 diffed. ``docs/json-schema.md`` is generated from these models by
-:func:`schema_markdown`, and a test keeps the two in step.
+:func:`schema_markdown` (in :mod:`.schemadoc`), and a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_llmfunnel.atomic import atomic_write
+from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.report import FlipLike, ReportData, summarize
 from pytest_llmfunnel.report.escape import json_text
+from pytest_llmfunnel.report.extent import Extent
 from pytest_llmfunnel.results import RunResult
 
 SCHEMA_VERSION = 1
@@ -244,8 +246,9 @@ class ResultsDocument(_Model):
         default=None, description="ISO 8601 time of writing; omitted for reproducible files."
     )
     settings: SettingsSummary = Field(description="Settings that matter to read the results.")
-    status: Literal["regressed", "not comparable", "passed", "no gate"] = Field(
-        description="The gate's overall verdict."
+    status: Literal["regressed", "not comparable", "passed", "no gate", "incomplete"] = Field(
+        description="The gate's overall verdict; incomplete when the run ended early and "
+        "nothing was decided (see completeness)."
     )
     headline: str = Field(description="The verdict in one sentence.")
     datasets: list[DatasetSummary] = Field(description="Funnel counts per dataset.")
@@ -256,6 +259,10 @@ class ResultsDocument(_Model):
     flips: list[Flip] = Field(description="Cases whose verdict changed against the baseline.")
     missing_baselines: list[str] = Field(
         default_factory=list, description="Datasets that had no baseline to compare with."
+    )
+    completeness: Extent | None = Field(
+        default=None, description="How much of its evaluation the run covered: a partial or "
+        "incomplete run says so here and in the headline."
     )
 
     def report_data(self) -> ReportData:
@@ -268,6 +275,7 @@ class ResultsDocument(_Model):
             flips=tuple(self.flips),
             missing_baselines=tuple(self.missing_baselines),
             judge_label=self.settings.judge_label,
+            completeness=None if self.completeness is None else self.completeness.to_completeness(),
         )
 
 
@@ -280,6 +288,7 @@ def build_document(
     tool_version: str,
     created_at: str | None = None,
     missing_baselines: Iterable[str] = (),
+    completeness: Completeness | None = None,
 ) -> ResultsDocument:
     """The results document of a session; raises pydantic's ValidationError on a bad record."""
     cases = [CaseRecord.model_validate(dict(r)) for r in records]
@@ -300,20 +309,22 @@ def build_document(
         for ds in run.datasets.values()
     ]
     missing = list(missing_baselines)
-    verdict = summarize(decisions, missing)
+    verdict = summarize(decisions, missing, completeness)
     return ResultsDocument(
         tool_version=tool_version, created_at=created_at, settings=settings,
         status=verdict.status, headline=verdict.headline(), datasets=datasets, cases=cases,
         decisions=[Decision.from_gate(d) for d in decisions],
         flips=[Flip.from_flip(f) for f in flips], missing_baselines=missing,
+        completeness=None if completeness is None else Extent.from_completeness(completeness),
     )
 
 
 def to_json(document: ResultsDocument) -> str:
     """The document as stable JSON: sorted keys, two-space indent, a final newline."""
     data = document.model_dump(mode="json", exclude_none=False)
-    if data.get("created_at") is None:
-        data.pop("created_at", None)
+    for optional in ("created_at", "completeness"):  # left out unless known
+        if data.get(optional) is None:
+            data.pop(optional, None)
     text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     return json_text(text) + "\n"  # C1, bidi, U+2028/9 as escapes: same value, inert text
 
@@ -365,48 +376,7 @@ def load_results(path: str | Path) -> ResultsDocument:
 
 
 def schema_markdown() -> str:
-    """The text of ``docs/json-schema.md``: prose per model and field, then the JSON Schema."""
-    schema = ResultsDocument.model_json_schema()
-    defs: dict[str, Any] = schema.get("$defs", {})
-    out = [
-        "# JSON results schema",
-        "",
-        "<!-- Generated from pytest_llmfunnel/report/jsonschema.py by schema_markdown(); "
-        "do not edit by hand. -->",
-        "",
-        "`pytest --llm-funnel --llm-funnel-json=results.json` writes one document per session. "
-        f"This page describes `schema_version` {SCHEMA_VERSION}. The version is bumped when a "
-        "field changes meaning or disappears; new optional fields keep it. Keys are sorted and "
-        "`created_at` is left out unless set, so two runs' files compare with a plain diff. "
-        "Numbers that cannot be computed (a metric that is not comparable) are `null`. "
-        "No API key or endpoint is ever written.",
-        "",
-        "Read a file back with `pytest_llmfunnel.report.jsonschema.load_results(path)`, or "
-        "render it with `llmfunnel report results.json`.",
-    ]
-    for name, model in [("ResultsDocument", schema), *sorted(defs.items())]:
-        out += ["", f"## {name}", "", model.get("description", "").strip(), "",
-                "| field | type | required | description |", "| --- | --- | --- | --- |"]
-        required = set(model.get("required", []))
-        for field, spec in model.get("properties", {}).items():
-            out.append(
-                f"| `{field}` | {_type_of(spec)} | {'yes' if field in required else 'no'} | "
-                f"{spec.get('description', '')} |"
-            )
-    out += ["", "## JSON Schema", "", "```json",
-            json.dumps(schema, indent=2, sort_keys=True), "```", ""]
-    return "\n".join(out)
+    """The text of ``docs/json-schema.md`` (see :mod:`.schemadoc`)."""
+    from pytest_llmfunnel.report.schemadoc import schema_markdown as render
 
-
-def _type_of(spec: Mapping[str, Any]) -> str:
-    if "$ref" in spec:
-        return str(spec["$ref"]).rsplit("/", 1)[-1]
-    if "anyOf" in spec:
-        return " or ".join(_type_of(s) for s in spec["anyOf"])
-    if "const" in spec:
-        return f"`{json.dumps(spec['const'])}`"
-    if "enum" in spec:
-        return " / ".join(f"`{v}`" for v in spec["enum"])
-    if spec.get("type") == "array":
-        return f"list of {_type_of(spec.get('items', {}))}"
-    return str(spec.get("type", "any"))
+    return render()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.report import (
     MINUS,
@@ -47,7 +48,9 @@ FLIP_LIMIT = 25
 TAG_LIMIT = 50
 CHART_LIMIT = 12
 UPDATE_FLAG = "--llm-funnel-update-baseline"
-ICONS = {"regressed": "❌", "not comparable": "⚠️", "passed": "✅", "no gate": "ℹ️"}
+ICONS = {
+    "regressed": "❌", "not comparable": "⚠️", "passed": "✅", "no gate": "ℹ️", "incomplete": "⏹️",
+}
 DECISION_ICONS = {"regressed": "❌", "not comparable": "⚠️", "improved": "⬆️", "ok": "✅"}
 
 
@@ -59,9 +62,12 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence
     return "\n".join(lines)
 
 
-def verdict_markdown(decisions: Sequence[GateDecision], missing: Iterable[str] = ()) -> str:
+def verdict_markdown(
+    decisions: Sequence[GateDecision], missing: Iterable[str] = (),
+    completeness: Completeness | None = None,
+) -> str:
     """``**❌ Regression in 1 of 12 gated metrics** (support: ... p_adj=0.003)``."""
-    verdict = summarize(decisions, missing)
+    verdict = summarize(decisions, missing, completeness)
     detail = verdict.detail(MINUS)
     text = f"**{ICONS[verdict.status]} {md_text(verdict.lead(), None)}**"
     if detail:
@@ -222,10 +228,21 @@ def tags_markdown(records: Iterable[Mapping[str, Any]], limit: int = TAG_LIMIT) 
     )
 
 
-def next_steps(decisions: Sequence[GateDecision], missing: Iterable[str] = ()) -> str:
+def next_steps(
+    decisions: Sequence[GateDecision], missing: Iterable[str] = (),
+    completeness: Completeness | None = None,
+) -> str:
     """What the reader should do now, for this verdict."""
-    status = summarize(decisions, missing).status
+    status = summarize(decisions, missing, completeness).status
     accept = f"`pytest --llm-funnel {UPDATE_FLAG}`"
+    if status == "incomplete":
+        return (
+            "**Next:** this run ended before every selected case ran, so nothing was gated. "
+            "Run the whole selection again; verdicts already received are reused from the "
+            "cache."
+        )
+    if completeness is not None and completeness.status == "partial":
+        accept += " on the whole selection"
     if status == "regressed":
         return (
             "**Next:** inspect the flipped cases above. If the change is intended, accept it "
@@ -244,6 +261,8 @@ def next_steps(decisions: Sequence[GateDecision], missing: Iterable[str] = ()) -
             f"**Next:** to gate later changes against this run, update the baseline with "
             f"{accept} and commit it (outputs that did not change keep their verdicts)."
         )
+    if completeness is not None and completeness.status == "partial":
+        return "**Next:** nothing to do for the cases that ran; the others were not compared."
     return "**Next:** nothing to do; the baseline still holds."
 
 
@@ -259,11 +278,12 @@ def render_markdown(
     cost: Callable[[int, int], float | None] | None = None,
     flip_limit: int | None = FLIP_LIMIT,
     baseline: Path | None = None,
+    completeness: Completeness | None = None,
 ) -> str:
     """The whole pull-request report.
 
     ``source`` is the session's :class:`RunResult` (with ``decisions``,
-    ``flips``, ``records`` and ``judge_label`` given alongside) or a loaded
+    ``flips``, ``records``, ``judge_label`` and ``completeness`` given alongside) or a loaded
     results document, which carries all of them. ``baseline`` exists for the
     command line and must be None: a saved document already holds its gate.
     """
@@ -275,7 +295,7 @@ def render_markdown(
     if isinstance(source, RunResult):
         data = ReportData(
             source, tuple(records), tuple(decisions), tuple(flips), tuple(missing_baselines),
-            judge_label or "not stated",
+            judge_label or "not stated", completeness,
         )
     else:
         data = source.report_data()
@@ -283,7 +303,7 @@ def render_markdown(
     parts = [
         MARKER,
         f"## {md_text(title, 120)}",
-        verdict_markdown(data.decisions, data.missing_baselines),
+        verdict_markdown(data.decisions, data.missing_baselines, data.completeness),
         f"Judged by: {md_text(data.judge_label, CELL_LIMIT)}",
     ]
     if data.run.datasets:
@@ -298,5 +318,5 @@ def render_markdown(
     tags = tags_markdown(data.records)
     if tags:
         parts.append(tags)
-    parts += ["---", next_steps(data.decisions, data.missing_baselines)]
+    parts += ["---", next_steps(data.decisions, data.missing_baselines, data.completeness)]
     return "\n\n".join(parts) + "\n"

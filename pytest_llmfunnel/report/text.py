@@ -41,6 +41,7 @@ from pytest_llmfunnel.results import RunResult
 from pytest_llmfunnel.terminal import funnel_table
 
 if TYPE_CHECKING:
+    from pytest_llmfunnel.completeness import Completeness
     from pytest_llmfunnel.gate import GateDecision
     from pytest_llmfunnel.report.jsonschema import ResultsDocument
 
@@ -93,19 +94,26 @@ def _wrap(text: str, width: int, indent: str = "  ", first: str = "") -> list[st
 
 def verdict_lines(
     decisions: Sequence[GateDecision], missing_baselines: Iterable[str] = (), *,
-    width: int | None = None,
+    width: int | None = None, completeness: Completeness | None = None,
 ) -> list[str]:
-    """The gate's outcome in one (wrapped) sentence."""
-    verdict = summarize(decisions, missing_baselines)
+    """The gate's outcome in one (wrapped) sentence; a partial or incomplete run says so."""
+    verdict = summarize(decisions, missing_baselines, completeness)
     word = {
         "regressed": "FAILED",
         "not comparable": "FAILED",
         "passed": "passed",
         "no gate": "skipped",
+        "incomplete": "not decided",
     }[verdict.status]
     if verdict.missing_baselines:
         word = "FAILED"
-    return _wrap(f"llm-funnel gate {word}: {verdict.headline(minus='-')}", terminal_width(width))
+    if completeness is not None and completeness.status == "partial":
+        # First, where no line wrap splits it: never a plain "gate passed".
+        word += f" ({completeness.counts()})"
+        headline = verdict.headline(minus="-", extent=False)
+    else:
+        headline = verdict.headline(minus="-")
+    return _wrap(f"llm-funnel gate {word}: {headline}", terminal_width(width))
 
 
 def quality_lines(
@@ -229,6 +237,7 @@ def report_lines(
     verbosity: int = 0,
     width: int | None = None,
     cost: Any = None,
+    completeness: Completeness | None = None,
 ) -> Iterator[str]:
     """The whole terminal report; ``run`` adds the funnel tables (omit when shown elsewhere).
 
@@ -236,7 +245,7 @@ def report_lines(
     """
     w = terminal_width(width)
     if verbosity < 0:
-        yield from verdict_lines(decisions, missing_baselines, width=w)
+        yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness)
         for d in decisions:
             if d.fails:
                 yield from _wrap(d.message(), w, indent="    ", first="  ")
@@ -255,7 +264,7 @@ def report_lines(
         if block:
             yield from block
             yield ""
-    yield from verdict_lines(decisions, missing_baselines, width=w)
+    yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness)
 
 
 def render_text(
@@ -273,5 +282,6 @@ def render_text(
         report_lines(
             data.decisions, data.flips, records=data.records, run=data.run,
             missing_baselines=data.missing_baselines, verbosity=verbosity, width=width,
+            completeness=data.completeness,
         )
     ) + "\n"
