@@ -49,11 +49,12 @@ def test_case(case, llm_result):
 """
 
 
-def write_project(root: Path) -> None:
+def write_project(root: Path, answer: str = "Answer {i}.") -> None:
     root.joinpath("pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     root.joinpath("test_eval.py").write_text(EVAL_MODULE, encoding="utf-8")
     lines = [
-        canonical_json({"id": f"case-{i:02d}", "input": f"Question {i}?", "output": f"Answer {i}."})
+        canonical_json({"id": f"case-{i:02d}", "input": f"Question {i}?",
+                        "output": answer.format(i=i)})
         for i in range(CASES)
     ]
     root.joinpath("cases.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -207,6 +208,12 @@ def write_gated_project(root: Path, srv: JudgeServer) -> None:
     update = start_run(root, srv.base_url, "--llm-funnel-update-baseline")
     output, _ = update.communicate(timeout=120)
     assert update.returncode == 0, output.decode(errors="replace")
+    # New outputs (a changed prompt): unchanged ones would keep the baseline's verdicts
+    # and the run would ask nothing, leaving nothing to interrupt.
+    write_project(root, answer="Answer {i}, revised.")
+    root.joinpath("pytest.ini").write_text(
+        "[pytest]\nllm_funnel_baseline_dir = baselines\n", encoding="utf-8"
+    )
     srv.latency = latency
     srv.reset()
 
