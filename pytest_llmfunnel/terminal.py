@@ -62,6 +62,8 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
         )
         for comparison in gate.datasets:
             yield from _pairing_lines(comparison)
+        for warning in gate.warnings:
+            yield from _wrapped("warning: " + warning)
     if verbosity >= 0:
         yield from _variant_lines(fs)
     if out.calibration is not None and verbosity >= 0:

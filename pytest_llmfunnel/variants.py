@@ -50,7 +50,7 @@ from pytest_llmfunnel.review import is_pairwise
 
 # The gate's own metric and value rules, used as they are so the two cannot drift apart.
 PROMOTION = regression.PROMOTION
-Metric = regression._Metric
+Metric = regression.Metric
 ERROR, MISSING = regression._ERROR, regression._MISSING
 
 Status = Literal["best", "candidate", "discarded"]
