@@ -417,18 +417,20 @@ def _decide_one(
         )
 
     improved = hi.p_adjusted < alpha
-    gain_bound = t.lower(hi.level)
-    gain = (
-        f"better by more than the tolerance ({word} is better): lower bound of the gain "
-        f"{gain_bound:+.3g} > {tol:.3g}"
-    )
+
+    def gain() -> GateDecision:
+        bound = t.lower(hi.level)
+        why = (f"better by more than the tolerance ({word} is better): lower bound of the gain "
+               f"{bound:+.3g} > {tol:.3g}")
+        return build("improved", bound, t.p_better, hi, why)
+
     if mode == "non-inferiority":
         bound = t.lower(hp.level)
         side = "lower" if spec.higher_is_better else "upper"
         margin = f"{side} bound of the change {sign * bound:+.3g} vs margin {-sign * tol:+.3g}"
         if hp.p_adjusted < alpha:
             if improved:
-                return build("improved", gain_bound, t.p_better, hi, gain)
+                return gain()
             return build("ok", bound, t.p_noninferior, hp, f"non-inferior: {margin}")
         if note is not None:
             notes.clear()
@@ -444,5 +446,5 @@ def _decide_one(
         why = f"worse by more than the tolerance ({word} is better): {vs}"
         return build("regressed", bound, t.p_worse, hp, why)
     if improved:
-        return build("improved", gain_bound, t.p_better, hi, gain)
+        return gain()
     return build("ok", bound, t.p_worse, hp, f"no drop beyond the tolerance shown: {vs}")
