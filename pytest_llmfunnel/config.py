@@ -115,7 +115,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("labels", "Human labels (a filled-in review export, CSV or JSONL): the reports "
            "then show the judge's calibration and human-calibrated (PPI++) pass rates.",
            None, "path", metavar="PATH"),
-    Option("seed", "Seed for random choices (review audit sample, bootstrap).", 0, "int",
+    Option("seed", "Seed for random choices (review audit sample).", 0, "int",
            metavar="N"),
     Option("export_lockfile", "At the end of the run, write the verdicts this run used (cache "
            "hits and new verdicts, nothing else) to this verdict lockfile.", None, "path",
