@@ -1,162 +1,242 @@
-"""Seeded simulation of the regression gate: false alarms, power, and a naive gate beside it.
+"""Seeded simulation of the regression gate's decision rule, through the real decision function.
 
-A session gates every default metric together: per dataset the promotion rate
-plus three judge pass rates (4 binary metrics), on 3 datasets, so 12 gated
-comparisons share one Holm family. A session *fails* when any decision fails.
+Every session is decided by :func:`pytest_llmfunnel.gate.decide`, the function
+the plugin uses, with its defaults (alpha 0.05, tolerance 2 points, Holm across
+every gated metric of the session).
 
-* A/A: both runs have the same pass rates; a share ``discordance`` of cases
-  changes pass/fail by noise alone, half in each direction.
-* Power: n = 500; one metric truly drops 5 points (7.5% of cases flip
-  pass→fail, 2.5% fail→pass); the other 11 are noise only at 1% discordance.
-* Naive gate: fail when any metric's mean dropped at all.
+The world simulated, per gated pass-rate metric and case:
 
-Metrics are simulated independently (in a real funnel a dropped case fails
-every judge metric at once; independence is the harder case for Holm, which
-is conservative under positive dependence). Only the four cell counts of each
-paired 2x2 table matter to the exact McNemar test, so each sample is built
-from multinomial counts rather than case by case; the gate itself
-(:func:`pytest_llmfunnel.gate.decide`) is run unchanged on every session.
+* each case has a true label (pass with the metric's base rate); a judge
+  verdict is the true label flipped with probability ``e`` (judge noise);
+* the baseline's verdicts are noisy; in the current run a share ``CHANGED``
+  of the outputs changed and is judged afresh (noise on both sides), the rest
+  is unchanged and *reuses the baseline's verdict*, as the plugin does;
+* ``e`` is set so that the A/A discordance (the share of cases whose verdict
+  flips by noise alone) is the ``disc`` of the setting: CHANGED·2e(1−e);
+* a true drop of D points turns true passes into true fails among the changed
+  outputs, so that the expected *verdict* pass rate drops by exactly D.
 
-Run: ``python benchmarks/gate_stats.py [--sessions 2000] [--seed 0]``
+Only the four cells of each metric's paired 2x2 table matter to the gate, so
+each sample is drawn as multinomial counts over them and handed to
+``decide`` as per-case 0/1 columns.
+
+Reported, per n in {50, 200, 1000, 5000}, discordance in {1%, 5%, 10%} and
+3 or 12 gated metrics per session:
+
+* A/A false-fail rate: share of sessions that fail with no true change
+  (target <= alpha + 0.01), and the same with no output changed (exactly 0);
+* false fails at the tolerance: one metric truly drops by exactly the
+  tolerance, the others are A/A (target <= alpha + 0.01);
+* bound coverage: single-metric sessions (level alpha) at a true drop of the
+  tolerance; share whose reported upper bound is >= the true difference
+  (target 0.94–0.96);
+* power for a drop of tolerance + 5 points at n = 500 (target >= 0.80);
+* MDE ratio: the MDE the gate prints in A/A sessions against the true drop
+  simulated to be caught 80% of the time (interpolated on a grid; within 10%).
+
+Run: ``python benchmarks/gate_stats.py [--sessions 200] [--seed 0] [--workers 2]``
+(17,780 sessions with the defaults: about 12 minutes on 2 heavily shared cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_llmfunnel.gate import MetricSpec, PairedSample, decide
+from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
 
 ALPHA = 0.05
-DATASETS = ("support", "search", "summaries")
-# Baseline pass rates: promotion rate first, then three judge criteria.
-METRICS = (
-    (MetricSpec("promotion_rate", "binary"), 0.85),
-    (MetricSpec("faithfulness", "binary"), 0.70),
-    (MetricSpec("relevance", "binary"), 0.60),
-    (MetricSpec("helpfulness", "binary"), 0.80),
-)
-DROP_AT = (0, 1)  # (dataset, metric) that truly drops in the power setting
+TOL = MetricSpec("m", "binary").tolerance
+CHANGED = 0.5  # share of outputs the change touches (the rest reuse their verdicts)
+RATES = (0.85, 0.70, 0.60, 0.80)  # base pass rates, cycled over the metrics of a session
+NS = (50, 200, 1000, 5000)
+DISCS = (0.01, 0.05, 0.10)
+MS = (3, 12)
+
+
+def noise_for(disc: float, changed: float = CHANGED) -> float:
+    """Judge flip probability e with changed·2e(1−e) = disc."""
+    return (1.0 - math.sqrt(1.0 - 2.0 * disc / changed)) / 2.0 if changed else 0.0
+
+
+def cells(rate: float, disc: float, drop: float, changed: float = CHANGED) -> list[float]:
+    """P(both pass), P(pass→fail), P(fail→pass), P(both fail) for one metric."""
+    e = noise_for(disc, changed)
+    if not changed:
+        v = rate * (1 - e) + (1 - rate) * e  # baseline verdict pass rate, reused unchanged
+        return [v, 0.0, 0.0, 1.0 - v]
+    f = drop / (changed * rate * (1.0 - 2.0 * e))  # true passes turned fails (changed ones)
+    if not 0.0 <= f <= 1.0:
+        raise ValueError(f"a drop of {drop} is impossible at rate {rate}, noise {e}")
+    ok, bad = 1.0 - e, e
+
+    def pair(lb: int, lc: int) -> tuple[float, float, float, float]:
+        pb = ok if lb else bad
+        pc = ok if lc else bad
+        return pb * pc, pb * (1 - pc), (1 - pb) * pc, (1 - pb) * (1 - pc)
+
+    changed_cells = [
+        rate * (1 - f) * a + rate * f * b + (1 - rate) * c
+        for a, b, c in zip(pair(1, 1), pair(1, 0), pair(0, 0), strict=True)
+    ]
+    v = rate * ok + (1 - rate) * bad
+    same = [v, 0.0, 0.0, 1.0 - v]
+    return [(1 - changed) * s + changed * c for s, c in zip(same, changed_cells, strict=True)]
+
+
+def sample(spec: MetricSpec, dataset: str, counts: np.ndarray) -> PairedSample:
+    both, worse, better, neither = (int(x) for x in counts)
+    base = (1.0,) * (both + worse) + (0.0,) * (better + neither)
+    cur = (1.0,) * both + (0.0,) * worse + (1.0,) * better + (0.0,) * neither
+    return PairedSample(spec, dataset, base, cur)
+
+
+SPECS = tuple(MetricSpec(f"metric{i}", "binary") for i in range(12))
+
+
+def session(
+    rng: np.random.Generator, n: int, disc: float, m: int, drop: float = 0.0,
+    changed: float = CHANGED,
+) -> list[GateDecision]:
+    """One session of m gated metrics; metric 0 truly drops by ``drop``."""
+    samples = []
+    for i in range(m):
+        probs = cells(RATES[i % len(RATES)], disc, drop if i == 0 else 0.0, changed)
+        samples.append(sample(SPECS[i], f"ds{i // 4}", rng.multinomial(n, probs)))
+    return decide(samples, alpha=ALPHA)
 
 
 @dataclass(frozen=True)
-class Outcome:
-    gate_fail: float
-    naive_fail: float
-    detected: float  # share of sessions where the dropped metric was decided "regressed"
-    significant: float  # ... where its Holm-adjusted p < alpha, tolerance aside
-    mean_mde: float  # of the dropped metric in the power setting, of all metrics otherwise
+class Job:
+    kind: str  # "aa", "aa-unchanged", "tol", "cover", "power", "grid"
+    n: int
+    disc: float
+    m: int
+    drop: float
+    sessions: int
+    seed: int
 
 
-def paired(spec: MetricSpec, dataset: str, cells: np.ndarray) -> PairedSample:
-    """Baseline/current columns from 2x2 counts: both pass, pass→fail, fail→pass, both fail."""
-    both, worse, better, neither = (int(x) for x in cells)
-    base = (1.0,) * (both + worse) + (0.0,) * (better + neither)
-    cur = (1.0,) * both + (0.0,) * worse + (1.0,) * better + (0.0,) * neither
-    return PairedSample(metric=spec, dataset=dataset, baseline=base, current=cur)
-
-
-def cell_probs(rate: float, worse: float, better: float) -> list[float]:
-    return [rate - worse, worse, better, 1.0 - rate - better]
-
-
-def run_setting(
-    n: int, discordance: float, sessions: int, rng: np.random.Generator, *, drop: bool = False
-) -> Outcome:
-    gate_fail = naive_fail = detected = significant = 0
-    mde_total = 0.0
-    for _ in range(sessions):
-        samples = []
-        for d, dataset in enumerate(DATASETS):
-            for m, (spec, rate) in enumerate(METRICS):
-                if drop and (d, m) == DROP_AT:
-                    probs = cell_probs(rate, 0.075, 0.025)
-                else:
-                    probs = cell_probs(rate, discordance / 2, discordance / 2)
-                samples.append(paired(spec, dataset, rng.multinomial(n, probs)))
-        decisions = decide(samples, alpha=ALPHA)
-        gate_fail += any(dec.fails for dec in decisions)
-        naive_fail += any(s.current.count(1.0) < s.baseline.count(1.0) for s in samples)
-        if drop:
-            dropped = decisions[DROP_AT[0] * len(METRICS) + DROP_AT[1]]
-            detected += dropped.decision == "regressed"
-            significant += dropped.p_adjusted < ALPHA
-            mde_total += dropped.mde
+def run(job: Job) -> tuple[Job, float, float]:
+    """(job, share of hits, mean MDE of metric 0)."""
+    rng = np.random.default_rng(job.seed)
+    hits = 0
+    mde = 0.0
+    changed = 0.0 if job.kind == "aa-unchanged" else CHANGED
+    truth = -job.drop
+    for _ in range(job.sessions):
+        decisions = session(rng, job.n, job.disc, job.m, job.drop, changed)
+        first = decisions[0]
+        if job.kind == "cover":
+            hits += first.bound >= truth
+        elif job.kind in ("power", "grid"):
+            hits += first.decision == "regressed"
         else:
-            mde_total += sum(dec.mde for dec in decisions) / len(decisions)
-    return Outcome(
-        gate_fail / sessions,
-        naive_fail / sessions,
-        detected / sessions,
-        significant / sessions,
-        mde_total / sessions,
-    )
+            hits += any(d.fails for d in decisions)
+        mde += first.mde
+    return job, hits / job.sessions, mde / job.sessions
+
+
+def jobs(sessions: int, seed: int) -> Iterator[Job]:
+    k = seed * 100_000
+    for n in NS:
+        for disc in DISCS:
+            for m in MS:
+                yield Job("aa", n, disc, m, 0.0, sessions, k := k + 1)
+                yield Job("tol", n, disc, m, TOL, sessions, k := k + 1)
+            yield Job("cover", n, disc, 1, TOL, sessions, k := k + 1)
+        yield Job("aa-unchanged", n, 0.05, 12, 0.0, max(sessions // 10, 20), k := k + 1)
+    for disc in DISCS:
+        for m in MS:
+            yield Job("power", 500, disc, m, TOL + 0.05, sessions, k := k + 1)
+
+
+MDE_NS = (200, 1000, 5000)
+MDE_GRID = (0.8, 0.9, 1.0, 1.1, 1.2)
+
+
+def power_at_80(points: list[tuple[float, float]]) -> float:
+    """Linear interpolation of the drop with power 0.8 on (drop, power) points."""
+    points.sort()
+    for (d0, p0), (d1, p1) in itertools.pairwise(points):
+        if p0 <= 0.8 <= p1 and p1 > p0:
+            return d0 + (0.8 - p0) * (d1 - d0) / (p1 - p0)
+    return math.nan  # 80% power lies outside the grid
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=2000)
+    parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
-    m = len(DATASETS) * len(METRICS)
-    tolerance = METRICS[0][0].tolerance
-    print(
-        f"{m} gated binary comparisons per session (Holm), alpha={ALPHA}, "
-        f"tolerance={tolerance}, {args.sessions} sessions per setting, seed={args.seed}"
-    )
-    header = ("setting", "n", "disc", "gate fails", "naive fails", "detected", "signif.", "MDE")
-    row = "{:<26} {:>5} {:>5} {:>10} {:>11} {:>8} {:>8} {:>6}"
-    print(row.format(*header))
-    worst_gate = worst_naive = 0.0
-    for n in (50, 200, 1000):
-        for disc in (0.01, 0.10):
-            out = run_setting(n, disc, args.sessions, rng)
-            worst_gate = max(worst_gate, out.gate_fail)
-            worst_naive = max(worst_naive, out.naive_fail)
-            print(
-                row.format(
-                    "A/A (false alarm)",
-                    n,
-                    f"{disc:.0%}",
-                    f"{out.gate_fail:.3f}",
-                    f"{out.naive_fail:.3f}",
-                    "-",
-                    "-",
-                    f"{out.mean_mde:.3f}",
-                )
-            )
-    power = None
-    for n in (500, 750, 1000):
-        out = run_setting(n, 0.01, args.sessions, rng, drop=True)
-        power = power or out
-        print(
-            row.format(
-                "5-point drop in 1 metric",
-                n,
-                "1%",
-                f"{out.gate_fail:.3f}",
-                f"{out.naive_fail:.3f}",
-                f"{out.detected:.3f}",
-                f"{out.significant:.3f}",
-                f"{out.mean_mde:.3f}",
-            )
-        )
-    assert power is not None
-    print(
-        f"false alarms <= alpha + 0.01 = {ALPHA + 0.01:.3f} in every setting: "
-        f"{'yes' if worst_gate <= ALPHA + 0.01 else 'NO'}; power >= 0.80 at n=500: "
-        f"{'yes' if power.detected >= 0.80 else 'NO'} "
-        f"({time.perf_counter() - started:.0f} s)"
-    )
-    print(
-        f"gate_stats false_alarm={worst_gate:.3f} power={power.detected:.3f} "
-        f"naive_false_alarm={worst_naive:.3f}"
-    )
+    results: dict[tuple[str, int, float, int], tuple[float, float]] = {}
+    with ProcessPoolExecutor(args.workers) as pool:
+        for job, share, mde in pool.map(run, list(jobs(args.sessions, args.seed))):
+            results[(job.kind, job.n, job.disc, job.m)] = (share, mde)
+        # The MDE check: the MDE printed in A/A sessions, against a grid of true drops.
+        grid = []
+        k = args.seed * 100_000 + 50_000
+        for n in MDE_NS:
+            for disc in DISCS:
+                printed = results[("aa", n, disc, 12)][1]
+                for factor in MDE_GRID:
+                    drop = printed * factor
+                    grid.append(Job("grid", n, disc, 12, drop, args.sessions // 2, k := k + 1))
+        mde_points: dict[tuple[int, float], list[tuple[float, float]]] = {}
+        for job, share, _ in pool.map(run, grid):
+            mde_points.setdefault((job.n, job.disc), []).append((job.drop, share))
+    total = sum(j.sessions for j in jobs(args.sessions, args.seed)) + sum(
+        j.sessions for j in grid)
+    print(f"gate decision rule: alpha={ALPHA}, tolerance={TOL}, Holm across the session's "
+          f"gated metrics, {CHANGED:.0%} of outputs changed (the rest reuse their verdicts); "
+          f"{args.sessions} sessions per setting, {total} sessions in all, seed={args.seed}")
+    row = "{:>5} {:>5} {:>3}  {:>9} {:>10} {:>8} {:>7} {:>9}"
+    print(row.format("n", "disc", "m", "A/A fail", "fail at τ", "coverage", "MDE", "80%-drop"))
+    worst_aa = worst_tol = 0.0
+    coverages: list[float] = []
+    ratios: list[float] = []
+    for n in NS:
+        for disc in DISCS:
+            for m in MS:
+                aa, mde = results[("aa", n, disc, m)]
+                tol, _ = results[("tol", n, disc, m)]
+                cover = results[("cover", n, disc, 1)][0]
+                worst_aa, worst_tol = max(worst_aa, aa), max(worst_tol, tol)
+                if m == MS[0]:
+                    coverages.append(cover)
+                sim = (power_at_80(mde_points[(n, disc)]) if m == 12 and n in MDE_NS
+                       else math.nan)
+                if math.isfinite(sim):
+                    ratios.append(mde / sim)
+                print(row.format(n, f"{disc:.0%}", m, f"{aa:.3f}", f"{tol:.3f}",
+                                 f"{cover:.3f}" if m == MS[0] else "", f"{mde:.4f}",
+                                 "-" if math.isnan(sim) else f"{sim:.4f}"))
+    unchanged = max(results[("aa-unchanged", n, 0.05, 12)][0] for n in NS)
+    print(f"A/A with no output changed (verdicts reused), 12 metrics: false-fail rate "
+          f"{unchanged:.3f} at every n")
+    powers = {(disc, m): results[("power", 500, disc, m)][0] for disc in DISCS for m in MS}
+    print("power for a drop of tolerance + 5 pts at n=500: " + ", ".join(
+        f"disc {disc:.0%} m={m}: {p:.3f}" for (disc, m), p in powers.items()))
+    power = powers[(0.01, 12)]
+    ratio_far = max(ratios, key=lambda r: abs(r - 1.0)) if ratios else math.nan
+    print(f"targets: A/A <= {ALPHA + 0.01:.2f}: {'yes' if worst_aa <= ALPHA + 0.01 else 'NO'}; "
+          f"at τ <= {ALPHA + 0.01:.2f}: {'yes' if worst_tol <= ALPHA + 0.01 else 'NO'}; "
+          f"coverage in [0.94, 0.96]: "
+          f"{'yes' if all(0.94 <= c <= 0.96 for c in coverages) else 'NO'} "
+          f"(min {min(coverages):.3f}, max {max(coverages):.3f}); MDE within 10%: "
+          f"{'yes' if abs(ratio_far - 1) <= 0.1 else 'NO'}; "
+          f"({time.perf_counter() - started:.0f} s)")
+    print(f"gate_stats false_alarm={worst_aa:.3f} false_fail_at_tolerance={worst_tol:.3f} "
+          f"power={power:.3f} bound_coverage={min(coverages):.3f} mde_ratio={ratio_far:.3f}")
 
 
 if __name__ == "__main__":

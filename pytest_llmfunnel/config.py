@@ -122,7 +122,7 @@ OPTIONS: tuple[Option, ...] = (
            "calibration floor); otherwise they count as not comparable.", False, "bool"),
     Option("calibration_floor", "Accuracy against human labels below which a judge is "
            "flagged as not trusted.", 0.7, "float", metavar="SHARE"),
-    Option("seed", "Seed for random choices (review audit sample, bootstrap).", 0, "int",
+    Option("seed", "Seed for random choices (review audit sample, agreement intervals).", 0, "int",
            metavar="N"),
     Option("export_lockfile", "At the end of the run, write the verdicts this run used (cache "
            "hits and new verdicts, nothing else) to this verdict lockfile.", None, "path",

@@ -6,17 +6,18 @@ run's values case by case (errors already excluded) and gets one
 
 How a decision is made (every gated pair of one call forms one family):
 
-* Tests are one-sided. Binary metrics use the exact McNemar test, scores a
-  paired t-test (n >= ``bootstrap_below``) or a seeded paired bootstrap.
+* Every test is one-sided and tests the tolerance τ itself, not "no change":
+  pass/fail metrics with Tango's score test for paired proportions, scores
+  with the paired t-test (at every sample size; see :mod:`pytest_llmfunnel.margin`).
 * **superiority** (default): *regressed* when the Holm-adjusted p-value of
-  "current is worse" is below α **and** the observed drop exceeds the
-  tolerance. *improved* is the mirror image, with its own Holm family of
-  "current is better" p-values, so an improvement never spends the
-  regression family's α. Anything else is *ok*.
-* **non-inferiority**: a metric passes only when its one-sided lower bound
-  of the difference clears −tolerance; otherwise *regressed*. When the
-  minimum detectable effect already exceeds the tolerance the gate refuses
-  (*not comparable*) instead of letting noise pass or fail the build.
+  H0 Δ >= −τ (against H1 Δ < −τ) is below α, i.e. when the upper confidence
+  bound of Δ at the comparison's Holm level lies below −τ. A true drop of
+  exactly τ therefore fails at most α of the time. *improved* is the mirror
+  image (H1 Δ > +τ) with its own Holm family. Anything else is *ok*.
+* **non-inferiority**: a metric passes only when H0 Δ <= −τ is rejected (the
+  lower bound clears −τ); otherwise *regressed*, or *not comparable* when the
+  run is too small to show non-inferiority of an unchanged metric 80% of the
+  time (the reason says how many cases would).
 
 Units: ``tolerance`` is a fraction of the scale width for scores that declare
 ``scale`` (0.02 on a 1–5 scale = 0.08 points), so one tolerance reads the same
@@ -26,14 +27,14 @@ metric's own units, like the means they compare.
 Bounds are taken at the Holm level of the comparison's rank, α/(m − rank),
 the level its p-value is compared with, so the reported bound and adjusted
 p-value agree; the one exception (Holm's step-down stopped at an earlier
-comparison) is named in the reason. A decision reports the test that decided
-it: "better" for *improved*, the non-inferiority test (margin −tolerance) for
-the rest in that mode, "worse" otherwise.
+comparison) is named in the reason.
 
-Binary non-inferiority uses a Wald bound with Agresti–Min's half case per
-cell of the paired 2x2 table (the exact McNemar test has no margin), and that
-SE also drives the MDE of binary metrics, so a run with few cases and no
-flips is not mistaken for a precise one.
+``mde`` is the true drop the superiority test catches with 80% power at the
+Bonferroni level α/m, computed under that alternative (the observed flips'
+discordance kept, the drop added as pass→fail flips; for scores the observed
+SD). In non-inferiority mode it is the smallest margin an unchanged metric is
+shown within 80% of the time. A gated metric is *underpowered* when a drop of
+twice its tolerance would be missed more than 20% of the time.
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from pytest_llmfunnel import margin as margin_mod
 from pytest_llmfunnel import stats
 
 Decision = Literal["ok", "improved", "regressed", "not comparable"]
 Mode = Literal["superiority", "non-inferiority"]
 POWER = 0.8
+UNDERPOWERED = 2.0  # a drop this many tolerances wide should be caught with POWER
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,12 @@ class GateDecision:
     gated: bool
     level: float
     tolerance: float
+    mode: Mode = "superiority"
+
+    @property
+    def underpowered(self) -> bool:
+        """True when this gated metric cannot resolve its tolerance (see :func:`underpowered`)."""
+        return self.gated and underpowered(self.mde, self.tolerance, self.mode)
 
     @property
     def fails(self) -> bool:
@@ -149,99 +158,99 @@ class GateDecision:
 
 @dataclass(frozen=True)
 class _Tested:
-    """Per-sample statistics in *oriented* units (positive = better)."""
+    """Per-sample statistics in *oriented* units (positive = better).
+
+    Every p-value tests the change against a margin: ``p_worse`` H1 Δ < −tol,
+    ``p_better`` H1 Δ > +tol, ``p_noninferior`` H1 Δ > −tol. ``upper`` is the
+    dual of ``p_worse`` (upper(a) < −tol iff p_worse < a), ``lower`` of the other two.
+    ``mde(level)`` is the drop caught with 80% power by the superiority test;
+    ``margin_mde(level)`` the margin non-inferiority is shown at with 80% power
+    when nothing changed; ``needed(level, drop, margin)`` the cases for that power.
+    """
 
     n: int
     baseline_mean: float
     current_mean: float
     diff: float
-    se: float
     test: str
     flips: tuple[int, int] | None
     p_worse: float
     p_better: float
     p_noninferior: float
-    upper: Callable[[float], float]  # dual of p_worse: upper(a) < 0 iff p_worse < a
-    lower: Callable[[float], float]  # dual of p_better: lower(a) > 0 iff p_better < a
-    lower_ni: Callable[[float], float]  # dual of p_noninferior: > -tol iff p_noninferior < a
+    upper: Callable[[float], float]
+    lower: Callable[[float], float]
+    mde: Callable[[float], float]
+    margin_mde: Callable[[float], float]
+    needed: Callable[[float, float, float], int | None]
 
 
-def _binary(diffs: list[float], n: int, tol: float, mode: Mode) -> _Tested:
+def _binary(diffs: list[float], n: int, tol: float) -> _Tested:
     worse, better = diffs.count(-1.0), diffs.count(1.0)
-    discordant = worse + better
+    # The background discordance the power calculation keeps under the alternative.
+    q = (worse + better) / n
 
-    def upper(level: float) -> float:  # exact dual of the McNemar p-value
-        if discordant == 0:
-            return 0.0
-        pi_low = 0.0 if worse == 0 else stats.beta_ppf(level, worse, better + 1)
-        return discordant / n * (1.0 - 2.0 * pi_low)
-
-    def lower(level: float) -> float:
-        if discordant == 0:
-            return 0.0
-        pi_low = 0.0 if better == 0 else stats.beta_ppf(level, better, worse + 1)
-        return discordant / n * (2.0 * pi_low - 1.0)
-
-    # Agresti–Min: half a case in each cell keeps the SE honest at zero flips.
-    n_am = n + 2
-    diff_am = (better - worse) / n_am
-    se_am = math.sqrt(max((discordant + 1) / n_am - diff_am**2, 0.0) / n_am)
-
-    def lower_ni(level: float) -> float:
-        return diff_am - stats.norm_ppf(1.0 - level) * se_am
+    def needed(level: float, drop: float, margin: float) -> int | None:
+        return margin_mod.binary_cases_needed(q / 2 + drop, q / 2, -margin, level, POWER)
 
     return _Tested(
         n=n,
         baseline_mean=math.nan,
         current_mean=math.nan,
         diff=(better - worse) / n,
-        se=se_am,
-        test="mcnemar-exact" if mode == "superiority" else "paired-wald-agresti-min",
+        test="tango-score",
         flips=(worse, better),
-        p_worse=stats.mcnemar_exact_one_sided(worse, better),
-        p_better=stats.mcnemar_exact_one_sided(better, worse),
-        p_noninferior=stats.norm_cdf(-(diff_am + tol) / se_am),
-        upper=upper,
-        lower=lower,
-        lower_ni=lower_ni,
+        p_worse=margin_mod.tango_p_below(better, worse, n, -tol),
+        p_better=margin_mod.tango_p_above(better, worse, n, tol),
+        p_noninferior=margin_mod.tango_p_above(better, worse, n, -tol),
+        upper=lambda level: margin_mod.tango_upper(better, worse, n, level),
+        lower=lambda level: margin_mod.tango_lower(better, worse, n, level),
+        mde=lambda level: margin_mod.binary_mde(n, q, tol, level, POWER),
+        margin_mde=lambda level: margin_mod.binary_margin_mde(n, q, level, POWER),
+        needed=needed,
     )
 
 
-def _score(diffs: list[float], tol: float, bootstrap_below: int, seed: int) -> _Tested:
+def _score(diffs: list[float], tol: float) -> _Tested:
     n = len(diffs)
+    df = n - 1
     mean, se = stats.mean_and_se(diffs)
-    upper: Callable[[float], float]
-    lower: Callable[[float], float]
-    if n < bootstrap_below:
-        dist = stats.bootstrap_means(diffs, seed=seed)
-        test, upper, lower = "paired-bootstrap", dist.upper, dist.lower
-        p_worse, p_better = dist.p_at_least(0.0), dist.p_at_most(0.0)
-        p_ni = dist.p_at_most(-tol)
-    else:
-        test = "paired-t"
-        df = n - 1
-        if se == 0.0:  # every case changed by the same amount: the sign decides
-            p_worse, p_better = float(mean >= 0), float(mean <= 0)
-            p_ni = float(mean <= -tol)
-        else:
-            p_worse = stats.t_cdf(mean / se, df)
-            p_better = stats.t_sf(mean / se, df)
-            p_ni = stats.t_sf((mean + tol) / se, df)
+    sd = se * math.sqrt(n)
 
-        def upper(level: float) -> float:
-            return mean + stats.t_ppf(1.0 - level, df) * se if se else mean
-
-        def lower(level: float) -> float:
-            return mean - stats.t_ppf(1.0 - level, df) * se if se else mean
+    def needed(level: float, drop: float, margin: float) -> int | None:
+        gap = drop - margin
+        if gap <= 0.0:
+            return None
+        if sd == 0.0:
+            return 2
+        z_normal = stats.norm_ppf(1.0 - level) + stats.norm_ppf(POWER)
+        k = max(2, math.ceil((z_normal * sd / gap) ** 2))
+        for _ in range(20):  # fixed point: the t quantiles depend on the count
+            z = stats.t_ppf(1.0 - level, k - 1) + stats.t_ppf(POWER, k - 1)
+            new = max(2, math.ceil((z * sd / gap) ** 2))
+            if new == k:
+                break
+            k = new
+        return k
 
     return _Tested(
-        n, math.nan, math.nan, mean, se, test, None, p_worse, p_better, p_ni, upper, lower, lower
+        n=n,
+        baseline_mean=math.nan,
+        current_mean=math.nan,
+        diff=mean,
+        test="paired-t",
+        flips=None,
+        p_worse=margin_mod.t_p_below(mean, se, df, -tol),
+        p_better=margin_mod.t_p_below(-mean, se, df, -tol),
+        p_noninferior=margin_mod.t_p_below(-mean, se, df, tol),
+        upper=lambda level: margin_mod.t_bound(mean, se, df, level),
+        lower=lambda level: -margin_mod.t_bound(-mean, se, df, level),
+        mde=lambda level: tol + margin_mod.t_mde(se, df, level, POWER),
+        margin_mde=lambda level: margin_mod.t_mde(se, df, level, POWER),
+        needed=needed,
     )
 
 
-def _test_sample(
-    sample: PairedSample, mode: Mode, bootstrap_below: int, seed: int
-) -> _Tested | str:
+def _test_sample(sample: PairedSample) -> _Tested | str:
     """Per-sample statistics, or the reason the pair cannot be compared."""
     spec = sample.metric
     n = len(sample.baseline)
@@ -266,11 +275,11 @@ def _test_sample(
                 f"{sample.dataset}/{spec.name} is binary but has values "
                 "other than 0 and 1; declare it kind='score'"
             )
-        tested = _binary(diffs, n, spec.tolerance_units, mode)
+        tested = _binary(diffs, n, spec.tolerance_units)
     else:
         if n < 2:
             return "a score needs at least 2 paired cases to estimate its noise"
-        tested = _score(diffs, spec.tolerance_units, bootstrap_below, seed)
+        tested = _score(diffs, spec.tolerance_units)
     return replace(
         tested,
         baseline_mean=math.fsum(sample.baseline) / n,
@@ -299,30 +308,26 @@ def _holm_family(pvalues: dict[int, float], alpha: float) -> dict[int, _Holm]:
     return out
 
 
-def _n_needed(se: float, n: int, tol: float, alpha_m: float) -> str:
-    if tol <= 0:
-        return "no finite number: give the metric a tolerance > 0"
-    z = stats.norm_ppf(1.0 - alpha_m) + stats.norm_ppf(POWER)
-    return str(math.ceil((z * se * math.sqrt(n) / tol) ** 2))
-
-
 def decide(
     samples: Sequence[PairedSample],
     *,
     alpha: float = 0.05,
     mode: Mode = "superiority",
-    bootstrap_below: int = 30,
     seed: int = 0,
 ) -> list[GateDecision]:
-    """Decide every (dataset, metric) pair; Holm runs across all gated pairs passed in."""
+    """Decide every (dataset, metric) pair; Holm runs across all gated pairs passed in.
+
+    ``seed`` is accepted for callers of the seeded bootstrap this replaced; every
+    test is now deterministic, so it changes nothing.
+    """
+    del seed
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     if mode not in ("superiority", "non-inferiority"):
         raise ValueError(f"mode must be 'superiority' or 'non-inferiority', got {mode!r}")
-    tested = [_test_sample(s, mode, bootstrap_below, seed) for s in samples]
+    tested = [_test_sample(s) for s in samples]
     gated = [i for i, t in enumerate(tested) if isinstance(t, _Tested) and samples[i].metric.gated]
-    m = max(len(gated), 1)
-    alpha_m = alpha / m
+    alpha_m = alpha / max(len(gated), 1)
     primary: dict[int, float] = {}
     improve: dict[int, float] = {}
     for i in gated:
@@ -335,17 +340,41 @@ def decide(
     names = [f"{s.dataset}/{s.metric.name}" for s in samples]
     return [
         _decide_one(
-            samples[i],
-            tested[i],
-            mode,
-            alpha,
-            alpha_m,
-            holm_primary.get(i),
-            holm_improve.get(i),
-            names,
+            samples[i], tested[i], mode, alpha, alpha_m,
+            holm_primary.get(i), holm_improve.get(i), names,
         )
         for i in range(len(samples))
     ]
+
+
+def _power_note(t: _Tested, mode: Mode, tol: float, alpha_m: float, mde: float) -> str | None:
+    """Why the metric cannot resolve its tolerance, with the cases it would need; or None."""
+    if not underpowered(mde, tol, mode):
+        return None
+    shown = "inf" if math.isinf(mde) else f"{mde:.3g}"
+    if mode == "non-inferiority":
+        need = t.needed(alpha_m, 0.0, -tol)
+        what = (
+            f"with {t.n} cases non-inferiority is shown 80% of the time only "
+            f"at a margin of {shown}"
+        )
+    else:
+        need = t.needed(alpha_m, UNDERPOWERED * tol, tol)
+        what = f"with {t.n} cases a drop is caught 80% of the time only from about {shown}"
+    more = f"; about {need} cases would resolve it" if need is not None and need > t.n else ""
+    return f"{what} (tolerance {tol:.3g}){more}"
+
+
+def underpowered(mde: float, tolerance: float, mode: Mode) -> bool:
+    """True when a metric cannot resolve its tolerance at 80% power.
+
+    Superiority: a drop of twice the tolerance would go unseen more than 20% of
+    the time. Non-inferiority: an unchanged metric would not be shown within the
+    tolerance 80% of the time. NaN (not comparable) is never underpowered.
+    """
+    if mode == "non-inferiority":
+        return mde > tolerance
+    return tolerance > 0 and mde > UNDERPOWERED * tolerance
 
 
 def _decide_one(
@@ -364,92 +393,58 @@ def _decide_one(
     if isinstance(t, str):
         nan = math.nan
         return GateDecision(
-            sample.dataset,
-            spec.name,
-            min(len(sample.baseline), len(sample.current)),
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            "not comparable",
-            t,
-            "none",
-            None,
-            spec.gated,
-            nan,
-            tol,
+            sample.dataset, spec.name, min(len(sample.baseline), len(sample.current)),
+            nan, nan, nan, nan, nan, nan, nan, "not comparable", t, "none", None,
+            spec.gated, nan, tol, mode,
         )
     primary_p = t.p_worse if mode == "superiority" else t.p_noninferior
     # A measured-only metric is its own family: unadjusted, at level α.
     hp = h_primary or _Holm(primary_p, alpha, None)
     hi = h_improve or _Holm(t.p_better, alpha, None)
-    mde = stats.mde(t.se, alpha_m, POWER, tolerance=tol)
+    level_m = alpha_m if spec.gated else alpha
+    mde = t.mde(level_m) if mode == "superiority" else t.margin_mde(level_m)
     word = "higher" if spec.higher_is_better else "lower"
-    notes: list[str] = []
-    if mde > tol:
-        notes.append(
-            f"with {t.n} cases only changes of about {mde:.3g} or more are detectable "
-            f"(tolerance {tol:.3g}); add cases to detect smaller ones"
-        )
+    note = _power_note(t, mode, tol, level_m, mde)
+    notes = [note] if note else []
 
     def build(decision: Decision, bound: float, p: float, h: _Holm, why: str) -> GateDecision:
         if h.stopped_at is not None and p < h.level and h.p_adjusted >= alpha:
             why += f"; its bound clears, but Holm's step-down stopped at {names[h.stopped_at]}"
-        reason = "; ".join([why, *notes])
         return GateDecision(
-            sample.dataset,
-            spec.name,
-            t.n,
-            t.baseline_mean,
-            t.current_mean,
-            t.current_mean - t.baseline_mean,
-            sign * bound,
-            p,
-            h.p_adjusted,
-            mde,
-            decision,
-            reason,
-            t.test,
-            t.flips,
-            spec.gated,
-            h.level,
-            tol,
+            sample.dataset, spec.name, t.n, t.baseline_mean, t.current_mean,
+            t.current_mean - t.baseline_mean, sign * bound, p, h.p_adjusted, mde, decision,
+            "; ".join([why, *notes]), t.test, t.flips, spec.gated, h.level, tol, mode,
         )
 
-    improved = hi.p_adjusted < alpha and t.diff > tol
-    gain = f"significantly better ({word} is better) by {t.diff:.3g} > tolerance {tol:.3g}"
+    improved = hi.p_adjusted < alpha
+
+    def gain() -> GateDecision:
+        bound = t.lower(hi.level)
+        why = (f"better by more than the tolerance ({word} is better): lower bound of the gain "
+               f"{bound:+.3g} > {tol:.3g}")
+        return build("improved", bound, t.p_better, hi, why)
+
     if mode == "non-inferiority":
-        if mde > tol:
-            notes.clear()
-            need = _n_needed(t.se, t.n, tol, alpha_m)
-            why = (
-                f"too few cases for non-inferiority at tolerance {tol:.3g} "
-                f"(need about {need}; have {t.n}, MDE {mde:.3g})"
-            )
-            return build("not comparable", t.lower_ni(hp.level), t.p_noninferior, hp, why)
-        bound = t.lower_ni(hp.level)
+        bound = t.lower(hp.level)
         side = "lower" if spec.higher_is_better else "upper"
         margin = f"{side} bound of the change {sign * bound:+.3g} vs margin {-sign * tol:+.3g}"
-        if hp.p_adjusted >= alpha:
-            why = f"not shown non-inferior: {margin} ({word} is better)"
-            return build("regressed", bound, t.p_noninferior, hp, why)
-        if improved:
-            return build("improved", t.lower(hi.level), t.p_better, hi, gain)
-        return build("ok", bound, t.p_noninferior, hp, f"non-inferior: {margin}")
+        if hp.p_adjusted < alpha:
+            if improved:
+                return gain()
+            return build("ok", bound, t.p_noninferior, hp, f"non-inferior: {margin}")
+        if note is not None:
+            notes.clear()
+            why = f"too few cases for non-inferiority: {margin} ({word} is better); {note}"
+            return build("not comparable", bound, t.p_noninferior, hp, why)
+        why = f"not shown non-inferior: {margin} ({word} is better)"
+        return build("regressed", bound, t.p_noninferior, hp, why)
 
-    drop = -t.diff
-    if hp.p_adjusted < alpha and drop > tol:
-        why = f"significantly worse ({word} is better) by {drop:.3g} > tolerance {tol:.3g}"
-        return build("regressed", t.upper(hp.level), t.p_worse, hp, why)
-    if improved:
-        return build("improved", t.lower(hi.level), t.p_better, hi, gain)
+    bound = t.upper(hp.level)
+    side = "upper" if spec.higher_is_better else "lower"
+    vs = f"{side} bound of the change {sign * bound:+.3g} vs tolerance {-sign * tol:+.3g}"
     if hp.p_adjusted < alpha:
-        why = f"significant drop of {drop:.3g} but within tolerance {tol:.3g}"
-    elif hi.p_adjusted < alpha:
-        why = f"significant gain of {t.diff:.3g} but within tolerance {tol:.3g}"
-    else:
-        why = "no significant drop"
-    return build("ok", t.upper(hp.level), t.p_worse, hp, why)
+        why = f"worse by more than the tolerance ({word} is better): {vs}"
+        return build("regressed", bound, t.p_worse, hp, why)
+    if improved:
+        return gain()
+    return build("ok", bound, t.p_worse, hp, f"no drop beyond the tolerance shown: {vs}")

@@ -23,6 +23,16 @@ metric's pair (the promotion rate keeps them: an error at a gating stage, or a
 target that failed, is a case that did not get through); past
 ``max_error_share`` of the pairs the metric is *not comparable*, as it is
 when a judge changed and no re-judged baseline exists.
+
+Neither errors nor unpairing may hide a drop: every metric is decided a
+second time with the worst case filled in (a sensitivity analysis). Errored
+pairs count as a fail on the current side (and a pass where the baseline
+side errored); changed and removed cases, whose baseline line exists but
+whose current value cannot be paired, count as current fails against their
+stored baseline value. New cases have no baseline value to drop from and
+stay out. When the two decisions disagree on whether the metric regressed,
+it is *not comparable*, with the reason. An unpaired share above
+``UNPAIRED_WARNING`` of a dataset's cases is a warning with the number.
 All decisions of a session come from one :func:`gate.decide` call, so Holm
 runs across every gated (dataset, metric) pair.
 """
@@ -30,15 +40,19 @@ runs across every gated (dataset, metric) pair.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from pytest_llmfunnel import sensitivity
 from pytest_llmfunnel.baseline import Baseline, BaselineCase
 from pytest_llmfunnel.gate import GateDecision, MetricSpec, Mode, PairedSample, decide
+from pytest_llmfunnel.gate_metrics import PROMOTION, Metric, judge_identity, metrics_of
 
-PROMOTION = "promotion rate"
+__all__ = [
+    "PROMOTION", "DatasetComparison", "Flip", "GateResult", "Metric", "TagStat", "compare",
+]
+
 EXCERPT_LIMIT = 200
 UPDATE = "--llm-funnel-update-baseline"
 
@@ -95,6 +109,7 @@ class GateResult:
     decisions: tuple[GateDecision, ...]
     datasets: tuple[DatasetComparison, ...]
     missing_baselines: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def fails(self) -> bool:
@@ -152,21 +167,12 @@ def _side_of_line(line: BaselineCase) -> _Side:
     )
 
 
-@dataclass(frozen=True)
-class _Metric:
-    name: str
-    stage: str | None  # None: the promotion rate
-    kind: Literal["binary", "score"]
-    gated: bool
-    scale: tuple[float, float] | None
-
-
 # A side's value for one metric: a number, or why there is none.
 _ERROR, _MISSING, _FLOOR = "error", "missing", "floor"
 _Value = float | str
 
 
-def _value(side: _Side, metric: _Metric) -> _Value:
+def _value(side: _Side, metric: Metric) -> _Value:
     if metric.stage is None:
         return float(side.promoted)
     got = side.stages.get(metric.stage)
@@ -198,60 +204,6 @@ def _not_comparable(dataset: str, spec: MetricSpec, n: int, reason: str) -> Gate
     )
 
 
-def _metrics(
-    records: Sequence[Mapping[str, Any]], baseline: Baseline
-) -> list[_Metric]:
-    """The metrics of one eval test, from the stages either side knows."""
-    info: dict[str, dict[str, Any]] = {}
-    statuses: dict[str, set[str]] = {}
-    scored: set[str] = set()
-    current: set[str] = set()  # stages the current funnel ran (re-evaluations included)
-    for record in records:
-        for rec in (record, record.get("baseline") or {}):
-            for s in rec.get("stages", ()):
-                name = s["stage"]
-                info.setdefault(name, {"kind": s["kind"], "scale": None})
-                if s.get("scale") is not None:
-                    info[name]["scale"] = tuple(s["scale"])
-                statuses.setdefault(name, set()).add(s["status"])
-                if s.get("score") is not None:
-                    scored.add(name)
-                current.add(name)
-    # A stored stage no current record ran was removed from the funnel, unless
-    # no current case got that far (then it is there, and every case dropped before it).
-    any_promoted = any(r["promoted"] for r in records)
-    for name, stage in baseline.header.stages.items():
-        if name not in current and any_promoted:
-            continue
-        entry = info.setdefault(name, {"kind": stage.kind, "scale": None})
-        entry["scale"] = entry["scale"] or stage.scale
-    for line in baseline.cases:
-        for name, outcome in line.stages.items():
-            if name in info:
-                statuses.setdefault(name, set()).add(outcome.status)
-                if outcome.score is not None:
-                    scored.add(name)
-    metrics = [_Metric(PROMOTION, None, "binary", True, None)]
-    for name in sorted(info):
-        kind, scale = info[name]["kind"], info[name]["scale"]
-        if kind == "check":
-            continue  # checks are gated through the promotion rate
-        decides = bool(statuses.get(name, set()) & {"passed", "failed"})
-        if decides:
-            metrics.append(_Metric(f"{name} pass rate", name, "binary", True, scale))
-        if name in scored and (kind == "judge" or not decides):
-            metrics.append(_Metric(f"{name} mean score", name, "score", False, scale))
-    return metrics
-
-
-def _identity(records: Sequence[Mapping[str, Any]], stage: str) -> str | None:
-    ids = Counter(
-        s["judge"] for r in records for s in r.get("stages", ())
-        if s["stage"] == stage and s.get("judge")
-    )
-    return min(ids, key=lambda v: (-ids[v], v)) if ids else None
-
-
 @dataclass(frozen=True)
 class _Pair:
     key: tuple[str, str]
@@ -265,32 +217,46 @@ class _Prepared:
     """One metric of one eval test, ready for the gate (or already decided)."""
 
     dataset: str
-    metric: _Metric
+    metric: Metric
     spec: MetricSpec
     pairs: list[tuple[_Pair, float, float]]
     errors: int
+    worst_case: list[tuple[float, float]]  # errored and unpaired cases, filled in as fails
     decision: GateDecision | None = None
 
 
 def _prepare(
-    dataset: str, metric: _Metric, spec: MetricSpec, pairs: Sequence[_Pair],
-    baseline: Baseline, records: Sequence[Mapping[str, Any]], max_error_share: float,
+    dataset: str, metric: Metric, spec: MetricSpec, pairs: Sequence[_Pair],
+    unpaired: Sequence[_Side], baseline: Baseline, records: Sequence[Mapping[str, Any]],
+    max_error_share: float,
 ) -> _Prepared:
     raw: list[tuple[_Pair, _Value, _Value]] = []
-    errors = 0
+    errored: list[_Value] = []  # the baseline side of each errored pair
     for pair in pairs:
         b, c = _value(pair.base, metric), _value(pair.cur, metric)
         if _ERROR in (b, c):
-            errors += 1
+            errored.append(b)
         elif _MISSING not in (b, c):
             raw.append((pair, b, c))
     numbers = [v for _, b, c in raw for v in (b, c) if isinstance(v, float)]
     floor = metric.scale[0] if metric.scale else min(numbers, default=0.0)
+    top = metric.scale[1] if metric.scale else max(numbers, default=1.0)
+    worst, best = (0.0, 1.0) if metric.kind == "binary" else (floor, top)
 
     def num(v: _Value) -> float:
         return v if isinstance(v, float) else floor
 
-    prepared = _Prepared(dataset, metric, spec, [(p, num(b), num(c)) for p, b, c in raw], errors)
+    # The sensitivity analysis: a current fail against the baseline value, or
+    # against a pass where that value is unknown (errored, or a stage never reached).
+    stored = [_value(side, metric) for side in unpaired]
+    worst_case = [
+        (b if isinstance(b, float) else (floor if b == _FLOOR else best), worst)
+        for b in (*errored, *stored)
+    ]
+    prepared = _Prepared(
+        dataset, metric, spec, [(p, num(b), num(c)) for p, b, c in raw], len(errored),
+        worst_case,
+    )
     stage, header = metric.stage, baseline.header
     uses_file = any(p.base.from_file for p in pairs)
     reason = None
@@ -300,12 +266,13 @@ def _prepare(
             f"with the current stages or update the baseline ({UPDATE})"
         )
     elif stage is not None and uses_file and header.stages[stage].kind == "judge":
-        old, new = header.judges.get(stage), _identity(records, stage)
+        old, new = header.judges.get(stage), judge_identity(records, stage)
         if new is not None and old != new:
             reason = (
                 f"judge changed: {old or 'unknown'} → {new}; re-judge the baseline outputs "
                 f"(needs an endpoint) or update the baseline ({UPDATE})"
             )
+    errors = len(errored)
     if reason is None and pairs and errors / len(pairs) > max_error_share:
         reason = (
             f"{errors} of {len(pairs)} pairs ({errors / len(pairs):.1%}) have stage errors, "
@@ -396,6 +363,7 @@ def compare(
         by_dataset.setdefault(record["dataset"], {})[key] = record  # a rerun replaces
     missing = tuple(sorted(n for n, b in baselines.items() if b is None and n in by_dataset))
     prepared: list[_Prepared] = []
+    warnings: list[str] = []
     comparisons: list[tuple[str, int, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
     for dataset in sorted(by_dataset):
         baseline = baselines.get(dataset)
@@ -404,11 +372,14 @@ def compare(
         current = by_dataset[dataset]
         stored = baseline.index()
         changed, pairs = [], []
+        # Baseline lines whose current value cannot be paired: changed, then removed.
+        unpaired = [_side_of_line(stored[k]) for k in sorted(set(stored) - set(current))]
         for key in sorted(set(current) & set(stored)):
             record, line = current[key], stored[key]
             fp = record.get("fingerprint") or ""
             if fp and line.fingerprint and fp != line.fingerprint:
                 changed.append(_label(key))
+                unpaired.append(_side_of_line(line))
                 continue
             reeval = record.get("baseline")
             base = _side_of_record(reeval) if reeval else _side_of_line(line)
@@ -419,25 +390,34 @@ def compare(
             tuple(_label(k) for k in sorted(set(stored) - set(current))),
         ))
         recs = list(current.values())
-        for metric in _metrics(recs, baseline):
+        for metric in metrics_of(recs, baseline):
             tol = (tolerances or {}).get(metric.name, tolerance)
             spec = MetricSpec(metric.name, metric.kind, tol, metric.gated, scale=metric.scale)
-            prepared.append(
-                _prepare(dataset, metric, spec, pairs, baseline, recs, max_error_share)
-            )
+            prepared.append(_prepare(
+                dataset, metric, spec, pairs, unpaired, baseline, recs, max_error_share
+            ))
+        warning = sensitivity.unpaired_warning(
+            dataset, len(pairs), len(unpaired), len(set(current) - set(stored)), UPDATE
+        )
+        warnings += [warning] if warning else []
     to_decide = [p for p in prepared if p.decision is None]
     samples = [
         PairedSample(p.spec, p.dataset, tuple(b for _, b, _ in p.pairs),
                      tuple(c for _, _, c in p.pairs))
         for p in to_decide
     ]
-    for prep, decision in zip(
-        to_decide, decide(samples, alpha=alpha, mode=cast(Mode, mode), seed=seed), strict=True
+    worst = [
+        PairedSample(p.spec, p.dataset, (*s.baseline, *(b for b, _ in p.worst_case)),
+                     (*s.current, *(c for _, c in p.worst_case)))
+        for p, s in zip(to_decide, samples, strict=True)
+    ]
+    kw: dict[str, Any] = {"alpha": alpha, "mode": cast(Mode, mode), "seed": seed}
+    for prep, decision, pessimistic in zip(
+        to_decide, decide(samples, **kw), decide(worst, **kw), strict=True
     ):
-        if prep.errors:
-            decision = replace(decision, reason=f"{decision.reason}; {prep.errors} pairs with "
-                               "stage errors left out of both sides")
-        prep.decision = decision
+        prep.decision = sensitivity.combine(
+            decision, pessimistic, prep.errors, len(prep.worst_case) - prep.errors
+        )
     datasets = []
     for dataset, paired, changed_ids, new_ids, removed_ids in comparisons:
         mine = [p for p in prepared if p.dataset == dataset]
@@ -452,4 +432,5 @@ def compare(
             dataset, paired, changed_ids, new_ids, removed_ids, tuple(flips), tuple(tags)
         ))
     decisions = tuple(p.decision for p in prepared if p.decision is not None)
-    return GateResult(decisions, tuple(datasets), missing)
+    return GateResult(decisions, tuple(datasets), missing, tuple(warnings))
+

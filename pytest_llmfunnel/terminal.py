@@ -88,6 +88,8 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
         )
         for comparison in gate.datasets:
             yield from _pairing_lines(comparison)
+        for warning in gate.warnings:
+            yield from _wrapped("warning: " + warning)
     elif not scope.complete:
         # No gate ran (none configured, or an incomplete run decides nothing):
         # the extent of the run still gets its line.

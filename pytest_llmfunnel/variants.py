@@ -50,7 +50,7 @@ from pytest_llmfunnel.review import is_pairwise
 
 # The gate's own metric and value rules, used as they are so the two cannot drift apart.
 PROMOTION = regression.PROMOTION
-Metric = regression._Metric
+Metric = regression.Metric
 ERROR, MISSING = regression._ERROR, regression._MISSING
 
 Status = Literal["best", "candidate", "discarded"]
@@ -177,7 +177,7 @@ def rank_variants(
         tolerance: the non-inferiority margin, as for the gate (a pass-rate
             fraction; a fraction of the scale width for scores with a scale);
             ``tolerances`` overrides it by metric name.
-        seed: for the paired bootstrap of small score samples.
+        seed: passed on to :func:`pytest_llmfunnel.gate.decide` (whose tests are deterministic).
     """
     grouped: dict[str, dict[str, dict[str, Record]]] = {}
     for record in records:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from pytest_llmfunnel import stats
+from pytest_llmfunnel import margin, stats
 from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
 
 PASS = MetricSpec("correct", "binary")
@@ -39,8 +39,10 @@ def test_identical_runs_are_ok_with_p_one() -> None:
     base, cur = binary_pair(100, 0, 0)
     (d,) = decide([sample(PASS, "qa", base, cur)])
     assert d.decision == "ok" and not d.fails
-    assert (d.p_value, d.p_adjusted, d.flips, d.diff, d.bound) == (1.0, 1.0, (0, 0), 0.0, 0.0)
-    assert d.test == "mcnemar-exact"
+    assert (d.p_value, d.p_adjusted, d.flips, d.diff) == (1.0, 1.0, (0, 0), 0.0)
+    z2 = stats.norm_ppf(0.95) ** 2
+    assert d.bound == pytest.approx(z2 / (100 + z2), rel=1e-8)  # no flips: not a zero bound
+    assert d.test == "tango-score"
 
 
 def test_clear_binary_regression_reports_the_numbers_that_decided() -> None:
@@ -48,42 +50,46 @@ def test_clear_binary_regression_reports_the_numbers_that_decided() -> None:
     (d,) = decide([sample(PASS, "qa", base, cur)])
     assert d.decision == "regressed" and d.fails
     assert d.flips == (30, 8)
-    assert d.p_value == pytest.approx(sps.binomtest(30, 38, 0.5, alternative="greater").pvalue)
+    # Tango's score test of H0 Δ >= -0.02 (see test_margin.py for its known answers).
+    assert d.p_value == pytest.approx(margin.tango_p_below(8, 30, 400, -0.02), rel=1e-12)
+    assert d.p_value < 0.05
     assert d.p_adjusted == d.p_value and d.level == 0.05  # one comparison
     assert d.baseline_mean == 0.75 and d.current_mean == pytest.approx(0.75 - 22 / 400)
     assert d.diff == pytest.approx(-22 / 400)
-    # Upper bound: exact Clopper–Pearson lower bound of b/(b+c), mapped to the difference.
-    pi_low = sps.beta.ppf(0.05, 30, 9)
-    assert d.bound == pytest.approx(38 / 400 * (1 - 2 * pi_low), rel=1e-9)
-    assert d.bound < 0
+    assert d.bound == pytest.approx(margin.tango_upper(8, 30, 400, 0.05), rel=1e-9)
+    assert d.bound < -0.02
     assert "update the baseline" in d.message() and "30 cases that got worse" in d.message()
 
 
 @pytest.mark.parametrize(("b", "c"), [(20, 10), (21, 9), (15, 3), (8, 8), (3, 12), (1, 0)])
 @pytest.mark.parametrize("level", [0.05, 0.0125, 0.004])
-def test_mcnemar_bound_is_the_exact_dual_of_its_p_value(b: int, c: int, level: float) -> None:
+@pytest.mark.parametrize("tol", [0.0, 0.02])
+def test_the_bound_is_the_dual_of_its_p_value(b: int, c: int, level: float, tol: float) -> None:
     # With one gated pair the level is alpha itself.
     base, cur = binary_pair(200, b, c)
-    (d,) = decide([sample(PASS, "qa", base, cur)], alpha=level)
+    spec = MetricSpec("correct", "binary", tolerance=tol)
+    (d,) = decide([sample(spec, "qa", base, cur)], alpha=level)
     if d.decision == "improved":  # reports the improvement test and its lower bound
-        assert d.bound > 0 and d.p_value < level
+        assert d.bound > tol and d.p_value < level
     else:
-        assert (d.bound < 0) == (d.p_value < level)
+        assert (d.bound < -tol) == (d.p_value < level) == (d.decision == "regressed")
 
 
 def test_significant_drop_within_tolerance_is_ok() -> None:
     base, cur = binary_pair(20_000, 300, 100, passing=15_000)  # a 1-point drop
     (d,) = decide([sample(PASS, "qa", base, cur)])
-    assert d.p_adjusted < 1e-6
-    assert d.decision == "ok" and "within tolerance" in d.reason
+    assert margin.tango_p_below(100, 300, 20_000, 0.0) < 1e-6  # a drop, surely...
+    assert d.decision == "ok" and d.bound > -0.02  # ...but surely not one past 2 points
+    assert "no drop beyond the tolerance shown" in d.reason
 
 
 def test_improvement_uses_its_own_test_and_bound() -> None:
     base, cur = binary_pair(300, 4, 40)
     (d,) = decide([sample(PASS, "qa", base, cur)])
     assert d.decision == "improved" and not d.fails
-    assert d.p_value == pytest.approx(stats.mcnemar_exact_one_sided(40, 4))
-    assert d.bound > 0  # lower bound of the gain
+    assert d.p_value == pytest.approx(margin.tango_p_above(40, 4, 300, 0.02))
+    assert d.bound == pytest.approx(margin.tango_lower(40, 4, 300, 0.05), rel=1e-9)
+    assert d.bound > 0.02  # lower bound of the gain clears the tolerance
     assert "gate later changes against this run, update the baseline" in d.message()
 
 
@@ -91,21 +97,22 @@ def test_holm_runs_across_every_gated_pair() -> None:
     pairs = [binary_pair(300, w, c) for w, c in [(30, 10), (20, 10), (12, 10), (3, 3)]]
     samples = [sample(PASS, f"ds{i}", *p) for i, p in enumerate(pairs)]
     decisions = decide(samples)
-    raw = [stats.mcnemar_exact_one_sided(w, c) for w, c in [(30, 10), (20, 10), (12, 10), (3, 3)]]
+    flips = [(30, 10), (20, 10), (12, 10), (3, 3)]
+    raw = [margin.tango_p_below(c, w, 300, -0.02) for w, c in flips]
     assert [d.p_value for d in decisions] == pytest.approx(raw)
     assert [d.p_adjusted for d in decisions] == pytest.approx(stats.holm(raw))
     assert [d.level for d in decisions] == pytest.approx([0.05 / 4, 0.05 / 3, 0.05 / 2, 0.05])
     assert decisions[0].decision == "regressed"
-    assert decisions[1].decision == "ok"  # p = 0.049 alone would fail; not after Holm
+    assert decisions[1].decision == "ok"
 
 
 def test_step_down_stop_is_named_in_the_reason() -> None:
-    # Both p = 0.0494 (b=20, c=10): the first misses 0.05/2, so the second cannot
-    # be rejected although its own bound at 0.05 clears zero.
-    samples = [sample(PASS, name, *binary_pair(100, 20, 10)) for name in ("a", "b")]
+    # Both p = 0.037 (b=22, c=10): the first misses 0.05/2, so the second cannot
+    # be rejected although its own bound at 0.05 clears the tolerance.
+    samples = [sample(PASS, name, *binary_pair(100, 22, 10)) for name in ("a", "b")]
     first, second = decide(samples)
     assert first.decision == second.decision == "ok"
-    assert second.bound < 0 and second.p_adjusted >= 0.05
+    assert second.bound < -0.02 and second.p_adjusted >= 0.05
     assert "step-down stopped at a/correct" in second.reason
     assert "step-down" not in first.reason
 
@@ -144,35 +151,28 @@ def _scores(n: int, shift: float, seed: int) -> tuple[tuple[float, ...], tuple[f
     return base, cur
 
 
-def test_scores_use_paired_t_above_the_threshold() -> None:
-    base, cur = _scores(80, -0.3, 1)
+@pytest.mark.parametrize("n", [80, 12, 3])
+def test_scores_use_a_paired_t_test_of_the_tolerance_at_every_size(n: int) -> None:
+    base, cur = _scores(n, -0.6, 1)
     (d,) = decide([sample(SCORE, "qa", base, cur)])
     diffs = np.subtract(cur, base)
     assert d.test == "paired-t"
-    assert d.p_value == pytest.approx(sps.ttest_rel(cur, base, alternative="less").pvalue)
-    se = float(sps.sem(diffs))
-    assert d.bound == pytest.approx(diffs.mean() + sps.t.ppf(0.95, 79) * se, rel=1e-9)
-    assert d.mde == pytest.approx(max(0.08, (1.6448536 + 0.8416212) * se), rel=1e-6)
     assert d.tolerance == pytest.approx(0.08)  # 0.02 of the 1-5 scale
-    assert d.decision == "regressed"
-
-
-def test_scores_below_the_threshold_use_a_seeded_bootstrap() -> None:
-    base, cur = _scores(12, -0.6, 2)
-    first = decide([sample(SCORE, "qa", base, cur)], seed=3)[0]
-    again = decide([sample(SCORE, "qa", base, cur)], seed=3)[0]
-    assert first.test == "paired-bootstrap"
-    assert first == again
-    dist = stats.bootstrap_means(np.subtract(cur, base).tolist(), seed=3)
-    assert first.p_value == dist.p_at_least(0.0)
-    assert first.bound == dist.upper(0.05)
+    # H0 mean >= -tolerance: scipy's t-test of the shifted differences.
+    shifted = sps.ttest_1samp(diffs + 0.08, 0.0, alternative="less").pvalue
+    assert d.p_value == pytest.approx(shifted, rel=1e-9)
+    se = float(sps.sem(diffs))
+    assert d.bound == pytest.approx(diffs.mean() + sps.t.ppf(0.95, n - 1) * se, rel=1e-9)
+    t_sum = sps.t.ppf(0.95, n - 1) + sps.t.ppf(0.8, n - 1)
+    assert d.mde == pytest.approx(0.08 + t_sum * se, rel=1e-9)
+    assert (d.decision == "regressed") == (d.bound < -0.08)
 
 
 def test_score_tolerance_is_a_fraction_of_the_scale() -> None:
     spec = MetricSpec("quality", "score", tolerance=0.05, scale=(0.0, 10.0))
     small = decide([sample(spec, "qa", *_scores(500, -0.3, 4))])[0]  # 0.3 < 0.5 points
     large = decide([sample(spec, "qa", *_scores(500, -0.8, 4))])[0]
-    assert small.p_adjusted < 0.05 and small.decision == "ok"
+    assert small.decision == "ok" and small.bound > -0.5
     assert large.decision == "regressed"
 
 
@@ -207,31 +207,42 @@ def test_invalid_inputs_raise_with_a_fix() -> None:
         decide([], alpha=1.5)
 
 
-def test_mde_warning_names_the_detectable_change() -> None:
+def test_mde_warning_names_the_detectable_change_and_the_cases_needed() -> None:
     base, cur = binary_pair(40, 2, 1)
     (d,) = decide([sample(PASS, "qa", base, cur)])
-    n_am = 42
-    se = math.sqrt((4 / n_am - (-1 / n_am) ** 2) / n_am)  # Agresti–Min: +1/2 per cell
-    assert d.mde == pytest.approx((stats.norm_ppf(0.95) + stats.norm_ppf(0.8)) * se)
-    assert d.decision == "ok" and "only changes of about" in d.reason
+    # Power of the tolerance test at the MDE is 80%, under the alternative's own variance.
+    assert margin.tango_power(40, 3 / 80 + d.mde, 3 / 80, -0.02, 0.05) == pytest.approx(0.8)
+    assert d.decision == "ok" and d.underpowered
+    assert f"only from about {d.mde:.3g}" in d.reason
+    need = margin.binary_cases_needed(3 / 80 + 0.04, 3 / 80, -0.02, 0.05)
+    assert need is not None and need > 40 and f"about {need} cases would resolve it" in d.reason
 
 
 def test_non_inferiority_passes_a_large_stable_run() -> None:
     base, cur = binary_pair(3000, 10, 9, passing=2400)
     (d,) = decide([sample(PASS, "qa", base, cur)], mode="non-inferiority")
     assert d.decision == "ok" and d.bound > -0.02
-    assert d.test == "paired-wald-agresti-min"
-    # The bound is the Agresti–Min Wald lower bound at alpha.
-    diff_am, se = (9 - 10) / 3002, math.sqrt((20 / 3002 - (1 / 3002) ** 2) / 3002)
-    assert d.bound == pytest.approx(diff_am - stats.norm_ppf(0.95) * se)
-    assert d.p_value == pytest.approx(stats.norm_cdf(-(diff_am + 0.02) / se))
+    assert d.test == "tango-score"
+    assert d.bound == pytest.approx(margin.tango_lower(9, 10, 3000, 0.05), rel=1e-9)
+    assert d.p_value == pytest.approx(margin.tango_p_above(9, 10, 3000, -0.02))
 
 
 def test_non_inferiority_refuses_too_few_cases() -> None:
     base, cur = binary_pair(30, 0, 0)  # even a perfect run cannot show non-inferiority
     (d,) = decide([sample(PASS, "qa", base, cur)], mode="non-inferiority")
     assert d.decision == "not comparable" and d.fails
-    assert "too few cases for non-inferiority at tolerance 0.02 (need about" in d.reason
+    assert "too few cases for non-inferiority" in d.reason
+    # No flips, no noise: the score bound is −z²/(n + z²), so n > z²(1 − τ)/τ = 132.6.
+    assert "about 133 cases would resolve it" in d.reason
+
+
+@pytest.mark.parametrize("n", [132, 133, 147])
+def test_the_cases_needed_without_flips_are_the_cases_that_decide(n: int) -> None:
+    (d,) = decide([sample(PASS, "qa", *binary_pair(n, 0, 0))], mode="non-inferiority")
+    if n < 133:
+        assert d.decision == "not comparable" and "about 133 cases" in d.reason
+    else:
+        assert d.decision == "ok" and "cases would resolve" not in d.reason
 
 
 def test_non_inferiority_fails_a_real_drop() -> None:

@@ -249,6 +249,45 @@ def test_judge_errors_are_left_out_and_too_many_make_the_metric_not_comparable(
     assert "not comparable" in many.stdout.str()
 
 
+def test_errors_that_could_hide_a_drop_fail_the_gate_as_not_comparable(
+    pytester: pytest.Pytester, judge_server: JudgeServer, plugin_args: list[str]
+) -> None:
+    accept_baseline(pytester, judge_server, rows_with())
+    rows = rows_with(range(3))  # 3 of 60 got worse: alone, no drop past 2 points is shown
+    for row in rows[3:7]:
+        row["output"] += " GARBAGE"  # 4 judge errors: counted as fails, 7 of 60 did
+    project(pytester, rows)
+    result = run(pytester, judge_server, "--llm-funnel-max-error-share=0.1", *plugin_args)
+    assert result.ret == 1, result.stdout.str()
+    out = " ".join(result.stdout.str().split())
+    assert "relevance pass rate: not comparable" in out
+    assert "4 pairs with stage errors could hide a drop" in out
+
+
+def test_under_q_an_underpowered_gated_metric_still_says_so(
+    pytester: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    accept_baseline(pytester, judge_server, rows_with())
+    result = run(pytester, judge_server, "-q")
+    assert result.ret == 0, result.stdout.str()
+    out = " ".join(result.stdout.str().split())
+    assert "relevance pass rate: underpowered: with 60 cases a drop is caught 80% of the " \
+        "time only from about" in out
+
+
+def test_a_large_unpaired_share_is_a_warning_with_the_number(
+    pytester: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    accept_baseline(pytester, judge_server, rows_with())
+    rows = rows_with()
+    rows += [{**rows[0], "id": f"added-{i}", "input": f"Question {i}?"} for i in range(10)]
+    project(pytester, rows)
+    result = run(pytester, judge_server)
+    assert result.ret == 0, result.stdout.str()
+    out = " ".join(result.stdout.str().split())
+    assert "warning: test_eval.py::test_eval: 10 of 70 cases (14%) are unpaired" in out
+
+
 def test_a_changed_judge_rejudges_the_baseline_outputs_and_compares_like_with_like(
     pytester: pytest.Pytester, judge_server: JudgeServer
 ) -> None:

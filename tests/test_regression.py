@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_llmfunnel import margin
 from pytest_llmfunnel.baseline import Baseline, baseline_from_records
 from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.regression import GateResult, compare
@@ -83,14 +84,15 @@ def test_unchanged_rerun_is_ok_with_every_metric_and_no_flips() -> None:
     assert "Regression gate passed: 2 gated metrics over 1 eval test," in result.message()
 
 
-def test_injected_regression_is_caught_with_exact_mcnemar_and_sorted_flips() -> None:
+def test_injected_regression_is_caught_with_the_tolerance_test_and_sorted_flips() -> None:
     current = [
         rec(c, 1.0 if i < 10 else 3.5 if i < 30 else 5.0) for i, c in enumerate(ids())
     ]
     result = run(current, STEADY)
     d = by_metric(result)["faithfulness pass rate"]
     assert d.decision == "regressed" and d.fails and d.flips == (30, 0)
-    assert d.p_value == pytest.approx(0.5**30)  # exact McNemar, 30 of 30 discordant worse
+    # Tango's score test of "the drop is at most 2 points": 30 of 30 discordant worse.
+    assert d.p_value == pytest.approx(margin.tango_p_below(0, 30, 200, -0.02), rel=1e-12)
     # Holm over the two gated metrics of the session: the smaller p-value is doubled.
     assert d.p_adjusted == pytest.approx(2 * d.p_value)
     assert d.baseline_mean == 1.0 and d.current_mean == pytest.approx(170 / 200)
@@ -169,13 +171,54 @@ def test_changed_new_and_removed_cases_are_listed_and_not_paired() -> None:
 
 
 def test_judge_errors_are_left_out_of_both_sides() -> None:
+    current = [rec(c, None if i < 3 else 1.0 if i < 5 else 5.0) for i, c in enumerate(ids())]
+    base = make_baseline(rec(c, None if i == 199 else 5.0) for i, c in enumerate(ids()))
+    result = run(current, base, max_error_share=0.05)
+    d = by_metric(result)["faithfulness pass rate"]
+    assert d.n == N - 4 and d.flips == (2, 0)
+    assert d.decision == "ok"
+    assert "4 pairs with stage errors left out (counted as fails, the decision is the same)" in (
+        d.reason)
+    assert by_metric(result)["promotion rate"].n == N  # judge errors do not touch promotion
+
+
+def test_errors_that_could_hide_a_drop_make_the_metric_not_comparable() -> None:
+    # 5 pass→fail flips alone do not show a drop past 2 points; with the 4 errored
+    # pairs counted as fails (9 of 200) they do, so the errors decide.
     current = [rec(c, None if i < 3 else 1.0 if i < 8 else 5.0) for i, c in enumerate(ids())]
     base = make_baseline(rec(c, None if i == 199 else 5.0) for i, c in enumerate(ids()))
     result = run(current, base, max_error_share=0.05)
     d = by_metric(result)["faithfulness pass rate"]
     assert d.n == N - 4 and d.flips == (5, 0)
-    assert d.decision == "ok" and "4 pairs with stage errors left out of both sides" in d.reason
-    assert by_metric(result)["promotion rate"].n == N  # judge errors do not touch promotion
+    assert d.decision == "not comparable" and d.fails and result.fails
+    assert "4 pairs with stage errors could hide a drop: counted as fails, the metric " \
+        "regresses" in d.reason
+    assert d.bound > -0.02  # the paired cases alone do not decide
+
+
+def test_unpaired_cases_that_could_hide_a_drop_make_the_metric_not_comparable() -> None:
+    # Three real flips, and the cases that failed most stopped being run or changed input.
+    current = [rec(c, 1.0 if i < 3 else 5.0, fp="edited" if i < 8 else None)
+               for i, c in enumerate(ids()) if not 8 <= i < 12]
+    result = run(current, STEADY)
+    d = by_metric(result)["faithfulness pass rate"]
+    assert d.n == N - 12 and d.flips == (0, 0)  # the 3 flipped cases are among the changed
+    assert d.decision == "not comparable" and result.fails
+    assert "12 unpaired baseline cases (changed or not run) could hide a drop" in d.reason
+    # A few unpaired cases that cannot change the decision leave it alone.
+    few = run([rec(c) for i, c in enumerate(ids()) if i != 7], STEADY)
+    d = by_metric(few)["faithfulness pass rate"]
+    assert d.decision == "ok" and "1 unpaired baseline cases" in d.reason
+    assert few.warnings == ()
+
+
+def test_a_large_unpaired_share_is_a_warning_with_the_number() -> None:
+    current = [rec(c) for c in ids()] + [rec(f"new{i:02d}") for i in range(30)]
+    result = run(current, STEADY)
+    assert not result.fails  # new cases have no baseline value to drop from
+    (warning,) = result.warnings
+    assert warning.startswith(f"{DS}: 30 of 230 cases (13%) are unpaired")
+    assert "--llm-funnel-update-baseline" in warning
 
 
 def test_judge_errors_above_the_share_make_the_metric_not_comparable() -> None:
@@ -242,7 +285,8 @@ def test_holm_runs_once_across_every_eval_test_of_the_session() -> None:
     )
     d = by_metric(result)["faithfulness pass rate"]
     assert d.decision == "regressed"
-    assert d.p_adjusted == pytest.approx(4 * 0.5**30)  # 2 eval tests x 2 gated metrics
+    p = margin.tango_p_below(0, 30, 200, -0.02)
+    assert d.p_adjusted == pytest.approx(4 * p)  # 2 eval tests x 2 gated metrics
     assert {x.dataset for x in result.decisions} == {DS, other}
     assert [x.dataset for x in result.datasets] == sorted([DS, other])
 
@@ -252,7 +296,7 @@ def test_tolerance_per_metric_overrides_the_default() -> None:
     result = run(current, STEADY, tolerances={"faithfulness pass rate": 0.5})
     d = by_metric(result)["faithfulness pass rate"]
     assert d.decision == "ok" and d.tolerance == 0.5
-    assert "within tolerance" in d.reason
+    assert "no drop beyond the tolerance shown" in d.reason
 
 
 def test_tag_breakdown_shows_where_the_drop_is() -> None:
@@ -284,7 +328,7 @@ def test_scorer_with_threshold_is_gated_on_its_pass_rate() -> None:
 def test_non_inferiority_mode_passes_an_unchanged_run_and_fails_a_clear_drop() -> None:
     ok = run([rec(c) for c in ids()], STEADY, mode="non-inferiority")
     assert not ok.fails
-    assert by_metric(ok)["promotion rate"].test == "paired-wald-agresti-min"
+    assert by_metric(ok)["promotion rate"].test == "tango-score"
     bad = run([rec(c, 1.0 if i < 30 else 5.0) for i, c in enumerate(ids())], STEADY,
               mode="non-inferiority")
     d = by_metric(bad)["faithfulness pass rate"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
-from pytest_llmfunnel import stats
+from pytest_llmfunnel import margin, stats
 from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
 from pytest_llmfunnel.variants import VariantRanking, rank_variants
 
@@ -77,11 +76,8 @@ def comparison(ranking: VariantRanking, name: str, metric: str) -> Any:
 
 
 def am_lower_bound(worse: int, better: int, n: int, level: float) -> float:
-    """The gate's binary non-inferiority bound, by hand: Wald with Agresti–Min's half cases."""
-    n_am = n + 2
-    diff = (better - worse) / n_am
-    se = math.sqrt(((worse + better + 1) / n_am - diff**2) / n_am)
-    return diff - stats.norm_ppf(1 - level) * se
+    """The gate's binary non-inferiority bound: Tango's score bound (tested in test_margin.py)."""
+    return margin.tango_lower(better, worse, n, level)
 
 
 def test_clearly_better_treatment_discards_control_naming_the_metric() -> None:
@@ -103,7 +99,7 @@ def test_clearly_better_treatment_discards_control_naming_the_metric() -> None:
     assert q.decision.diff == pytest.approx(-0.4)
     # Two gated comparisons; quality's p-value is the larger, so Holm tests it at α/1.
     assert q.decision.level == pytest.approx(0.05)
-    assert q.decision.bound == pytest.approx(am_lower_bound(80, 0, 200, 0.05), abs=1e-12)
+    assert q.decision.bound == pytest.approx(am_lower_bound(80, 0, 200, 0.05), abs=1e-9)
     assert ctl.reason.startswith("quality pass rate: worse by 40.0pt")
     assert f"lower bound {q.decision.bound * 100:+.1f}pt" in ctl.reason
     # Both variants promote every case: that metric is shown non-inferior and not a reason.
@@ -127,7 +123,7 @@ def test_two_equal_variants_with_many_cases_are_both_candidates() -> None:
     assert b.status == "candidate" and ranking.candidates == ("a", "b")
     q = comparison(ranking, "b", QUALITY)
     assert q.shown and q.decision.flips == (3, 3) and q.decision.diff == 0.0
-    assert q.decision.bound == pytest.approx(am_lower_bound(3, 3, 600, q.decision.level), 1e-12)
+    assert q.decision.bound == pytest.approx(am_lower_bound(3, 3, 600, q.decision.level), 1e-9)
     assert q.decision.bound > -0.02
     # The reason shows the bound that came closest to the margin.
     assert f"quality pass rate lower bound {q.decision.bound * 100:+.1f}pt" in b.reason
@@ -145,7 +141,7 @@ def test_equal_variants_with_ten_cases_cannot_show_non_inferiority() -> None:
     wide = only(rank_variants(records, tolerances={PROMOTION: 0.5, QUALITY: 0.5}))
     assert wide.result("b").status == "candidate"
     q = comparison(wide, "b", QUALITY)
-    assert q.decision.bound == pytest.approx(am_lower_bound(0, 0, 10, q.decision.level), 1e-12)
+    assert q.decision.bound == pytest.approx(am_lower_bound(0, 0, 10, q.decision.level), 1e-9)
 
 
 def test_a_bound_that_clears_the_margin_counts_even_with_few_cases() -> None:
@@ -156,12 +152,12 @@ def test_a_bound_that_clears_the_margin_counts_even_with_few_cases() -> None:
     assert [m.name for m in ranking.metrics] == [PROMOTION, QUALITY, "quality mean score",
                                                  "style pass rate"]
     style = comparison(ranking, "b", "style pass rate")
-    # 30 cases cannot resolve 2 points, so the gate would not fail on this metric,
-    # but b is 20 cases better: its lower bound clears the margin by far.
-    assert style.decision.decision == "not comparable" and style.decision.mde > 0.02
+    # 30 cases cannot resolve 2 points, but b is 20 cases better: its lower bound
+    # clears the margin by far, and a bound that clears decides.
+    assert style.decision.decision == "improved" and style.decision.mde > 0.02
     assert style.shown and style.decision.p_adjusted < 0.05
     assert style.decision.bound == pytest.approx(
-        am_lower_bound(0, 20, 30, style.decision.level), 1e-12)
+        am_lower_bound(0, 20, 30, style.decision.level), 1e-9)
     assert ranking.result("b").status == "candidate"
 
 

@@ -227,13 +227,22 @@ def decision_label(d: GateDecision) -> str:
 
 
 def mde_note(d: GateDecision, unit: str = "pt") -> str | None:
-    """Why a metric cannot see changes as small as its tolerance, or None."""
-    if not (_finite(d.mde) and d.mde > d.tolerance):
+    """Why a gated metric cannot resolve its tolerance (see ``GateDecision.underpowered``)."""
+    if not d.underpowered:
         return None
+    name = f"{short_dataset(d.dataset)}/{d.metric}"
+    tol = fmt_plain(d, d.tolerance, unit)
+    size = fmt_plain(d, d.mde, unit) if _finite(d.mde) else "no size at all"
+    if d.mode == "non-inferiority":
+        return (
+            f"{name}: underpowered: with {d.n} cases an unchanged metric is shown "
+            f"non-inferior 80% of the time only at a margin of {size} "
+            f"(tolerance {tol}); add cases"
+        )
     return (
-        f"{short_dataset(d.dataset)}/{d.metric}: with {d.n} cases only changes of about "
-        f"{fmt_plain(d, d.mde, unit)} or more are detectable (tolerance "
-        f"{fmt_plain(d, d.tolerance, unit)}); add cases to detect smaller ones"
+        f"{name}: underpowered: with {d.n} cases a drop is caught 80% of the time only "
+        f"from about {size} (tolerance {tol}); add cases to catch "
+        "smaller ones"
     )
 
 

@@ -147,7 +147,7 @@ class Decision(_Model):
         description="The verdict."
     )
     reason: str = Field(description="Why, in words.")
-    test: str = Field(description="The test that decided (mcnemar-exact, paired-t, ...).")
+    test: str = Field(description="The test that decided (tango-score, paired-t, ...).")
     flips: list[int] | None = Field(
         description="[worse, better] case counts for pass/fail metrics, else null."
     )

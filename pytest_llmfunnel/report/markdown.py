@@ -127,7 +127,8 @@ def quality_markdown(decisions: Sequence[GateDecision]) -> str:
     legend = (
         "Pass rates in %, their diff, bound and MDE in percentage points. *bound*: the "
         "one-sided confidence bound of the difference at the Holm-adjusted level that "
-        "decided; *MDE*: the smallest change this many cases can detect."
+        "decided (regressed when it lies below −tolerance); *MDE*: the drop this many "
+        "cases catch 80% of the time."
     )
     if any(not d.gated for d in decisions):
         legend += " \\* measured only, not gated."

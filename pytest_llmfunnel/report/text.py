@@ -249,6 +249,11 @@ def report_lines(
         for d in decisions:
             if d.fails:
                 yield from _wrap(d.message(), w, indent="    ", first="  ")
+        # An underpowered gate passes quietly by construction: say so even here.
+        for d in decisions:
+            note = mde_note(d, unit="pt")
+            if note and not d.fails:
+                yield from _wrap("note: " + note, w, indent="    ", first="  ")
         return
     if run is not None:
         price = cost or (lambda prompt, completion: None)
