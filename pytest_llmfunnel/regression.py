@@ -342,6 +342,7 @@ def compare(
     max_error_share: float = 0.02,
     seed: int = 0,
     tolerances: Mapping[str, float] | None = None,
+    deselected: Mapping[str, Iterable[str]] | None = None,
 ) -> GateResult:
     """Gate a session: pair every eval test's records with its baseline and decide.
 
@@ -354,6 +355,10 @@ def compare(
         tolerance: the default tolerance; ``tolerances`` overrides it by metric name.
         max_error_share: above this share of pairs with stage errors, a metric
             is not comparable.
+        deselected: per eval test, the case ids of its dataset that this session
+            left out on purpose (``-k``, node ids): a partial run gates the cases
+            it ran, so these are neither paired nor counted as fails in the worst
+            case (a case gone from the dataset still is).
     """
     if mode not in ("superiority", "non-inferiority"):
         raise ValueError(f"mode must be 'superiority' or 'non-inferiority', got {mode!r}")
@@ -373,7 +378,9 @@ def compare(
         stored = baseline.index()
         changed, pairs = [], []
         # Baseline lines whose current value cannot be paired: changed, then removed.
-        unpaired = [_side_of_line(stored[k]) for k in sorted(set(stored) - set(current))]
+        skipped = set((deselected or {}).get(dataset, ()))
+        unpaired = [_side_of_line(stored[k]) for k in sorted(set(stored) - set(current))
+                    if k[0] not in skipped]
         for key in sorted(set(current) & set(stored)):
             record, line = current[key], stored[key]
             fp = record.get("fingerprint") or ""

@@ -212,6 +212,18 @@ def test_unpaired_cases_that_could_hide_a_drop_make_the_metric_not_comparable() 
     assert few.warnings == ()
 
 
+def test_cases_left_out_on_purpose_are_neither_paired_nor_counted_as_fails() -> None:
+    # A -k run of 40 of the 200 cases: the other 160 were deselected, not lost.
+    current = [rec(c) for c in ids()[:40]]
+    deselected = {DS: set(ids()[40:])}
+    result = run(current, STEADY, deselected=deselected)
+    d = by_metric(result)["faithfulness pass rate"]
+    assert d.n == 40 and d.decision != "not comparable" and not result.fails
+    assert "unpaired baseline cases" not in d.reason and result.warnings == ()
+    # Without knowing they were deselected, the same run cannot rule out a hidden drop.
+    assert by_metric(run(current, STEADY))["faithfulness pass rate"].decision == "not comparable"
+
+
 def test_a_large_unpaired_share_is_a_warning_with_the_number() -> None:
     current = [rec(c) for c in ids()] + [rec(f"new{i:02d}") for i in range(30)]
     result = run(current, STEADY)
