@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmfunnel.report.escape import terminal_text, truncate
 from pytest_llmfunnel.results import DatasetRun, Tallies, describe_problems, status_of
 
 if TYPE_CHECKING:
@@ -14,11 +15,20 @@ if TYPE_CHECKING:
 
 MAX_LISTED = 10
 WIDTH = 80
+# Where a failure message points at the llm-error cases; replaced by where
+# this summary actually lists them (see _where_errors_are).
+ERRORS_ABOVE = "see the llm-error cases above"
 Cost = Callable[[int, int], "float | None"]
 
 
-def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
-    """The funnel per dataset, the failed and errored cases (capped), then the notes."""
+def summary_lines(
+    fs: FunnelSession, *, verbosity: int = 0, short_summary: bool = False
+) -> Iterator[str]:
+    """The funnel per dataset, the failed and errored cases (capped), then the notes.
+
+    ``short_summary``: pytest's short test summary will list the llm-failed and
+    llm-error items (see :func:`short_summary_lines`).
+    """
     run = fs.run_result()
     tallies = fs.tallies
     if not (run.datasets or fs.settings.dry_run or fs.settings.explain_cache):
@@ -27,8 +37,9 @@ def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
     for dataset in run.datasets.values():
         yield ""
         yield from funnel_table(dataset, fs.settings.cost, tallies)
+    limit = None if verbosity > 0 else MAX_LISTED
     if verbosity >= 0:
-        yield from problem_cases(fs.records, limit=None if verbosity > 0 else MAX_LISTED)
+        yield from problem_cases(fs.records, limit=limit)
     yield from conclusion_lines(fs, verbosity)
     if fs.settings.dry_run:
         yield ""
@@ -42,7 +53,8 @@ def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
     message = getattr(fs, "failure_message", None)
     if message:
         yield ""
-        yield message
+        listed = _errors_listed(fs.records, limit if verbosity >= 0 else 0)
+        yield message.replace(ERRORS_ABOVE, _where_errors_are(listed, short_summary))
 
 
 def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
@@ -152,6 +164,39 @@ def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterat
             yield _clip(f"  {label}  {problem}", WIDTH)
     if len(bad) > len(shown):
         yield f"  ... and {len(bad) - len(shown)} more (use -v to list all)"
+
+
+def _errors_listed(records: list[dict[str, Any]], limit: int | None) -> tuple[int, int]:
+    """How many llm-error cases :func:`problem_cases` lists with ``limit``, of how many."""
+    bad = [status_of(r) for r in records if status_of(r) != "ok"]
+    shown = bad if limit is None else bad[:limit]
+    return shown.count("llm-error"), bad.count("llm-error")
+
+
+def _where_errors_are(listed: tuple[int, int], short_summary: bool) -> str:
+    shown, total = listed
+    if total and shown == total:
+        return ERRORS_ABOVE
+    if short_summary:
+        return "see the llm-error cases in the short test summary below"
+    if shown:
+        return ERRORS_ABOVE + " (-v lists them all)"
+    return "run with -rf or without -q to list the llm-error cases"
+
+
+def short_summary_lines(
+    problems: Iterable[tuple[str, str, dict[str, Any]]], *, width: int | None
+) -> Iterator[str]:
+    """One line per llm-failed or llm-error item, for pytest's short test summary.
+
+    ``problems``: (node id, status, record) per item; ``width``: the terminal's
+    width, or None for whole lines. Reasons are untrusted text: made inert.
+    """
+    for nodeid, status, record in problems:
+        head = f"{status.upper()} {terminal_text(nodeid, None)}"
+        reason = terminal_text("; ".join(describe_problems(record)), None)
+        line = f"{head} - {reason}" if reason else head
+        yield line if width is None else truncate(line, max(width, len(head)))
 
 
 def dry_run_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
