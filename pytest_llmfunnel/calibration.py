@@ -41,6 +41,7 @@ from pytest_llmfunnel.review import (
     output_hash,
     rubric_stages,
 )
+from pytest_llmfunnel.wording import plural
 
 MIN_LABELLED = 30
 MAX_HALF_WIDTH = 0.15
@@ -382,7 +383,7 @@ def _estimate_row(e: Estimate) -> list[str]:
 
 def effort_line(e: Estimate) -> str:
     """What the labels bought: the interval with humans only versus with PPI++."""
-    line = f"{e.stage}: {e.labelled} of {e.cases} cases labelled"
+    line = f"{e.stage}: {e.labelled} of {plural(e.cases, 'case')} labelled"
     if e.humans_only is not None and e.ppi is not None:
         line += (f"; with humans only the interval would have been ±{e.humans_only.half_width:.3f}"
                  f", with the judge's help it is ±{e.ppi.half_width:.3f}")
@@ -397,7 +398,8 @@ def _notes(cals: Sequence[CriterionCalibration], ests: Sequence[Estimate]) -> li
         if c.stale:
             notes.append(f"{c.stage}: {c.stale} stale labels ignored (output changed since)")
         if c.ties:
-            notes.append(f"{c.stage}: {c.ties} outputs left out (annotators split evenly)")
+            ties = plural(c.ties, 'output')
+            notes.append(f"{c.stage}: {ties} left out (annotators split evenly)")
     for e in ests:
         notes.append(effort_line(e))
         if e.warning:

@@ -41,6 +41,7 @@ from pytest_llmfunnel.backend import Completion, JudgeCallError, JudgeRequest
 from pytest_llmfunnel.models import Usage
 from pytest_llmfunnel.retry import AdaptiveLimiter, LimiterClosed, StopSignal, backoff_delay
 from pytest_llmfunnel.retry import retry_after_seconds as _retry_after
+from pytest_llmfunnel.wording import plural
 
 _SECRET_PATTERNS = (
     re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),
@@ -328,7 +329,7 @@ class OpenAIJudgeBackend:
         return backoff_delay(retries, base=self._backoff_base, cap=self._backoff_max, rng=self._rng)
 
     def _message(self, fault: _Fault, attempts: int) -> str:
-        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        tries = plural(attempts, "attempt")
         text = f"judge request to {self.identity} failed after {tries}: {fault.detail}"
         if fault.cause in ("rate_limited", "timeout", "server_error", "connection"):
             text += "; raise the timeout or max_retries, or lower the judge concurrency"

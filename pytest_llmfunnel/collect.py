@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -21,6 +21,7 @@ from pytest_llmfunnel.session import (
     ItemInfo,
 )
 from pytest_llmfunnel.terminal import ERRORS_ABOVE
+from pytest_llmfunnel.wording import plural
 
 MARKER_KWARGS = ("funnel", "tags", "columns", "baseline")
 
@@ -34,7 +35,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
         path = resolve_dataset_path(marker.args[0], relative_to=folder)
         dataset = fs.dataset(path, columns)
     except DatasetError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _collection_error(str(exc))
     if tags:
         dataset = dataset.select_tags(tags)
     positions = {case.id: index for index, case in enumerate(dataset.cases)}
@@ -138,7 +139,13 @@ def _load_baseline(path: Path | None, fs: FunnelSession) -> Baseline | None:
     try:
         return load_baseline_if_exists(path)
     except BaselineError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _collection_error(str(exc))
+
+
+def _collection_error(message: str) -> NoReturn:
+    """Fail collection with ``message`` alone: no traceback, and not the error it replaces
+    (pytest would print the message twice, joined by "During handling of the above...")."""
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 def _tags(value: Any, where: str) -> tuple[str, ...]:
@@ -372,7 +379,7 @@ def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:
     elif fs.settings.cache == "replay-only":
         hint = "record the missing verdicts with --llm-funnel-cache=read-write"
     fs.failure_message = (
-        f"llm-funnel: {run.errors} of {run.cases} cases ended in a judge or target "
+        f"llm-funnel: {run.errors} of {plural(run.cases, 'case')} ended in a judge or target "
         f"error ({run.error_share:.1%}), above llm_funnel_max_error_share={share:g}; "
         f"{ERRORS_ABOVE}, {hint}."
     )

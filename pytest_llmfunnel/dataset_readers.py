@@ -23,6 +23,8 @@ from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_llmfunnel.wording import plural
+
 __all__ = ["READERS", "DatasetError", "RawRow", "kind"]
 
 _YAML_HINT = 'reading YAML datasets needs PyYAML: pip install "pytest-llmfunnel[yaml]"'
@@ -89,7 +91,8 @@ def _read_jsonl(path: Path) -> Generator[RawRow, None, None]:
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
-                why = f"{exc.msg} at column {exc.colno}"
+                # json's messages may end in "at" ("Unterminated string starting at").
+                why = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
                 if exc.pos >= len(text.rstrip()):
                     why = f"the line ends at column {exc.colno} mid-value (truncated?)"
                 message = f"not valid JSON: {why}; each line must hold one complete JSON object"
@@ -134,7 +137,7 @@ def _read_csv(path: Path) -> Generator[RawRow, None, None]:
             if len(row) != len(header):
                 raise DatasetError(
                     path,
-                    f"row has {len(row)} fields but the header has {len(header)}; "
+                    f"row has {plural(len(row), 'field')} but the header has {len(header)}; "
                     "quote fields that contain commas, quotes or newlines",
                     line=start,
                 )

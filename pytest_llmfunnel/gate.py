@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from pytest_llmfunnel import stats
+from pytest_llmfunnel.wording import plural
 
 Decision = Literal["ok", "improved", "regressed", "not comparable"]
 Mode = Literal["superiority", "non-inferiority"]
@@ -136,7 +137,9 @@ class GateDecision:
             f"p={self.p_value:.3g}, adjusted p={self.p_adjusted:.3g}, {self.test}): {self.reason}"
         )
         if self.decision == "regressed":
-            worse = f" the {self.flips[0]} cases that got worse" if self.flips else " the cases"
+            worse = " the cases"
+            if self.flips:
+                worse = f" the {plural(self.flips[0], 'case')} that got worse"
             nxt = f"Look at{worse}; if the change is intended, update the baseline."
         elif self.decision == "improved":
             nxt = "Update the baseline to lock the improvement in."
@@ -247,7 +250,7 @@ def _test_sample(
     n = len(sample.baseline)
     if n != len(sample.current):
         return (
-            f"baseline has {n} cases but current has {len(sample.current)}; "
+            f"baseline has {plural(n, 'case')} but current has {len(sample.current)}; "
             "pair the values by case id before gating"
         )
     if n == 0:
@@ -391,7 +394,7 @@ def _decide_one(
     notes: list[str] = []
     if mde > tol:
         notes.append(
-            f"with {t.n} cases only changes of about {mde:.3g} or more are detectable "
+            f"with {plural(t.n, 'case')} only changes of about {mde:.3g} or more are detectable "
             f"(tolerance {tol:.3g}); add cases to detect smaller ones"
         )
 

@@ -37,6 +37,7 @@ from typing import Any, Literal, cast
 
 from pytest_llmfunnel.baseline import Baseline, BaselineCase
 from pytest_llmfunnel.gate import GateDecision, MetricSpec, Mode, PairedSample, decide
+from pytest_llmfunnel.wording import plural
 
 PROMOTION = "promotion rate"
 EXCERPT_LIMIT = 200
@@ -109,9 +110,12 @@ class GateResult:
         lines += [d.message() for d in self.decisions if d.fails]
         if self.fails:
             if any(d.fails for d in self.decisions):
+                # Point at the flipped cases only when the report lists some.
+                worse = any(f.direction == "worse" for d in self.datasets for f in d.flips)
                 lines.append(
-                    "Inspect the flipped cases (pass → fail, worst first) of each failing "
-                    f"metric; if the change is intended, accept it with {UPDATE} and "
+                    ("Inspect the flipped cases (pass → fail, worst first) of each failing "
+                     "metric; if" if worse else "If")
+                    + f" the change is intended, accept it with {UPDATE} and "
                     "commit the baseline files."
                 )
             return "\n".join(lines)
@@ -308,7 +312,8 @@ def _prepare(
             )
     if reason is None and pairs and errors / len(pairs) > max_error_share:
         reason = (
-            f"{errors} of {len(pairs)} pairs ({errors / len(pairs):.1%}) have stage errors, "
+            f"{errors} of {plural(len(pairs), 'pair')} ({errors / len(pairs):.1%}) have stage "
+            "errors, "
             f"above the allowed share {max_error_share:g}; fix the errors (items marked "
             f"llm-error) or raise --llm-funnel-max-error-share"
         )
@@ -435,7 +440,8 @@ def compare(
         to_decide, decide(samples, alpha=alpha, mode=cast(Mode, mode), seed=seed), strict=True
     ):
         if prep.errors:
-            decision = replace(decision, reason=f"{decision.reason}; {prep.errors} pairs with "
+            left = plural(prep.errors, 'pair')
+            decision = replace(decision, reason=f"{decision.reason}; {left} with "
                                "stage errors left out of both sides")
         prep.decision = decision
     datasets = []

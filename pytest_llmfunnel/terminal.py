@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmfunnel.report.escape import terminal_text, truncate
 from pytest_llmfunnel.results import DatasetRun, Tallies, describe_problems, status_of
+from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.config import Settings
@@ -123,8 +124,8 @@ def funnel_table(dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None
     """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
     requests sent, tokens and cost."""
     yield from _wrapped(
-        f"{dataset.name}: {dataset.cases} cases, {dataset.promoted} promoted "
-        f"({_pct(dataset.promoted, dataset.cases)}), {dataset.errors} errors"
+        f"{dataset.name}: {plural(dataset.cases, 'case')}, {dataset.promoted} promoted "
+        f"({_pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}"
     )
     rows = []
     for name, c in dataset.stages.items():
@@ -160,8 +161,10 @@ def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterat
         label = record["case"] if record["variant"] == "default" else (
             f"{record['case']}:{record['variant']}"
         )
-        for problem in describe_problems(record):
-            yield _clip(f"  {label}  {problem}", WIDTH)
+        # One entry per counted case: its further problems go on indented lines.
+        for index, problem in enumerate(describe_problems(record)):
+            lead = label if index == 0 else " " * len(label)
+            yield _clip(f"  {lead}  {problem}", WIDTH)
     if len(bad) > len(shown):
         yield f"  ... and {len(bad) - len(shown)} more (use -v to list all)"
 
@@ -223,7 +226,8 @@ def dry_run_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
     skipped = counts.get("targets_not_called", 0)
     if skipped:
         yield (
-            f"{skipped} case{'' if skipped == 1 else 's'} need a target's output, which a dry "
+            f"{plural(skipped, 'case')} {'needs' if skipped == 1 else 'need'} a target's output, "
+            "which a dry "
             "run does not produce (record outputs with target_version=... to count them)."
         )
 
@@ -235,8 +239,8 @@ def budget_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
         yield spent + "."
         return
     yield (
-        f"{spent}: budget reached, {tallies.budget_refused} judge request"
-        f"{'' if tallies.budget_refused == 1 else 's'} were not started "
+        f"{spent}: budget reached, {plural(tallies.budget_refused, 'judge request')} "
+        f"{'was' if tallies.budget_refused == 1 else 'were'} not started "
         "(their cases are llm-error \"budget reached\")."
     )
 

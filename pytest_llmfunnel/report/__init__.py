@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pytest_llmfunnel.results import RunResult
+from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     # Annotations only: the funnel table of a run without a gate needs no statistics.
@@ -210,7 +211,7 @@ def mde_note(d: GateDecision, unit: str = "pt") -> str | None:
     if not (_finite(d.mde) and d.mde > d.tolerance):
         return None
     return (
-        f"{short_dataset(d.dataset)}/{d.metric}: with {d.n} cases only changes of about "
+        f"{short_dataset(d.dataset)}/{d.metric}: with {plural(d.n, 'case')} only changes of about "
         f"{fmt_plain(d, d.mde, unit)} or more are detectable (tolerance "
         f"{fmt_plain(d, d.tolerance, unit)}); add cases to detect smaller ones"
     )
