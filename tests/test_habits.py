@@ -223,3 +223,25 @@ def test_error_share_message_points_at_the_cases_only_where_they_are_listed(
     else:
         assert text.index(listing) < where < summary
         assert "see the llm-error cases above" in message
+
+
+CRASH_IN_A_CASE = """
+import os
+import pytest
+from pytest_llmfunnel import Funnel, checks
+
+@pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(checks.not_empty()))
+def test_eval(case):
+    if case.id == "c01":
+        os._exit(3)
+"""
+
+
+def test_a_crashed_eval_item_is_reported_under_its_own_id(pytester: pytest.Pytester) -> None:
+    write_jsonl(pytester.path / "cases.jsonl", cases(4))
+    pytester.makepyfile(test_eval=CRASH_IN_A_CASE)
+    result = pytester.runpytest_subprocess("--llm-funnel", "-n", "2", "-rf", timeout=120)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["FAILED test_eval.py::test_eval[[]c01[]] - worker*"])
+    # Only xdist's own crash message may name the chunk the scheduler knew it by.
+    assert not [x for x in result.stdout.lines if x.startswith("FAILED") and "]@" in x]
