@@ -283,7 +283,7 @@ def pytest_llm_funnel_short_summary(
     whole = config.get_verbosity() >= 2 or any(os.environ.get(v) for v in ("CI", "BUILD_NUMBER"))
     if getattr(config.option, "force_short_summary", False):
         whole = False
-    width = None if whole else shutil_width()
+    width = None if whole else _terminal_width()
     stats = terminalreporter.stats
     if not any(stats.get(kind) for char, kind in PYTEST_SHORT_SUMMARY.items()
                if terminalreporter.hasopt(char)):
@@ -293,7 +293,7 @@ def pytest_llm_funnel_short_summary(
     return result
 
 
-def shutil_width() -> int:
+def _terminal_width() -> int:
     """The terminal's width as pytest measures it (COLUMNS, else the terminal, else 80)."""
     import shutil
 
