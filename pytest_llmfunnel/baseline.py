@@ -38,6 +38,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_llmfunnel.atomic import atomic_write
+from pytest_llmfunnel.wording import plural
 
 FORMAT: Final = "pytest-llmfunnel baseline"
 VERSION = 1
@@ -356,9 +357,9 @@ def check_partial_update(
         return None
     name = f" of {dataset}" if dataset else ""
     return (
-        f"refusing to update the baseline{name} from {len(chosen)} of {len(full)} cases: "
+        f"refusing to update the baseline{name} from {len(chosen)} of {plural(len(full), 'case')}: "
         f"this run selected only part of the dataset (-k, --lf, a single test id), and "
-        f"writing it would drop the other {len(full - chosen)} cases. Run the whole eval "
+        f"writing it would drop the other {plural(len(full - chosen), 'case')}. Run the whole eval "
         f"test, or add --llm-funnel-merge-baseline to merge the selected cases into the "
         f"existing baseline."
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -21,6 +21,8 @@ from pytest_llmfunnel.session import (
     FunnelSession,
     ItemInfo,
 )
+from pytest_llmfunnel.terminal import ERRORS_ABOVE
+from pytest_llmfunnel.wording import plural
 
 MARKER_KWARGS = ("funnel", "tags", "columns", "baseline")
 
@@ -33,8 +35,8 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
         folder = Path(metafunc.definition.path).parent
         path = resolve_dataset_path(marker.args[0], relative_to=folder)
         dataset = fs.dataset(path, columns)
-    except DatasetError as exc:  # from None: the message alone, not shown twice as a chain
-        raise pytest.fail.Exception(clean(str(exc), keep_newlines=True), pytrace=False) from None
+    except DatasetError as exc:  # the message alone, not shown twice as a chain
+        _collection_error(clean(str(exc), keep_newlines=True))
     if tags:
         selected = dataset.select_tags(tags)
         if not selected.cases:
@@ -164,7 +166,13 @@ def _load_baseline(path: Path | None, fs: FunnelSession) -> Baseline | None:
     except BaselineError as exc:
         if settings.update_baseline and not settings.merge_baseline:
             return None
-        raise pytest.fail.Exception(clean(str(exc), keep_newlines=True), pytrace=False) from None
+        _collection_error(clean(str(exc), keep_newlines=True))
+
+
+def _collection_error(message: str) -> NoReturn:
+    """Fail collection with ``message`` alone: no traceback, and not the error it replaces
+    (pytest would print the message twice, joined by "During handling of the above...")."""
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 def _tags(value: Any, where: str) -> tuple[str, ...]:
@@ -220,27 +228,60 @@ def annotate_items(items: list[pytest.Item], fs: FunnelSession) -> None:
             item.add_marker(pytest.mark.xdist_group(name=_group_name(spec.key, chunk)))
 
 
-def suffix_xdist_groups(items: list[pytest.Item], config: pytest.Config) -> None:
-    """On an xdist worker under loadgroup: make sure node ids end in ``@<group>``.
+def xdist_group_ids(items: list[pytest.Item], config: pytest.Config) -> list[pytest.Item]:
+    """On an xdist worker under loadgroup: give grouped items ``<node id>@<group>`` ids.
 
-    xdist's scheduler reads the group from that suffix, which xdist itself adds
-    by assigning ``item._nodeid``; pytest 9.2 keeps node ids elsewhere, so that
-    assignment is lost and a chunk would be spread over workers (and judged
-    twice). Where the suffix is missing, this sets it the way pytest stores it.
+    xdist's group scheduler reads an item's group only from that suffix of the
+    ids a worker sends when its collection finishes. Node ids themselves must
+    stay as they are without xdist (``--lf``, JUnit names and CI test history
+    use them), so :func:`clean_xdist_ids` takes the suffix off again at once.
+    Returns the items that got one.
     """
     if not getattr(config, "workerinput", None) or not config.getvalue("loadgroup"):
-        return
+        return []
+    grouped = []
     for item in items:
-        marks = [m for m in item.iter_markers("xdist_group") if m.kwargs.get("name")]
-        if not marks or "@" in item.nodeid.rpartition("]")[2]:
-            continue
-        names = sorted({str(m.kwargs["name"]) for m in marks})
-        nodeid = f"{item.nodeid}@{'_'.join(names)}"
-        structured = getattr(item, "_id", None)
-        if structured is not None and hasattr(type(structured), "parse"):
-            setattr(item, "_id", type(structured).parse(nodeid))  # noqa: B010 (pytest >= 9.2)
-        else:
-            setattr(item, "_nodeid", nodeid)  # noqa: B010 (older pytest)
+        suffix = _group_suffix(item)
+        if suffix:
+            _set_nodeid(item, _without(item.nodeid, suffix) + suffix)
+            grouped.append(item)
+    return grouped
+
+
+def clean_xdist_ids(items: list[pytest.Item]) -> None:
+    """Take the ``@<group>`` suffix off grouped items' node ids (xdist < 3.9 adds it too)."""
+    for item in items:
+        suffix = _group_suffix(item)
+        if suffix and item.nodeid.endswith(suffix):
+            _set_nodeid(item, _without(item.nodeid, suffix))
+
+
+def clean_crash_id(nodeid: str) -> str:
+    """A node id the xdist controller knows from a worker's collection, without ``@<group>``."""
+    if nodeid.rfind("@") > nodeid.rfind("]"):  # xdist's own test for a group suffix
+        return nodeid[: nodeid.rindex("@")]
+    return nodeid
+
+
+def _group_suffix(item: pytest.Item) -> str:
+    # The suffix exactly as pytest-xdist builds it from every xdist_group mark.
+    names = {
+        str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+        for m in item.iter_markers("xdist_group")
+    }
+    return f"@{'_'.join(sorted(names))}" if names else ""
+
+
+def _without(nodeid: str, suffix: str) -> str:
+    return nodeid[: -len(suffix)] if nodeid.endswith(suffix) else nodeid
+
+
+def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
+    structured = getattr(item, "_id", None)
+    if structured is not None and hasattr(type(structured), "parse"):
+        setattr(item, "_id", type(structured).parse(nodeid))  # noqa: B010 (pytest >= 9.2)
+    else:
+        setattr(item, "_nodeid", nodeid)  # noqa: B010 (older pytest)
 
 
 def _group_name(key: str, chunk: int) -> str:
@@ -384,6 +425,7 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         if fs.distributed:
             fs.send_tallies()
             return
+        remember_last_failed(session.config, [nodeid for nodeid, _, _ in fs.problem_items])
         if fs.settings.dry_run:
             return
         from pytest_llmfunnel.conclude import conclude, order_records
@@ -420,6 +462,21 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         fs.close()
 
 
+def remember_last_failed(config: pytest.Config, nodeids: list[str]) -> None:
+    """Add llm-failed and llm-error items to pytest's last-failed set, for --lf and --ff.
+
+    They pass as pytest tests (the session's outcome is the gate's), so pytest's
+    cache plugin, which has just written that set, dropped them; a later fixed
+    run drops them again the same way.
+    """
+    cache = getattr(config, "cache", None)
+    if cache is None or not nodeids or config.getoption("cacheshow", False):
+        return
+    lastfailed = cache.get("cache/lastfailed", {})
+    lastfailed.update(dict.fromkeys(nodeids, True))
+    cache.set("cache/lastfailed", lastfailed)
+
+
 def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:
     """Exit 1 when the share of llm-error cases exceeds llm_funnel_max_error_share."""
     run = fs.run_result()
@@ -434,9 +491,9 @@ def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:
     elif fs.settings.cache == "replay-only":
         hint = "record the missing verdicts with --llm-funnel-cache=read-write"
     fs.failure_message = (
-        f"llm-funnel: {run.errors} of {run.cases} cases ended in a judge or target "
+        f"llm-funnel: {run.errors} of {plural(run.cases, 'case')} ended in a judge or target "
         f"error ({run.error_share:.1%}), above llm_funnel_max_error_share={share:g}; "
-        f"see the llm-error cases above, {hint}."
+        f"{ERRORS_ABOVE}, {hint}."
     )
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -25,6 +25,7 @@ from pytest_llmfunnel.baseline import (
     merge,
     write_baseline,
 )
+from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.regression import GateResult
@@ -246,7 +247,8 @@ def update_baselines(
     run = fs.run_result()
     if run.cases and run.error_share > settings.max_error_share:
         out.failures.append(
-            f"baselines not written: {run.errors} of {run.cases} cases ended in an error; "
+            f"baselines not written: {run.errors} of {plural(run.cases, 'case')} ended in an "
+            "error; "
             "a baseline must hold verdicts, not errors. Fix the errors and update again."
         )
         return
@@ -277,7 +279,7 @@ def update_baselines(
         changed = write_baseline(path, new)
         state = "written" if changed else "unchanged"
         out.notes.append(
-            f"baseline {state}: {shown_path(str(path), fs)} ({len(new.cases)} cases); "
+            f"baseline {state}: {shown_path(str(path), fs)} ({plural(len(new.cases), 'case')}); "
             "commit it to gate later runs against it."
         )
 

@@ -46,6 +46,7 @@ from typing import Literal
 
 from pytest_llmfunnel import margin as margin_mod
 from pytest_llmfunnel import stats
+from pytest_llmfunnel.wording import plural
 
 Decision = Literal["ok", "improved", "regressed", "not comparable"]
 Mode = Literal["superiority", "non-inferiority"]
@@ -145,7 +146,9 @@ class GateDecision:
             f"p={self.p_value:.3g}, adjusted p={self.p_adjusted:.3g}, {self.test}): {self.reason}"
         )
         if self.decision == "regressed":
-            worse = f" the {self.flips[0]} cases that got worse" if self.flips else " the cases"
+            worse = " the cases"
+            if self.flips:
+                worse = f" the {plural(self.flips[0], 'case')} that got worse"
             nxt = f"Look at{worse}; if the change is intended, update the baseline."
         elif self.decision == "improved":
             nxt = "To gate later changes against this run, update the baseline."
@@ -256,7 +259,7 @@ def _test_sample(sample: PairedSample) -> _Tested | str:
     n = len(sample.baseline)
     if n != len(sample.current):
         return (
-            f"baseline has {n} cases but current has {len(sample.current)}; "
+            f"baseline has {plural(n, 'case')} but current has {len(sample.current)}; "
             "pair the values by case id before gating"
         )
     if n == 0:

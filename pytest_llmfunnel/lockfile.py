@@ -28,6 +28,7 @@ from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
 from pytest_llmfunnel.cache import VerdictRecord, VerdictStore
 from pytest_llmfunnel.models import Usage, canonical_json, sha256_json
+from pytest_llmfunnel.wording import plural
 
 LOCKFILE_NAME: Final = "pytest-llmfunnel verdicts"
 LOCKFILE_VERSION: Final = 2  # 2: every line carries a digest of the whole record
@@ -128,7 +129,7 @@ def export_lockfile(
                 records.append(record)
         if missing:
             raise LockfileError(
-                f"{len(missing)} of the {len(records) + len(missing)} verdicts to export "
+                f"{len(missing)} of the {plural(len(records) + len(missing), 'verdict')} to export "
                 f"(the first: {missing[0][:16]}...) are not in the cache at {store.directory} "
                 "any more (was it cleared meanwhile?); nothing was written"
             )

@@ -182,14 +182,36 @@ def pytest_collection_modifyitems(
     annotate_items(items, config.stash[SESSION_KEY])
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_finish(session: pytest.Session) -> None:
+@pytest.hookimpl(specname="pytest_collection_modifyitems", trylast=True)
+def pytest_llm_funnel_keep_node_ids(items: list[pytest.Item]) -> None:
+    """Node ids stay the same under xdist: undo the group suffix older xdist adds here."""
+    from pytest_llmfunnel.collect import clean_xdist_ids
+
+    clean_xdist_ids(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, None]:
     """Count the selected eval items; under xdist loadgroup, keep each chunk's items together."""
-    from pytest_llmfunnel.collect import suffix_xdist_groups
+    from pytest_llmfunnel.collect import clean_xdist_ids, xdist_group_ids
     from pytest_llmfunnel.selection import count_selected
 
     count_selected(session.items, session.config.stash[SESSION_KEY])
-    suffix_xdist_groups(session.items, session.config)
+
+    # Only the ids the worker sends to the scheduler carry the group.
+    grouped = xdist_group_ids(session.items, session.config)
+    try:
+        return (yield)
+    finally:
+        clean_xdist_ids(grouped)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+    """A crashed item is reported under its own node id, not the scheduler's grouped one."""
+    from pytest_llmfunnel.collect import clean_crash_id
+
+    report.nodeid = clean_crash_id(crashitem)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -283,8 +305,54 @@ def pytest_terminal_summary(
         return
     from pytest_llmfunnel.terminal import summary_lines
 
-    for line in summary_lines(fs, verbosity=config.get_verbosity()):
+    listed = bool(fs.problem_items) and _short_summary_lists(terminalreporter, config)
+    for line in summary_lines(fs, verbosity=config.get_verbosity(), short_summary=listed):
         terminalreporter.write_line(line)
+
+
+# pytest's own short-summary lists per -r character (as pytest 8 and 9 print them).
+PYTEST_SHORT_SUMMARY = {"f": "failed", "E": "error", "s": "skipped", "x": "xfailed",
+                        "X": "xpassed", "p": "passed"}
+
+
+def _short_summary_lists(terminalreporter: Any, config: pytest.Config) -> bool:
+    """Whether the short test summary lists llm-failed/llm-error items: with -r f (a, A)."""
+    return not getattr(config.option, "no_summary", False) and terminalreporter.hasopt("f")
+
+
+@pytest.hookimpl(specname="pytest_terminal_summary", wrapper=True, tryfirst=True)
+def pytest_llm_funnel_short_summary(
+    terminalreporter: Any, exitstatus: int, config: pytest.Config
+) -> Generator[None, None, None]:
+    """Add the llm-failed and llm-error items to the end of pytest's short test summary."""
+    # Outermost wrapper: pytest's own wrapper prints the short summary as it
+    # finishes, so these lines come right after its own (-rf lists failures).
+    result = yield
+    fs = config.stash.get(SESSION_KEY, None)
+    if fs is None or not fs.problem_items or not _short_summary_lists(terminalreporter, config):
+        return result
+    import os
+
+    from pytest_llmfunnel.terminal import short_summary_lines
+
+    whole = config.get_verbosity() >= 2 or any(os.environ.get(v) for v in ("CI", "BUILD_NUMBER"))
+    if getattr(config.option, "force_short_summary", False):
+        whole = False
+    width = None if whole else _terminal_width()
+    stats = terminalreporter.stats
+    if not any(stats.get(kind) for char, kind in PYTEST_SHORT_SUMMARY.items()
+               if terminalreporter.hasopt(char)):
+        terminalreporter.write_sep("=", "short test summary info", cyan=True, bold=True)
+    for line in short_summary_lines(fs.problem_items, width=width):
+        terminalreporter.write_line(line)
+    return result
+
+
+def _terminal_width() -> int:
+    """The terminal's width as pytest measures it (COLUMNS, else the terminal, else 80)."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size(fallback=(80, 24)).columns)
 
 
 @pytest.fixture

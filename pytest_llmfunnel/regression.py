@@ -48,6 +48,7 @@ from pytest_llmfunnel import sensitivity
 from pytest_llmfunnel.baseline import Baseline, BaselineCase
 from pytest_llmfunnel.gate import GateDecision, MetricSpec, Mode, PairedSample, decide
 from pytest_llmfunnel.gate_metrics import PROMOTION, Metric, judge_identity, metrics_of
+from pytest_llmfunnel.wording import plural
 
 __all__ = [
     "PROMOTION", "DatasetComparison", "Flip", "GateResult", "Metric", "TagStat", "compare",
@@ -124,9 +125,12 @@ class GateResult:
         lines += [d.message() for d in self.decisions if d.fails]
         if self.fails:
             if any(d.fails for d in self.decisions):
+                # Point at the flipped cases only when the report lists some.
+                worse = any(f.direction == "worse" for d in self.datasets for f in d.flips)
                 lines.append(
-                    "Inspect the flipped cases (pass → fail, worst first) of each failing "
-                    f"metric; if the change is intended, accept it with {UPDATE} and "
+                    ("Inspect the flipped cases (pass → fail, worst first) of each failing "
+                     "metric; if" if worse else "If")
+                    + f" the change is intended, accept it with {UPDATE} and "
                     "commit the baseline files."
                 )
             return "\n".join(lines)
@@ -275,7 +279,8 @@ def _prepare(
     errors = len(errored)
     if reason is None and pairs and errors / len(pairs) > max_error_share:
         reason = (
-            f"{errors} of {len(pairs)} pairs ({errors / len(pairs):.1%}) have stage errors, "
+            f"{errors} of {plural(len(pairs), 'pair')} ({errors / len(pairs):.1%}) have stage "
+            "errors, "
             f"above the allowed share {max_error_share:g}; fix the errors (items marked "
             f"llm-error) or raise --llm-funnel-max-error-share"
         )

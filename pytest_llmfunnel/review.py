@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_llmfunnel.wording import plural
+
 Record = Mapping[str, Any]
 Key = tuple[str, str]  # (case id, variant)
 
@@ -196,7 +198,7 @@ class ReviewSlice:
 
     def summary(self) -> str:
         return (
-            f"review slice: {len(self.items)} of {self.population} cases "
+            f"review slice: {len(self.items)} of {plural(self.population, 'case')} "
             f"({self.audit_size} uniform audit, p = {self.audit_size}/{self.population}; "
             f"{len(self.targeted_items)} targeted), seed {self.seed}"
         )

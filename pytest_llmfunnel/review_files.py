@@ -41,6 +41,7 @@ from pytest_llmfunnel.review import (
     rubric_stages,
     select_review_slice,
 )
+from pytest_llmfunnel.wording import plural
 
 FIXED_COLUMNS = (
     "dataset", "case", "variant", "kind", "output_hash", "audit", "inclusion_probability",
@@ -293,7 +294,8 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(header):
-            raise ReviewFileError(f"{path}:{line}: {len(cells)} cells but {len(header)} columns "
+            counts = f"{plural(len(cells), 'cell')} but {plural(len(header), 'column')}"
+            raise ReviewFileError(f"{path}:{line}: {counts} "
                                   "in the header; a cell's quotes may be broken")
         rows.append((line, {h: unguard_cell(c) for h, c in zip(header, cells, strict=False)}))
     return rows

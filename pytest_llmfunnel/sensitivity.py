@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pytest_llmfunnel.gate import GateDecision
+from pytest_llmfunnel.wording import plural
 
 
 def combine(
@@ -25,9 +26,10 @@ def combine(
     """
     left_out = []
     if errors:
-        left_out.append(f"{errors} pairs with stage errors")
+        left_out.append(f"{plural(errors, 'pair')} with stage errors")
     if unpaired:
-        left_out.append(f"{unpaired} unpaired baseline cases (changed or not run)")
+        left_out.append(f"{unpaired} unpaired baseline {'case' if unpaired == 1 else 'cases'} "
+                        "(changed or not run)")
     if not left_out:
         return decision
     what = " and ".join(left_out)

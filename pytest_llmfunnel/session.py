@@ -88,6 +88,8 @@ class FunnelSession:
         self.specs: dict[str, EvalSpec] = {}
         self.single_variant: dict[str, str] = {}  # eval test → its one variant, not a parameter
         self.records: list[dict[str, Any]] = []
+        # (node id, llm-failed or llm-error, record) per problem item: --lf and -r.
+        self.problem_items: list[tuple[str, str, dict[str, Any]]] = []
         # Eval tests as the controller needs them: key → {"path", "baseline", "ids"}.
         self.spec_meta: dict[str, dict[str, Any]] = {}
         self._identities: dict[str, dict[str, str]] = {}
@@ -405,6 +407,9 @@ class FunnelSession:
         record = getattr(report, "llm_funnel", None)
         if record is not None and report.when == "call":
             self.records.append(record)
+            status = getattr(report, "llm_funnel_status", "ok")
+            if status != "ok":
+                self.problem_items.append((report.nodeid, status, record))
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """Keep why the run stopped: pytest.exit's reason, xdist's "stopping after ..."."""

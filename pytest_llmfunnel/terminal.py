@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmfunnel.report.escape import clean, strip_escapes, truncate
+from pytest_llmfunnel.report.escape import clean, strip_escapes, terminal_text, truncate
 from pytest_llmfunnel.results import DatasetRun, Tallies, describe_problems, status_of
+from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.config import Settings
@@ -15,19 +16,26 @@ if TYPE_CHECKING:
 
 MAX_LISTED = 10
 WIDTH = 80
+# Where a failure message points at the llm-error cases; replaced by where
+# this summary actually lists them (see _where_errors_are).
+ERRORS_ABOVE = "see the llm-error cases above"
 Cost = Callable[[int, int], "float | None"]
 
 
-def summary_lines(fs: FunnelSession, *, verbosity: int = 0) -> Iterator[str]:
+def summary_lines(
+    fs: FunnelSession, *, verbosity: int = 0, short_summary: bool = False
+) -> Iterator[str]:
     """The funnel per dataset, the failed and errored cases (capped), then the notes.
 
-    Every line is made inert on its way out (:func:`strip_escapes`), whatever
-    untrusted text a note or a message below quotes.
+    ``short_summary``: pytest's short test summary will list the llm-failed and
+    llm-error items (see :func:`short_summary_lines`). Every line is made inert
+    on its way out (:func:`strip_escapes`), whatever untrusted text a note or a
+    message below quotes.
     """
-    return (strip_escapes(line) for line in _summary_lines(fs, verbosity))
+    return (strip_escapes(line) for line in _summary_lines(fs, verbosity, short_summary))
 
 
-def _summary_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
+def _summary_lines(fs: FunnelSession, verbosity: int, short_summary: bool) -> Iterator[str]:
     run = fs.run_result()
     tallies = fs.tallies
     scope = fs.completeness
@@ -39,8 +47,9 @@ def _summary_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
     for dataset in run.datasets.values():
         yield ""
         yield from funnel_table(dataset, fs.settings.cost, tallies)
+    limit = None if verbosity > 0 else MAX_LISTED
     if verbosity >= 0:
-        yield from problem_cases(fs.records, limit=None if verbosity > 0 else MAX_LISTED)
+        yield from problem_cases(fs.records, limit=limit)
     yield from endpoint_lines(tallies)
     yield from conclusion_lines(fs, verbosity)
     if fs.settings.dry_run:
@@ -55,7 +64,8 @@ def _summary_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
     message = getattr(fs, "failure_message", None)
     if message:
         yield ""
-        yield message
+        listed = _errors_listed(fs.records, limit if verbosity >= 0 else 0)
+        yield message.replace(ERRORS_ABOVE, _where_errors_are(listed, short_summary))
 
 
 def distrust_first(fs: FunnelSession) -> Iterator[str]:
@@ -151,8 +161,8 @@ def funnel_table(dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None
     """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
     baseline verdicts reused, requests sent, tokens and cost."""
     yield from _wrapped(
-        f"{dataset.name}: {dataset.cases} cases, {dataset.promoted} promoted "
-        f"({_pct(dataset.promoted, dataset.cases)}), {dataset.errors} errors"
+        f"{dataset.name}: {plural(dataset.cases, 'case')}, {dataset.promoted} promoted "
+        f"({_pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}"
     )
     rows = []
     reused_total = 0
@@ -200,8 +210,10 @@ def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterat
         label = record["case"] if record["variant"] == "default" else (
             f"{record['case']}:{record['variant']}"
         )
-        for problem in describe_problems(record):
-            yield _clip(f"  {label}  {problem}", WIDTH)
+        # One entry per counted case: its further problems go on indented lines.
+        for index, problem in enumerate(describe_problems(record)):
+            lead = label if index == 0 else " " * len(label)
+            yield _clip(f"  {lead}  {problem}", WIDTH)
     if len(bad) > len(shown):
         yield f"  ... and {len(bad) - len(shown)} more (use -v to list all)"
 
@@ -212,11 +224,44 @@ def endpoint_lines(tallies: Tallies) -> Iterator[str]:
         yield ""
         yield from _wrapped(f"judge endpoint given up: {reason}")
     if tallies.endpoint_down:
-        count = tallies.not_sent
+        sent = plural(tallies.not_sent, "judge request")
+        verb = "was" if tallies.not_sent == 1 else "were"
         yield from _wrapped(
-            f"  {count} judge request{'' if count == 1 else 's'} were not sent; their cases "
-            "are llm-error \"not sent\" with this reason."
+            f"  {sent} {verb} not sent; their cases are llm-error \"not sent\" with this reason."
         )
+
+
+def _errors_listed(records: list[dict[str, Any]], limit: int | None) -> tuple[int, int]:
+    """How many llm-error cases :func:`problem_cases` lists with ``limit``, of how many."""
+    bad = [status_of(r) for r in records if status_of(r) != "ok"]
+    shown = bad if limit is None else bad[:limit]
+    return shown.count("llm-error"), bad.count("llm-error")
+
+
+def _where_errors_are(listed: tuple[int, int], short_summary: bool) -> str:
+    shown, total = listed
+    if total and shown == total:
+        return ERRORS_ABOVE
+    if short_summary:
+        return "see the llm-error cases in the short test summary below"
+    if shown:
+        return ERRORS_ABOVE + " (-v lists them all)"
+    return "run with -rf or without -q to list the llm-error cases"
+
+
+def short_summary_lines(
+    problems: Iterable[tuple[str, str, dict[str, Any]]], *, width: int | None
+) -> Iterator[str]:
+    """One line per llm-failed or llm-error item, for pytest's short test summary.
+
+    ``problems``: (node id, status, record) per item; ``width``: the terminal's
+    width, or None for whole lines. Reasons are untrusted text: made inert.
+    """
+    for nodeid, status, record in problems:
+        head = f"{status.upper()} {terminal_text(nodeid, None)}"
+        reason = terminal_text("; ".join(describe_problems(record)), None)
+        line = f"{head} - {reason}" if reason else head
+        yield line if width is None else truncate(line, max(width, len(head)))
 
 
 def dry_run_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
@@ -243,7 +288,8 @@ def dry_run_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
     skipped = counts.get("targets_not_called", 0)
     if skipped:
         yield (
-            f"{skipped} case{'' if skipped == 1 else 's'} need a target's output, which a dry "
+            f"{plural(skipped, 'case')} {'needs' if skipped == 1 else 'need'} a target's output, "
+            "which a dry "
             "run does not produce (record outputs with target_version=... to count them)."
         )
 
@@ -255,8 +301,8 @@ def budget_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
         yield spent + "."
         return
     yield (
-        f"{spent}: budget reached, {tallies.budget_refused} judge request"
-        f"{'' if tallies.budget_refused == 1 else 's'} were not started "
+        f"{spent}: budget reached, {plural(tallies.budget_refused, 'judge request')} "
+        f"{'was' if tallies.budget_refused == 1 else 'were'} not started "
         "(their cases are llm-error \"budget reached\")."
     )
 

@@ -47,6 +47,7 @@ from typing import Any, Literal
 from pytest_llmfunnel import regression, stats
 from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
 from pytest_llmfunnel.review import is_pairwise
+from pytest_llmfunnel.wording import plural
 
 # The gate's own metric and value rules, used as they are so the two cannot drift apart.
 PROMOTION = regression.PROMOTION
@@ -321,7 +322,7 @@ def _why(d: GateDecision, kind: str, errors: int) -> str:
     margin = _fmt(-tol, kind)
     if d.n == 0 or not math.isfinite(d.bound):
         why = "no case to compare" if d.n == 0 else d.reason
-        left = f" ({errors} pairs with stage errors left out)" if errors else ""
+        left = f" ({plural(errors, 'pair')} with stage errors left out)" if errors else ""
         return f"{d.metric}: {why}{left}"
     bound = f"lower bound {_fmt(d.bound, kind)}"
     if d.diff < -tol:
@@ -331,7 +332,7 @@ def _why(d: GateDecision, kind: str, errors: int) -> str:
         need = (f"about {math.ceil(d.n * (d.mde / tol) ** 2)} needed" if tol > 0
                 else "no number suffices at tolerance 0")
         return (f"{d.metric}: too few cases to show non-inferiority at this tolerance "
-                f"({d.n} cases resolve about {_fmt(d.mde, kind, False)}, tolerance "
+                f"({plural(d.n, 'case')} resolve about {_fmt(d.mde, kind, False)}, tolerance "
                 f"{_fmt(tol, kind, False)}; {need}; {bound})")
     if d.bound > -tol:
         return (f"{d.metric}: {bound} clears the margin {margin} but not after Holm's "

@@ -95,7 +95,7 @@ def test_replay_only_turns_a_miss_into_an_error_naming_case_and_stage(
     result.stdout.fnmatch_lines(
         [
             "*c03  helpful: error: replay-only: no cached verdict for case c03, stage helpf*",
-            "*c03  clear: error: replay-only: no cached verdict for case c03, stage clear*",
+            "       clear: error: replay-only: no cached verdict for case c03, stage clear*",
             "*1 of 5 cases ended in a judge or target error*record the missing verdicts*",
             "*4 passed, 1 llm-error*",
         ]

@@ -435,8 +435,7 @@ def test_junit_xml_carries_each_cases_stage_results_as_properties(
     assert run(pytester, judge_server, "--junitxml=junit.xml", *plugin_args).ret == 0
     tree = ET.parse(pytester.path / "junit.xml")
     props = {
-        # under xdist's loadgroup a name ends in "@<group>"
-        case.get("name").partition("@")[0]: {
+        case.get("name"): {
             p.get("name"): p.get("value") for p in case.iter("property")
         }
         for case in tree.iter("testcase")

@@ -214,7 +214,7 @@ def test_cases_not_run_for_every_variant_are_left_out_and_listed() -> None:
     records = variant("a", ["pass"] * 20) + variant("b", ["pass"] * 20)[:-1]
     ranking = only(rank_variants(records))
     assert ranking.cases == 19 and ranking.unpaired == ("c019",)
-    assert any("1 cases left out" in line and "c019" in line for line in variant_lines([ranking]))
+    assert any("1 case left out" in line and "c019" in line for line in variant_lines([ranking]))
 
 
 def test_nothing_to_rank_without_a_second_variant() -> None:

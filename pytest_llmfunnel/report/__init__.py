@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.results import RunResult
+from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     # Annotations only: the funnel table of a run without a gate needs no statistics.
@@ -240,7 +241,7 @@ def mde_note(d: GateDecision, unit: str = "pt") -> str | None:
             f"(tolerance {tol}); add cases"
         )
     return (
-        f"{name}: underpowered: with {d.n} cases a drop is caught 80% of the time only "
+        f"{name}: underpowered: with {plural(d.n, 'case')} a drop is caught 80% of the time only "
         f"from about {size} (tolerance {tol}); add cases to catch "
         "smaller ones"
     )

@@ -16,6 +16,7 @@ from pytest_llmfunnel.agreement import Interval
 from pytest_llmfunnel.calibrated_rate import Estimate, RateInterval
 from pytest_llmfunnel.calibration import CriterionCalibration
 from pytest_llmfunnel.report.escape import md_cell, md_text, one_line
+from pytest_llmfunnel.wording import plural
 
 AGREEMENT_HEADER = ["stage", "labelled", "accuracy", "true-pass rate", "true-fail rate",
                     "kappa", "alpha (nominal)", "alpha (ordinal)", "weighted kappa",
@@ -58,7 +59,8 @@ def _estimate_row(e: Estimate) -> list[str]:
 
 def effort_line(e: Estimate) -> str:
     """The trade-off: labels asked for, the width they give, and what humans alone would need."""
-    line = f"{e.stage}: {e.labelled} of {e.cases} outputs labelled ({e.labelled / e.cases:.0%})"
+    line = (f"{e.stage}: {e.labelled} of {plural(e.cases, 'output')} labelled "
+            f"({e.labelled / e.cases:.0%})")
     if e.humans_only is None or e.calibrated is None:
         return line + "; no audit-sample labels, so no human-calibrated pass rate yet"
     points = 100 * e.calibrated.half_width
@@ -94,10 +96,11 @@ def _notes(cals: Sequence[CriterionCalibration], ests: Sequence[Estimate]) -> li
         if c.warning:
             notes.append(f"warning: {c.stage}: {c.warning}")
         if c.stale:
-            notes.append(f"{c.stage}: {c.stale} stale labels ignored (output changed since)")
+            stale = plural(c.stale, "stale label")
+            notes.append(f"{c.stage}: {stale} ignored (output changed since)")
         if c.ties:
-            what = "comparisons" if c.pairwise else "outputs"
-            notes.append(f"{c.stage}: {c.ties} {what} left out (annotators split evenly)")
+            what = plural(c.ties, "comparison" if c.pairwise else "output")
+            notes.append(f"{c.stage}: {what} left out (annotators split evenly)")
     for e in ests:
         notes.append(effort_line(e))
         if e.warning:

@@ -39,6 +39,7 @@ from pytest_llmfunnel.report import (
 )
 from pytest_llmfunnel.report.escape import html_text, md_cell, md_code_block, md_text, mermaid_label
 from pytest_llmfunnel.results import RunResult
+from pytest_llmfunnel.wording import plural
 
 MARKER = "<!-- pytest-llmfunnel report -->"
 TITLE = "LLM eval report"
@@ -82,8 +83,8 @@ def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | N
     for ds in run.datasets.values():
         share = f" ({ds.promoted / ds.cases:.0%})" if ds.cases else ""
         lines.append(
-            f"- {md_text(short_dataset(ds.name), 80)}: {ds.cases} cases, "
-            f"{ds.promoted} promoted{share}, {ds.errors} errors"
+            f"- {md_text(short_dataset(ds.name), 80)}: {plural(ds.cases, 'case')}, "
+            f"{ds.promoted} promoted{share}, {plural(ds.errors, 'error')}"
         )
         for name, c in ds.stages.items():
             row = [

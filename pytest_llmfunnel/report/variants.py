@@ -23,6 +23,7 @@ from tabulate import tabulate
 
 from pytest_llmfunnel.report import short_dataset
 from pytest_llmfunnel.report.escape import md_cell, md_text, terminal_text
+from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     # Annotations only: drawing a ranking needs none of the statistics that built it.
@@ -44,13 +45,14 @@ def _pairwise_text(p: PairwiseResult) -> str:
     lo, hi = p.interval
     rate = (f"; {p.variant}'s win rate {p.win_rate:.0%} (95% CI {lo:.0%}-{hi:.0%}, ties left out)"
             if p.decisive else "")
-    errors = f", {p.errors} errors" if p.errors else ""
+    errors = f", {plural(p.errors, 'error')}" if p.errors else ""
     return (f"{p.stage}: {p.variant} wins {p.wins}, {p.opponent} wins {p.losses}, "
             f"ties {p.ties}{errors}{rate}")
 
 
 def _head(r: VariantRanking) -> str:
-    return (f"{len(r.variants)} variants over the {r.cases} cases every variant ran, ranked by "
+    return (f"{plural(len(r.variants), 'variant')} over the {plural(r.cases, 'case')} every "
+            f"variant ran, ranked by "
             f"{r.primary}; a candidate's lower bound of (variant - best) clears -tolerance on "
             f"every gated metric (one-sided, Holm, alpha {r.alpha:g})")
 
@@ -112,7 +114,8 @@ def _verdict_texts(r: VariantRanking) -> list[str]:
     texts += [f"note: {r.note}"] if r.note else []
     if r.unpaired:
         listed = ", ".join(r.unpaired[:LIST_LIMIT]) + (", ..." * (len(r.unpaired) > LIST_LIMIT))
-        texts.append(f"{len(r.unpaired)} cases left out (not run for every variant): {listed}")
+        left = plural(len(r.unpaired), 'case')
+        texts.append(f"{left} left out (not run for every variant): {listed}")
     return texts
 
 

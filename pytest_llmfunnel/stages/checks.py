@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pytest_llmfunnel.models import Case
 from pytest_llmfunnel.stages.base import Check, CheckOutcome
 from pytest_llmfunnel.stages.injection import JUDGE_ADDRESSING_PATTERNS, not_addressing_judge
+from pytest_llmfunnel.wording import plural
 
 __all__ = [
     "JUDGE_ADDRESSING_PATTERNS",
@@ -89,10 +90,10 @@ def length_between(lo: int, hi: int, *, name: str | None = None, must: bool = Fa
     def fn(case: Case, output: str) -> CheckOutcome:
         n = len(output)
         if n < lo:
-            return CheckOutcome(False, f"{n} chars < minimum {lo}")
+            return CheckOutcome(False, f"{plural(n, 'char')} < minimum {lo}")
         if n > hi:
-            return CheckOutcome(False, f"{n} chars > maximum {hi}")
-        return CheckOutcome(True, f"{n} chars")
+            return CheckOutcome(False, f"{plural(n, 'char')} > maximum {hi}")
+        return CheckOutcome(True, plural(n, "char"))
 
     return _FnCheck(name or f"length_between({lo}, {hi})", fn, must=must)
 

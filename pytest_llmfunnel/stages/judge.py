@@ -51,6 +51,7 @@ from pytest_llmfunnel.stages.judge_kinds import (
     rubric,
     tone,
 )
+from pytest_llmfunnel.wording import plural
 
 # The judges and the answer format (defined next to the prompts) are re-exported
 # as part of the stage API.
@@ -149,7 +150,8 @@ async def _answer(
         store.put(request, answer, case_id=case_id, stage=stage)
         return _Outcome(score, reasoning, backend.identity, usage, sent)
     assert last is not None
-    error = f"the judge's answer could not be parsed after {sent} attempts ({last.cause}): {last}"
+    tries = plural(sent, 'attempt')
+    error = f"the judge's answer could not be parsed after {tries} ({last.cause}): {last}"
     return _Outcome(usage=usage, requests=sent, error=error)
 
 
