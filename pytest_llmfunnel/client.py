@@ -62,6 +62,7 @@ from pytest_llmfunnel.retry import (
 )
 from pytest_llmfunnel.retry import retry_after_seconds as _retry_after
 from pytest_llmfunnel.wire import completion_from, split_body
+from pytest_llmfunnel.wording import plural
 
 _NO_KEY = "no-key"  # the SDK insists on a key; local servers ignore it
 
@@ -352,7 +353,7 @@ class OpenAIJudgeBackend:
         return backoff_delay(retries, base=self._backoff_base, cap=self._backoff_max, rng=self._rng)
 
     def _message(self, fault: Fault, attempts: int) -> str:
-        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        tries = plural(attempts, "attempt")
         text = f"judge request to {self.identity} failed after {tries}: {fault.detail}"
         if fault.fix is not None:
             text += f"; {fault.fix}"
@@ -361,7 +362,7 @@ class OpenAIJudgeBackend:
         return self._redact(text)
 
     def _down_message(self, down: EndpointDown, attempts: int) -> str:
-        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        tries = plural(attempts, "attempt")
         text = (
             f"{down.describe(self._base_url)}. Gave up after {tries} with no successful "
             "answer yet; the remaining judge requests are not sent"

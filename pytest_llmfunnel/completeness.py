@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_llmfunnel.wording import plural
+
 Status = Literal["complete", "partial", "incomplete"]
 INTERRUPTED = 2  # pytest.ExitCode.INTERRUPTED (this module does not import pytest)
 FINISHED = (0, 1)  # pytest.ExitCode.OK, TESTS_FAILED: the test loop ran to its end
@@ -78,10 +80,11 @@ class Completeness:
         """``partial: 14 of 400 cases``, ``partial: 3 of 12 cases evaluated (8 selected)``."""
         total, selected = self.total, self.selected
         if self.status != "incomplete":
-            return f"partial: {self.evaluated} of {_n(total)} cases"
+            of = "? cases" if total is None else plural(total, "case")
+            return f"partial: {self.evaluated} of {of}"
         if total is None:
-            return f"{self.evaluated} cases evaluated (how many were selected is unknown)"
-        text = f"partial: {self.evaluated} of {total} cases evaluated"
+            return f"{plural(self.evaluated, 'case')} evaluated (how many were selected is unknown)"
+        text = f"partial: {self.evaluated} of {plural(total, 'case')} evaluated"
         if selected is not None and selected != total:
             text += f" ({selected} selected)"
         return text

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pytest_llmfunnel.case_ids import is_id_shaped
 from pytest_llmfunnel.dataset_readers import DatasetError, RawRow, read_text
+from pytest_llmfunnel.wording import plural
 
 __all__ = ["read_csv"]
 
@@ -58,7 +59,7 @@ def read_csv(path: Path) -> Generator[RawRow, None, None]:
                 )
                 raise DatasetError(
                     path,
-                    f"row has {len(row)} fields but the header has {len(header)}{spans}; "
+                    f"row has {plural(len(row), 'field')} but the header has {len(header)}{spans}; "
                     "quote fields that contain commas, quotes or newlines, and double the "
                     "quotes inside them",
                     line=start,
@@ -91,7 +92,7 @@ def _quote_error(
         message = (
             f"a quoted cell opens here and ends at a quote on line {end} that is followed "
             f"by other text ({exc}); if the quote here is a stray one, the "
-            f"{later} lines in between are not part of this cell: {_QUOTE_HINT}"
+            f"{plural(later, 'line')} in between are not part of this cell: {_QUOTE_HINT}"
         )
     return DatasetError(path, message, line=start, field=field)
 
@@ -137,7 +138,7 @@ def _check_spanning_cells(
             first, last = start + offset + 1, start + offset + len(inner)
             message = (
                 f"this quoted cell holds lines {first}-{last} inside one cell, and each of "
-                f"them has {len(header)} fields: they look like rows that a stray quote "
+                f"them has {plural(len(header), 'field')}: they look like rows that a stray quote "
                 f"swallowed (the cell opens on line {start + offset} and closes on line "
                 f"{last}); {_QUOTE_HINT}"
             )

@@ -358,13 +358,15 @@ def _power_note(t: _Tested, mode: Mode, tol: float, alpha_m: float, mde: float) 
     if mode == "non-inferiority":
         need = t.needed(alpha_m, 0.0, -tol)
         what = (
-            f"with {t.n} cases non-inferiority is shown 80% of the time only "
+            f"with {plural(t.n, 'case')} non-inferiority is shown 80% of the time only "
             f"at a margin of {shown}"
         )
     else:
         need = t.needed(alpha_m, UNDERPOWERED * tol, tol)
-        what = f"with {t.n} cases a drop is caught 80% of the time only from about {shown}"
-    more = f"; about {need} cases would resolve it" if need is not None and need > t.n else ""
+        what = (f"with {plural(t.n, 'case')} a drop is caught 80% of the time only from "
+            f"about {shown}")
+    more = (f"; about {plural(need, 'case')} would resolve it"
+            if need is not None and need > t.n else "")
     return f"{what} (tolerance {tol:.3g}){more}"
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from pytest_llmfunnel.baseline import Baseline
 from pytest_llmfunnel.report.escape import md_cell
+from pytest_llmfunnel.wording import plural
 
 DECIDED = ("passed", "failed")
 
@@ -59,7 +60,7 @@ class JudgeChange:
             return head + (
                 "the baseline's outputs were not judged again (see the gate's reasons)"
             )
-        return head + f"the baseline's {self.n} outputs re-judged: " + "; ".join(
+        return head + f"the baseline's {plural(self.n, 'output')} re-judged: " + "; ".join(
             self._figures()
         ) + " (old judge → new judge)"
 

@@ -67,8 +67,8 @@ def unpaired_warning(
         return None
     count, total = unpaired_baseline + new, paired + unpaired_baseline + new
     return (
-        f"{dataset}: {count} of {total} cases ({share:.0%}) are unpaired (changed, new or "
-        "not run); the gate compares only the paired ones, and counts the changed and "
+        f"{dataset}: {count} of {plural(total, 'case')} ({share:.0%}) are unpaired (changed, "
+        "new or not run); the gate compares only the paired ones, and counts the changed and "
         f"not-run ones as fails in its worst case. If the dataset changed on purpose, "
         f"update the baseline ({update_flag})"
     )

@@ -34,6 +34,21 @@ def _load_the_http_stack() -> None:
 _load_the_http_stack()
 
 
+def _load_the_dataset_readers() -> None:
+    """Import the dataset readers and PyYAML before any pytester run, for the same reason.
+
+    Were they first imported inside one, a later load would see a fresh PyYAML
+    whose errors the readers (still holding the unloaded module) do not catch,
+    and a YAML error would escape raw.
+    """
+    import yaml  # noqa: F401
+
+    from pytest_llmfunnel import dataset_csv, dataset_json, dataset_yaml  # noqa: F401
+
+
+_load_the_dataset_readers()
+
+
 @pytest.fixture(params=["no-xdist", "n0", "n2"])
 def plugin_args(request: pytest.FixtureRequest) -> list[str]:
     """Run an integration test three ways: without xdist, with ``-n 0``, with ``-n 2``."""

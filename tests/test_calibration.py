@@ -111,7 +111,7 @@ def test_stale_labels_are_counted_not_used() -> None:
     labels.append(label("c0", False, annotator="late", output="an older output"))
     (cal,) = calibrate(records, labels)
     assert cal.stale == 1 and cal.labelled == 3 and cal.kappa is None  # one category only
-    assert any("1 stale labels ignored" in line for line in calibration_lines([cal]))
+    assert any("1 stale label ignored" in line for line in calibration_lines([cal]))
 
 
 def audit_slice(records: list[dict[str, Any]], audit: set[str]) -> ReviewSlice:

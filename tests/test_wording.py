@@ -93,7 +93,7 @@ def test_the_problem_case_count_matches_the_cases_listed(
 @pytest.mark.parametrize(
     ("line", "why"),
     [
-        ('{"id": "a", "input": "x}', "Unterminated string starting at column 22"),
+        ('{"id": "a", "input": "x}', "the line ends at column 22 mid-value (truncated?)"),
         ('{"id": "a\tb", "input": "x"}\n', "Invalid control character at column 10"),
     ],
 )

@@ -236,7 +236,7 @@ def mde_note(d: GateDecision, unit: str = "pt") -> str | None:
     size = fmt_plain(d, d.mde, unit) if _finite(d.mde) else "no size at all"
     if d.mode == "non-inferiority":
         return (
-            f"{name}: underpowered: with {d.n} cases an unchanged metric is shown "
+            f"{name}: underpowered: with {plural(d.n, 'case')} an unchanged metric is shown "
             f"non-inferior 80% of the time only at a margin of {size} "
             f"(tolerance {tol}); add cases"
         )

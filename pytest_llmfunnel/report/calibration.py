@@ -71,7 +71,8 @@ def effort_line(e: Estimate) -> str:
         needed = e.labels_for_same_width
         if needed is not None and needed > e.labelled:
             saved = 1.0 - e.labelled / needed
-            line += (f"; humans alone would need about {needed} labels for ±{points:.1f} pts, "
+            line += (f"; humans alone would need about {plural(needed, 'label')} for "
+                     f"±{points:.1f} pts, "
                      f"so the judge saved {saved:.0%} of that review")
     else:
         line += (" from the labels alone: the judge did not narrow the interval, so its "
