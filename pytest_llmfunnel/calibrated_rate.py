@@ -92,22 +92,13 @@ def humans_only(labels: Sequence[float], population: int, alpha: float = 0.05) -
         return RateInterval(mean, mean, mean, n, big_n)
     if all(v in (0.0, 1.0) for v in labels):
         effective = n / fpc
-        lo, hi = _wilson(mean, effective, alpha)
+        lo, hi = stats.wilson_interval(mean * effective, effective, 1.0 - alpha)
         return RateInterval(mean, lo, hi, n, big_n)
     if n < 2:
         return RateInterval(mean, 0.0, 1.0, n, big_n)
     variance = _var(labels) * fpc / n
     half = stats.t_ppf(1.0 - alpha / 2.0, n - 1) * math.sqrt(variance)
     return RateInterval(mean, max(0.0, mean - half), min(1.0, mean + half), n, big_n)
-
-
-def _wilson(p: float, n: float, alpha: float) -> tuple[float, float]:
-    """Wilson's score interval for a proportion p from an (effective) sample size n."""
-    z = stats.norm_ppf(1.0 - alpha / 2.0)
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def with_judge(

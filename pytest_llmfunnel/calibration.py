@@ -330,8 +330,3 @@ def _pairwise(
 def _sign(value: Any) -> int:
     number = float(value or 0.0)
     return (number > 0) - (number < 0)
-
-
-def distrusted_judges(cals: Sequence[CriterionCalibration]) -> dict[str, str]:
-    """Judge stage -> why it is not trusted, for every flagged stage."""
-    return {c.stage: c.distrust for c in cals if c.distrust}

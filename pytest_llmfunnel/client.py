@@ -214,11 +214,13 @@ class OpenAIJudgeBackend:
         model = str(body["model"])
         retries = 0
         schema_retry_used = False
+        attempted = False
         while True:
-            self._check_usable(model)
+            self._check_usable(model, sent_before=attempted)
             sent = self._adapt(body)
             started = self.health.now()
-            fault, completion = await self._attempt(sent, model)
+            fault, completion = await self._attempt(sent, model, sent_before=attempted)
+            attempted = True
             if fault is not None:  # before it can reach a message, or a traceback's locals
                 fault = replace(fault, detail=self._redact(fault.detail))
             if completion is not None:
@@ -259,13 +261,15 @@ class OpenAIJudgeBackend:
         Giving up one model wakes every sleeper: one for another model retries early.
         """
         await self._stop.sleep(seconds, self._sleep)
-        self._check_usable(model)
+        self._check_usable(model, sent_before=True)
 
     async def _attempt(
-        self, body: dict[str, Any], model: str
+        self, body: dict[str, Any], model: str, *, sent_before: bool = False
     ) -> tuple[Fault | None, Completion | None]:
         try:
-            ticket = await self.limiter.acquire(lambda: self._check_usable(model))
+            ticket = await self.limiter.acquire(
+                lambda: self._check_usable(model, sent_before=sent_before)
+            )
         except LimiterClosed:
             raise self._cancelled() from None
         stalled = False
@@ -369,15 +373,21 @@ class OpenAIJudgeBackend:
         )
         return self._redact(text)
 
-    def _check_usable(self, model: str) -> None:
-        """Raise when stopped, or when the endpoint (or this model) was given up."""
+    def _check_usable(self, model: str, *, sent_before: bool = False) -> None:
+        """Raise when stopped, or when the endpoint (or this model) was given up.
+
+        ``sent_before``: the request went out at least once already, so it is
+        given up rather than counted among the requests never sent.
+        """
         if self._stop.is_set():
             raise self._cancelled()
         down = self.health.down_for(model)
         if down is not None:
-            self.health.not_sent += 1
+            if not sent_before:
+                self.health.not_sent += 1
+            what = "given up after earlier attempts" if sent_before else "not sent"
             raise JudgeCallError(
-                down.cause, self._redact(f"not sent: {down.describe(self._base_url)}")
+                down.cause, self._redact(f"{what}: {down.describe(self._base_url)}")
             )
 
     @property

@@ -257,9 +257,11 @@ def clean_xdist_ids(items: list[pytest.Item]) -> None:
 
 
 def clean_crash_id(nodeid: str) -> str:
-    """A node id the xdist controller knows from a worker's collection, without ``@<group>``."""
-    if nodeid.rfind("@") > nodeid.rfind("]"):  # xdist's own test for a group suffix
-        return nodeid[: nodeid.rindex("@")]
+    """A node id the xdist controller knows from a worker's collection, without the
+    ``@llm-…`` group this plugin gave it; any other node id is left as it is."""
+    at = nodeid.rfind("@")
+    if at > nodeid.rfind("]") and nodeid.startswith(GROUP_PREFIX, at + 1):
+        return nodeid[:at]
     return nodeid
 
 
@@ -284,11 +286,14 @@ def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
         setattr(item, "_nodeid", nodeid)  # noqa: B010 (older pytest)
 
 
+GROUP_PREFIX = "llm-"  # every xdist group this plugin makes starts so
+
+
 def _group_name(key: str, chunk: int) -> str:
     # Shown after "@" in node ids under xdist; the test's name keeps it readable.
     name = key.rpartition("::")[2]
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
-    return f"llm-{safe}-{chunk}"
+    return f"{GROUP_PREFIX}{safe}-{chunk}"
 
 
 def _function_id(item: pytest.Item) -> str:

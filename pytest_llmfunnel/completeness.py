@@ -145,5 +145,3 @@ def _sum(values: Iterable[int | None]) -> int | None:
     return sum(v for v in listed if v is not None)
 
 
-def _n(value: int | None) -> str:
-    return "?" if value is None else str(value)

@@ -207,15 +207,10 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
 
     out.judge_changes = judge_changes(fs.records, baselines)
 
-    ran: dict[str, set[str]] = {}
-    for record in fs.records:
-        ran.setdefault(record["dataset"], set()).add(record["case"])
-    deselected = {key: set(meta.get("ids", ())) - ran.get(key, set())
-                  for key, meta in metas.items()}
     out.gate = compare(
         fs.records, baselines, alpha=settings.alpha, tolerance=settings.tolerance,
         mode=settings.gate_mode, max_error_share=settings.max_error_share, seed=settings.seed,
-        deselected=deselected,
+        dataset_ids={key: meta.get("ids", ()) for key, meta in metas.items()},
     )
     untrusted = distrusted(fs, out)
     if untrusted:

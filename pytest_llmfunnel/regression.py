@@ -347,7 +347,7 @@ def compare(
     max_error_share: float = 0.02,
     seed: int = 0,
     tolerances: Mapping[str, float] | None = None,
-    deselected: Mapping[str, Iterable[str]] | None = None,
+    dataset_ids: Mapping[str, Iterable[str]] | None = None,
 ) -> GateResult:
     """Gate a session: pair every eval test's records with its baseline and decide.
 
@@ -360,10 +360,12 @@ def compare(
         tolerance: the default tolerance; ``tolerances`` overrides it by metric name.
         max_error_share: above this share of pairs with stage errors, a metric
             is not comparable.
-        deselected: per eval test, the case ids of its dataset that this session
-            left out on purpose (``-k``, node ids): a partial run gates the cases
-            it ran, so these are neither paired nor counted as fails in the worst
-            case (a case gone from the dataset still is).
+        dataset_ids: per eval test, the case ids its dataset holds now. A
+            baseline line whose case is still there but whose (case, variant)
+            did not run this session was left out on purpose (``-k``, node ids,
+            one variant selected): a partial run gates what it ran, so such a
+            line is neither paired nor counted as a fail in the worst case. A
+            case gone from the dataset still counts.
     """
     if mode not in ("superiority", "non-inferiority"):
         raise ValueError(f"mode must be 'superiority' or 'non-inferiority', got {mode!r}")
@@ -383,9 +385,9 @@ def compare(
         stored = baseline.index()
         changed, pairs = [], []
         # Baseline lines whose current value cannot be paired: changed, then removed.
-        skipped = set((deselected or {}).get(dataset, ()))
+        still = set((dataset_ids or {}).get(dataset, ()))
         unpaired = [_side_of_line(stored[k]) for k in sorted(set(stored) - set(current))
-                    if k[0] not in skipped]
+                    if k[0] not in still]
         for key in sorted(set(current) & set(stored)):
             record, line = current[key], stored[key]
             fp = record.get("fingerprint") or ""

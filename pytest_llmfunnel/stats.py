@@ -355,8 +355,11 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 # --------------------------------------------------------------------------
 
 
-def wilson_interval(k: int, n: int, conf: float = 0.95) -> tuple[float, float]:
-    """Two-sided Wilson score interval for k successes out of n."""
+def wilson_interval(k: float, n: float, conf: float = 0.95) -> tuple[float, float]:
+    """Two-sided Wilson score interval for k successes out of n.
+
+    ``n`` may be an effective sample size (not whole), with k = p·n.
+    """
     if n <= 0 or not 0 <= k <= n:
         raise ValueError(f"wilson_interval needs 0 <= k <= n and n > 0, got k={k}, n={n}")
     z = norm_ppf(1.0 - (1.0 - conf) / 2.0)

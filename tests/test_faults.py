@@ -339,10 +339,20 @@ def batch(backend: OpenAIJudgeBackend, base_url: str, n: int = BATCH) -> list[Ju
     return outcomes
 
 
+GIVEN_UP = ("not sent: ", "given up after earlier attempts: ")
+
+
 def split_sent(errors: list[JudgeCallError]) -> tuple[list[str], list[str]]:
+    """(requests that failed on their own, the reason of each one ended by the give-up).
+
+    A request ended by the give-up is either never sent ("not sent: ") or was
+    waiting to retry ("given up after earlier attempts: "); both carry the one
+    reason, which is what is returned for them.
+    """
     messages = [str(e) for e in errors]
-    unsent = [m for m in messages if m.startswith("not sent: ")]
-    return [m for m in messages if m not in unsent], unsent
+    ended = [m for m in messages if m.startswith(GIVEN_UP)]
+    reasons = [m.split(": ", 1)[1] for m in ended]
+    return [m for m in messages if m not in ended], reasons
 
 
 @pytest.mark.parametrize(
@@ -393,6 +403,9 @@ def test_an_unreachable_endpoint_ends_the_batch_after_a_few_attempts(where: str)
     # slow lookups outlast the stall time).
     assert len(unsent) >= BATCH - 16 and len(set(unsent)) == 1
     assert backend.stats.failures == len(sent)
+    # Only the requests that never went out are counted as not sent.
+    never = sum(str(e).startswith("not sent: ") for e in errors)
+    assert backend.endpoint_report["not_sent"] == never < BATCH
     said = "connection refused" if where == "closed port" else "unknown host"
     fix = "and that the server is running" if where == "closed port" else "check the host name"
     for message in sent[:1] + unsent[:1]:
@@ -451,8 +464,12 @@ def test_giving_up_wakes_requests_waiting_to_retry_or_for_a_slot(server: JudgeSe
 
     outcomes = asyncio.run(scenario())
     assert all(isinstance(o, JudgeCallError) and o.cause == "auth" for o in outcomes)
-    assert str(outcomes[0]).startswith("not sent: ") and "bad key" in str(outcomes[0])
+    # "a" went out once (503) and was waiting to retry: given up, not counted as unsent.
+    assert str(outcomes[0]).startswith("given up after earlier attempts: ")
+    assert "bad key" in str(outcomes[0])
     assert server.stats.requests == 3  # a, then b0 and b1 side by side; nothing after the 401
+    never = [o for o in outcomes if str(o).startswith("not sent: ")]
+    assert len(never) == 8 and backend.endpoint_report["not_sent"] == 8  # b2..b9
 
 
 # -- hung requests and rate limits do not serialise the run ------------------------------

@@ -215,13 +215,23 @@ def test_unpaired_cases_that_could_hide_a_drop_make_the_metric_not_comparable() 
 def test_cases_left_out_on_purpose_are_neither_paired_nor_counted_as_fails() -> None:
     # A -k run of 40 of the 200 cases: the other 160 were deselected, not lost.
     current = [rec(c) for c in ids()[:40]]
-    deselected = {DS: set(ids()[40:])}
-    result = run(current, STEADY, deselected=deselected)
+    result = run(current, STEADY, dataset_ids={DS: ids()})
     d = by_metric(result)["faithfulness pass rate"]
     assert d.n == 40 and d.decision != "not comparable" and not result.fails
     assert "unpaired baseline cases" not in d.reason and result.warnings == ()
-    # Without knowing they were deselected, the same run cannot rule out a hidden drop.
-    assert by_metric(run(current, STEADY))["faithfulness pass rate"].decision == "not comparable"
+    # Cases gone from the dataset could hide a drop: the same run, with only its 40 left.
+    gone = run(current, STEADY, dataset_ids={DS: ids()[:40]})
+    assert by_metric(gone)["faithfulness pass rate"].decision == "not comparable"
+
+
+def test_a_run_of_one_variant_gates_that_variant_alone() -> None:
+    # The baseline holds two variants of each case; `-k new` ran only "new".
+    both = [rec(c, variant=v) for c in ids()[:60] for v in ("old", "new")]
+    baseline = make_baseline(both)
+    current = [rec(c, variant="new") for c in ids()[:60]]
+    result = run(current, baseline, dataset_ids={DS: ids()[:60]})
+    assert not result.fails and result.warnings == ()
+    assert all("unpaired" not in d.reason for d in result.decisions)
 
 
 def test_a_large_unpaired_share_is_a_warning_with_the_number() -> None:
