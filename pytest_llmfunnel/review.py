@@ -85,14 +85,10 @@ def pair_hash(first: str, second: str) -> str:
     return hashlib.sha256(json.dumps([first, second]).encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """One pairwise comparison, counted once: its stage on the leading record, and the outputs."""
+class _OfRecord:
+    """The case and variant of something that sits on one per-case record."""
 
     record: Record
-    stage: Mapping[str, Any]
-    other: str  # the variant compared with
-    other_output: str
 
     @property
     def case(self) -> str:
@@ -101,6 +97,16 @@ class Comparison:
     @property
     def variant(self) -> str:
         return str(self.record["variant"])
+
+
+@dataclass(frozen=True)
+class Comparison(_OfRecord):
+    """One pairwise comparison, counted once: its stage on the leading record, and the outputs."""
+
+    record: Record
+    stage: Mapping[str, Any]
+    other: str  # the variant compared with
+    other_output: str
 
     @property
     def output_hash(self) -> str:
@@ -149,7 +155,7 @@ def rubric_stages(records: Iterable[Record]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ReviewItem:
+class ReviewItem(_OfRecord):
     """One case (and variant) chosen for review, and why.
 
     ``inclusion_probability`` is k/N for audit items and ``None`` for targeted
@@ -161,14 +167,6 @@ class ReviewItem:
     audit: bool
     inclusion_probability: float | None
     comparisons: tuple[Comparison, ...] = ()  # the comparisons this record leads
-
-    @property
-    def case(self) -> str:
-        return str(self.record["case"])
-
-    @property
-    def variant(self) -> str:
-        return str(self.record["variant"])
 
     @property
     def output_hash(self) -> str:
