@@ -58,6 +58,7 @@ def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
         document = build_document(
             fs.records, decisions, flips, settings=SettingsSummary.from_settings(settings, label),
             tool_version=__version__, missing_baselines=missing, completeness=scope,
+            warnings=report_warnings(fs, out),
         )
         write_results(document, settings.json)
         out.notes.append(f"JSON results written: {shown_path(str(settings.json), fs)}")
@@ -116,6 +117,7 @@ def markdown(
     text = render_markdown(
         fs.run_result(), decisions, flips, judge_label=label, records=fs.records,
         missing_baselines=missing, cost=fs.settings.cost, completeness=fs.completeness,
+        warnings=report_warnings(fs, out),
     )
     ranking = variants_markdown(out)
     if out.judge_changes:
@@ -134,6 +136,14 @@ def markdown(
         head, sep, tail = text.rpartition(marker)
         text = f"{head.rstrip()}\n\n{ranking}\n{sep}{tail}" if sep else f"{text}\n{ranking}\n"
     return text
+
+
+def report_warnings(fs: FunnelSession, out: Conclusion) -> list[str]:
+    """What the terminal warns about that the report files must say too."""
+    found = fs.tallies.endpoint_notes()
+    if out.gate is not None:
+        found += list(out.gate.warnings)
+    return found
 
 
 def variants_markdown(out: Conclusion) -> str:

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_llmfunnel.models import CaseResult, StageCounts, Usage
+from pytest_llmfunnel.wording import plural
 
 REASON_LIMIT = 400
 
@@ -261,6 +262,16 @@ class Tallies:
             if reason not in self.endpoint_down:
                 self.endpoint_down.append(reason)
         self.not_sent += int(data.get("not_sent", 0))
+
+    def endpoint_notes(self) -> list[str]:
+        """Why the judge endpoint was given up, each reason once, and what it cost."""
+        if not self.endpoint_down:
+            return []
+        sent = plural(self.not_sent, "judge request")
+        verb = "was" if self.not_sent == 1 else "were"
+        return [*(f"judge endpoint given up: {reason}" for reason in self.endpoint_down),
+                f"{sent} {verb} not sent; their cases are llm-error \"not sent\" with this "
+                "reason."]
 
     def misses(self, dataset: str, stage: str) -> int:
         return self.cache.get(dataset, {}).get(stage, {}).get("misses", 0)

@@ -220,15 +220,12 @@ def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterat
 
 def endpoint_lines(tallies: Tallies) -> Iterator[str]:
     """Why the judge endpoint was given up, said once however many cases it ended."""
-    for reason in tallies.endpoint_down:
+    notes = tallies.endpoint_notes()
+    for note in notes[:-1]:
         yield ""
-        yield from _wrapped(f"judge endpoint given up: {reason}")
-    if tallies.endpoint_down:
-        sent = plural(tallies.not_sent, "judge request")
-        verb = "was" if tallies.not_sent == 1 else "were"
-        yield from _wrapped(
-            f"  {sent} {verb} not sent; their cases are llm-error \"not sent\" with this reason."
-        )
+        yield from _wrapped(note)
+    for note in notes[-1:]:
+        yield from _wrapped("  " + note)
 
 
 def _errors_listed(records: list[dict[str, Any]], limit: int | None) -> tuple[int, int]:

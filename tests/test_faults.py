@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -543,7 +544,8 @@ def test_a_closed_port_ends_the_run_with_one_reason_said_once(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     base_url = refused_base_url()
-    result = run_eval(pytester, base_url, 40)
+    result = run_eval(pytester, base_url, 40, "--llm-funnel-report=report.md",
+                      "--llm-funnel-json=results.json")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*40 llm-error*"])
     text = " ".join(result.stdout.str().split())
@@ -555,6 +557,14 @@ def test_a_closed_port_ends_the_run_with_one_reason_said_once(
     assert f"judge endpoint given up: {reason}" in text
     assert "were not sent; their cases are llm-error" in text
     assert "raise the timeout" not in text and KEY not in text
+    # The report files say it too, once, where a CI reader looks first.
+    document = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
+    assert document["warnings"][0] == f"judge endpoint given up: {reason}"
+    assert "were not sent" in document["warnings"][1]
+    report = (pytester.path / "report.md").read_text(encoding="utf-8")
+    head = report[: report.index("Judged by:")]
+    assert head.count("> ⚠️ warning: judge endpoint given up: the judge endpoint") == 1
+    assert KEY not in report and KEY not in json.dumps(document)
 
 
 def test_a_wrong_key_is_sent_once_per_worker_wave_and_reported_once(

@@ -8,6 +8,7 @@ review the diff.
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -329,3 +330,25 @@ def test_html_text_and_mermaid_label() -> None:
     assert mermaid_label('a"b]c;d`e\nf', 40) == "a_b_c_d_e f"
     assert mermaid_label("x" * 50, 10) == "x" * 9 + "_"
     assert mermaid_label("") == "_"
+
+
+def test_warnings_stand_under_the_verdict_and_are_inert() -> None:
+    from hostile import markdown_problems, render_gfm
+
+    from pytest_llmfunnel.config import Settings
+    from pytest_llmfunnel.report.jsonschema import SettingsSummary, build_document, to_json
+
+    run = RunResult.from_records([])
+    warning = "8 of 12 cases (67%) are unpaired; see https://evil.example/x @team #12"
+    text = render_markdown(run, [], [], judge_label="j", warnings=[warning])
+    head = text[: text.index("Judged by:")]
+    assert head.count("> ⚠️ warning: 8 of 12 cases &#40;67%&#41; are unpaired") == 1
+    benign = render_markdown(run, [], [], judge_label="j", warnings=["benign text " * 6])
+    assert markdown_problems(text, benign) == []
+    assert "<a" not in render_gfm(text)
+    settings = SettingsSummary.from_settings(Settings(enabled=True), "j")
+    document = build_document([], [], [], settings=settings, tool_version="0",
+                              warnings=[warning])
+    assert json.loads(to_json(document))["warnings"] == [warning]
+    # A results file renders the same warning (``llmfunnel report``).
+    assert "> ⚠️ warning: 8 of 12 cases &#40;67%&#41; are unpaired" in render_markdown(document)

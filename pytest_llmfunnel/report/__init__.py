@@ -63,6 +63,9 @@ class ReportData:
     missing_baselines: tuple[str, ...] = ()
     judge_label: str = "no judge stage ran"
     completeness: Completeness | None = None  # None: not recorded (taken as complete)
+    # What a reader must not miss beside the verdict: the judge endpoint given up,
+    # a large share of unpaired cases.
+    warnings: tuple[str, ...] = ()
 
 
 # --- the verdict ---------------------------------------------------------------

@@ -264,6 +264,10 @@ class ResultsDocument(_Model):
         default=None, description="How much of its evaluation the run covered: a partial or "
         "incomplete run says so here and in the headline."
     )
+    warnings: list[str] = Field(
+        default_factory=list, description="What a reader must not miss beside the verdict: "
+        "why the judge endpoint was given up, a large share of unpaired cases."
+    )
 
     def report_data(self) -> ReportData:
         """What the renderers need, rebuilt from the document."""
@@ -276,6 +280,7 @@ class ResultsDocument(_Model):
             missing_baselines=tuple(self.missing_baselines),
             judge_label=self.settings.judge_label,
             completeness=None if self.completeness is None else self.completeness.to_completeness(),
+            warnings=tuple(self.warnings),
         )
 
 
@@ -289,6 +294,7 @@ def build_document(
     created_at: str | None = None,
     missing_baselines: Iterable[str] = (),
     completeness: Completeness | None = None,
+    warnings: Iterable[str] = (),
 ) -> ResultsDocument:
     """The results document of a session; raises pydantic's ValidationError on a bad record."""
     cases = [CaseRecord.model_validate(dict(r)) for r in records]
@@ -316,6 +322,7 @@ def build_document(
         decisions=[Decision.from_gate(d) for d in decisions],
         flips=[Flip.from_flip(f) for f in flips], missing_baselines=missing,
         completeness=None if completeness is None else Extent.from_completeness(completeness),
+        warnings=list(warnings),
     )
 
 

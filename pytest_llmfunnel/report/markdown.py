@@ -281,6 +281,7 @@ def render_markdown(
     flip_limit: int | None = FLIP_LIMIT,
     baseline: Path | None = None,
     completeness: Completeness | None = None,
+    warnings: Iterable[str] = (),
 ) -> str:
     """The whole pull-request report.
 
@@ -297,7 +298,7 @@ def render_markdown(
     if isinstance(source, RunResult):
         data = ReportData(
             source, tuple(records), tuple(decisions), tuple(flips), tuple(missing_baselines),
-            judge_label or "not stated", completeness,
+            judge_label or "not stated", completeness, tuple(warnings),
         )
     else:
         data = source.report_data()
@@ -306,6 +307,7 @@ def render_markdown(
         MARKER,
         f"## {md_text(title, 120)}",
         verdict_markdown(data.decisions, data.missing_baselines, data.completeness),
+        *(f"> ⚠️ warning: {md_text(w, None)}" for w in data.warnings),
         f"Judged by: {md_text(data.judge_label, CELL_LIMIT)}",
     ]
     if data.run.datasets:
