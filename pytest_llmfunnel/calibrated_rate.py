@@ -28,14 +28,14 @@ interval wider than the humans-only one: when the judge does not narrow it,
 the humans-only interval is the answer and the report says so.
 
 For the population the outputs are a sample of (future outputs of the same
-system) the interval is wider: the judged outputs themselves vary. That target
-is :func:`pytest_llmfunnel.stats.ppi_mean_ci`; the reports use this module's,
-and say which target they show.
+system) the interval is wider: the judged outputs themselves vary. The reports
+use this module's target and say so.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -96,7 +96,7 @@ def humans_only(labels: Sequence[float], population: int, alpha: float = 0.05) -
         return RateInterval(mean, lo, hi, n, big_n)
     if n < 2:
         return RateInterval(mean, 0.0, 1.0, n, big_n)
-    variance = _var(labels) * fpc / n
+    variance = statistics.variance(labels) * fpc / n
     half = stats.t_ppf(1.0 - alpha / 2.0, n - 1) * math.sqrt(variance)
     return RateInterval(mean, max(0.0, mean - half), min(1.0, mean + half), n, big_n)
 
@@ -121,8 +121,8 @@ def with_judge(
     _check(n, big_n)
     if n < 3:
         raise ValueError(f"the judge-aided estimate needs at least 3 labelled outputs, got {n}")
-    var_f = _var(judged_labelled)
-    lam = _cov(labels, judged_labelled) / var_f if var_f > 0 else 0.0
+    var_f = statistics.variance(judged_labelled)
+    lam = statistics.covariance(labels, judged_labelled) / var_f if var_f > 0 else 0.0
     residuals = [y - lam * f for y, f in zip(labels, judged_labelled, strict=True)]
     correction = math.fsum(residuals) / n
     unlabelled = len(judged_unlabelled)
@@ -254,13 +254,3 @@ def calibrated_estimates(
     return result
 
 
-def _var(values: Sequence[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    mean = math.fsum(values) / len(values)
-    return math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
-
-
-def _cov(x: Sequence[float], y: Sequence[float]) -> float:
-    mx, my = math.fsum(x) / len(x), math.fsum(y) / len(y)
-    return math.fsum((u - mx) * (v - my) for u, v in zip(x, y, strict=True)) / (len(x) - 1)
