@@ -30,13 +30,13 @@ from pytest_llmfunnel.report import (
     fmt_tag_diff,
     fmt_tag_value,
     fmt_value,
-    mde_note,
     short_dataset,
     sort_flips,
     summarize,
     tag_rows,
 )
 from pytest_llmfunnel.report.escape import strip_escapes, terminal_text, truncate
+from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.results import RunResult
 from pytest_llmfunnel.terminal import funnel_table
 
@@ -160,11 +160,9 @@ def quality_lines(
     yield from _wrap("quality per metric (" + UNITS + "):", w)
     yield from plain_table(headers, rows, ("left", *["right"] * 6, "left"), w)
     if any(not d.gated for d in decisions):
-        yield "* measured only, not gated"
-    for d in decisions:
-        note = mde_note(d, unit="pt")
-        if note:
-            yield from _wrap("note: " + note, w)
+        yield "* measured only, not gated: does not fail the build"
+    for note in mde_notes(decisions, unit="pt"):
+        yield from _wrap("note: " + note, w)
 
 
 def tag_lines(
@@ -261,10 +259,8 @@ def report_lines(
             if d.fails:
                 yield from _wrap(d.message(), w, indent="    ", first="  ")
         # An underpowered gate passes quietly by construction: say so even here.
-        for d in decisions:
-            note = mde_note(d, unit="pt")
-            if note and not d.fails:
-                yield from _wrap("note: " + note, w, indent="    ", first="  ")
+        for note in mde_notes([d for d in decisions if not d.fails], unit="pt"):
+            yield from _wrap("note: " + note, w, indent="    ", first="  ")
         return
     if run is not None:
         price = cost or (lambda prompt, completion: None)
