@@ -127,3 +127,17 @@ def test_quality_table_never_cuts_a_metric_name(
     assert LONG_A in names
     assert LONG_B in names
     assert not any("…" in line for line in table)
+
+
+def test_judged_by_in_the_markdown_report_names_each_judge_stage_and_model(
+    pytester: pytest.Pytester, judge_server: JudgeServer,
+) -> None:
+    failing_judge(judge_server)
+    project(pytester, range(2))
+    result = pytester.runpytest(*judge_args(judge_server, "--llm-funnel-report=report.md"))
+    assert result.ret != 0
+    report = (pytester.path / "report.md").read_text(encoding="utf-8")
+    judged = next(line for line in report.splitlines() if line.startswith("Judged by:"))
+    for stage in (LONG_A, LONG_B):
+        shown = stage.replace("_", "&#95;")
+        assert f"{shown}: gpt-4o-mini, prompt version " in judged, judged
