@@ -141,3 +141,18 @@ def test_judged_by_in_the_markdown_report_names_each_judge_stage_and_model(
     for stage in (LONG_A, LONG_B):
         shown = stage.replace("_", "&#95;")
         assert f"{shown}: gpt-4o-mini, prompt version " in judged, judged
+
+
+def test_whole_reasons_at_the_terminal_width_under_xdist(
+    pytester: pytest.Pytester, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    failing_judge(judge_server)
+    project(pytester, range(2))
+    result = pytester.runpytest_subprocess(*judge_args(judge_server, "-v", "-n", "2"))
+    assert result.ret != 0
+    block = problem_block(result)
+    listed = " ".join(" ".join(block).split())
+    assert f"c00 {LONG_A}: failed (score 2): score 2 < threshold 4: {REASON}" in listed
+    assert all(len(line) <= 120 for line in block)
+    assert any(len(line) > 80 for line in block)
