@@ -306,7 +306,11 @@ def pytest_terminal_summary(
     from pytest_llmfunnel.terminal import summary_lines
 
     listed = bool(fs.problem_items) and _short_summary_lists(terminalreporter, config)
-    for line in summary_lines(fs, verbosity=config.get_verbosity(), short_summary=listed):
+    # The width pytest itself wraps to (follows COLUMNS, then the terminal).
+    width = config.get_terminal_writer().fullwidth
+    for line in summary_lines(
+        fs, verbosity=config.get_verbosity(), short_summary=listed, width=width
+    ):
         terminalreporter.write_line(line)
 
 
@@ -338,7 +342,7 @@ def pytest_llm_funnel_short_summary(
     whole = config.get_verbosity() >= 2 or any(os.environ.get(v) for v in ("CI", "BUILD_NUMBER"))
     if getattr(config.option, "force_short_summary", False):
         whole = False
-    width = None if whole else _terminal_width()
+    width = None if whole else max(40, config.get_terminal_writer().fullwidth)
     stats = terminalreporter.stats
     if not any(stats.get(kind) for char, kind in PYTEST_SHORT_SUMMARY.items()
                if terminalreporter.hasopt(char)):
@@ -346,13 +350,6 @@ def pytest_llm_funnel_short_summary(
     for line in short_summary_lines(fs.problem_items, width=width):
         terminalreporter.write_line(line)
     return result
-
-
-def _terminal_width() -> int:
-    """The terminal's width as pytest measures it (COLUMNS, else the terminal, else 80)."""
-    import shutil
-
-    return max(40, shutil.get_terminal_size(fallback=(80, 24)).columns)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 MAX_LISTED = 10
 WIDTH = 80
+MIN_WIDTH = 60
 # Where a failure message points at the llm-error cases; replaced by where
 # this summary actually lists them (see _where_errors_are).
 ERRORS_ABOVE = "see the llm-error cases above"
@@ -23,35 +24,39 @@ Cost = Callable[[int, int], "float | None"]
 
 
 def summary_lines(
-    fs: FunnelSession, *, verbosity: int = 0, short_summary: bool = False
+    fs: FunnelSession, *, verbosity: int = 0, short_summary: bool = False, width: int = WIDTH
 ) -> Iterator[str]:
     """The funnel per dataset, the failed and errored cases (capped), then the notes.
 
     ``short_summary``: pytest's short test summary will list the llm-failed and
     llm-error items (see :func:`short_summary_lines`). Every line is made inert
     on its way out (:func:`strip_escapes`), whatever untrusted text a note or a
-    message below quotes.
+    message below quotes. ``width``: the terminal's (pytest's terminal writer's
+    ``fullwidth``, which follows ``COLUMNS``); lines wrap to it, never below 60.
     """
-    return (strip_escapes(line) for line in _summary_lines(fs, verbosity, short_summary))
+    w = max(MIN_WIDTH, width)
+    return (strip_escapes(line) for line in _summary_lines(fs, verbosity, short_summary, w))
 
 
-def _summary_lines(fs: FunnelSession, verbosity: int, short_summary: bool) -> Iterator[str]:
+def _summary_lines(
+    fs: FunnelSession, verbosity: int, short_summary: bool, width: int
+) -> Iterator[str]:
     run = fs.run_result()
     tallies = fs.tallies
     scope = fs.completeness
     if not (run.datasets or scope.status == "incomplete" or fs.settings.dry_run
             or fs.settings.explain_cache):
         return
-    yield _rule("llm-funnel")
-    yield from distrust_first(fs)
+    yield _rule("llm-funnel", width)
+    yield from distrust_first(fs, width)
     for dataset in run.datasets.values():
         yield ""
-        yield from funnel_table(dataset, fs.settings.cost, tallies)
+        yield from funnel_table(dataset, fs.settings.cost, tallies, width=width)
     limit = None if verbosity > 0 else MAX_LISTED
     if verbosity >= 0:
-        yield from problem_cases(fs.records, limit=limit)
-    yield from endpoint_lines(tallies)
-    yield from conclusion_lines(fs, verbosity)
+        yield from problem_cases(fs.records, limit=limit, width=width, whole=verbosity > 0)
+    yield from endpoint_lines(tallies, width)
+    yield from conclusion_lines(fs, verbosity, width)
     if fs.settings.dry_run:
         yield ""
         yield from dry_run_lines(tallies, fs.settings)
@@ -68,7 +73,7 @@ def _summary_lines(fs: FunnelSession, verbosity: int, short_summary: bool) -> It
         yield message.replace(ERRORS_ABOVE, _where_errors_are(listed, short_summary))
 
 
-def distrust_first(fs: FunnelSession) -> Iterator[str]:
+def distrust_first(fs: FunnelSession, width: int = WIDTH) -> Iterator[str]:
     """A warning for each judge that human labels disagree with, above everything else."""
     out = getattr(fs, "conclusion", None)
     if out is None or out.calibration is None:
@@ -76,10 +81,10 @@ def distrust_first(fs: FunnelSession) -> Iterator[str]:
     from pytest_llmfunnel.report.calibration import distrust_lines
 
     for line in distrust_lines(out.calibration[0], required=fs.settings.require_calibration):
-        yield from _wrapped(line)
+        yield from _wrapped(line, width)
 
 
-def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
+def conclusion_lines(fs: FunnelSession, verbosity: int, width: int = WIDTH) -> Iterator[str]:
     """The gate (quality, tags, flips, verdict), the variant ranking, and what was written."""
     out = getattr(fs, "conclusion", None)
     if out is None:
@@ -93,76 +98,82 @@ def conclusion_lines(fs: FunnelSession, verbosity: int) -> Iterator[str]:
         yield ""
         yield from report_lines(
             gate.decisions, flips, records=fs.records,
-            missing_baselines=gate.missing_baselines, verbosity=verbosity, width=WIDTH,
+            missing_baselines=gate.missing_baselines, verbosity=verbosity, width=width,
             completeness=scope,
         )
         for comparison in gate.datasets:
-            yield from _pairing_lines(comparison)
+            yield from _pairing_lines(comparison, width)
         for warning in gate.warnings:
-            yield from _wrapped("warning: " + warning)
+            yield from _wrapped("warning: " + warning, width)
     elif not scope.complete:
         # No gate ran (none configured, or an incomplete run decides nothing):
         # the extent of the run still gets its line.
         from pytest_llmfunnel.report.text import verdict_lines
 
         yield ""
-        yield from verdict_lines([], width=WIDTH, completeness=scope)
+        yield from verdict_lines([], width=width, completeness=scope)
     if out.judge_changes:
         yield ""
         for change in out.judge_changes:
-            yield from _wrapped(change.line())
+            yield from _wrapped(change.line(), width)
     if verbosity >= 0:
-        yield from _variant_lines(fs)
+        yield from _variant_lines(fs, width)
     if out.calibration is not None and verbosity >= 0:
         from pytest_llmfunnel.report.calibration import calibration_lines
 
         yield ""
         for line in calibration_lines(*out.calibration):
-            yield from _wrapped(line)
+            yield from _wrapped(line, width)
     if out.notes:
         yield ""
         for note in out.notes:
-            yield from _wrapped(note)
+            yield from _wrapped(note, width)
     if out.failure:
         yield ""
         for line in out.failure.splitlines():
-            yield from _wrapped(line)
+            yield from _wrapped(line, width)
 
 
-def _wrapped(text: str) -> list[str]:
-    """One message wrapped to the summary's width, continuation lines indented."""
+def _wrapped(text: str, width: int = WIDTH, indent: str | None = None) -> list[str]:
+    """One message wrapped to ``width``, continuation lines indented (a hanging indent:
+    the message's own lead plus two spaces, or ``indent``)."""
     text = strip_escapes(text)
     lead = text[: len(text) - len(text.lstrip(" "))]
     return textwrap.wrap(
-        text, WIDTH, initial_indent="", subsequent_indent=lead + "  ",
+        text, width, initial_indent="",
+        subsequent_indent=lead + "  " if indent is None else indent,
         break_on_hyphens=False, break_long_words=False,
     ) or [""]
 
 
-def _pairing_lines(comparison: Any) -> Iterator[str]:
+def _pairing_lines(comparison: Any, width: int = WIDTH) -> Iterator[str]:
     """Cases the gate could not pair: changed rows, new and removed cases."""
     for what, ids in (("changed", comparison.changed), ("new", comparison.new),
                       ("not run (in the baseline)", comparison.removed)):
         if ids:
             shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-            yield _clip(f"{comparison.dataset}: {len(ids)} {what}, unpaired: {shown}", WIDTH)
+            yield from _wrapped(f"{comparison.dataset}: {len(ids)} {what}, unpaired: {shown}",
+                                width)
 
 
-def _variant_lines(fs: FunnelSession) -> Iterator[str]:
+def _variant_lines(fs: FunnelSession, width: int = WIDTH) -> Iterator[str]:
     out = getattr(fs, "conclusion", None)
     if out is not None and out.rankings:
         from pytest_llmfunnel.report.variants import variant_lines
 
         yield ""
-        yield from variant_lines(out.rankings, width=WIDTH)
+        yield from variant_lines(out.rankings, width=width)
 
 
-def funnel_table(dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None) -> Iterator[str]:
+def funnel_table(
+    dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None, *, width: int = WIDTH
+) -> Iterator[str]:
     """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
-    baseline verdicts reused, requests sent, tokens and cost."""
+    baseline verdicts reused, requests sent, tokens and cost (fits ``width``)."""
     yield from _wrapped(
         f"{dataset.name}: {plural(dataset.cases, 'case')}, {dataset.promoted} promoted "
-        f"({_pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}"
+        f"({_pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}",
+        width,
     )
     rows = []
     reused_total = 0
@@ -189,23 +200,36 @@ def funnel_table(dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None
     ]
     from pytest_llmfunnel.report.text import plain_table
 
-    yield from plain_table(headers, rows, ("left", *["right"] * 10), WIDTH)
+    yield from plain_table(headers, rows, ("left", *["right"] * 10), width)
     if reused_total:
         yield from _wrapped(
             f"{dataset.name}: reused {reused_total} baseline verdict"
             f"{'s' * (reused_total != 1)} of unchanged outputs (same output, same judge: "
-            "nothing sent, no new noise)"
+            "nothing sent, no new noise)",
+            width,
         )
 
 
-def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterator[str]:
-    """The llm-failed and llm-error cases with the stage and the reason, capped."""
+def problem_cases(
+    records: list[dict[str, Any]], *, limit: int | None, width: int = WIDTH,
+    whole: bool | None = None,
+) -> Iterator[str]:
+    """The llm-failed and llm-error cases with the stage and the reason, capped.
+
+    ``whole`` (default: when nothing is capped, as at ``-v``): every reason is
+    wrapped to ``width`` with a hanging indent, never cut; otherwise a reason
+    too long for one line is cut with an ellipsis and the list says how to
+    see it whole.
+    """
     bad = [r for r in records if status_of(r) != "ok"]
     if not bad:
         return
+    if whole is None:
+        whole = limit is None
     yield ""
     yield f"cases that failed or errored in the funnel ({len(bad)}):"
     shown = bad if limit is None else bad[:limit]
+    cut = False
     for record in shown:
         label = record["case"] if record["variant"] == "default" else (
             f"{record['case']}:{record['variant']}"
@@ -213,19 +237,30 @@ def problem_cases(records: list[dict[str, Any]], *, limit: int | None) -> Iterat
         # One entry per counted case: its further problems go on indented lines.
         for index, problem in enumerate(describe_problems(record)):
             lead = label if index == 0 else " " * len(label)
-            yield _clip(f"  {lead}  {problem}", WIDTH)
-    if len(bad) > len(shown):
-        yield f"  ... and {len(bad) - len(shown)} more (use -v to list all)"
+            line = strip_escapes(f"  {lead}  {problem}")
+            if whole:
+                yield from _wrapped(line, width, indent=" " * (len(label) + 6))
+            else:
+                clipped = truncate(line, width)
+                cut = cut or clipped != line
+                yield clipped
+    more = len(bad) - len(shown)
+    if more and cut:
+        yield f"  ... and {more} more (use -v to list all, with whole reasons)"
+    elif more:
+        yield f"  ... and {more} more (use -v to list all)"
+    elif cut:
+        yield "  (reasons cut at the terminal's width: use -v to see them whole)"
 
 
-def endpoint_lines(tallies: Tallies) -> Iterator[str]:
+def endpoint_lines(tallies: Tallies, width: int = WIDTH) -> Iterator[str]:
     """Why the judge endpoint was given up, said once however many cases it ended."""
     notes = tallies.endpoint_notes()
     for note in notes[:-1]:
         yield ""
-        yield from _wrapped(note)
+        yield from _wrapped(note, width)
     for note in notes[-1:]:
-        yield from _wrapped("  " + note)
+        yield from _wrapped("  " + note, width)
 
 
 def _errors_listed(records: list[dict[str, Any]], limit: int | None) -> tuple[int, int]:
@@ -322,11 +357,7 @@ def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else "-"
 
 
-def _clip(text: str, width: int) -> str:
-    return truncate(strip_escapes(text), width)
-
-
-def _rule(title: str) -> str:
-    pad = max(0, WIDTH - len(title) - 2)
+def _rule(title: str, width: int = WIDTH) -> str:
+    pad = max(0, width - len(title) - 2)
     left = pad // 2
     return "=" * left + f" {title} " + "=" * (pad - left)

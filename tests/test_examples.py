@@ -81,7 +81,8 @@ def test_support_regression_switch_fails_the_gate(tmp_path: Path) -> None:
     assert "evaluating the 'answer_after_change' column" in result.stdout
     assert " 20 passed, 40 llm-failed in " in result.stdout.strip().splitlines()[-1]
     assert "llm-funnel gate FAILED: Regression in 2 of 3 gated metrics" in result.stdout
-    assert "accept it with --llm-funnel-update-baseline" in result.stdout
+    # Wrapped to the terminal's width: where a line breaks depends on COLUMNS.
+    assert "accept it with --llm-funnel-update-baseline" in " ".join(result.stdout.split())
     # The baseline file is only read: a failing gate never rewrites it.
     shipped = EXAMPLES / "support" / "baselines" / "test_support__test_support_answer.jsonl"
     copied = tmp_path / "support" / "baselines" / shipped.name

@@ -271,8 +271,10 @@ def test_under_q_an_underpowered_gated_metric_still_says_so(
     result = run(pytester, judge_server, "-q")
     assert result.ret == 0, result.stdout.str()
     out = " ".join(result.stdout.str().split())
-    assert "relevance pass rate: underpowered: with 60 cases a drop is caught 80% of the " \
-        "time only from about" in out
+    # Both gated metrics are underpowered: one note names them both.
+    assert "2 gated metrics are underpowered: their cases catch a change 80% of the time " \
+        "only from the MDE in the table" in out
+    assert "eval/relevance pass rate (tolerance 2.0pt)" in out
 
 
 def test_a_large_unpaired_share_is_a_warning_with_the_number(

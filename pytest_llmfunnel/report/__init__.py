@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pytest_llmfunnel.completeness import Completeness
+from pytest_llmfunnel.report.judges import OFFLINE_JUDGE_MARK, judge_label
 from pytest_llmfunnel.results import RunResult
-from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     # Annotations only: the funnel table of a run without a gate needs no statistics.
     from pytest_llmfunnel.gate import GateDecision
 
 MINUS = "−"
-OFFLINE_JUDGE_MARK = "offline-reference"
+__all__ = ["OFFLINE_JUDGE_MARK", "judge_label"]  # re-exported from .judges
 
 
 class FlipLike(Protocol):
@@ -225,29 +225,14 @@ def fmt_p(p: float) -> str:
 
 
 def decision_label(d: GateDecision) -> str:
-    """``ok``, ``improved``, ``REGRESSED`` or ``not comparable``; ``*`` marks measured-only."""
-    label = "REGRESSED" if d.decision == "regressed" else d.decision
-    return label if d.gated else label + "*"
+    """``ok``, ``improved``, ``REGRESSED`` or ``not comparable``; ``*`` marks measured-only.
 
-
-def mde_note(d: GateDecision, unit: str = "pt") -> str | None:
-    """Why a gated metric cannot resolve its tolerance (see ``GateDecision.underpowered``)."""
-    if not d.underpowered:
-        return None
-    name = f"{short_dataset(d.dataset)}/{d.metric}"
-    tol = fmt_plain(d, d.tolerance, unit)
-    size = fmt_plain(d, d.mde, unit) if _finite(d.mde) else "no size at all"
-    if d.mode == "non-inferiority":
-        return (
-            f"{name}: underpowered: with {plural(d.n, 'case')} an unchanged metric is shown "
-            f"non-inferior 80% of the time only at a margin of {size} "
-            f"(tolerance {tol}); add cases"
-        )
-    return (
-        f"{name}: underpowered: with {plural(d.n, 'case')} a drop is caught 80% of the time only "
-        f"from about {size} (tolerance {tol}); add cases to catch "
-        "smaller ones"
-    )
+    Only a gated metric fails the build, so only it is ever ``REGRESSED``: a
+    measured-only metric that got worse is ``dropped*``.
+    """
+    if not d.gated:
+        return ("dropped" if d.decision == "regressed" else d.decision) + "*"
+    return "REGRESSED" if d.decision == "regressed" else d.decision
 
 
 def short_dataset(name: str) -> str:
@@ -391,26 +376,3 @@ def fmt_tag_diff(row: TagRow, minus: str = "-") -> str:
     v = row.current - row.baseline
     text = f"{v * 100:+.1f}pt" if row.kind == "pass rate" else f"{v:+.3g}"
     return text.replace("-", minus, 1) if text.startswith("-") else text
-
-
-def judge_label(
-    records: Iterable[Mapping[str, Any]], *, cache_mode: str | None = None,
-    lockfile: str | None = None,
-) -> str:
-    """Who gave the verdicts, named plainly: the offline rule-based judge, a model, a lockfile."""
-    judges = sorted(
-        {s["judge"] for r in records for s in r.get("stages", ()) if s.get("judge")}
-    )
-    if not judges:
-        label = "no judge stage ran"
-    else:
-        names = [
-            "offline reference judge (rule-based, not an LLM)" if OFFLINE_JUDGE_MARK in j else j
-            for j in judges
-        ]
-        label = ", ".join(dict.fromkeys(names))
-    if lockfile:
-        label += f"; verdicts replayed from the lockfile {lockfile}"
-    elif cache_mode == "replay-only":
-        label += "; verdicts replayed from the cache (replay-only)"
-    return label

@@ -31,13 +31,13 @@ from pytest_llmfunnel.report import (
     fmt_tag_value,
     fmt_value,
     is_binary,
-    mde_note,
     short_dataset,
     sort_flips,
     summarize,
     tag_rows,
 )
 from pytest_llmfunnel.report.escape import html_text, md_cell, md_code_block, md_text, mermaid_label
+from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.results import RunResult
 from pytest_llmfunnel.wording import plural
 
@@ -53,6 +53,7 @@ ICONS = {
     "regressed": "❌", "not comparable": "⚠️", "passed": "✅", "no gate": "ℹ️", "incomplete": "⏹️",
 }
 DECISION_ICONS = {"regressed": "❌", "not comparable": "⚠️", "improved": "⬆️", "ok": "✅"}
+MEASURED_ICONS = {"regressed": "🔻", "not comparable": "➖", "improved": "⬆️", "ok": "✅"}
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[int] = ()) -> str:
@@ -105,6 +106,16 @@ def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | N
     return "\n".join(lines)
 
 
+def decision_cell(d: GateDecision) -> str:
+    """The decision with its icon; only a gated metric can wear the red cross."""
+    if not d.gated:
+        # Measured only: it never fails the build, so it never looks like it did.
+        word = "dropped" if d.decision == "regressed" else d.decision
+        icon = MEASURED_ICONS[d.decision]
+        return f"{icon} {md_cell(word)} (measured only)"
+    return f"{DECISION_ICONS[d.decision]} {md_cell(decision_label(d))}"
+
+
 def quality_markdown(decisions: Sequence[GateDecision]) -> str:
     """The gate's numbers per (dataset, metric), and a note where the MDE exceeds the tolerance."""
     rows = [
@@ -118,7 +129,7 @@ def quality_markdown(decisions: Sequence[GateDecision]) -> str:
             fmt_diff(d, d.bound, minus=MINUS, unit=""),
             fmt_p(d.p_adjusted),
             fmt_plain(d, d.mde, unit=""),
-            f"{DECISION_ICONS[d.decision]} {md_cell(decision_label(d))}",
+            decision_cell(d),
         ]
         for d in decisions
     ]
@@ -132,12 +143,12 @@ def quality_markdown(decisions: Sequence[GateDecision]) -> str:
         "cases catch 80% of the time."
     )
     if any(not d.gated for d in decisions):
-        legend += " \\* measured only, not gated."
+        legend += " \\* measured only, not gated: does not fail the build."
     out.append(legend)
-    notes = [n for d in decisions if (n := mde_note(d, unit=" pts"))]
+    notes = mde_notes(decisions, unit=" pts")
     if notes:
         out.append("")
-        out += [f"- ⚠️ {md_text(n, CELL_LIMIT)}" for n in notes]
+        out += [f"- ⚠️ {md_text(n, None)}" for n in notes]  # ours, naming each metric: whole
     return "\n".join(out)
 
 

@@ -30,13 +30,13 @@ from pytest_llmfunnel.report import (
     fmt_tag_diff,
     fmt_tag_value,
     fmt_value,
-    mde_note,
     short_dataset,
     sort_flips,
     summarize,
     tag_rows,
 )
 from pytest_llmfunnel.report.escape import strip_escapes, terminal_text, truncate
+from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.results import RunResult
 from pytest_llmfunnel.terminal import funnel_table
 
@@ -61,11 +61,13 @@ def terminal_width(width: int | None = None) -> int:
 def plain_table(
     headers: list[str], rows: list[list[str]], colalign: tuple[str, ...], width: int
 ) -> list[str]:
-    """A plain table with a rule under the headers; the first column is clipped to fit ``width``.
+    """A plain table with a rule under the headers, fitted to ``width`` without cutting a name.
 
     The headers go in as the first row so tabulate adds no padding around them
     (its ``simple`` format widens every column by two), which keeps the quality
-    table inside 80 columns.
+    table inside 80 columns. When the first column's names make the table too
+    wide, the longest names go on a line of their own above their row (wrapped
+    if even that is too narrow), so a metric or stage name is never cut.
     """
 
     def render(body: list[list[str]]) -> list[str]:
@@ -78,11 +80,20 @@ def plain_table(
 
     lines = render(rows)
     overflow = max(len(line) for line in lines) - width
-    if overflow > 0:
-        first = max(len(headers[0]), *(len(r[0]) for r in rows))
-        keep = max(MIN_NAME, first - overflow)
-        lines = render([[terminal_text(r[0], keep), *r[1:]] for r in rows])
-    return lines
+    if overflow <= 0:
+        return lines
+    first = max(len(headers[0]), *(len(r[0]) for r in rows))
+    keep = max(MIN_NAME, len(headers[0]), first - overflow)
+    long = [len(r[0]) > keep for r in rows]
+    body = [["", *r[1:]] if moved else r for r, moved in zip(rows, long, strict=True)]
+    rendered = render(body)
+    out = rendered[:2]
+    for row, moved, line in zip(rows, long, rendered[2:], strict=True):
+        if moved:
+            out += textwrap.wrap(strip_escapes(row[0]), width, break_on_hyphens=False) or [""]
+        if not moved or any(row[1:]):  # a heading row has nothing left to show
+            out.append(line)
+    return out
 
 
 def _wrap(text: str, width: int, indent: str = "  ", first: str = "") -> list[str]:
@@ -149,11 +160,9 @@ def quality_lines(
     yield from _wrap("quality per metric (" + UNITS + "):", w)
     yield from plain_table(headers, rows, ("left", *["right"] * 6, "left"), w)
     if any(not d.gated for d in decisions):
-        yield "* measured only, not gated"
-    for d in decisions:
-        note = mde_note(d, unit="pt")
-        if note:
-            yield from _wrap("note: " + note, w)
+        yield "* measured only, not gated: does not fail the build"
+    for note in mde_notes(decisions, unit="pt"):
+        yield from _wrap("note: " + note, w)
 
 
 def tag_lines(
@@ -250,10 +259,8 @@ def report_lines(
             if d.fails:
                 yield from _wrap(d.message(), w, indent="    ", first="  ")
         # An underpowered gate passes quietly by construction: say so even here.
-        for d in decisions:
-            note = mde_note(d, unit="pt")
-            if note and not d.fails:
-                yield from _wrap("note: " + note, w, indent="    ", first="  ")
+        for note in mde_notes([d for d in decisions if not d.fails], unit="pt"):
+            yield from _wrap("note: " + note, w, indent="    ", first="  ")
         return
     if run is not None:
         price = cost or (lambda prompt, completion: None)
