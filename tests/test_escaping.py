@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hostile import ALL, CORPUS, markdown_problems, render_gfm, terminal_problems
+from sample_flip import SampleFlip as Flip
 
 from pytest_llmfunnel.agreement import Interval
 from pytest_llmfunnel.calibrated_rate import Estimate, RateInterval
@@ -48,17 +48,6 @@ REPORT_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class Flip:
-    dataset: str
-    case: str
-    variant: str
-    metric: str
-    stage: str
-    before: object
-    after: object
-    reason: str | None
-    output_excerpt: str | None
 
 
 def text_of(field: str, hostile: str, fields: tuple[str, ...]) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sample_flip import SampleFlip
 
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
@@ -53,19 +53,6 @@ def check_golden(name: str, text: str) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
-@dataclass(frozen=True)
-class SampleFlip:
-    """Shaped like the regression module's Flip."""
-
-    dataset: str
-    case: str
-    variant: str
-    metric: str
-    stage: str
-    before: object
-    after: object
-    reason: str | None
-    output_excerpt: str | None
 
 
 def _judge(score: float, reason: str) -> StageResult:

@@ -11,10 +11,10 @@ import html
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sample_flip import SampleFlip as Flip
 
 from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.report import judge_label
@@ -51,17 +51,6 @@ HOSTILE_LINES = (
 )
 
 
-@dataclass(frozen=True)
-class Flip:
-    dataset: str
-    case: str
-    variant: str
-    metric: str
-    stage: str
-    before: object
-    after: object
-    reason: str | None
-    output_excerpt: str | None
 
 
 def decision(dataset: str, metric: str, verdict: str = "regressed", **kw: object) -> GateDecision:

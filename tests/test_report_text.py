@@ -8,10 +8,10 @@ them, and review the diff before committing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sample_flip import SampleFlip as Flip
 
 from pytest_llmfunnel.gate import GateDecision
 from pytest_llmfunnel.report import ReportData, severity, sort_flips, tag_rows
@@ -36,17 +36,6 @@ HOSTILE = (
 )
 
 
-@dataclass(frozen=True)
-class Flip:
-    dataset: str
-    case: str
-    variant: str
-    metric: str
-    stage: str
-    before: object
-    after: object
-    reason: str | None
-    output_excerpt: str | None
 
 
 @pytest.fixture
