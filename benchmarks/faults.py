@@ -24,7 +24,6 @@ Run: ``python benchmarks/faults.py [--cases 500] [--latency 0.01]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -36,6 +35,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import judge_throughput  # a sibling script: the same project writer (run from benchmarks/)
 
 from pytest_llmfunnel.testing import Action, JudgeServer, garbage, hang, hashed_verdicts, status
 from pytest_llmfunnel.testing.actions import last_user_message
@@ -57,17 +58,7 @@ MIX = (("hang", 0.02), ("429", 0.03), ("500", 0.02), ("garbage", 0.02))
 
 
 def write_project(folder: Path, cases: int) -> None:
-    rows = (
-        {
-            "id": f"case-{i:05d}",
-            "input": f"Question number {i}: how do I reset my password?",
-            "output": f"Answer {i}: open Settings, then Security, then Reset password.",
-        }
-        for i in range(cases)
-    )
-    (folder / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (folder / "test_faults.py").write_text(TEST_FILE)
-    (folder / "pytest.ini").write_text("[pytest]\n")
+    judge_throughput.write_project(folder, cases, TEST_FILE, "test_faults.py")
 
 
 def fault_mix(

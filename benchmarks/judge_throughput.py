@@ -44,7 +44,9 @@ def test_throughput(case):
 """
 
 
-def write_project(folder: Path, cases: int) -> None:
+def write_project(folder: Path, cases: int, test_file: str = TEST_FILE,
+                  name: str = "test_throughput.py") -> None:
+    """``cases`` distinct support answers in cases.jsonl, and the eval test beside them."""
     rows = (
         {
             "id": f"case-{i:05d}",
@@ -54,7 +56,7 @@ def write_project(folder: Path, cases: int) -> None:
         for i in range(cases)
     )
     (folder / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (folder / "test_throughput.py").write_text(TEST_FILE)
+    (folder / name).write_text(test_file)
     (folder / "pytest.ini").write_text("[pytest]\n")
 
 
