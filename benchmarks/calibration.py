@@ -7,13 +7,13 @@
    ρ ∈ {−0.5, 0, 0.3, 0.6, 0.9}. A uniform sample of 5%, 10%, 20% or 50% is
    labelled. The target is the pass rate of these N outputs (what the reports
    state), and the interval is the one the reports show
-   (:func:`pytest_llmfunnel.calibrated_rate.calibrated_estimates`: the judge-aided
+   (:func:`pytest_llmfunnel.review.calibrated_rate.calibrated_estimates`: the judge-aided
    regression estimator when it is narrower than humans only, else humans
    only). Printed: coverage, and the mean width over the humans-only width.
 2. Position consistency. Pairwise comparisons with a true chance p that both
    orders agree, n comparisons each written to both variants' records as the
    funnel writes them; the interval from
-   :func:`pytest_llmfunnel.calibration.calibrate`; its coverage of p.
+   :func:`pytest_llmfunnel.review.calibration.calibrate`; its coverage of p.
 3. LLMBar Natural (``--llmbar DIR``, default ``../shared/data/llmbar-natural``
    beside the checkout when present): 100 pairwise items with expert gold labels
    and three judges' recorded picks in both orders (the final verdict of each
@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from pytest_llmfunnel.calibrated_rate import humans_only, with_judge
-from pytest_llmfunnel.calibration import calibrate
-from pytest_llmfunnel.review import Label, comparisons
+from pytest_llmfunnel.review.calibrated_rate import humans_only, with_judge
+from pytest_llmfunnel.review.calibration import calibrate
+from pytest_llmfunnel.review.slice import Label, comparisons
 
 TRUTH = 0.7
 RHOS = (-0.5, 0.0, 0.3, 0.6, 0.9)

@@ -1,6 +1,6 @@
 """Seeded simulation of the regression gate's decision rule, through the real decision function.
 
-Every session is decided by :func:`pytest_llmfunnel.gate.decide`, the function
+Every session is decided by :func:`pytest_llmfunnel.gate.decision.decide`, the function
 the plugin uses, with its defaults (alpha 0.05, tolerance 2 points, Holm across
 every gated metric of the session).
 
@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
+from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
 
 ALPHA = 0.05
 TOL = MetricSpec("m", "binary").tolerance

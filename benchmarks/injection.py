@@ -32,7 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from pytest_llmfunnel.stages.injection import judge_addressing
+from pytest_llmfunnel.funnel.stages.injection import judge_addressing
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

@@ -12,10 +12,10 @@ Declare the stages of a dataset once::
 
 from __future__ import annotations
 
-from pytest_llmfunnel.funnel import Funnel
+from pytest_llmfunnel.funnel.runner import Funnel
+from pytest_llmfunnel.funnel.stages import checks, scorers
+from pytest_llmfunnel.funnel.stages import judge as judges
 from pytest_llmfunnel.models import Case, CaseResult, ChatMessage, StageResult, Usage, Verdict
-from pytest_llmfunnel.stages import checks, scorers
-from pytest_llmfunnel.stages import judge as judges
 
 __all__ = [
     "Case",

@@ -28,9 +28,9 @@ from typing import Any, TextIO
 
 from pytest_llmfunnel import __version__
 from pytest_llmfunnel.atomic import atomic_write
-from pytest_llmfunnel.cache import CacheMode, VerdictStore, parse_cache_mode
-from pytest_llmfunnel.lockfile import LockfileError, export_lockfile, import_lockfile
-from pytest_llmfunnel.report.escape import clean
+from pytest_llmfunnel.escape import clean
+from pytest_llmfunnel.store.lockfile import LockfileError, export_lockfile, import_lockfile
+from pytest_llmfunnel.store.verdict_cache import CacheMode, VerdictStore, parse_cache_mode
 
 PROG = "llmfunnel"
 DEFAULT_CACHE_DIR = Path(".llmfunnel") / "cache"
@@ -210,13 +210,13 @@ def _function(module: ModuleType, name: str, command: str) -> Callable[..., Any]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    load = _function(optional_module("pytest_llmfunnel.report.jsonschema", "report"),
+    load = _function(optional_module("pytest_llmfunnel.report.results_json", "report"),
                      "load_results", "report")
     if args.format == "md":
         render = _function(optional_module("pytest_llmfunnel.report.markdown", "report"),
                            "render_markdown", "report")
     else:
-        render = _function(optional_module("pytest_llmfunnel.report.text", "report"),
+        render = _function(optional_module("pytest_llmfunnel.report.terminal_text", "report"),
                            "render_text", "report")
     text = render(load(args.results), baseline=args.baseline)
     _emit(text, args.output)
@@ -224,8 +224,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_review_export(args: argparse.Namespace) -> int:
-    review = optional_module("pytest_llmfunnel.review_files", "review export")
-    load = _function(optional_module("pytest_llmfunnel.report.jsonschema", "review export"),
+    review = optional_module("pytest_llmfunnel.review.label_files", "review export")
+    load = _function(optional_module("pytest_llmfunnel.report.results_json", "review export"),
                      "load_results", "review export")
     count = _function(review, "export_from_results", "review export")(
         load(args.results), args.output, budget=args.budget, seed=args.seed,
@@ -236,8 +236,8 @@ def cmd_review_export(args: argparse.Namespace) -> int:
 
 
 def cmd_review_import(args: argparse.Namespace) -> int:
-    review = optional_module("pytest_llmfunnel.review_files", "review import")
-    load = _function(optional_module("pytest_llmfunnel.report.jsonschema", "review import"),
+    review = optional_module("pytest_llmfunnel.review.label_files", "review import")
+    load = _function(optional_module("pytest_llmfunnel.report.results_json", "review import"),
                      "load_results", "review import")
     summary = _function(review, "import_review", "review import")(
         args.labels, load(args.results)

@@ -16,7 +16,7 @@ from pytest_llmfunnel.config import OPTIONS, ConfigError, resolve_settings
 from pytest_llmfunnel.models import CaseResult
 
 if TYPE_CHECKING:
-    from pytest_llmfunnel.session import FunnelSession
+    from pytest_llmfunnel.pytest_glue.session import FunnelSession
 
 SESSION_KEY = pytest.StashKey["FunnelSession"]()
 _SESSIONS: list[FunnelSession] = []  # configured and not yet shut down, innermost last
@@ -65,7 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    from pytest_llmfunnel.session import FunnelSession
+    from pytest_llmfunnel.pytest_glue.session import FunnelSession
 
     fs = FunnelSession(config, settings)
     config.stash[SESSION_KEY] = fs
@@ -100,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """Tell each xdist worker how the controller distributes items."""
-    from pytest_llmfunnel.session import DIST_KEY
+    from pytest_llmfunnel.pytest_glue.session import DIST_KEY
 
     node.workerinput[DIST_KEY] = node.config.getoption("dist", "no")
 
@@ -116,7 +116,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     fs = config.stash.get(SESSION_KEY, None)
     if fs is None or not fs.settings.enabled:
         return None
-    from pytest_llmfunnel.factory import describe, placeholder_warning
+    from pytest_llmfunnel.endpoint.factory import describe, placeholder_warning
 
     if config.inipath is not None:
         source = f"llm-funnel: settings from {config.inipath} (and the command line)"
@@ -167,7 +167,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None:
         return
-    from pytest_llmfunnel.collect import parametrize
+    from pytest_llmfunnel.pytest_glue.collect import parametrize
 
     parametrize(metafunc, marker, metafunc.config.stash[SESSION_KEY])
 
@@ -177,7 +177,7 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Attach each eval item's case, make tags selectable with -k, skip when disabled."""
-    from pytest_llmfunnel.collect import annotate_items
+    from pytest_llmfunnel.pytest_glue.collect import annotate_items
 
     annotate_items(items, config.stash[SESSION_KEY])
 
@@ -185,7 +185,7 @@ def pytest_collection_modifyitems(
 @pytest.hookimpl(specname="pytest_collection_modifyitems", trylast=True)
 def pytest_llm_funnel_keep_node_ids(items: list[pytest.Item]) -> None:
     """Node ids stay the same under xdist: undo the group suffix older xdist adds here."""
-    from pytest_llmfunnel.collect import clean_xdist_ids
+    from pytest_llmfunnel.pytest_glue.collect import clean_xdist_ids
 
     clean_xdist_ids(items)
 
@@ -193,8 +193,8 @@ def pytest_llm_funnel_keep_node_ids(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, None]:
     """Count the selected eval items; under xdist loadgroup, keep each chunk's items together."""
-    from pytest_llmfunnel.collect import clean_xdist_ids, xdist_group_ids
-    from pytest_llmfunnel.selection import count_selected
+    from pytest_llmfunnel.pytest_glue.collect import clean_xdist_ids, xdist_group_ids
+    from pytest_llmfunnel.pytest_glue.selection import count_selected
 
     count_selected(session.items, session.config.stash[SESSION_KEY])
 
@@ -209,7 +209,7 @@ def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, N
 @pytest.hookimpl(optionalhook=True)
 def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
     """A crashed item is reported under its own node id, not the scheduler's grouped one."""
-    from pytest_llmfunnel.collect import clean_crash_id
+    from pytest_llmfunnel.pytest_glue.collect import clean_crash_id
 
     report.nodeid = clean_crash_id(crashitem)
 
@@ -232,7 +232,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     """Wait for this item's case result before its fixtures are set up."""
-    from pytest_llmfunnel.collect import attach_result
+    from pytest_llmfunnel.pytest_glue.collect import attach_result
 
     attach_result(item, item.config.stash[SESSION_KEY])
     return (yield)
@@ -242,7 +242,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """After the test body, fail the item for must=True stages (or every stage with strict)."""
     result = yield
-    from pytest_llmfunnel.collect import enforce
+    from pytest_llmfunnel.pytest_glue.collect import enforce
 
     enforce(item, item.config.stash[SESSION_KEY])
     return result
@@ -255,15 +255,15 @@ def pytest_runtest_makereport(
     """Put the case's compact record on the call report (it travels through xdist)."""
     report = yield
     if report.longrepr is not None:
-        from pytest_llmfunnel.collect import inert_failure
+        from pytest_llmfunnel.pytest_glue.collect import inert_failure
 
         inert_failure(item, report)
     if call.when == "call":
-        from pytest_llmfunnel.collect import decorate_report
+        from pytest_llmfunnel.pytest_glue.collect import decorate_report
 
         decorate_report(item, report, item.config.stash[SESSION_KEY])
     elif call.when == "setup":
-        from pytest_llmfunnel.selection import mark_setup_report
+        from pytest_llmfunnel.pytest_glue.selection import mark_setup_report
 
         mark_setup_report(item, report)
     elif call.when == "teardown":
@@ -291,7 +291,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     fs = session.config.stash.get(SESSION_KEY, None)
     if fs is None:
         return
-    from pytest_llmfunnel.collect import finish
+    from pytest_llmfunnel.pytest_glue.collect import finish
 
     finish(session, fs)
 
@@ -303,7 +303,7 @@ def pytest_terminal_summary(
     fs = config.stash.get(SESSION_KEY, None)
     if fs is None or fs.distributed or not fs.settings.enabled:
         return
-    from pytest_llmfunnel.terminal import summary_lines
+    from pytest_llmfunnel.report.terminal import summary_lines
 
     listed = bool(fs.problem_items) and _short_summary_lists(terminalreporter, config)
     # The width pytest itself wraps to (follows COLUMNS, then the terminal).
@@ -337,7 +337,7 @@ def pytest_llm_funnel_short_summary(
         return result
     import os
 
-    from pytest_llmfunnel.terminal import short_summary_lines
+    from pytest_llmfunnel.report.terminal import short_summary_lines
 
     whole = config.get_verbosity() >= 2 or any(os.environ.get(v) for v in ("CI", "BUILD_NUMBER"))
     if getattr(config.option, "force_short_summary", False):
@@ -371,7 +371,7 @@ def llm_result() -> CaseResult:
 def llm_judge(pytestconfig: pytest.Config) -> Iterator[Callable[..., Any]]:
     """Ask the judge ad hoc: ``assert llm_judge("Is the reply polite?", reply).passed``."""
     fs = pytestconfig.stash[SESSION_KEY]
-    from pytest_llmfunnel.adhoc import AdHocJudge
+    from pytest_llmfunnel.pytest_glue.adhoc import AdHocJudge
 
     yield AdHocJudge(fs)
 

@@ -2,7 +2,7 @@
 
 Everything the judge endpoint sends back (answer content, the model name, error
 bodies, SDK messages) is passed through a :class:`Redactor` as it enters the
-process, in :mod:`pytest_llmfunnel.client`, so the key is gone before the text
+process, in :mod:`pytest_llmfunnel.endpoint.client`, so the key is gone before the text
 can become a reason, a report line, an exception message or a local variable
 that ``pytest -l`` prints. The verdict cache runs what it stores through the
 same redactor, which covers answers from any other backend.

@@ -44,9 +44,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pytest_llmfunnel import regression, stats
-from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
-from pytest_llmfunnel.review import is_pairwise
+from pytest_llmfunnel import stats
+from pytest_llmfunnel.gate import compare as regression
+from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
+from pytest_llmfunnel.review.slice import is_pairwise
 from pytest_llmfunnel.wording import plural
 
 # The gate's own metric and value rules, used as they are so the two cannot drift apart.
@@ -172,13 +173,13 @@ def rank_variants(
     """Rank the variants of every dataset that has two or more.
 
     Args:
-        records: per-case records (see :mod:`pytest_llmfunnel.results`); a
+        records: per-case records (see :mod:`pytest_llmfunnel.record`); a
             rerun of the same (dataset, case, variant) replaces the earlier one.
         alpha: one-sided error rate of the non-inferiority tests (Holm-adjusted).
         tolerance: the non-inferiority margin, as for the gate (a pass-rate
             fraction; a fraction of the scale width for scores with a scale);
             ``tolerances`` overrides it by metric name.
-        seed: passed on to :func:`pytest_llmfunnel.gate.decide` (whose tests are deterministic).
+        seed: passed on to :func:`~pytest_llmfunnel.gate.decision.decide` (deterministic).
     """
     grouped: dict[str, dict[str, dict[str, Record]]] = {}
     for record in records:

@@ -43,7 +43,6 @@ def _load_the_dataset_readers() -> None:
     """
     import yaml  # noqa: F401
 
-    from pytest_llmfunnel import dataset_csv, dataset_json, dataset_yaml  # noqa: F401
 
 
 _load_the_dataset_readers()

@@ -1,4 +1,4 @@
-"""A flip record for report tests, shaped like ``pytest_llmfunnel.regression.Flip``.
+"""A flip record for report tests, shaped like ``pytest_llmfunnel.gate.compare.Flip``.
 
 Renderers take any object with these attributes (``report.FlipLike``); this one
 lets a test leave ``reason`` or ``output_excerpt`` out and put hostile text in any field.

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pytest_llmfunnel.agreement import (
+from pytest_llmfunnel.review.agreement import (
     Interval,
     bootstrap_interval,
     distrust,
@@ -15,7 +15,7 @@ from pytest_llmfunnel.agreement import (
     proportion,
     two_rater_alpha,
 )
-from pytest_llmfunnel.calibrated_rate import humans_only, labels_needed, with_judge
+from pytest_llmfunnel.review.calibrated_rate import humans_only, labels_needed, with_judge
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C:
 # 4 observers, 12 units, values 1..5, None where an observer gave no value.

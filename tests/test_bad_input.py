@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmfunnel.dataset import DatasetError, load_dataset
+from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
 
 
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:

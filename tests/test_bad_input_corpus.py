@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from bad_input_kinds import KINDS, Kind
 
-from pytest_llmfunnel.dataset import DatasetError, load_dataset
+from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
 
 REFUSED = [k for k in KINDS if not k.loads]
 LOADED = [k for k in KINDS if k.loads]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.baseline import (
+from pytest_llmfunnel.gate.baseline_file import (
     Baseline,
     BaselineError,
     baseline_from_records,

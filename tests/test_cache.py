@@ -16,16 +16,16 @@ from typing import Any
 import diskcache
 import pytest
 
-from pytest_llmfunnel.backend import AnswerStore, CachedAnswer, CacheMissError, JudgeRequest
-from pytest_llmfunnel.cache import (
+from pytest_llmfunnel.funnel.backend import AnswerStore, CachedAnswer, CacheMissError, JudgeRequest
+from pytest_llmfunnel.models import Case, Usage, Verdict, canonical_json
+from pytest_llmfunnel.store.lockfile import export_lockfile
+from pytest_llmfunnel.store.plain_disk import UnsafeCacheEntryWarning
+from pytest_llmfunnel.store.verdict_cache import (
     CACHE_MODES,
     OutputStore,
     VerdictStore,
     parse_cache_mode,
 )
-from pytest_llmfunnel.cache_disk import UnsafeCacheEntryWarning
-from pytest_llmfunnel.lockfile import export_lockfile
-from pytest_llmfunnel.models import Case, Usage, Verdict, canonical_json
 from pytest_llmfunnel.testing import find_secret
 
 BASE = "https://judge.example/v1"
@@ -297,8 +297,8 @@ def test_explain_compares_with_the_last_verdict_of_that_case_and_stage(
 WRITER = textwrap.dedent(
     """
     import os, signal, sys
-    from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
-    from pytest_llmfunnel.cache import VerdictStore
+    from pytest_llmfunnel.funnel.backend import CachedAnswer, JudgeRequest
+    from pytest_llmfunnel.store.verdict_cache import VerdictStore
 
     directory, worker, count, kill = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     store = VerdictStore(directory)

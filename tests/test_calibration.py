@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_llmfunnel.calibrated_rate import calibrated_estimates
-from pytest_llmfunnel.calibration import calibrate, light_kappa
 from pytest_llmfunnel.report.calibration import calibration_lines, calibration_markdown
-from pytest_llmfunnel.review import Label, ReviewItem, ReviewSlice, output_hash
+from pytest_llmfunnel.review.calibrated_rate import calibrated_estimates
+from pytest_llmfunnel.review.calibration import calibrate, light_kappa
+from pytest_llmfunnel.review.slice import Label, ReviewItem, ReviewSlice, output_hash
 
 
 def judge(score: float, threshold: float = 4.0, name: str = "faith") -> dict[str, Any]:

@@ -8,9 +8,8 @@ import time
 import pytest
 from pydantic import BaseModel
 
-from pytest_llmfunnel.models import Case, StageResult
-from pytest_llmfunnel.stages.base import Check, CheckOutcome
-from pytest_llmfunnel.stages.checks import (
+from pytest_llmfunnel.funnel.stages.base import Check, CheckOutcome
+from pytest_llmfunnel.funnel.stages.checks import (
     JUDGE_ADDRESSING_PATTERNS,
     check,
     contains,
@@ -25,6 +24,7 @@ from pytest_llmfunnel.stages.checks import (
     not_matches,
     valid_json,
 )
+from pytest_llmfunnel.models import Case, StageResult
 
 CASE = Case(id="c1", input="What is the capital of France?", expected="Paris")
 

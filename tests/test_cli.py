@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel import cli
-from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
-from pytest_llmfunnel.cache import VerdictStore
+from pytest_llmfunnel.funnel.backend import CachedAnswer, JudgeRequest
 from pytest_llmfunnel.models import Usage
+from pytest_llmfunnel.store.verdict_cache import VerdictStore
 
 
 def request(text: str) -> JudgeRequest:
@@ -237,11 +237,11 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "module"),
     [
-        (["report", "r.json"], "pytest_llmfunnel.report.jsonschema"),
+        (["report", "r.json"], "pytest_llmfunnel.report.results_json"),
         (["report", "r.json", "--format", "md"], "pytest_llmfunnel.report.markdown"),
-        (["review", "export", "r.json", "-o", "slice.csv"], "pytest_llmfunnel.review_files"),
+        (["review", "export", "r.json", "-o", "slice.csv"], "pytest_llmfunnel.review.label_files"),
         (["review", "import", "labels.csv", "--results", "r.json"],
-         "pytest_llmfunnel.review_files"),
+         "pytest_llmfunnel.review.label_files"),
     ],
 )
 def test_a_missing_module_is_a_clear_usage_error(
@@ -250,8 +250,8 @@ def test_a_missing_module_is_a_clear_usage_error(
 ) -> None:
     stub = types.ModuleType("stub")
     stub.load_results = lambda path: {"path": path}  # type: ignore[attr-defined]
-    if module != "pytest_llmfunnel.report.jsonschema":
-        monkeypatch.setitem(sys.modules, "pytest_llmfunnel.report.jsonschema", stub)
+    if module != "pytest_llmfunnel.report.results_json":
+        monkeypatch.setitem(sys.modules, "pytest_llmfunnel.report.results_json", stub)
     monkeypatch.setitem(sys.modules, module, None)
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
@@ -274,10 +274,10 @@ def test_report_loads_results_and_renders_them(
         calls.append((results, baseline))
         return "# md"
 
-    _stub(monkeypatch, "pytest_llmfunnel.report.jsonschema",
+    _stub(monkeypatch, "pytest_llmfunnel.report.results_json",
           load_results=lambda path: ("loaded", path))
     _stub(monkeypatch, "pytest_llmfunnel.report.markdown", render_markdown=render_markdown)
-    _stub(monkeypatch, "pytest_llmfunnel.report.text",
+    _stub(monkeypatch, "pytest_llmfunnel.report.terminal_text",
           render_text=lambda results, baseline: "plain")
 
     assert cli.main(["report", "r.json", "--baseline", "b.json"]) == 0
@@ -300,8 +300,8 @@ def test_review_commands_call_export_from_results_and_import_review(
         seen["import"] = (labels, results)
         return "kappa 0.81"
 
-    _stub(monkeypatch, "pytest_llmfunnel.report.jsonschema", load_results=lambda path: "R")
-    _stub(monkeypatch, "pytest_llmfunnel.review_files",
+    _stub(monkeypatch, "pytest_llmfunnel.report.results_json", load_results=lambda path: "R")
+    _stub(monkeypatch, "pytest_llmfunnel.review.label_files",
           export_from_results=export_from_results, import_review=import_review)
     argv = ["review", "export", "r.json", "-o", "s.csv", "--budget", "20", "--seed", "3"]
     assert cli.main(argv) == 0
@@ -317,10 +317,10 @@ def test_review_commands_call_export_from_results_and_import_review(
 def test_a_function_missing_from_a_module_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _stub(monkeypatch, "pytest_llmfunnel.report.jsonschema", load_results=lambda path: "R")
-    _stub(monkeypatch, "pytest_llmfunnel.review_files")
+    _stub(monkeypatch, "pytest_llmfunnel.report.results_json", load_results=lambda path: "R")
+    _stub(monkeypatch, "pytest_llmfunnel.review.label_files")
     assert cli.main(["review", "import", "l.csv", "--results", "r.json"]) == 2
-    assert "pytest_llmfunnel.review_files.import_review is missing" in capsys.readouterr().err
+    assert "pytest_llmfunnel.review.label_files.import_review is missing" in capsys.readouterr().err
 
 
 def test_an_import_error_inside_an_existing_module_is_not_hidden(

@@ -17,12 +17,10 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.backend import JudgeBackend, JudgeCallError, JudgeRequest
-from pytest_llmfunnel.client import OpenAIJudgeBackend, redact
-from pytest_llmfunnel.endpoint import EndpointHealth, Fault, classify_status
-from pytest_llmfunnel.factory import LazyOpenAIBackend
-from pytest_llmfunnel.models import Usage
-from pytest_llmfunnel.retry import (
+from pytest_llmfunnel.endpoint.client import OpenAIJudgeBackend, redact
+from pytest_llmfunnel.endpoint.factory import LazyOpenAIBackend
+from pytest_llmfunnel.endpoint.health import EndpointHealth, Fault, classify_status
+from pytest_llmfunnel.endpoint.retry import (
     AdaptiveLimiter,
     LimiterClosed,
     StallEstimate,
@@ -31,6 +29,8 @@ from pytest_llmfunnel.retry import (
     http_date,
     retry_after_seconds,
 )
+from pytest_llmfunnel.funnel.backend import JudgeBackend, JudgeCallError, JudgeRequest
+from pytest_llmfunnel.models import Usage
 from pytest_llmfunnel.testing import JudgeServer, hang, status
 
 KEY = "sk-unit-test-0123456789"
@@ -607,7 +607,7 @@ def test_making_the_openai_backend_does_not_import_the_sdk() -> None:
     script = (
         "import sys\n"
         "from pytest_llmfunnel.config import Settings\n"
-        "from pytest_llmfunnel.factory import make_backend\n"
+        "from pytest_llmfunnel.endpoint.factory import make_backend\n"
         "backend = make_backend(Settings(base_url='http://127.0.0.1:9/v1', api_key='k'))\n"
         "print(type(backend).__name__, backend.identity, 'openai' in sys.modules)\n"
     )

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel.completeness import Completeness, DatasetCount, assess
-from pytest_llmfunnel.report import summarize
-from pytest_llmfunnel.report.extent import Extent
+from pytest_llmfunnel.report.completeness import Extent
+from pytest_llmfunnel.report.summary import summarize
 
 OK, FAILED, INTERRUPTED, INTERNAL = 0, 1, 2, 3
 
@@ -122,14 +122,14 @@ def test_the_json_extent_round_trips() -> None:
 
 def test_a_saved_incomplete_run_renders_as_incomplete(tmp_path: Path) -> None:
     """``llmfunnel report results.json`` redraws what the session said, not a pass."""
-    from pytest_llmfunnel.report.jsonschema import (
+    from pytest_llmfunnel.report.markdown import render_markdown
+    from pytest_llmfunnel.report.results_json import (
         SettingsSummary,
         build_document,
         load_results,
         write_results,
     )
-    from pytest_llmfunnel.report.markdown import render_markdown
-    from pytest_llmfunnel.report.text import render_text
+    from pytest_llmfunnel.report.terminal_text import render_text
 
     scope = assess(one(3, started=3), exit_code=INTERRUPTED)
     settings = SettingsSummary(
@@ -150,7 +150,7 @@ def test_a_saved_incomplete_run_renders_as_incomplete(tmp_path: Path) -> None:
 
 
 def test_a_partial_verdict_leads_with_its_counts_in_the_terminal() -> None:
-    from pytest_llmfunnel.report.text import verdict_lines
+    from pytest_llmfunnel.report.terminal_text import verdict_lines
 
     scope = assess(one(14, selected=14, total=400), exit_code=OK)
     lines = verdict_lines([], ["t.py::test_eval"], width=80, completeness=scope)

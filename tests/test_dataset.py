@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from pytest_llmfunnel.dataset import (
+from pytest_llmfunnel.dataset.load import (
     DatasetError,
     derive_case_id,
     load_dataset,

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.conclude import STEP_SUMMARY
 from pytest_llmfunnel.config import OPTIONS
+from pytest_llmfunnel.pytest_glue.end_of_run import STEP_SUMMARY
 from pytest_llmfunnel.report.markdown import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,22 +21,22 @@ import pytest
 from hostile import ALL, CORPUS, markdown_problems, render_gfm, terminal_problems
 from sample_flip import SampleFlip as Flip
 
-from pytest_llmfunnel.agreement import Interval
-from pytest_llmfunnel.calibrated_rate import Estimate, RateInterval
-from pytest_llmfunnel.calibration import CriterionCalibration as Calibration
-from pytest_llmfunnel.gate import GateDecision
-from pytest_llmfunnel.report import escape
+from pytest_llmfunnel import escape
+from pytest_llmfunnel.gate.decision import GateDecision
+from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.calibration import (
     calibration_lines,
     calibration_markdown,
     distrust_lines,
 )
-from pytest_llmfunnel.report.jsonschema import SettingsSummary, build_document, to_json
 from pytest_llmfunnel.report.markdown import render_markdown
-from pytest_llmfunnel.report.text import report_lines
+from pytest_llmfunnel.report.results_json import SettingsSummary, build_document, to_json
+from pytest_llmfunnel.report.terminal import funnel_table, problem_cases
+from pytest_llmfunnel.report.terminal_text import report_lines
 from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
-from pytest_llmfunnel.results import RunResult
-from pytest_llmfunnel.terminal import funnel_table, problem_cases
+from pytest_llmfunnel.review.agreement import Interval
+from pytest_llmfunnel.review.calibrated_rate import Estimate, RateInterval
+from pytest_llmfunnel.review.calibration import CriterionCalibration as Calibration
 from pytest_llmfunnel.variants import MetricInfo, PairwiseResult, VariantRanking, VariantResult
 
 # As long as ALL, so it is cut where ALL is cut and both reports have the same shape.
@@ -273,8 +273,8 @@ def test_json_text_escapes_only_what_it_must() -> None:
 
 
 def test_the_review_file_escapes_dangerous_characters_and_round_trips(tmp_path: Path) -> None:
-    from pytest_llmfunnel.review import select_review_slice
-    from pytest_llmfunnel.review_files import export_review
+    from pytest_llmfunnel.review.label_files import export_review
+    from pytest_llmfunnel.review.slice import select_review_slice
 
     records = report_inputs(ALL, REPORT_FIELDS)["records"]
     records[0]["error"] = None

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from conftest import cases, write_jsonl
 
-from pytest_llmfunnel.backend import Completion, JudgeCallError, JudgeRequest
-from pytest_llmfunnel.client import OpenAIJudgeBackend
-from pytest_llmfunnel.retry import http_date
+from pytest_llmfunnel.endpoint.client import OpenAIJudgeBackend
+from pytest_llmfunnel.endpoint.retry import http_date
+from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest
 from pytest_llmfunnel.testing import (
     Action,
     JudgeServer,

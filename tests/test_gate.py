@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from pytest_llmfunnel import margin, stats
-from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
+from pytest_llmfunnel import stats
+from pytest_llmfunnel.gate import margin
+from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
 
 PASS = MetricSpec("correct", "binary")
 SCORE = MetricSpec("quality", "score", scale=(1.0, 5.0))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_llmfunnel import stats
-from pytest_llmfunnel.gate import MetricSpec, PairedSample, decide
+from pytest_llmfunnel.gate.decision import MetricSpec, PairedSample, decide
 
 TOL = 0.02
 

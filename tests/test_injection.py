@@ -26,15 +26,15 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel import judges
-from pytest_llmfunnel.dataset import DatasetError, load_dataset
-from pytest_llmfunnel.models import Case, canonical_json
-from pytest_llmfunnel.prompts import (
+from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
+from pytest_llmfunnel.funnel.prompts import (
     RELEVANCE_RUBRIC,
     SYSTEM_PROMPT,
     render_messages,
     render_pairwise_messages,
 )
-from pytest_llmfunnel.stages.checks import not_addressing_judge
+from pytest_llmfunnel.funnel.stages.checks import not_addressing_judge
+from pytest_llmfunnel.models import Case, canonical_json
 from pytest_llmfunnel.testing import JudgeServer, verdict
 
 INPUT = "What is the capital of France?"

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.lookalikes import CONFUSABLES, skeleton
-from pytest_llmfunnel.stages.injection import judge_addressing
+from pytest_llmfunnel.funnel.stages.injection import judge_addressing
+from pytest_llmfunnel.funnel.stages.lookalikes import CONFUSABLES, skeleton
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from conftest import cases, judge_args, write_jsonl
 
-from pytest_llmfunnel.cache import VerdictStore
 from pytest_llmfunnel.models import canonical_json
+from pytest_llmfunnel.store.verdict_cache import VerdictStore
 from pytest_llmfunnel.testing import JudgeServer, verdict
 from pytest_llmfunnel.testing.actions import Action, hang, last_user_message
 

@@ -9,17 +9,21 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel import prompts
-from pytest_llmfunnel.backend import (
+from pytest_llmfunnel.funnel import prompts
+from pytest_llmfunnel.funnel.backend import (
     CachedAnswer,
     CacheMissError,
     Completion,
     JudgeCallError,
     JudgeRequest,
 )
+from pytest_llmfunnel.funnel.stages import judge as J
+from pytest_llmfunnel.funnel.stages.judge import (
+    JudgeParseError,
+    parse_answer,
+    parse_pairwise_answer,
+)
 from pytest_llmfunnel.models import Case, CaseResult, StageResult, Usage
-from pytest_llmfunnel.stages import judge as J
-from pytest_llmfunnel.stages.judge import JudgeParseError, parse_answer, parse_pairwise_answer
 
 Reply = str | Completion | Exception
 

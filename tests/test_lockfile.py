@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel import cli
-from pytest_llmfunnel.backend import CachedAnswer, JudgeRequest
-from pytest_llmfunnel.cache import SecretInValueError, VerdictStore
-from pytest_llmfunnel.lockfile import (
+from pytest_llmfunnel.funnel.backend import CachedAnswer, JudgeRequest
+from pytest_llmfunnel.models import Usage
+from pytest_llmfunnel.store.lockfile import (
     LockfileError,
     LockfileLine,
     export_lockfile,
     import_lockfile,
     read_lockfile,
 )
-from pytest_llmfunnel.models import Usage
+from pytest_llmfunnel.store.verdict_cache import SecretInValueError, VerdictStore
 
 HEADER = '{"lockfile":"pytest-llmfunnel verdicts","version":2}'
 FAKE_KEY = "sk-test-0123456789abcdefFAKE"

@@ -9,7 +9,8 @@ import pytest
 from scipy import optimize
 from scipy import stats as sps
 
-from pytest_llmfunnel import margin, stats
+from pytest_llmfunnel import stats
+from pytest_llmfunnel.gate import margin
 
 
 def _restricted_mle_numeric(better: int, worse: int, n: int, delta0: float) -> float:

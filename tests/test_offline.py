@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel import offline
-from pytest_llmfunnel.backend import JudgeCallError, JudgeRequest, JudgeSubject, NullStore
+from pytest_llmfunnel.funnel import offline_judge as offline
+from pytest_llmfunnel.funnel.backend import JudgeCallError, JudgeRequest, JudgeSubject, NullStore
+from pytest_llmfunnel.funnel.offline_judge import OfflineReferenceJudge
+from pytest_llmfunnel.funnel.stages import judge as J
 from pytest_llmfunnel.models import Case, Usage
-from pytest_llmfunnel.offline import OfflineReferenceJudge
-from pytest_llmfunnel.stages import judge as J
 
 JUDGE = OfflineReferenceJudge()
 

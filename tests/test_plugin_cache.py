@@ -13,7 +13,7 @@ import diskcache
 import pytest
 from conftest import cases, judge_args, write_jsonl
 
-from pytest_llmfunnel.cache import VerdictStore
+from pytest_llmfunnel.store.verdict_cache import VerdictStore
 from pytest_llmfunnel.testing import JudgeServer
 
 pytestmark = pytest.mark.usefixtures("openai_env")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import cases, judge_args, write_jsonl
 
-from pytest_llmfunnel.baseline import load_baseline
+from pytest_llmfunnel.gate.baseline_file import load_baseline
 from pytest_llmfunnel.testing import JudgeServer, ok, random_verdicts
 
 pytestmark = pytest.mark.usefixtures("openai_env")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from conftest import cases, judge_args, write_jsonl
 
-from pytest_llmfunnel.baseline import Baseline, baseline_from_records
-from pytest_llmfunnel.judge_change import Figures, judge_change_markdown, judge_changes
+from pytest_llmfunnel.gate.baseline_file import Baseline, baseline_from_records
+from pytest_llmfunnel.gate.judge_change import Figures, judge_change_markdown, judge_changes
 from pytest_llmfunnel.testing import JudgeServer, verdict
 
 pytestmark = pytest.mark.usefixtures("openai_env")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import cases, judge_args, write_jsonl
 
-from pytest_llmfunnel.cache import VerdictStore
-from pytest_llmfunnel.lockfile import import_lockfile, read_lockfile
+from pytest_llmfunnel.store.lockfile import import_lockfile, read_lockfile
+from pytest_llmfunnel.store.verdict_cache import VerdictStore
 from pytest_llmfunnel.testing import JudgeServer
 
 pytestmark = pytest.mark.usefixtures("openai_env")
@@ -160,7 +160,7 @@ def test_a_verdict_gone_from_the_cache_fails_the_run_and_keeps_the_old_file(
 ) -> None:
     project.makepyfile(
         test_zz_clear="""
-        from pytest_llmfunnel.cache import VerdictStore
+        from pytest_llmfunnel.store.verdict_cache import VerdictStore
 
         def test_clear_the_cache():
             with VerdictStore(".llmfunnel/cache") as store:

@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from pytest_llmfunnel import prompts
-from pytest_llmfunnel.prompts import (
+from pytest_llmfunnel.funnel import prompts
+from pytest_llmfunnel.funnel.prompts import (
     RELEVANCE_RUBRIC,
     clean_untrusted,
     render_messages,

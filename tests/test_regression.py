@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel import margin
-from pytest_llmfunnel.baseline import Baseline, baseline_from_records
-from pytest_llmfunnel.gate import GateDecision
-from pytest_llmfunnel.regression import GateResult, compare
+from pytest_llmfunnel.gate import margin
+from pytest_llmfunnel.gate.baseline_file import Baseline, baseline_from_records
+from pytest_llmfunnel.gate.compare import GateResult, compare
+from pytest_llmfunnel.gate.decision import GateDecision
 
 DS = "tests/test_qa.py::test_qa"
 J1 = "offline-reference-judge v1 faithfulness"

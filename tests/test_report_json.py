@@ -18,9 +18,10 @@ import pytest
 from sample_flip import SampleFlip
 
 from pytest_llmfunnel.config import Settings
-from pytest_llmfunnel.gate import GateDecision, MetricSpec, PairedSample, decide
+from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
 from pytest_llmfunnel.models import CaseResult, StageResult, Usage, Verdict
-from pytest_llmfunnel.report.jsonschema import (
+from pytest_llmfunnel.record import compact
+from pytest_llmfunnel.report.results_json import (
     SCHEMA_VERSION,
     Decision,
     ResultsDocument,
@@ -32,7 +33,6 @@ from pytest_llmfunnel.report.jsonschema import (
     to_json,
     write_results,
 )
-from pytest_llmfunnel.results import compact
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

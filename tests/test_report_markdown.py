@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 from sample_flip import SampleFlip as Flip
 
-from pytest_llmfunnel.gate import GateDecision
-from pytest_llmfunnel.report import judge_label
-from pytest_llmfunnel.report.escape import (
+from pytest_llmfunnel.escape import (
     html_text,
     longest_run,
     md_cell,
@@ -26,14 +24,16 @@ from pytest_llmfunnel.report.escape import (
     md_text,
     mermaid_label,
 )
-from pytest_llmfunnel.report.jsonschema import load_results
+from pytest_llmfunnel.gate.decision import GateDecision
+from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.markdown import (
     MARKER,
     chart_markdown,
     render_markdown,
     verdict_markdown,
 )
-from pytest_llmfunnel.results import RunResult
+from pytest_llmfunnel.report.results_json import load_results
+from pytest_llmfunnel.report.summary import judge_label
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"
@@ -325,7 +325,7 @@ def test_warnings_stand_under_the_verdict_and_are_inert() -> None:
     from hostile import markdown_problems, render_gfm
 
     from pytest_llmfunnel.config import Settings
-    from pytest_llmfunnel.report.jsonschema import SettingsSummary, build_document, to_json
+    from pytest_llmfunnel.report.results_json import SettingsSummary, build_document, to_json
 
     run = RunResult.from_records([])
     warning = "8 of 12 cases (67%) are unpaired; see https://evil.example/x @team #12"

@@ -5,10 +5,10 @@ Plain unit tests of the report modules (no pytest run inside).
 
 from __future__ import annotations
 
-from pytest_llmfunnel.gate import GateDecision
-from pytest_llmfunnel.report import OFFLINE_JUDGE_MARK, judge_label
+from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.report.markdown import quality_markdown
-from pytest_llmfunnel.report.text import quality_lines, report_lines
+from pytest_llmfunnel.report.summary import OFFLINE_JUDGE_MARK, judge_label
+from pytest_llmfunnel.report.terminal_text import quality_lines, report_lines
 
 
 def decision(metric: str, verdict: str = "regressed", **kw: object) -> GateDecision:

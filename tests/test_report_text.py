@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from sample_flip import SampleFlip as Flip
 
-from pytest_llmfunnel.gate import GateDecision
-from pytest_llmfunnel.report import ReportData, severity, sort_flips, tag_rows
-from pytest_llmfunnel.report.escape import clean, strip_escapes, terminal_text, truncate
-from pytest_llmfunnel.report.jsonschema import load_results
-from pytest_llmfunnel.report.text import (
+from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncate
+from pytest_llmfunnel.gate.decision import GateDecision
+from pytest_llmfunnel.record import RunResult
+from pytest_llmfunnel.report.results_json import load_results
+from pytest_llmfunnel.report.summary import ReportData, severity, sort_flips, tag_rows
+from pytest_llmfunnel.report.terminal_text import (
     flip_lines,
     quality_lines,
     render_text,
@@ -25,7 +26,6 @@ from pytest_llmfunnel.report.text import (
     tag_lines,
     verdict_lines,
 )
-from pytest_llmfunnel.results import RunResult
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"

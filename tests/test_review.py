@@ -11,20 +11,20 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel.models import Case
-from pytest_llmfunnel.review import (
+from pytest_llmfunnel.review.label_files import (
+    ReviewFileError,
+    export_review,
+    guard_cell,
+    import_labels,
+    unguard_cell,
+)
+from pytest_llmfunnel.review.slice import (
     judge_threshold,
     match_labels,
     output_hash,
     rubric_stages,
     select_review_slice,
     target_reasons,
-)
-from pytest_llmfunnel.review_files import (
-    ReviewFileError,
-    export_review,
-    guard_cell,
-    import_labels,
-    unguard_cell,
 )
 
 
@@ -358,7 +358,7 @@ class _Row:
 def test_command_line_export_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from pytest_llmfunnel.review_files import export_from_results, import_review
+    from pytest_llmfunnel.review.label_files import export_from_results, import_review
 
     monkeypatch.chdir(tmp_path)
     rows = [{"id": f"c{i}", "input": f"question {i}", "output": f"answer to c{i}"}

@@ -12,9 +12,8 @@ from fractions import Fraction
 
 import pytest
 
-from pytest_llmfunnel.models import Case, StageResult
-from pytest_llmfunnel.stages.base import Scorer
-from pytest_llmfunnel.stages.scorers import (
+from pytest_llmfunnel.funnel.stages.base import Scorer
+from pytest_llmfunnel.funnel.stages.scorers import (
     lcs_length,
     length_ratio,
     rouge_l,
@@ -23,6 +22,7 @@ from pytest_llmfunnel.stages.scorers import (
     token_f1,
     token_f1_score,
 )
+from pytest_llmfunnel.models import Case, StageResult
 
 
 def case(expected: str | None) -> Case:

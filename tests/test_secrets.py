@@ -358,8 +358,8 @@ def test_an_error_body_cut_short_never_keeps_part_of_the_key(cut: int) -> None:
     # before redaction, a key straddling the cut would leave its first part.
     import asyncio
 
-    from pytest_llmfunnel.backend import JudgeCallError, JudgeRequest
-    from pytest_llmfunnel.client import OpenAIJudgeBackend
+    from pytest_llmfunnel.endpoint.client import OpenAIJudgeBackend
+    from pytest_llmfunnel.funnel.backend import JudgeCallError, JudgeRequest
 
     with JudgeServer() as srv:
         srv.default = lambda body: status(400, message="x" * (300 - cut) + KEY + " tail")

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel import margin, stats
+from pytest_llmfunnel import stats
+from pytest_llmfunnel.gate import margin
 from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
 from pytest_llmfunnel.variants import VariantRanking, rank_variants
 

@@ -5,17 +5,17 @@ people disagree with (shown first, above everything else of the run), the
 agreement table, the pass-rate table, then the notes and the effort line: the
 labels asked for, the interval they give with and without the judge's help,
 and how many labels humans alone would need for the same interval. All text
-goes through :mod:`pytest_llmfunnel.report.escape`.
+goes through :mod:`pytest_llmfunnel.escape`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pytest_llmfunnel.agreement import Interval
-from pytest_llmfunnel.calibrated_rate import Estimate, RateInterval
-from pytest_llmfunnel.calibration import CriterionCalibration
-from pytest_llmfunnel.report.escape import md_cell, md_text, one_line
+from pytest_llmfunnel.escape import md_cell, md_text, one_line
+from pytest_llmfunnel.review.agreement import Interval
+from pytest_llmfunnel.review.calibrated_rate import Estimate, RateInterval
+from pytest_llmfunnel.review.calibration import CriterionCalibration
 from pytest_llmfunnel.wording import plural
 
 AGREEMENT_HEADER = ["stage", "labelled", "accuracy", "true-pass rate", "true-fail rate",

@@ -1,7 +1,7 @@
 """Who gave the verdicts: each judge stage named with its model and prompt version.
 
 A record's judge stage carries its judge's identity, ``<model> · prompt
-<hash>`` (see :func:`pytest_llmfunnel.rebase.judge_identities`), where the
+<hash>`` (see :func:`pytest_llmfunnel.gate.baseline_side.judge_identities`), where the
 hash covers the whole request the judge sends: it is the prompt's version.
 """
 

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmfunnel.completeness import Completeness
-from pytest_llmfunnel.gate import GateDecision
-from pytest_llmfunnel.report import (
+from pytest_llmfunnel.escape import html_text, md_cell, md_code_block, md_text, mermaid_label
+from pytest_llmfunnel.gate.decision import GateDecision
+from pytest_llmfunnel.record import RunResult
+from pytest_llmfunnel.report.notes import mde_notes
+from pytest_llmfunnel.report.summary import (
     MINUS,
     FlipLike,
     ReportData,
@@ -36,9 +39,6 @@ from pytest_llmfunnel.report import (
     summarize,
     tag_rows,
 )
-from pytest_llmfunnel.report.escape import html_text, md_cell, md_code_block, md_text, mermaid_label
-from pytest_llmfunnel.report.notes import mde_notes
-from pytest_llmfunnel.results import RunResult
 from pytest_llmfunnel.wording import plural
 
 MARKER = "<!-- pytest-llmfunnel report -->"

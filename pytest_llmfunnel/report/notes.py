@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from pytest_llmfunnel.report import _finite, fmt_plain, short_dataset
-from pytest_llmfunnel.report.escape import truncate
+from pytest_llmfunnel.escape import truncate
+from pytest_llmfunnel.report.summary import _finite, fmt_plain, short_dataset
 from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
-    from pytest_llmfunnel.gate import GateDecision
+    from pytest_llmfunnel.gate.decision import GateDecision
 
 NAME_LIMIT = 120
 

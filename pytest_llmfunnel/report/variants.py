@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from pytest_llmfunnel.report import short_dataset
-from pytest_llmfunnel.report.escape import md_cell, md_text, terminal_text
+from pytest_llmfunnel.escape import md_cell, md_text, terminal_text
+from pytest_llmfunnel.report.summary import short_dataset
 from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""Eval datasets: reading JSONL, CSV and YAML files into validated cases."""

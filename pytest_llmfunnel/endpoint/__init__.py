@@ -1,0 +1,1 @@
+"""The judge endpoint: the OpenAI-compatible client, retries, limits and health."""

@@ -1,0 +1,408 @@
+"""The OpenAI-compatible judge backend: limits, retries, timeouts and redaction.
+
+Built on the official ``openai`` SDK with its own retries switched off
+(``max_retries=0``): we retry here so that a 429 slows the whole pool through
+an :class:`~pytest_llmfunnel.endpoint.retry.AdaptiveLimiter`, ``Retry-After`` is
+honoured, and every attempt is counted.
+
+JSON-schema fallback. Some OpenAI-compatible endpoints answer
+``response_format: {"type": "json_schema", ...}`` with HTTP 400. When that
+happens the backend switches itself, permanently, to JSON mode: it rewrites
+``response_format`` to ``{"type": "json_object"}`` on this request (retried
+once at no cost to the retry budget) and on every later one, and
+``supports_json_schema`` turns False. The caller keeps keying its cache by the
+body it rendered: on a given endpoint the rewrite is a fixed function of that
+body, so one key still always means one body sent, and a re-run, which renders
+the schema body again, hits the cache instead of paying again. Judges that
+want a stricter prompt in JSON mode may read ``supports_json_schema`` and
+render differently; their keys then change with it, which is also correct.
+To make the sent body and the key identical from the first request, pass
+``json_schema=False`` for an endpoint known to reject schemas.
+
+Nothing from the endpoint carries the API key further: answer content, the
+model name and every fault detail pass through one
+:class:`~pytest_llmfunnel.redact.Redactor` as they arrive, and error messages
+are built here (not copied from the SDK exception, which is also not chained).
+
+A dead endpoint fails fast (the rule is in :mod:`pytest_llmfunnel.endpoint.health`), and a
+request presumed hung (:class:`~pytest_llmfunnel.endpoint.retry.StallEstimate`) stops counting
+against the concurrency limit, so hung requests do not hold up the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import openai
+
+from pytest_llmfunnel.endpoint.health import (
+    EndpointDown,
+    EndpointHealth,
+    Fault,
+    classify_status,
+    connection_fault,
+    server_message,
+)
+from pytest_llmfunnel.endpoint.retry import (
+    AdaptiveLimiter,
+    Clock,
+    LimiterClosed,
+    Sleep,
+    StallEstimate,
+    StopSignal,
+    backoff_delay,
+)
+from pytest_llmfunnel.endpoint.retry import retry_after_seconds as _retry_after
+from pytest_llmfunnel.endpoint.wire import completion_from, split_body
+from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest
+from pytest_llmfunnel.redact import Redactor
+from pytest_llmfunnel.redact import redact as redact  # its former home
+from pytest_llmfunnel.wording import plural
+
+_NO_KEY = "no-key"  # the SDK insists on a key; local servers ignore it
+
+
+@dataclass(frozen=True)
+class BackendStats:
+    """Counters of one backend: attempts sent, retries, 429s and peak concurrency."""
+
+    requests: int
+    retries: int
+    rate_limited: int
+    failures: int
+    max_in_flight: int
+    current_limit: int
+
+
+class OpenAIJudgeBackend:
+    """A :class:`~pytest_llmfunnel.funnel.backend.JudgeBackend` for any OpenAI-compatible endpoint.
+
+    Args:
+        model: the model name; filled into bodies that do not name one.
+        base_url: the endpoint, e.g. ``https://api.openai.com/v1``.
+        api_key: the key (the caller reads it from the environment); never logged.
+        timeout: seconds per attempt.
+        max_retries: retries after the first attempt for transient faults.
+        concurrency: the most requests in flight at once.
+        min_concurrency: the floor 429s cannot push the limit below (default: a quarter).
+        backoff_base: first backoff ceiling in seconds (doubles per retry, full jitter).
+        backoff_max: largest backoff ceiling.
+        max_wait: cap on a server-requested ``Retry-After``.
+        recover_after: successes per +1 step of the limit after a 429.
+        stall_after: seconds after which a request in flight stops counting
+            against the limit (default: estimated from recent answers, at
+            most half of ``timeout``).
+        unreachable_after: seconds connection failures must last, with no
+            answer yet, before the endpoint is given up.
+        json_schema: False to send JSON mode from the start (see the module docs).
+        seed: seed for the jitter (tests).
+        clock, sleep: monotonic time and the backoff sleep (tests inject fakes).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 6,
+        concurrency: int = 16,
+        min_concurrency: int | None = None,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_wait: float = 60.0,
+        recover_after: int = 8,
+        stall_after: float | None = None,
+        unreachable_after: float = 2.0,
+        json_schema: bool = True,
+        seed: int | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self._model = model
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._redact = Redactor.for_key(api_key, model=model, base_url=self._base_url)
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._max_wait = max_wait
+        self._json_schema = json_schema
+        self._rng = random.Random(seed)
+        self._clock = clock or time.monotonic
+        self.stall = StallEstimate(stall_after or timeout / 2, minimum=stall_after or 0.5)
+        self._sleep = sleep
+        self.limiter = AdaptiveLimiter(
+            concurrency, floor=min_concurrency, recover_after=recover_after
+        )
+        self.health = EndpointHealth(unreachable_after=unreachable_after, clock=self._clock)
+        self._stop = StopSignal()
+        self._client: openai.AsyncOpenAI | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._keeper: AsyncGenerator[None, None] | None = None
+        self._requests = 0
+        self._retries = 0
+        self._rate_limited = 0
+        self._failures = 0
+
+    # -- JudgeBackend ----------------------------------------------------------
+    @property
+    def identity(self) -> str:
+        return f"openai-compatible {self._model} @ {self._base_url}"
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def supports_json_schema(self) -> bool:
+        """False once the endpoint rejected ``json_schema`` (or when configured so)."""
+        return self._json_schema
+
+    @property
+    def stats(self) -> BackendStats:
+        return BackendStats(
+            requests=self._requests,
+            retries=self._retries,
+            rate_limited=self._rate_limited,
+            failures=self._failures,
+            max_in_flight=self.limiter.max_in_flight,
+            current_limit=self.limiter.current,
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAIJudgeBackend({self.identity!r})"
+
+    def stop(self) -> None:
+        """Let no new attempt start; waiting calls raise ``JudgeCallError("cancelled")``.
+
+        Safe to call from any thread (a signal handler, a pytest hook). Requests
+        already on the wire finish normally.
+        """
+        self._stop.set()
+        self.limiter.close()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool of the current event loop."""
+        keeper, self._keeper = self._keeper, None
+        self._client = None
+        self._client_loop = None
+        if keeper is not None:
+            await keeper.aclose()
+
+    async def complete(self, request: JudgeRequest) -> Completion:
+        """Send ``request.body`` as-is; retry transient faults; raise JudgeCallError at the end."""
+        body = dict(request.body)
+        body.setdefault("model", self._model)
+        if body.get("stream"):
+            raise JudgeCallError("bad_request", "judge requests cannot stream; drop 'stream'")
+        model = str(body["model"])
+        retries = 0
+        schema_retry_used = False
+        attempted = False
+        while True:
+            self._check_usable(model, sent_before=attempted)
+            sent = self._adapt(body)
+            started = self.health.now()
+            fault, completion = await self._attempt(sent, model, sent_before=attempted)
+            attempted = True
+            if fault is not None:  # before it can reach a message, or a traceback's locals
+                fault = replace(fault, detail=self._redact(fault.detail))
+            if completion is not None:
+                return completion
+            assert fault is not None
+            if fault.json_schema_rejected and not schema_retry_used:
+                schema_retry_used = True
+                self._json_schema = False
+                continue
+            attempts = retries + 1 + int(schema_retry_used)
+            retries_left = fault.retryable and retries < self._max_retries
+            down = self.health.failed(
+                fault, model=model, started=started, retries_left=retries_left
+            )
+            if down is not None:
+                self._failures += 1
+                self._stop.ring()  # requests sleeping before a retry end now
+                self.limiter.wake_all()  # and so do those waiting for a slot
+                raise JudgeCallError(down.cause, self._down_message(down, attempts))
+            if not retries_left:
+                self._failures += 1
+                raise JudgeCallError(fault.cause, self._message(fault, attempts))
+            wait = self.health.retry_wait(fault, self._wait_for(fault, retries))
+            retries += 1
+            self._retries += 1
+            await self._pause(wait, model)
+
+    # -- internals -------------------------------------------------------------
+    def _adapt(self, body: dict[str, Any]) -> dict[str, Any]:
+        fmt = body.get("response_format")
+        if not self._json_schema and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            return {**body, "response_format": {"type": "json_object"}}
+        return body
+
+    async def _pause(self, seconds: float, model: str) -> None:
+        """Sleep before a retry; a stop or the endpoint being given up cuts it short.
+
+        Giving up one model wakes every sleeper: one for another model retries early.
+        """
+        await self._stop.sleep(seconds, self._sleep)
+        self._check_usable(model, sent_before=True)
+
+    async def _attempt(
+        self, body: dict[str, Any], model: str, *, sent_before: bool = False
+    ) -> tuple[Fault | None, Completion | None]:
+        try:
+            ticket = await self.limiter.acquire(
+                lambda: self._check_usable(model, sent_before=sent_before)
+            )
+        except LimiterClosed:
+            raise self._cancelled() from None
+        stalled = False
+
+        def stall() -> None:
+            nonlocal stalled
+            stalled = True
+            self.limiter.stall()
+
+        timer = asyncio.get_running_loop().call_later(self.stall.seconds, stall)
+        began = self._clock()
+        try:
+            self._requests += 1
+            response = await self._send(body)
+        except openai.APIStatusError as exc:
+            if exc.status_code == 429:
+                self._rate_limited += 1
+                self.limiter.rate_limited(ticket)
+            return self._classify_status(exc, body), None
+        except openai.APITimeoutError:
+            return Fault("timeout", True, f"no answer within {self._timeout:g} s"), None
+        except openai.APIConnectionError as exc:
+            return connection_fault(exc, base_url=self._base_url, redact=self._redact), None
+        except openai.APIResponseValidationError:
+            return Fault("server_error", True, "the response was not a chat completion"), None
+        except openai.OpenAIError as exc:  # SDK-side trouble: retrying will not help
+            return Fault("bad_request", False, f"{type(exc).__name__}: {exc}"), None
+        finally:
+            timer.cancel()
+            self.limiter.release(stalled=stalled)
+        completion = completion_from(response, str(body.get("model", self._model)))
+        if completion is not None:  # nothing the endpoint wrote goes further unredacted
+            content = completion.content
+            completion = replace(
+                completion,
+                content=self._redact.json_text(content) if isinstance(content, str) else None,
+                model=self._redact(completion.model),
+            )
+        if completion is None:
+            return Fault("empty_choices", True, "empty choice list in the response"), None
+        self.limiter.succeeded()
+        self.health.succeeded(model)
+        self.stall.observe(self._clock() - began)
+        return None, completion
+
+    async def _send(self, body: dict[str, Any]) -> Any:
+        known, extra = split_body(body)
+        client = await self._openai()
+        return await client.chat.completions.create(**known, extra_body=extra or None)
+
+    async def _openai(self) -> openai.AsyncOpenAI:
+        # The SDK's connection pool belongs to one event loop, so each loop gets
+        # its own client. It is held open by an async generator: asyncio.run()
+        # (and any loop owner calling shutdown_asyncgens) closes open async
+        # generators at the end, which closes the pool on its own loop, so an
+        # ad-hoc asyncio.run(backend.complete(...)) leaves no socket behind.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            client = openai.AsyncOpenAI(
+                base_url=self._base_url,
+                api_key=self._api_key or _NO_KEY,
+                max_retries=0,
+                timeout=self._timeout,
+            )
+            keeper = _hold_open(client)
+            await keeper.__anext__()
+            self._client, self._client_loop, self._keeper = client, loop, keeper
+        return self._client
+
+    def _classify_status(self, exc: openai.APIStatusError, body: dict[str, Any]) -> Fault:
+        code = exc.status_code
+        fmt = body.get("response_format")
+        return classify_status(
+            code,
+            server_message(exc.body, exc.message, redact=self._redact),
+            base_url=self._base_url,
+            model=str(body.get("model", self._model)),
+            wait=_retry_after(exc.response.headers) if code in (429, 503) else None,
+            json_schema_sent=isinstance(fmt, dict) and fmt.get("type") == "json_schema",
+        )
+
+    def _wait_for(self, fault: Fault, retries: int) -> float:
+        if fault.wait is not None:
+            return min(fault.wait, self._max_wait)
+        return backoff_delay(retries, base=self._backoff_base, cap=self._backoff_max, rng=self._rng)
+
+    def _message(self, fault: Fault, attempts: int) -> str:
+        tries = plural(attempts, "attempt")
+        text = f"judge request to {self.identity} failed after {tries}: {fault.detail}"
+        if fault.fix is not None:
+            text += f"; {fault.fix}"
+        elif fault.cause in ("rate_limited", "timeout", "server_error", "connection"):
+            text += "; raise the timeout or max_retries, or lower the judge concurrency"
+        return self._redact(text)
+
+    def _down_message(self, down: EndpointDown, attempts: int) -> str:
+        tries = plural(attempts, "attempt")
+        text = (
+            f"{down.describe(self._base_url)}. Gave up after {tries} with no successful "
+            "answer yet; the remaining judge requests are not sent"
+        )
+        return self._redact(text)
+
+    def _check_usable(self, model: str, *, sent_before: bool = False) -> None:
+        """Raise when stopped, or when the endpoint (or this model) was given up.
+
+        ``sent_before``: the request went out at least once already, so it is
+        given up rather than counted among the requests never sent.
+        """
+        if self._stop.is_set():
+            raise self._cancelled()
+        down = self.health.down_for(model)
+        if down is not None:
+            if not sent_before:
+                self.health.not_sent += 1
+            what = "given up after earlier attempts" if sent_before else "not sent"
+            raise JudgeCallError(
+                down.cause, self._redact(f"{what}: {down.describe(self._base_url)}")
+            )
+
+    @property
+    def endpoint_report(self) -> dict[str, Any]:
+        """Why the endpoint was given up (redacted) and how many requests were not sent."""
+        data = self.health.to_json(self._base_url)
+        data["reasons"] = [self._redact(r) for r in data["reasons"]]
+        return data
+
+    def _cancelled(self) -> JudgeCallError:
+        return JudgeCallError("cancelled", f"judge calls to {self.identity} were cancelled")
+
+
+async def _hold_open(client: openai.AsyncOpenAI) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await client.close()

@@ -1,0 +1,133 @@
+"""The contract between judge stages and whatever answers them.
+
+A judge stage renders a :class:`JudgeRequest` (the exact chat-completions body
+it would send) and hands it to a :class:`JudgeBackend`: the OpenAI-compatible
+client in :mod:`pytest_llmfunnel.endpoint.client`, or the offline reference judge in
+:mod:`pytest_llmfunnel.funnel.offline_judge`. The cache sits between the two and is keyed
+by :meth:`JudgeRequest.cache_key`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from pytest_llmfunnel.models import Usage, sha256_json
+
+
+@dataclass(frozen=True)
+class JudgeSubject:
+    """The plain fields a request was rendered from.
+
+    Not part of the cache key (the rendered ``body`` already contains them);
+    the offline reference judge reads these instead of parsing its prompt.
+    """
+
+    criterion: str
+    input: str
+    output: str
+    context: str | None = None
+    expected: str | None = None
+    scale_min: float = 1.0
+    scale_max: float = 5.0
+    # For a pairwise request: the second output, shown as "B".
+    output_b: str | None = None
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """Exactly what is sent: the chat-completions ``body``, where, and which repeat."""
+
+    body: dict[str, Any]
+    base_url: str
+    repeat: int = 0
+    subject: JudgeSubject | None = field(default=None, compare=False)
+
+    def cache_key(self) -> str:
+        """sha256 of the body, the base URL and the repeat index; never a secret."""
+        return sha256_json({"body": self.body, "base_url": self.base_url, "repeat": self.repeat})
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What came back for one request, before parsing."""
+
+    content: str | None
+    finish_reason: str | None
+    usage: Usage
+    model: str
+
+
+class JudgeCallError(Exception):
+    """A request that did not succeed after all retries; ``cause`` is a short label."""
+
+    def __init__(self, cause: str, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class JudgeBackend(Protocol):
+    """Something that answers judge requests."""
+
+    @property
+    def identity(self) -> str:
+        """A human-readable name that appears on every verdict (never a secret)."""
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint, part of every cache key (``offline://reference`` offline)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def supports_json_schema(self) -> bool: ...
+
+    async def complete(self, request: JudgeRequest) -> Completion:
+        """Send one request, retrying transient faults; raise JudgeCallError at the end."""
+
+
+class CachedAnswer(BaseModel):
+    """A judge's parsed answer as stored in the cache and the lockfile.
+
+    Pass/fail is never stored: it is derived from ``score`` and the threshold in
+    force when the answer is read, so changing a threshold costs nothing.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    score: float
+    reasoning: str = ""
+    usage: Usage = Usage()
+    model: str = ""
+    judge: str = ""
+
+
+class CacheMissError(Exception):
+    """Replay-only mode found no cached answer for a request."""
+
+
+class AnswerStore(Protocol):
+    """Where parsed answers are cached (see :mod:`pytest_llmfunnel.store.verdict_cache`)."""
+
+    def get(self, request: JudgeRequest, *, case_id: str, stage: str) -> CachedAnswer | None:
+        """The cached answer, or None on a miss; raises CacheMissError in replay-only mode."""
+
+    def put(
+        self, request: JudgeRequest, answer: CachedAnswer, *, case_id: str, stage: str
+    ) -> None:
+        """Store a successfully parsed answer (never an error)."""
+
+
+class NullStore:
+    """A store that never hits and keeps nothing (cache mode ``off``)."""
+
+    def get(self, request: JudgeRequest, *, case_id: str, stage: str) -> CachedAnswer | None:
+        return None
+
+    def put(
+        self, request: JudgeRequest, answer: CachedAnswer, *, case_id: str, stage: str
+    ) -> None:
+        return None

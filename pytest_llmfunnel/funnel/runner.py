@@ -1,0 +1,483 @@
+"""The funnel: stages in order over a batch of cases, with bounded concurrency.
+
+Checks and scorers are free and run inline; a gating stage that fails (or
+cannot decide) stops the case there, so only the promoted slice reaches the
+paid judges. Judge calls are I/O-bound, so cases run concurrently on one
+asyncio loop; the judge backend enforces the request limit.
+
+Pairwise judges compare the variants of one case, so the runner schedules by
+case: every variant of a case goes through the per-variant stages, then each
+pairwise judge compares the case's first variant with each other variant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
+
+from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend, NullStore
+from pytest_llmfunnel.funnel.stages.base import Check, Scorer
+from pytest_llmfunnel.funnel.stages.judge import run_judge, run_pairwise
+from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
+from pytest_llmfunnel.models import Case, CaseResult, StageResult, Usage
+
+T = TypeVar("T")
+Target = Callable[[Case], str | Awaitable[str]]
+Stage = Check | Scorer | RubricJudge | PairwiseJudge
+
+
+class OutputRecorder(Protocol):
+    """Where target outputs are recorded (the store's ``OutputStore``)."""
+
+    def get(self, case: Case, target_name: str, version: str) -> str | None: ...
+
+    def put(self, case: Case, target_name: str, version: str, output: str) -> None: ...
+
+
+class TargetNotCalled(Exception):
+    """A dry run needed a target's output but calls no target."""
+
+
+class Funnel:
+    """The stages of one dataset, in order, and where outputs come from.
+
+    ``target`` is a callable (sync or async) taking a :class:`Case` and returning
+    the output; without one, the dataset's pre-logged outputs are evaluated (one
+    variant per ``output`` / ``output_<name>`` column). With ``target_version``
+    set, the target's outputs are recorded in the output cache, keyed by case,
+    target name and version: bump the version when the target changes.
+
+    A :class:`~pytest_llmfunnel.funnel.stages.judge_kinds.PairwiseJudge` compares pre-logged
+    variants, so it cannot be combined with a target.
+    """
+
+    def __init__(
+        self,
+        *stages: Stage,
+        target: Target | None = None,
+        target_version: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        for stage in stages:
+            if not isinstance(stage, (Check, Scorer, RubricJudge, PairwiseJudge)):
+                raise TypeError(
+                    f"Funnel stages must be checks, scorers or judges; got {stage!r}. "
+                    "Wrap a plain function with checks.check(fn) or scorers.scorer(fn)."
+                )
+        names = [s.name for s in stages]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(
+                f"Funnel stage names must be unique; {', '.join(duplicates)} appear more "
+                "than once. Pass name=... to tell them apart."
+            )
+        if target is not None and any(isinstance(s, PairwiseJudge) for s in stages):
+            raise ValueError(
+                "a pairwise judge compares the pre-logged variants of a case "
+                "(output_<name> columns), so it cannot be used with a target; "
+                "drop target=... or the pairwise stage"
+            )
+        if target_version is not None and target is None:
+            raise ValueError("target_version=... only makes sense with a target=... callable")
+        self.stages: tuple[Stage, ...] = tuple(stages)
+        self.target = target
+        self.target_version = target_version
+        self.name = name
+
+    @property
+    def judges(self) -> tuple[RubricJudge, ...]:
+        return tuple(s for s in self.stages if isinstance(s, RubricJudge))
+
+    @property
+    def pairwise_judges(self) -> tuple[PairwiseJudge, ...]:
+        return tuple(s for s in self.stages if isinstance(s, PairwiseJudge))
+
+    @property
+    def target_name(self) -> str:
+        """The target's name in the output cache: the funnel's name, else module.qualname."""
+        if self.name:
+            return self.name
+        target = self.target
+        module = getattr(target, "__module__", None) or ""
+        qualname = getattr(target, "__qualname__", None) or type(target).__name__
+        return f"{module}.{qualname}" if module else qualname
+
+    def __repr__(self) -> str:
+        inner = ", ".join(s.name for s in self.stages)
+        return f"Funnel({inner})"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One case and the variant of its output to evaluate."""
+
+    case: Case
+    variant: str
+
+
+@dataclass
+class FunnelRunner:
+    """Runs funnels over units on the current event loop.
+
+    Args:
+        outputs: where target outputs are recorded (used when the funnel has a
+            ``target_version``).
+        call_targets: False in a dry run: a target that would be called makes
+            its case an error instead.
+        explain_case: a case id whose judge requests are explained against the
+            cache (see :meth:`VerdictStore.explain`) before they are answered;
+            the rendered lines collect in ``explanations``.
+        after_case: awaited with each case's units and results before they are
+            handed out (the session re-evaluates baseline outputs there).
+        reuse: called with each unit and its output; the judge results it returns
+            are taken instead of asking those judges (the baseline's stored
+            verdicts of an unchanged output, see :mod:`pytest_llmfunnel.gate.baseline_side`).
+        reuse_pair: the same for a pairwise comparison, called with the judge,
+            the case, the two variants' results and the comparison's stage name.
+    """
+
+    backend: JudgeBackend
+    store: AnswerStore = field(default_factory=NullStore)
+    concurrency: int = 16
+    case_timeout: float = 120.0
+    parse_retries: int = 2
+    progress: Callable[[int, int], None] | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    outputs: OutputRecorder | None = None
+    call_targets: bool = True
+    explain_case: str | None = None
+    explanations: list[str] = field(default_factory=list)
+    after_case: Callable[[Sequence[Unit], list[CaseResult]], Awaitable[None]] | None = None
+    reuse: Callable[[Unit, str], Mapping[str, StageResult]] | None = None
+    reuse_pair: Callable[[PairwiseJudge, Case, CaseResult, CaseResult, str],
+                         StageResult | None] | None = None
+
+    async def run(
+        self,
+        funnel: Funnel,
+        units: Sequence[Unit],
+        on_result: Callable[[int, CaseResult], None] | None = None,
+    ) -> list[CaseResult]:
+        """Evaluate every unit; results come back in the order of ``units``.
+
+        ``on_result(index, result)`` is called as each case finishes, so a caller
+        can hand results out while later cases are still running. The variants
+        of one case finish together.
+        """
+        results: list[CaseResult | None] = [None] * len(units)
+        by_case: dict[str, list[int]] = {}
+        for index, unit in enumerate(units):
+            by_case.setdefault(unit.case.id, []).append(index)
+        groups = iter(list(by_case.values()))
+        done = 0
+        # Enough cases in flight to keep the judge limit busy while others run checks.
+        workers = max(1, min(len(by_case), self.concurrency * 2))
+
+        async def worker() -> None:
+            nonlocal done
+            for group in groups:
+                if self.stop_event.is_set():
+                    return
+                finished = await self.run_case(funnel, [units[i] for i in group])
+                if self.after_case is not None:
+                    await self.after_case([units[i] for i in group], finished)
+                for index, result in zip(group, finished, strict=True):
+                    results[index] = result
+                    if on_result is not None:
+                        on_result(index, result)
+                done += len(group)
+                if self.progress is not None:
+                    self.progress(done, len(units))
+
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        final = []
+        for index, (r, u) in enumerate(zip(results, units, strict=True)):
+            if r is None:
+                r = _not_run(u, "stopped before this case ran")
+                if on_result is not None:
+                    on_result(index, r)
+            final.append(r)
+        return final
+
+    async def run_case(self, funnel: Funnel, units: Sequence[Unit]) -> list[CaseResult]:
+        """Every variant of one case through the per-variant stages, then the comparisons."""
+        if len(units) == 1:
+            # Most cases have one variant: awaiting it directly spares a task
+            # and a turn of the event loop per case.
+            results = [await self.run_one(funnel, units[0])]
+        else:
+            results = list(await asyncio.gather(*(self.run_one(funnel, u) for u in units)))
+        if funnel.pairwise_judges and len(results) > 1:
+            results = await self.compare(funnel, units[0].case, results)
+        return results
+
+    async def run_one(self, funnel: Funnel, unit: Unit) -> CaseResult:
+        """One variant of one case through the checks, scorers and rubric judges."""
+        try:
+            output = await self._output(funnel, unit)
+        except asyncio.TimeoutError:
+            return _not_run(unit, f"target timed out after {self.case_timeout:g} s")
+        except TargetNotCalled as exc:
+            return _not_run(unit, str(exc))
+        except Exception as exc:
+            return _not_run(unit, f"target raised {type(exc).__name__}: {exc}")
+        reuse = self.reuse(unit, output) if self.reuse is not None else None
+        return await self.evaluate(funnel, unit, output, reuse=reuse)
+
+    async def evaluate(
+        self,
+        funnel: Funnel,
+        unit: Unit,
+        output: str,
+        reuse: Mapping[str, StageResult] | None = None,
+    ) -> CaseResult:
+        """One given output through the per-variant stages.
+
+        ``reuse`` maps judge stage names to results to take instead of asking
+        the judge (the baseline's stored verdicts, when the judge is unchanged).
+        """
+        case = unit.case
+        stage_results: list[StageResult] = []
+        dropped_at: str | None = None
+        for stage in funnel.stages:
+            if isinstance(stage, PairwiseJudge):
+                continue
+            if isinstance(stage, RubricJudge) and reuse and stage.name in reuse:
+                result = reuse[stage.name]
+            elif isinstance(stage, RubricJudge):
+                self._explain(stage, case, unit.variant, output)
+                result = await run_judge(
+                    stage,
+                    case,
+                    output,
+                    backend=self.backend,
+                    store=self.store,
+                    parse_retries=self.parse_retries,
+                )
+            else:
+                result = stage.run(case, output)
+            stage_results.append(result)
+            if result.gating and result.status in ("failed", "error"):
+                dropped_at = stage.name
+                break
+        return CaseResult(
+            case_id=case.id,
+            variant=unit.variant,
+            output=output,
+            stages=tuple(stage_results),
+            promoted=dropped_at is None,
+            dropped_at=dropped_at,
+        )
+
+    async def compare(
+        self, funnel: Funnel, case: Case, results: list[CaseResult]
+    ) -> list[CaseResult]:
+        """Each pairwise judge: the first variant against each other one.
+
+        The comparison's requests, hits and usage are counted on the first
+        variant's record only, so sums over records stay true. When the first
+        variant meets several others, its results are named ``<judge> vs <variant>``.
+        """
+        first = results[0]
+        extra: list[list[StageResult]] = [[] for _ in results]
+        several = len(results) > 2
+        for judge in funnel.pairwise_judges:
+            for index, other in enumerate(results[1:], start=1):
+                name = f"{judge.name} vs {other.variant}" if several else judge.name
+                reused = None
+                if first.promoted and other.promoted and self.reuse_pair is not None:
+                    reused = self.reuse_pair(judge, case, first, other, name)
+                if reused is not None:
+                    result = reused
+                elif first.promoted and other.promoted:
+                    assert first.output is not None and other.output is not None
+                    self._explain(judge, case, first.variant, first.output, other.output)
+                    result = await run_pairwise(
+                        judge,
+                        case,
+                        first.output,
+                        other.output,
+                        variant_a=first.variant,
+                        variant_b=other.variant,
+                        backend=self.backend,
+                        store=self.store,
+                        parse_retries=self.parse_retries,
+                    )
+                elif first.promoted or other.promoted:
+                    result = _walkover(judge, first, other)
+                else:
+                    continue  # both dropped: nothing to compare
+                result = replace(result, pair=(first.variant, other.variant))
+                extra[0].append(replace(result, stage=name))
+                extra[index].append(_mirror(result))
+        return [
+            replace(r, stages=r.stages + tuple(more)) if more else r
+            for r, more in zip(results, extra, strict=True)
+        ]
+
+    def _explain(self, judge: RubricJudge | PairwiseJudge, case: Case, variant: str,
+                 *outputs: str) -> None:
+        explain = getattr(self.store, "explain", None)
+        if self.explain_case != case.id or not callable(explain):
+            return
+        try:
+            requests = judge.requests(
+                case,
+                *outputs,
+                model=self.backend.model,
+                base_url=self.backend.base_url,
+                json_schema=self.backend.supports_json_schema,
+            )
+        except ValueError as exc:
+            self.explanations.append(f"{case.id} [{judge.name}] ({variant}): not asked: {exc}")
+            return
+        for request in requests:
+            text = explain(case.id, judge.name, request).render()
+            self.explanations.append(text.replace(f"{case.id} [", f"{case.id}:{variant} [", 1))
+
+    async def _output(self, funnel: Funnel, unit: Unit) -> str:
+        target = funnel.target
+        if target is None:
+            output = unit.case.outputs.get(unit.variant)
+            if output is None:
+                raise ValueError(
+                    f"case {unit.case.id!r} has no output for variant {unit.variant!r}; "
+                    "add an 'output' column or give the funnel a target"
+                )
+            return output
+        version = funnel.target_version
+        if version is not None and self.outputs is not None:
+            recorded = self.outputs.get(unit.case, funnel.target_name, version)
+            if recorded is not None:
+                return recorded
+        if not self.call_targets:
+            raise TargetNotCalled("dry run: the target was not called and no output is recorded")
+        value = await self._call(target, unit.case)
+        if version is not None and self.outputs is not None:
+            self.outputs.put(unit.case, funnel.target_name, version, value)
+        return value
+
+    async def _call(self, target: Target, case: Case) -> str:
+        if inspect.iscoroutinefunction(target):
+            value = await asyncio.wait_for(target(case), self.case_timeout)
+        else:
+            # A sync target runs in a thread; on timeout we stop waiting for it.
+            value = await asyncio.wait_for(asyncio.to_thread(target, case), self.case_timeout)
+            if inspect.isawaitable(value):
+                value = await asyncio.wait_for(value, self.case_timeout)
+        if not isinstance(value, str):
+            raise TypeError(f"the target returned {type(value).__name__}, not a str")
+        return value
+
+
+def _walkover(judge: PairwiseJudge, first: CaseResult, other: CaseResult) -> StageResult:
+    """The comparison when one side was dropped: the promoted side wins, nothing is sent."""
+    winner, loser = (first, other) if first.promoted else (other, first)
+    where = loser.dropped_at or "an earlier stage"
+    reason = (
+        f"{winner.variant} wins without a request: {loser.variant} was dropped at {where}"
+    )
+    return StageResult(
+        stage=judge.name,
+        kind="judge",
+        status="measured",
+        gating=False,
+        score=1.0 if first.promoted else -1.0,
+        reason=reason,
+    )
+
+
+def _mirror(result: StageResult) -> StageResult:
+    """A comparison from the other variant's point of view (counted on the first only)."""
+    score = None if result.score is None else -result.score
+    verdict = result.verdict
+    if verdict is not None:
+        verdict = verdict.model_copy(
+            update={
+                "score": score,
+                "samples": tuple(-s for s in verdict.samples),
+                "requests": 0,
+                "cache_hits": 0,
+                "usage": Usage(),
+            }
+        )
+    return replace(result, score=score, verdict=verdict)
+
+
+def _not_run(unit: Unit, error: str) -> CaseResult:
+    return CaseResult(
+        case_id=unit.case.id,
+        variant=unit.variant,
+        output=None,
+        stages=(),
+        promoted=False,
+        dropped_at="target",
+        error=error,
+    )
+
+
+def units_for(case: Case, funnel: Funnel) -> list[Unit]:
+    """The units of one case: one per pre-logged variant, or one for a target."""
+    if funnel.target is not None or not case.outputs:
+        return [Unit(case, "default")]
+    return [Unit(case, variant) for variant in case.outputs]
+
+
+class LoopThread:
+    """A private asyncio loop on a daemon thread, so pytest's own thread can block on it.
+
+    Test code (sync or async) can call :meth:`run` without clashing with an event
+    loop the test itself may be running.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="llmfunnel-loop", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        """Schedule ``coro`` on the loop without waiting for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        future = self.submit(coro)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        """Cancel what still runs (the run stopped early), wait for it, stop the loop."""
+        if self._loop.is_closed():
+            return
+        if self._thread.is_alive():
+            # As asyncio.run does at its end: a task left pending when the
+            # loop stops is logged as destroyed when it is collected.
+            with contextlib.suppress(Exception):
+                self.submit(_cancel_others()).result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+async def _cancel_others() -> None:
+    """Cancel every task of the running loop but this one and wait for them to end."""
+    current = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)

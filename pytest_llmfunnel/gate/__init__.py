@@ -1,0 +1,1 @@
+"""The regression gate: baseline files, pairing, the decision and its statistics."""

@@ -1,0 +1,423 @@
+"""Baseline files: the accepted run of one eval test, stored in the repo as JSONL.
+
+One file per eval test (one dataset use). The first line is a header, then one
+line per (case, variant), sorted, with sorted keys::
+
+    {"dataset": "tests/test_support.py::test_answers", "format": "pytest-llmfunnel baseline",
+     "judges": {"faithfulness": "<judge identity>"}, "metrics": {...}, "path": "...",
+     "stages": {"faithfulness": {"gating": false, "kind": "judge", "scale": [1.0, 5.0]}},
+     "version": 1}
+    {"case": "refund-window", "dropped_at": null, "error": null, "fingerprint": "...",
+     "output": "...", "promoted": true, "stages": {"faithfulness": {"score": 4.5,
+     "status": "passed"}}, "variant": "default"}
+
+What is kept out, on purpose:
+
+* **Reasons.** A judge's wording changes from run to run even when its score
+  does not, so stored reasons would make every baseline diff noisy. The gate
+  needs status and score only; the reasons shown with a flip come from the
+  current run's records.
+* **Timestamps, costs, cache counters.** Writing the same run twice gives the
+  same bytes, so an unchanged baseline never shows up in a diff.
+
+Writing is atomic (a temporary file in the same folder, fsync, ``os.replace``):
+an interrupted update leaves the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pytest_llmfunnel.atomic import atomic_write
+from pytest_llmfunnel.wording import plural
+
+FORMAT: Final = "pytest-llmfunnel baseline"
+VERSION = 1
+UPDATE_HINT = "regenerate it with --llm-funnel-update-baseline"
+# Where an eval test's baseline lives when nothing else is configured: a
+# folder beside its test file, as snapshot tools keep theirs.
+DEFAULT_DIR = "__llmfunnel_baselines__"
+DEFAULT_VARIANT = "default"
+
+
+class BaselineError(Exception):
+    """A baseline file that cannot be used; the message names file:line and the fix."""
+
+
+class StageInfo(BaseModel):
+    """What the gate needs to know about one stage: its kind, whether it gates, its scale."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["check", "scorer", "judge"]
+    gating: bool
+    scale: tuple[float, float] | None = None
+
+
+class StageOutcome(BaseModel):
+    """One stage's result on one baseline case (no reason: see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: Literal["passed", "failed", "measured", "error"]
+    score: float | None = None
+
+
+class BaselineHeader(BaseModel):
+    """The first line of a baseline file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["pytest-llmfunnel baseline"] = FORMAT
+    version: int = VERSION
+    dataset: str
+    path: str = ""
+    judges: dict[str, str] = Field(default_factory=dict)
+    stages: dict[str, StageInfo] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class BaselineCase(BaseModel):
+    """One (case, variant) line of a baseline file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    case: str
+    variant: str = DEFAULT_VARIANT
+    fingerprint: str = ""
+    output: str | None = None
+    promoted: bool
+    dropped_at: str | None = None
+    error: str | None = None
+    stages: dict[str, StageOutcome] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.case, self.variant)
+
+
+class Baseline(BaseModel):
+    """A whole baseline: header plus case lines, kept sorted by (case, variant)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    header: BaselineHeader
+    cases: tuple[BaselineCase, ...] = ()
+
+    def index(self) -> dict[tuple[str, str], BaselineCase]:
+        """Case lines by (case id, variant)."""
+        return {c.key: c for c in self.cases}
+
+    @property
+    def case_ids(self) -> frozenset[str]:
+        return frozenset(c.case for c in self.cases)
+
+
+def _dumps(value: Any) -> str:
+    # Sorted keys, one space after separators: compact, yet diffs stay readable.
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(", ", ": ")
+    )
+
+
+def dumps_baseline(baseline: Baseline) -> str:
+    """The exact text of a baseline file (header line, then sorted case lines)."""
+    lines = [_dumps(baseline.header.model_dump(mode="json"))]
+    for case in sorted(baseline.cases, key=lambda c: c.key):
+        lines.append(_dumps(case.model_dump(mode="json")))
+    return "\n".join(lines) + "\n"
+
+
+def write_baseline(path: Path, baseline: Baseline) -> bool:
+    """Write ``baseline`` to ``path`` atomically; return False when the file already matched.
+
+    A temporary file in the same folder is written, fsynced and renamed over
+    the target, so a crash or error never leaves a half-written baseline.
+    """
+    text = dumps_baseline(baseline).encode("utf-8")
+    path = Path(path)
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == text:
+            return False
+    atomic_write(path, text)
+    return True
+
+
+def _problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "line"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def load_baseline(path: Path) -> Baseline:
+    """Read and validate a baseline file; raise BaselineError naming file:line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BaselineError(
+            f"{path}: no baseline file; create it with --llm-funnel-update-baseline"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"{path}: cannot be read ({exc}); {UPDATE_HINT}") from None
+
+    def fail(lineno: int, what: str) -> BaselineError:
+        return BaselineError(f"{path}:{lineno}: {what}; {UPDATE_HINT}")
+
+    rows: list[tuple[int, Any]] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((lineno, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise fail(lineno, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not rows:
+        raise fail(1, "the file is empty, expected a baseline header")
+    lineno, raw = rows[0]
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise fail(lineno, f"the first line is not a header with format {FORMAT!r}")
+    if raw.get("version") != VERSION:
+        raise fail(
+            lineno, f"baseline version {raw.get('version')!r} is not supported (this "
+            f"version of pytest-llmfunnel reads version {VERSION})"
+        )
+    try:
+        header = BaselineHeader.model_validate(raw)
+    except ValidationError as exc:
+        raise fail(lineno, f"invalid header: {_problem(exc)}") from None
+    cases: list[BaselineCase] = []
+    seen: dict[tuple[str, str], int] = {}
+    for lineno, raw in rows[1:]:
+        try:
+            case = BaselineCase.model_validate(raw)
+        except ValidationError as exc:
+            raise fail(lineno, f"invalid case line: {_problem(exc)}") from None
+        if case.key in seen:
+            raise fail(
+                lineno, f"duplicate line for case {case.case!r} variant {case.variant!r} "
+                f"(first at line {seen[case.key]})"
+            )
+        unknown = sorted(set(case.stages) - set(header.stages))
+        if unknown:
+            raise fail(lineno, f"stage {unknown[0]!r} is not declared in the header")
+        seen[case.key] = lineno
+        cases.append(case)
+    return Baseline(header=header, cases=tuple(sorted(cases, key=lambda c: c.key)))
+
+
+def load_baseline_if_exists(path: Path) -> Baseline | None:
+    """Like :func:`load_baseline`, but None when the file does not exist."""
+    return load_baseline(path) if Path(path).exists() else None
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_NAME_LIMIT = 150
+
+
+def baseline_path(settings_dir: Path, eval_key: str) -> Path:
+    """The baseline file of one eval test: a stable, readable name from its test key.
+
+    ``tests/test_support.py::test_answers`` → ``<dir>/test_support__test_answers.jsonl``.
+    The first folder of the test file's path (the test root) is left out, deeper
+    folders are kept (``tests/unit/test_x.py::f`` → ``unit__test_x__f``) so
+    same-named test files in different folders do not collide.
+    """
+    file, _, rest = eval_key.partition("::")
+    parts = [p for p in file.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    if len(parts) > 1:
+        parts = parts[1:]
+    if parts and parts[-1].endswith(".py"):
+        parts[-1] = parts[-1][:-3]
+    parts += [p for p in rest.split("::") if p]
+    name = "__".join(_UNSAFE.sub("_", p).strip("_") or "_" for p in parts) or "baseline"
+    if len(name) > _NAME_LIMIT:  # keep names portable; the hash keeps them distinct
+        digest = hashlib.sha256(eval_key.encode("utf-8")).hexdigest()[:12]
+        name = f"{name[:_NAME_LIMIT]}-{digest}"
+    return Path(settings_dir) / f"{name}.jsonl"
+
+
+def _most_common(values: Iterable[str]) -> str | None:
+    counts = Counter(values)
+    return min(counts, key=lambda v: (-counts[v], v)) if counts else None
+
+
+def _case_line(record: Mapping[str, Any]) -> BaselineCase:
+    return BaselineCase(
+        case=record["case"],
+        variant=record.get("variant") or DEFAULT_VARIANT,
+        fingerprint=record.get("fingerprint") or "",
+        output=record.get("output"),
+        promoted=bool(record["promoted"]),
+        dropped_at=record.get("dropped_at"),
+        error=record.get("error"),
+        stages={
+            s["stage"]: StageOutcome(status=s["status"], score=s.get("score"))
+            for s in record.get("stages", ())
+        },
+    )
+
+
+def _summary(cases: Collection[BaselineCase]) -> dict[str, Any]:
+    """Descriptive counts for the header (the gate recomputes what it needs)."""
+    stages: dict[str, dict[str, Any]] = {}
+    scores: dict[str, list[float]] = {}
+    for case in cases:
+        for name, outcome in case.stages.items():
+            counts = stages.setdefault(name, {"passed": 0, "failed": 0, "measured": 0, "error": 0})
+            counts[outcome.status] += 1
+            if outcome.score is not None:
+                scores.setdefault(name, []).append(outcome.score)
+    for name, values in scores.items():
+        stages[name]["mean_score"] = round(sum(values) / len(values), 6)
+    promoted = sum(c.promoted for c in cases)
+    return {
+        "cases": len(cases),
+        "promoted": promoted,
+        "promotion_rate": round(promoted / len(cases), 6) if cases else None,
+        "stages": stages,
+    }
+
+
+def baseline_from_records(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    judges: Mapping[str, str] | None = None,
+    scales: Mapping[str, tuple[float, float]] | None = None,
+    dataset: str | None = None,
+    path: str | None = None,
+) -> Baseline:
+    """Build the baseline of one eval test from its per-case records.
+
+    Args:
+        records: the records of one eval test (see :mod:`pytest_llmfunnel.record`).
+        judges: judge identity per stage; by default the identity the records carry.
+        scales: ``(low, high)`` per scored stage, when the records do not carry it.
+        dataset, path: override the eval test key and dataset path of the records.
+    """
+    records = list(records)
+    keys = {r["dataset"] for r in records if "dataset" in r}
+    if len(keys) > 1:
+        raise ValueError(f"records of several eval tests given: {sorted(keys)}; pass one")
+    dataset = dataset or (keys.pop() if keys else "")
+    if not dataset:
+        raise ValueError("no eval test key: pass dataset=")
+    if path is None:
+        path = next((r["path"] for r in records if r.get("path")), "")
+    stages: dict[str, StageInfo] = {}
+    seen_judges: dict[str, list[str]] = {}
+    lines: dict[tuple[str, str], BaselineCase] = {}
+    for record in records:
+        for s in record.get("stages", ()):
+            name = s["stage"]
+            if name not in stages:
+                scale = (scales or {}).get(name) or s.get("scale")
+                stages[name] = StageInfo(
+                    kind=s["kind"], gating=bool(s["gating"]),
+                    scale=tuple(scale) if scale is not None else None,
+                )
+            if s.get("kind") == "judge" and s.get("judge"):
+                seen_judges.setdefault(name, []).append(s["judge"])
+        line = _case_line(record)
+        lines[line.key] = line  # a rerun of the same case replaces the earlier record
+    for name, scale in (scales or {}).items():
+        if name in stages:
+            stages[name] = stages[name].model_copy(update={"scale": tuple(scale)})
+    identities = {n: v for n, ids in seen_judges.items() if (v := _most_common(ids))}
+    identities.update(judges or {})
+    cases = tuple(sorted(lines.values(), key=lambda c: c.key))
+    header = BaselineHeader(
+        dataset=dataset, path=path, judges=identities, stages=stages, metrics=_summary(cases)
+    )
+    return Baseline(header=header, cases=cases)
+
+
+def check_partial_update(
+    dataset_ids: Collection[str], selected_ids: Collection[str], merge: bool,
+    *, dataset: str = "",
+) -> str | None:
+    """The refusal message when a partial selection would overwrite a whole baseline.
+
+    Updating from a selection that is a strict subset of the dataset's case ids
+    (``-k``, ``--lf``, one parametrized id) would silently drop the other cases
+    from the baseline; it is refused unless merging was asked for.
+    """
+    full, chosen = set(dataset_ids), set(selected_ids)
+    if merge or not chosen < full:
+        return None
+    name = f" of {dataset}" if dataset else ""
+    return (
+        f"refusing to update the baseline{name} from {len(chosen)} of {plural(len(full), 'case')}: "
+        f"this run selected only part of the dataset (-k, --lf, a single test id), and "
+        f"writing it would drop the other {plural(len(full - chosen), 'case')}. Run the whole eval "
+        f"test, or add --llm-funnel-merge-baseline to merge the selected cases into the "
+        f"existing baseline."
+    )
+
+
+def _merged_stages(
+    old: Mapping[str, StageInfo], new: Mapping[str, StageInfo]
+) -> dict[str, StageInfo]:
+    """New stage infos win, but a known scale is not forgotten for want of a new one."""
+    out = dict(old)
+    for name, info in new.items():
+        if info.scale is None and name in old:
+            info = info.model_copy(update={"scale": old[name].scale})
+        out[name] = info
+    return out
+
+
+def merge(
+    existing: Baseline,
+    new_records: Iterable[Mapping[str, Any]],
+    selected_ids: Collection[str],
+    *,
+    dataset_ids: Collection[str] | None = None,
+    judges: Mapping[str, str] | None = None,
+    scales: Mapping[str, tuple[float, float]] | None = None,
+) -> Baseline:
+    """Replace the selected cases of ``existing`` with the new records' lines.
+
+    Cases outside ``selected_ids`` keep their stored lines; a selected case
+    without a new record is removed; with ``dataset_ids``, cases no longer in
+    the dataset are removed too. Raises BaselineError when a judge changed: a
+    merged file would mix two judges' verdicts under one identity.
+    """
+    new = baseline_from_records(
+        new_records, judges=judges, scales=scales, dataset=existing.header.dataset
+    )
+    old_judges, new_judges = existing.header.judges, new.header.judges
+    for name in sorted(set(old_judges) & set(new_judges)):
+        if old_judges[name] != new_judges[name]:
+            raise BaselineError(
+                f"cannot merge into the baseline of {existing.header.dataset}: judge "
+                f"{name!r} changed ({old_judges[name]} → {new_judges[name]}), so the kept "
+                f"cases' verdicts would no longer match the header. Update the whole "
+                f"baseline: run the full eval test with --llm-funnel-update-baseline."
+            )
+    selected = set(selected_ids)
+    present = None if dataset_ids is None else set(dataset_ids)
+    keep = [
+        c for c in existing.cases
+        if c.case not in selected and (present is None or c.case in present)
+    ]
+    cases = tuple(sorted([*keep, *new.cases], key=lambda c: c.key))
+    header = existing.header.model_copy(
+        update={
+            "path": new.header.path or existing.header.path,
+            "judges": {**old_judges, **new_judges},
+            "stages": _merged_stages(existing.header.stages, new.header.stages),
+            "metrics": _summary(cases),
+        }
+    )
+    return Baseline(header=header, cases=cases)

@@ -1,0 +1,303 @@
+"""The end of a session, on the controller: baselines, the gate, and the report files.
+
+Only the process that saw every case's record decides (the xdist controller,
+or the single pytest process): it writes or updates the baseline files, or
+gates the session against them, then writes the Markdown report, the JSON
+results and the human-review slice that were asked for. What it did comes
+back as a :class:`Conclusion` the terminal summary prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmfunnel.gate.baseline_file import (
+    Baseline,
+    BaselineError,
+    baseline_from_records,
+    check_partial_update,
+    load_baseline,
+    load_baseline_if_exists,
+    merge,
+    write_baseline,
+)
+from pytest_llmfunnel.wording import plural
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.gate.compare import GateResult
+    from pytest_llmfunnel.pytest_glue.session import FunnelSession
+
+NO_GATE_HINT = "no regression gate for {names}: turned off with llm_dataset(baseline=False)."
+NO_BASELINE_YET = (
+    "no baseline yet for {name}, so no gate: create it with `{command}` and commit "
+    "{path}. In CI (the CI environment variable set) this fails the run."
+)
+CI_NO_BASELINE = (
+    "{name}: no baseline file, and in CI an eval test without one fails: create it with "
+    "`{command}` and commit {path} (or opt out with llm_dataset(..., baseline=False))."
+)
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Conclusion:
+    """What the end of the session did: the gate, notes to print, and why it fails."""
+
+    gate: GateResult | None = None
+    rankings: list[Any] = field(default_factory=list)  # variants.VariantRanking per dataset
+    calibration: tuple[list[Any], list[Any]] | None = None  # (calibrations, estimates)
+    judge_changes: list[Any] = field(default_factory=list)  # judge_change.JudgeChange
+    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def failure(self) -> str | None:
+        return "\n".join(self.failures) or None
+
+
+def conclude(fs: FunnelSession) -> Conclusion:
+    """Update the baselines or gate against them; then write the report files.
+
+    The records are in dataset order already (:func:`order_records`).
+    """
+    settings = fs.settings
+    out = Conclusion()
+    metas = {r["dataset"]: fs.spec_meta.get(r["dataset"], {}) for r in fs.records}
+    if settings.labels is not None:
+        calibrate_judges(fs, out)
+    scope = fs.completeness
+    if scope.status == "incomplete":
+        # Part of the selection never ran: deciding on the rest could pass a
+        # regression in the cases that did not run, so nothing is decided.
+        if settings.update_baseline:
+            out.failures.append(
+                f"baselines not written: {scope.phrase()}. Run the whole selection again "
+                "to update them."
+            )
+    elif settings.update_baseline:
+        update_baselines(fs, metas, out)
+    else:
+        gate(fs, metas, out)
+    if scope.status != "incomplete":
+        out.rankings = rank(fs)
+    from pytest_llmfunnel.pytest_glue.run_files import write_outputs
+
+    write_outputs(fs, out)
+    return out
+
+
+def calibrate_judges(fs: FunnelSession, out: Conclusion) -> None:
+    """Judge against human labels: agreement per criterion and calibrated pass rates."""
+    # Start-up choice: the calibration modules load only when labels are given.
+    from pytest_llmfunnel.review.calibrated_rate import calibrated_estimates
+    from pytest_llmfunnel.review.calibration import calibrate
+    from pytest_llmfunnel.review.label_files import ReviewFileError, import_labels
+    from pytest_llmfunnel.review.slice import match_labels
+
+    settings = fs.settings
+    path = settings.labels
+    assert path is not None
+    try:
+        labels = import_labels(path)
+    except (OSError, ReviewFileError) as exc:
+        out.failures.append(f"labels not read: {exc}")
+        return
+    matched = match_labels(labels, fs.records).summary()
+    out.notes.append(f"{shown_path(str(path), fs)}: {matched}")
+    out.calibration = (
+        list(calibrate(fs.records, labels, accuracy_floor=settings.calibration_floor,
+                       seed=settings.seed)),
+        list(calibrated_estimates(fs.records, labels, None, alpha=settings.alpha)),
+    )
+
+
+def distrusted(fs: FunnelSession, out: Conclusion) -> dict[str, str]:
+    """Judge stages whose metrics must not gate: flagged by labels, or without any labels.
+
+    Only with ``--llm-funnel-require-calibration``; a judge no label speaks
+    for is not shown to agree with people either.
+    """
+    if not fs.settings.require_calibration:
+        return {}
+    from pytest_llmfunnel.review.slice import rubric_stages
+
+    cals = out.calibration[0] if out.calibration is not None else []
+    found = {c.stage: c for c in cals}
+    why = {}
+    for name in rubric_stages(fs.records):
+        c = found.get(name)
+        if c is None or c.labelled == 0:
+            why[name] = "no human labels of this judge (pass --llm-funnel-labels)"
+        elif c.distrust:
+            why[name] = f"people disagree with this judge: {c.distrust}"
+    return why
+
+
+def rank(fs: FunnelSession) -> list[Any]:
+    """The variant ranking of every dataset with several variants."""
+    variants: dict[str, set[str]] = {}
+    for record in fs.records:
+        variants.setdefault(record["dataset"], set()).add(record.get("variant") or "default")
+    if all(len(names) < 2 for names in variants.values()):
+        return []  # nothing to rank; the statistics stay unimported (a warm run's time)
+    from pytest_llmfunnel.variants import rank_variants
+
+    settings = fs.settings
+    return list(rank_variants(
+        fs.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed
+    ))
+
+
+def order_records(fs: FunnelSession) -> None:
+    """Records in dataset order, whatever order xdist workers reported them in."""
+    positions: dict[str, dict[str, int]] = {}
+    for name, meta in fs.spec_meta.items():
+        positions[name] = {case: i for i, case in enumerate(meta.get("ids", ()))}
+
+    def place(record: Mapping[str, Any]) -> tuple[str, int, str]:
+        where = positions.get(record["dataset"], {})
+        return record["dataset"], where.get(record["case"], len(where)), record["variant"]
+
+    fs.records.sort(key=place)
+    fs.forget_run_result()
+
+
+def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclusion) -> None:
+    """Compare every eval test that has a baseline file configured."""
+    settings = fs.settings
+    ungated = sorted(k for k, m in metas.items() if not m.get("baseline"))
+    if ungated:
+        more = f" and {len(ungated) - 3} more" if len(ungated) > 3 else ""
+        shown = ", ".join(ungated[:3]) + more
+        out.notes.append(NO_GATE_HINT.format(names=shown))
+    baselines: dict[str, Baseline | None] = {}
+    ci = in_ci()
+    for key, meta in sorted(metas.items()):
+        if not meta.get("baseline"):
+            continue
+        spec = fs.specs.get(key)
+        if spec is not None and spec.baseline is not None:
+            baselines[key] = spec.baseline
+            continue
+        try:
+            baselines[key] = load_baseline_if_exists(Path(meta["baseline"]))
+        except BaselineError as exc:
+            out.failures.append(str(exc))
+            continue
+        if baselines[key] is not None:
+            continue
+        words = {"name": key, "command": create_command(key),
+                 "path": shown_path(meta["baseline"], fs)}
+        if ci:
+            del baselines[key]
+            out.failures.append(CI_NO_BASELINE.format(**words))
+        elif meta.get("baseline_from") == "default":
+            # Nothing was configured: a first local run evaluates and says how to gate.
+            del baselines[key]
+            out.notes.append(NO_BASELINE_YET.format(**words))
+    if not baselines:
+        return
+    from pytest_llmfunnel.gate.compare import compare
+    from pytest_llmfunnel.gate.judge_change import judge_changes
+
+    out.judge_changes = judge_changes(fs.records, baselines)
+
+    out.gate = compare(
+        fs.records, baselines, alpha=settings.alpha, tolerance=settings.tolerance,
+        mode=settings.gate_mode, max_error_share=settings.max_error_share, seed=settings.seed,
+        dataset_ids={key: meta.get("ids", ()) for key, meta in metas.items()},
+    )
+    untrusted = distrusted(fs, out)
+    if untrusted:
+        out.gate = uncalibrated(out.gate, untrusted)
+    if out.gate.fails:
+        out.failures.append(out.gate.message())
+    for name in out.gate.missing_baselines:
+        out.failures.append(f"  expected at: {shown_path(metas[name]['baseline'], fs)}")
+
+
+def uncalibrated(result: GateResult, untrusted: Mapping[str, str]) -> GateResult:
+    """The gate with every metric of an untrusted judge made "not comparable", saying why."""
+    metrics = {f"{stage} {kind}": why for stage, why in untrusted.items()
+               for kind in ("pass rate", "mean score")}
+    decisions = tuple(
+        replace(d, decision="not comparable",
+                reason=f"{metrics[d.metric]} (--llm-funnel-require-calibration)")
+        if d.metric in metrics else d
+        for d in result.decisions
+    )
+    return replace(result, decisions=decisions)
+
+
+def update_baselines(
+    fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclusion
+) -> None:
+    """Write each eval test's baseline from this run (merged, when asked for)."""
+    settings = fs.settings
+    run = fs.run_result()
+    if run.cases and run.error_share > settings.max_error_share:
+        out.failures.append(
+            f"baselines not written: {run.errors} of {plural(run.cases, 'case')} ended in an "
+            "error; "
+            "a baseline must hold verdicts, not errors. Fix the errors and update again."
+        )
+        return
+    for key, meta in sorted(metas.items()):
+        if not meta.get("baseline"):
+            out.failures.append(
+                f"{key}: no baseline file to update: llm_dataset(baseline=False) turns its "
+                "gate off; drop it (or name a file with baseline=...) to gate this eval test"
+            )
+            continue
+        records = [r for r in fs.records if r["dataset"] == key]
+        selected = {r["case"] for r in records}
+        refusal = check_partial_update(
+            meta.get("ids", ()), selected, settings.merge_baseline, dataset=key
+        )
+        if refusal:
+            out.failures.append(refusal)
+            continue
+        path = Path(meta["baseline"])
+        try:
+            if settings.merge_baseline and path.exists():
+                new = merge(load_baseline(path), records, selected, dataset_ids=meta.get("ids"))
+            else:
+                new = baseline_from_records(records, dataset=key, path=meta.get("path"))
+        except BaselineError as exc:
+            out.failures.append(f"{exc} (the file was left as it was)")
+            continue
+        changed = write_baseline(path, new)
+        state = "written" if changed else "unchanged"
+        out.notes.append(
+            f"baseline {state}: {shown_path(str(path), fs)} ({plural(len(new.cases), 'case')}); "
+            "commit it to gate later runs against it."
+        )
+
+
+def in_ci() -> bool:
+    """Whether the run is in CI: the ``CI`` environment variable is set to a true value."""
+    return os.environ.get("CI", "").strip().lower() in _TRUE
+
+
+def create_command(key: str) -> str:
+    """The command that writes the baseline of eval test ``key``."""
+    return f"pytest --llm-funnel --llm-funnel-update-baseline {key}"
+
+
+def shown_path(path: str, fs: FunnelSession) -> str:
+    """A path as the summary shows it: relative to the rootdir when inside it."""
+    try:
+        return Path(path).resolve().relative_to(fs.config.rootpath.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def step_summary_path() -> Path | None:
+    """Where GitHub Actions collects the job summary, when it does."""
+    value = os.environ.get(STEP_SUMMARY, "").strip()
+    return Path(value) if value else None

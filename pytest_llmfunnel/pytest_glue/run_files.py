@@ -1,0 +1,205 @@
+"""The files a session writes at its end: Markdown report, JSON results, review slice,
+verdict lockfile.
+
+The first three are built from the same records and gate decisions the
+terminal summary shows, so what a reviewer reads in the pull request is what CI
+decided; the lockfile holds the verdicts the run used. Every file is written
+atomically; the GitHub job summary is appended to, as
+GitHub expects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmfunnel.atomic import atomic_write
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.models import Case
+    from pytest_llmfunnel.pytest_glue.end_of_run import Conclusion
+    from pytest_llmfunnel.pytest_glue.session import FunnelSession
+
+
+def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
+    """Write what the settings ask for; each written file adds a note."""
+    from pytest_llmfunnel.pytest_glue.end_of_run import shown_path, step_summary_path
+
+    settings = fs.settings
+    summary = step_summary_path()
+    scope = fs.completeness
+    # An incomplete run reports even when no case got as far as its item: an
+    # old report must not be left to say the gate passed.
+    if not (fs.records or scope.status == "incomplete"):
+        return
+    if not (settings.report or settings.json or settings.review or summary):
+        return
+    gate = out.gate
+    decisions = gate.decisions if gate else ()
+    flips = [f for d in gate.datasets for f in d.flips] if gate else []
+    missing = gate.missing_baselines if gate else ()
+    label = verdict_label(fs)
+    if settings.report or summary:
+        text = markdown(fs, out, decisions, flips, missing, label)
+        if settings.report:
+            atomic_write(Path(settings.report), text)
+            out.notes.append(f"report written: {shown_path(str(settings.report), fs)}")
+        if summary is not None:
+            with summary.open("a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+    if settings.json:
+        from pytest_llmfunnel import __version__
+        from pytest_llmfunnel.report.results_json import (
+            SettingsSummary,
+            build_document,
+            write_results,
+        )
+
+        document = build_document(
+            fs.records, decisions, flips, settings=SettingsSummary.from_settings(settings, label),
+            tool_version=__version__, missing_baselines=missing, completeness=scope,
+            warnings=report_warnings(fs, out),
+        )
+        write_results(document, settings.json)
+        out.notes.append(f"JSON results written: {shown_path(str(settings.json), fs)}")
+    if settings.review and fs.records:
+        out.notes.append(review(fs, [(f.case, f.variant) for f in flips
+                                     if f.direction == "worse"]))
+
+
+def write_lockfile(fs: FunnelSession, out: Conclusion, *, unfinished: str | None) -> None:
+    """Export the verdicts this run used to ``--llm-funnel-export-lockfile``.
+
+    The keys come from every process's store (workers send theirs with their
+    counters); the verdicts are read back from the cache, where each one was
+    found or stored. A run that did not finish (``unfinished`` says why: an
+    interrupt, a crashed worker) writes nothing, so it cannot replace a good
+    lockfile with part of one. A verdict missing from the cache (it was
+    cleared during the run) fails the session and leaves the old file as it was.
+    """
+    from dataclasses import replace
+
+    from pytest_llmfunnel.endpoint.factory import make_store
+    from pytest_llmfunnel.pytest_glue.end_of_run import shown_path
+    from pytest_llmfunnel.store.lockfile import LockfileError, export_lockfile
+    from pytest_llmfunnel.store.verdict_cache import SecretInValueError, VerdictStore
+
+    path = fs.settings.export_lockfile
+    assert path is not None
+    shown = shown_path(str(path), fs)
+    if unfinished is not None:
+        out.notes.append(f"lockfile not written: {unfinished} ({shown} is unchanged)")
+        return
+    store = make_store(replace(fs.settings, cache="read-only"))
+    assert isinstance(store, VerdictStore)  # the settings refuse an export without a cache
+    try:
+        with store:
+            count = export_lockfile(store, path, keys=fs.tallies.verdict_keys)
+    except (LockfileError, SecretInValueError, OSError) as exc:
+        out.failures.append(f"llm-funnel: cannot write the lockfile {shown}: {exc}")
+        return
+    out.notes.append(f"lockfile written: {shown} ({count} verdict{'' if count == 1 else 's'})")
+
+
+def verdict_label(fs: FunnelSession) -> str:
+    """Who gave the verdicts, in words (the offline rule-based judge, a model, replay)."""
+    from pytest_llmfunnel.report.summary import judge_label
+
+    return judge_label(fs.records, cache_mode=fs.settings.cache)
+
+
+def markdown(
+    fs: FunnelSession, out: Conclusion, decisions: Any, flips: Any, missing: Any, label: str
+) -> str:
+    """The pull-request report, with the variant ranking when a dataset has variants."""
+    from pytest_llmfunnel.report.markdown import render_markdown
+
+    text = render_markdown(
+        fs.run_result(), decisions, flips, judge_label=label, records=fs.records,
+        missing_baselines=missing, cost=fs.settings.cost, completeness=fs.completeness,
+        warnings=report_warnings(fs, out),
+    )
+    ranking = variants_markdown(out)
+    if out.judge_changes:
+        from pytest_llmfunnel.gate.judge_change import judge_change_markdown
+
+        ranking = "\n\n".join(p for p in (judge_change_markdown(out.judge_changes), ranking) if p)
+    if out.calibration is not None:
+        from pytest_llmfunnel.escape import md_text
+        from pytest_llmfunnel.report.calibration import calibration_markdown, distrust_lines
+
+        ranking = "\n".join([ranking, *calibration_markdown(*out.calibration)]).strip()
+        warnings = distrust_lines(out.calibration[0], required=fs.settings.require_calibration)
+        text = _first(text, [f"> ⚠️ {md_text(w, None)}" for w in warnings])
+    if ranking:
+        marker = "\n---\n"
+        head, sep, tail = text.rpartition(marker)
+        text = f"{head.rstrip()}\n\n{ranking}\n{sep}{tail}" if sep else f"{text}\n{ranking}\n"
+    return text
+
+
+def report_warnings(fs: FunnelSession, out: Conclusion) -> list[str]:
+    """What the terminal warns about that the report files must say too."""
+    found = fs.tallies.endpoint_notes()
+    if out.gate is not None:
+        found += list(out.gate.warnings)
+    return found
+
+
+def variants_markdown(out: Conclusion) -> str:
+    """The variant ranking section ('' when no dataset has several variants)."""
+    if not out.rankings:
+        return ""
+    from pytest_llmfunnel.report.variants import variants_markdown as render
+
+    return render(out.rankings)
+
+
+def review(fs: FunnelSession, flips: list[tuple[str, str]]) -> str:
+    """Choose and export the human-review slice; the note says what was written."""
+    from pytest_llmfunnel.pytest_glue.end_of_run import shown_path
+    from pytest_llmfunnel.review.label_files import export_review
+    from pytest_llmfunnel.review.slice import select_review_slice
+
+    settings = fs.settings
+    assert settings.review is not None
+    chosen = select_review_slice(
+        fs.records, budget=settings.review_budget, seed=settings.seed, flips=flips
+    )
+    export_review(
+        chosen, settings.review, cases_by_id=_cases(fs),
+        show_verdicts=settings.review_show_verdicts,
+    )
+    return f"review slice written: {shown_path(str(settings.review), fs)}: {chosen.summary()}"
+
+
+def _cases(fs: FunnelSession) -> dict[str, Case]:
+    """Input, context and expected for the labellers, from the datasets this run read."""
+    from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
+
+    cases: dict[str, Case] = {}
+    for spec in fs.specs.values():
+        for case in spec.dataset.cases:
+            cases.setdefault(case.id, case)
+    if cases:
+        return cases
+    # Under xdist the controller collected nothing: read the files the records name.
+    for meta in fs.spec_meta.values():
+        try:
+            dataset = load_dataset(fs.config.rootpath / meta["path"], columns=meta.get("columns"))
+        except (OSError, DatasetError, KeyError):
+            continue
+        for case in dataset.cases:
+            cases.setdefault(case.id, case)
+    return cases
+
+
+def _first(text: str, lines: list[str]) -> str:
+    """The report with ``lines`` right under its title, before everything else."""
+    if not lines:
+        return text
+    head, sep, rest = text.partition("\n## ")
+    if not sep:
+        return "\n\n".join([*lines, text])
+    title, _, body = rest.partition("\n")
+    return f"{head}{sep}{title}\n\n" + "\n>\n".join(lines) + f"\n{body}"

@@ -1,0 +1,61 @@
+"""What part of the selected evaluation a session ran, gathered from pytest.
+
+The items selected per eval test (after ``-k``, ``--deselect``, node ids),
+the items begun (each one's setup report, which reaches the xdist controller
+from every worker), the cases evaluated (the records), and how the session
+ended; :mod:`pytest_llmfunnel.completeness` judges what that means.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_llmfunnel.completeness import Completeness, DatasetCount, assess
+from pytest_llmfunnel.pytest_glue.session import UNIT_KEY, FunnelSession
+
+
+def count_selected(items: list[pytest.Item], fs: FunnelSession) -> None:
+    """Note how many items of each eval test this run selected (after -k, --deselect)."""
+    counts: dict[str, int] = {}
+    for item in items:
+        info = item.stash.get(UNIT_KEY, None)
+        if info is not None:
+            counts[info.spec.key] = counts.get(info.spec.key, 0) + 1
+    for key, meta in fs.spec_meta.items():
+        meta["selected"] = counts.get(key, 0)
+
+
+def mark_setup_report(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Name the eval test on an eval item's setup report: the item began (see completeness)."""
+    info = item.stash.get(UNIT_KEY, None)
+    if info is not None:
+        report.llm_funnel_dataset = info.spec.key  # type: ignore[attr-defined]
+
+
+def completeness_of(session: pytest.Session, fs: FunnelSession) -> Completeness:
+    """How much of the selected evaluation ran (see :mod:`pytest_llmfunnel.completeness`).
+
+    The counts per eval test come from this process's collection, or from the
+    xdist workers that handed theirs over; the items begun and the cases
+    evaluated from the reports, which reach the controller from every worker.
+    """
+    if session.config.option.collectonly:
+        return Completeness()  # nothing was meant to run
+    evaluated: dict[str, int] = {}
+    for record in fs.records:
+        evaluated[record["dataset"]] = evaluated.get(record["dataset"], 0) + 1
+    names = sorted(set(evaluated) | {k for k, m in fs.spec_meta.items() if m.get("selected")})
+    counts = [
+        DatasetCount(
+            name, evaluated.get(name, 0),
+            selected=fs.spec_meta.get(name, {}).get("selected"),
+            total=fs.spec_meta.get(name, {}).get("units"),
+            started=fs.started.get(name, 0),
+        )
+        for name in names
+    ]
+    reason = session.shouldfail or session.shouldstop or fs.interrupt_message
+    return assess(
+        counts, exit_code=int(session.exitstatus), stop_reason=str(reason) if reason else None,
+        workers_lost=fs.workers_lost,
+    )

@@ -1,0 +1,363 @@
+"""The terminal summary: plain lines built from the session's records and counters."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncate
+from pytest_llmfunnel.record import DatasetRun, Tallies, describe_problems, status_of
+from pytest_llmfunnel.wording import plural
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.config import Settings
+    from pytest_llmfunnel.pytest_glue.session import FunnelSession
+
+MAX_LISTED = 10
+WIDTH = 80
+MIN_WIDTH = 60
+# Where a failure message points at the llm-error cases; replaced by where
+# this summary actually lists them (see _where_errors_are).
+ERRORS_ABOVE = "see the llm-error cases above"
+Cost = Callable[[int, int], "float | None"]
+
+
+def summary_lines(
+    fs: FunnelSession, *, verbosity: int = 0, short_summary: bool = False, width: int = WIDTH
+) -> Iterator[str]:
+    """The funnel per dataset, the failed and errored cases (capped), then the notes.
+
+    ``short_summary``: pytest's short test summary will list the llm-failed and
+    llm-error items (see :func:`short_summary_lines`). Every line is made inert
+    on its way out (:func:`strip_escapes`), whatever untrusted text a note or a
+    message below quotes. ``width``: the terminal's (pytest's terminal writer's
+    ``fullwidth``, which follows ``COLUMNS``); lines wrap to it, never below 60.
+    """
+    w = max(MIN_WIDTH, width)
+    return (strip_escapes(line) for line in _summary_lines(fs, verbosity, short_summary, w))
+
+
+def _summary_lines(
+    fs: FunnelSession, verbosity: int, short_summary: bool, width: int
+) -> Iterator[str]:
+    run = fs.run_result()
+    tallies = fs.tallies
+    scope = fs.completeness
+    if not (run.datasets or scope.status == "incomplete" or fs.settings.dry_run
+            or fs.settings.explain_cache):
+        return
+    yield _rule("llm-funnel", width)
+    yield from distrust_first(fs, width)
+    for dataset in run.datasets.values():
+        yield ""
+        yield from funnel_table(dataset, fs.settings.cost, tallies, width=width)
+    limit = None if verbosity > 0 else MAX_LISTED
+    if verbosity >= 0:
+        yield from problem_cases(fs.records, limit=limit, width=width, whole=verbosity > 0)
+    yield from endpoint_lines(tallies, width)
+    yield from conclusion_lines(fs, verbosity, width)
+    if fs.settings.dry_run:
+        yield ""
+        yield from dry_run_lines(tallies, fs.settings)
+    if fs.settings.budget is not None:
+        yield ""
+        yield from budget_lines(tallies, fs.settings)
+    if fs.settings.explain_cache:
+        yield ""
+        yield from explain_lines(tallies, fs.settings.explain_cache)
+    message = getattr(fs, "failure_message", None)
+    if message:
+        yield ""
+        listed = _errors_listed(fs.records, limit if verbosity >= 0 else 0)
+        yield message.replace(ERRORS_ABOVE, _where_errors_are(listed, short_summary))
+
+
+def distrust_first(fs: FunnelSession, width: int = WIDTH) -> Iterator[str]:
+    """A warning for each judge that human labels disagree with, above everything else."""
+    out = getattr(fs, "conclusion", None)
+    if out is None or out.calibration is None:
+        return
+    from pytest_llmfunnel.report.calibration import distrust_lines
+
+    for line in distrust_lines(out.calibration[0], required=fs.settings.require_calibration):
+        yield from _wrapped(line, width)
+
+
+def conclusion_lines(fs: FunnelSession, verbosity: int, width: int = WIDTH) -> Iterator[str]:
+    """The gate (quality, tags, flips, verdict), the variant ranking, and what was written."""
+    out = getattr(fs, "conclusion", None)
+    if out is None:
+        return
+    gate = out.gate
+    scope = fs.completeness
+    if gate is not None:
+        from pytest_llmfunnel.report.terminal_text import report_lines
+
+        flips = [f for d in gate.datasets for f in d.flips]
+        yield ""
+        yield from report_lines(
+            gate.decisions, flips, records=fs.records,
+            missing_baselines=gate.missing_baselines, verbosity=verbosity, width=width,
+            completeness=scope,
+        )
+        for comparison in gate.datasets:
+            yield from _pairing_lines(comparison, width)
+        for warning in gate.warnings:
+            yield from _wrapped("warning: " + warning, width)
+    elif not scope.complete:
+        # No gate ran (none configured, or an incomplete run decides nothing):
+        # the extent of the run still gets its line.
+        from pytest_llmfunnel.report.terminal_text import verdict_lines
+
+        yield ""
+        yield from verdict_lines([], width=width, completeness=scope)
+    if out.judge_changes:
+        yield ""
+        for change in out.judge_changes:
+            yield from _wrapped(change.line(), width)
+    if verbosity >= 0:
+        yield from _variant_lines(fs, width)
+    if out.calibration is not None and verbosity >= 0:
+        from pytest_llmfunnel.report.calibration import calibration_lines
+
+        yield ""
+        for line in calibration_lines(*out.calibration):
+            yield from _wrapped(line, width)
+    if out.notes:
+        yield ""
+        for note in out.notes:
+            yield from _wrapped(note, width)
+    if out.failure:
+        yield ""
+        for line in out.failure.splitlines():
+            yield from _wrapped(line, width)
+
+
+def _wrapped(text: str, width: int = WIDTH, indent: str | None = None) -> list[str]:
+    """One message wrapped to ``width``, continuation lines indented (a hanging indent:
+    the message's own lead plus two spaces, or ``indent``)."""
+    text = strip_escapes(text)
+    lead = text[: len(text) - len(text.lstrip(" "))]
+    return textwrap.wrap(
+        text, width, initial_indent="",
+        subsequent_indent=lead + "  " if indent is None else indent,
+        break_on_hyphens=False, break_long_words=False,
+    ) or [""]
+
+
+def _pairing_lines(comparison: Any, width: int = WIDTH) -> Iterator[str]:
+    """Cases the gate could not pair: changed rows, new and removed cases."""
+    for what, ids in (("changed", comparison.changed), ("new", comparison.new),
+                      ("not run (in the baseline)", comparison.removed)):
+        if ids:
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            yield from _wrapped(f"{comparison.dataset}: {len(ids)} {what}, unpaired: {shown}",
+                                width)
+
+
+def _variant_lines(fs: FunnelSession, width: int = WIDTH) -> Iterator[str]:
+    out = getattr(fs, "conclusion", None)
+    if out is not None and out.rankings:
+        from pytest_llmfunnel.report.variants import variant_lines
+
+        yield ""
+        yield from variant_lines(out.rankings, width=width)
+
+
+def funnel_table(
+    dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None, *, width: int = WIDTH
+) -> Iterator[str]:
+    """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
+    baseline verdicts reused, requests sent, tokens and cost (fits ``width``)."""
+    yield from _wrapped(
+        f"{dataset.name}: {plural(dataset.cases, 'case')}, {dataset.promoted} promoted "
+        f"({_pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}",
+        width,
+    )
+    rows = []
+    reused_total = 0
+    for name, c in dataset.stages.items():
+        row = [name, str(c.cases_in), str(c.passed), str(c.failed), str(c.errors)]
+        if dataset.kinds.get(name) == "judge":
+            misses = tallies.misses(dataset.name, name) if tallies is not None else "-"
+            reused = tallies.reused(dataset.name, name) if tallies is not None else 0
+            reused_total += reused
+            price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
+            row += [
+                str(c.cache_hits),
+                str(misses),
+                str(reused),
+                str(c.requests),
+                str(c.usage.total_tokens),
+                "-" if price is None else f"{price:.4f}",
+            ]
+        else:
+            row += [""] * 6
+        rows.append(row)
+    headers = [
+        "stage", "in", "pass", "fail", "err", "hits", "miss", "reuse", "sent", "tokens", "cost"
+    ]
+    from pytest_llmfunnel.report.terminal_text import plain_table
+
+    yield from plain_table(headers, rows, ("left", *["right"] * 10), width)
+    if reused_total:
+        yield from _wrapped(
+            f"{dataset.name}: reused {reused_total} baseline verdict"
+            f"{'s' * (reused_total != 1)} of unchanged outputs (same output, same judge: "
+            "nothing sent, no new noise)",
+            width,
+        )
+
+
+def problem_cases(
+    records: list[dict[str, Any]], *, limit: int | None, width: int = WIDTH,
+    whole: bool | None = None,
+) -> Iterator[str]:
+    """The llm-failed and llm-error cases with the stage and the reason, capped.
+
+    ``whole`` (default: when nothing is capped, as at ``-v``): every reason is
+    wrapped to ``width`` with a hanging indent, never cut; otherwise a reason
+    too long for one line is cut with an ellipsis and the list says how to
+    see it whole.
+    """
+    bad = [r for r in records if status_of(r) != "ok"]
+    if not bad:
+        return
+    if whole is None:
+        whole = limit is None
+    yield ""
+    yield f"cases that failed or errored in the funnel ({len(bad)}):"
+    shown = bad if limit is None else bad[:limit]
+    cut = False
+    for record in shown:
+        label = record["case"] if record["variant"] == "default" else (
+            f"{record['case']}:{record['variant']}"
+        )
+        # One entry per counted case: its further problems go on indented lines.
+        for index, problem in enumerate(describe_problems(record)):
+            lead = label if index == 0 else " " * len(label)
+            line = strip_escapes(f"  {lead}  {problem}")
+            if whole:
+                yield from _wrapped(line, width, indent=" " * (len(label) + 6))
+            else:
+                clipped = truncate(line, width)
+                cut = cut or clipped != line
+                yield clipped
+    more = len(bad) - len(shown)
+    if more and cut:
+        yield f"  ... and {more} more (use -v to list all, with whole reasons)"
+    elif more:
+        yield f"  ... and {more} more (use -v to list all)"
+    elif cut:
+        yield "  (reasons cut at the terminal's width: use -v to see them whole)"
+
+
+def endpoint_lines(tallies: Tallies, width: int = WIDTH) -> Iterator[str]:
+    """Why the judge endpoint was given up, said once however many cases it ended."""
+    notes = tallies.endpoint_notes()
+    for note in notes[:-1]:
+        yield ""
+        yield from _wrapped(note, width)
+    for note in notes[-1:]:
+        yield from _wrapped("  " + note, width)
+
+
+def _errors_listed(records: list[dict[str, Any]], limit: int | None) -> tuple[int, int]:
+    """How many llm-error cases :func:`problem_cases` lists with ``limit``, of how many."""
+    bad = [status_of(r) for r in records if status_of(r) != "ok"]
+    shown = bad if limit is None else bad[:limit]
+    return shown.count("llm-error"), bad.count("llm-error")
+
+
+def _where_errors_are(listed: tuple[int, int], short_summary: bool) -> str:
+    shown, total = listed
+    if total and shown == total:
+        return ERRORS_ABOVE
+    if short_summary:
+        return "see the llm-error cases in the short test summary below"
+    if shown:
+        return ERRORS_ABOVE + " (-v lists them all)"
+    return "run with -rf or without -q to list the llm-error cases"
+
+
+def short_summary_lines(
+    problems: Iterable[tuple[str, str, dict[str, Any]]], *, width: int | None
+) -> Iterator[str]:
+    """One line per llm-failed or llm-error item, for pytest's short test summary.
+
+    ``problems``: (node id, status, record) per item; ``width``: the terminal's
+    width, or None for whole lines. Reasons are untrusted text: made inert.
+    """
+    for nodeid, status, record in problems:
+        head = f"{status.upper()} {terminal_text(nodeid, None)}"
+        reason = terminal_text("; ".join(describe_problems(record)), None)
+        line = f"{head} - {reason}" if reason else head
+        yield line if width is None else truncate(line, max(width, len(head)))
+
+
+def dry_run_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
+    """What a real run would send (the cache misses) and what it would cost."""
+    counts = tallies.dry_run
+    requests = counts.get("requests", 0)
+    hits = sum(c.get("hits", 0) for stages in tallies.cache.values() for c in stages.values())
+    yield (
+        f"dry run: nothing was sent; a real run would send {requests} judge request"
+        f"{'' if requests == 1 else 's'} (cache misses) and answer {hits} from the cache."
+    )
+    prompt, completion = counts.get("prompt_tokens", 0), counts.get("completion_tokens", 0)
+    price = settings.cost(prompt, completion)
+    if price is None:
+        yield (
+            "pass --llm-funnel-price-in and --llm-funnel-price-out (per million tokens) "
+            "to estimate the cost."
+        )
+    else:
+        yield (
+            f"estimated cost: at most {price:.4f} (about {prompt} prompt tokens, at most "
+            f"{completion} completion tokens)."
+        )
+    skipped = counts.get("targets_not_called", 0)
+    if skipped:
+        yield (
+            f"{plural(skipped, 'case')} {'needs' if skipped == 1 else 'need'} a target's output, "
+            "which a dry "
+            "run does not produce (record outputs with target_version=... to count them)."
+        )
+
+
+def budget_lines(tallies: Tallies, settings: Settings) -> Iterator[str]:
+    """How much of the budget was spent, and whether requests were refused."""
+    spent = f"budget: {tallies.budget_spent:.4f} of {settings.budget:g} spent"
+    if not tallies.budget_refused:
+        yield spent + "."
+        return
+    yield (
+        f"{spent}: budget reached, {plural(tallies.budget_refused, 'judge request')} "
+        f"{'was' if tallies.budget_refused == 1 else 'were'} not started "
+        "(their cases are llm-error \"budget reached\")."
+    )
+
+
+def explain_lines(tallies: Tallies, case_id: str) -> Iterator[str]:
+    """Per judge stage of one case: cache hit, or miss and what differs."""
+    yield f"cache explanation for case {case_id}:"
+    if not tallies.explanations:
+        yield (
+            f"  no judge request was made for case {case_id} in this run (not selected, "
+            "no such case id, or dropped before the judges)."
+        )
+        return
+    for text in tallies.explanations:
+        for line in clean(text, keep_newlines=True).splitlines():
+            yield "  " + line
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "-"
+
+
+def _rule(title: str, width: int = WIDTH) -> str:
+    pad = max(0, width - len(title) - 2)
+    left = pad // 2
+    return "=" * left + f" {title} " + "=" * (pad - left)

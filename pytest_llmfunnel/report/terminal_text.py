@@ -1,0 +1,299 @@
+"""The terminal report: the verdict, quality per metric, a breakdown by tag, flipped cases.
+
+Every function yields plain lines that fit ``width`` columns (default: the
+terminal's, 80 under ``COLUMNS=80``); untrusted text is sanitised by
+:mod:`.escape`, so no model output can move the cursor, recolour or clear the
+log. Verbosity follows pytest: ``-q`` (< 0) shows the verdict and the
+regressions only, the default shows the tables with capped lists, ``-v``
+(> 0) lists everything.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tabulate import tabulate
+
+from pytest_llmfunnel.escape import strip_escapes, terminal_text, truncate
+from pytest_llmfunnel.record import RunResult
+from pytest_llmfunnel.report.notes import mde_notes
+from pytest_llmfunnel.report.summary import (
+    FlipLike,
+    TagRow,
+    case_label,
+    decision_label,
+    fmt_diff,
+    fmt_mean,
+    fmt_p,
+    fmt_plain,
+    fmt_tag_diff,
+    fmt_tag_value,
+    fmt_value,
+    short_dataset,
+    sort_flips,
+    summarize,
+    tag_rows,
+)
+from pytest_llmfunnel.report.terminal import funnel_table
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.completeness import Completeness
+    from pytest_llmfunnel.gate.decision import GateDecision
+    from pytest_llmfunnel.report.results_json import ResultsDocument
+
+FLIP_LIMIT = 10
+TAG_LIMIT = 20
+MIN_NAME = 8
+UNITS = "pass rates in %, their diff/bound/MDE in percentage points"
+
+
+def terminal_width(width: int | None = None) -> int:
+    """``width``, or the terminal's (honours ``COLUMNS``), never below 60."""
+    if width is None:
+        width = shutil.get_terminal_size((80, 24)).columns
+    return max(60, width)
+
+
+def plain_table(
+    headers: list[str], rows: list[list[str]], colalign: tuple[str, ...], width: int
+) -> list[str]:
+    """A plain table with a rule under the headers, fitted to ``width`` without cutting a name.
+
+    The headers go in as the first row so tabulate adds no padding around them
+    (its ``simple`` format widens every column by two), which keeps the quality
+    table inside 80 columns. When the first column's names make the table too
+    wide, the longest names go on a line of their own above their row (wrapped
+    if even that is too narrow), so a metric or stage name is never cut.
+    """
+
+    def render(body: list[list[str]]) -> list[str]:
+        text = tabulate(
+            [headers, *body], tablefmt="plain", colalign=colalign, disable_numparse=True
+        )
+        lines = [strip_escapes(line.rstrip()) for line in text.splitlines()]
+        widths = [max(len(r[i]) for r in [headers, *body]) for i in range(len(headers))]
+        return [lines[0], "  ".join("-" * w for w in widths), *lines[1:]]
+
+    lines = render(rows)
+    overflow = max(len(line) for line in lines) - width
+    if overflow <= 0:
+        return lines
+    first = max(len(headers[0]), *(len(r[0]) for r in rows))
+    keep = max(MIN_NAME, len(headers[0]), first - overflow)
+    long = [len(r[0]) > keep for r in rows]
+    body = [["", *r[1:]] if moved else r for r, moved in zip(rows, long, strict=True)]
+    rendered = render(body)
+    out = rendered[:2]
+    for row, moved, line in zip(rows, long, rendered[2:], strict=True):
+        if moved:
+            out += textwrap.wrap(strip_escapes(row[0]), width, break_on_hyphens=False) or [""]
+        if not moved or any(row[1:]):  # a heading row has nothing left to show
+            out.append(line)
+    return out
+
+
+def _wrap(text: str, width: int, indent: str = "  ", first: str = "") -> list[str]:
+    return textwrap.wrap(
+        terminal_text(text, None), width, initial_indent=first, subsequent_indent=indent,
+        break_on_hyphens=False,
+    ) or [""]
+
+
+def verdict_lines(
+    decisions: Sequence[GateDecision], missing_baselines: Iterable[str] = (), *,
+    width: int | None = None, completeness: Completeness | None = None,
+) -> list[str]:
+    """The gate's outcome in one (wrapped) sentence; a partial or incomplete run says so."""
+    verdict = summarize(decisions, missing_baselines, completeness)
+    word = {
+        "regressed": "FAILED",
+        "not comparable": "FAILED",
+        "passed": "passed",
+        "no gate": "skipped",
+        "incomplete": "not decided",
+    }[verdict.status]
+    if verdict.missing_baselines:
+        word = "FAILED"
+    if completeness is not None and completeness.status == "partial":
+        # First, where no line wrap splits it: never a plain "gate passed".
+        word += f" ({completeness.counts()})"
+        headline = verdict.headline(minus="-", extent=False)
+    else:
+        headline = verdict.headline(minus="-")
+    return _wrap(f"llm-funnel gate {word}: {headline}", terminal_width(width))
+
+
+def quality_lines(
+    decisions: Sequence[GateDecision], *, width: int | None = None
+) -> Iterator[str]:
+    """Per metric, grouped by dataset: baseline, current, diff, bound, p_adj, MDE, decision.
+
+    ``bound`` is the one-sided bound at the Holm level that decided; a note
+    follows for each metric whose MDE exceeds its tolerance.
+    """
+    if not decisions:
+        return
+    w = terminal_width(width)
+    rows: list[list[str]] = []
+    seen: list[str] = []
+    for dataset in dict.fromkeys(d.dataset for d in decisions):
+        seen.append(dataset)
+        rows.append([terminal_text(short_dataset(dataset), None) + ":", *[""] * 7])
+        for d in (d for d in decisions if d.dataset == dataset):
+            rows.append(
+                [
+                    terminal_text(d.metric, None),
+                    fmt_mean(d, d.baseline_mean),
+                    fmt_mean(d, d.current_mean),
+                    fmt_diff(d, unit=""),
+                    fmt_diff(d, d.bound, unit=""),
+                    fmt_p(d.p_adjusted),
+                    fmt_plain(d, d.mde, unit=""),
+                    decision_label(d),
+                ]
+            )
+    headers = ["metric", "base", "current", "diff", "bound", "p_adj", "MDE", "decision"]
+    yield from _wrap("quality per metric (" + UNITS + "):", w)
+    yield from plain_table(headers, rows, ("left", *["right"] * 6, "left"), w)
+    if any(not d.gated for d in decisions):
+        yield "* measured only, not gated: does not fail the build"
+    for note in mde_notes(decisions, unit="pt"):
+        yield from _wrap("note: " + note, w)
+
+
+def tag_lines(
+    rows_or_records: Iterable[TagRow] | Iterable[Mapping[str, Any]], *,
+    limit: int | None = TAG_LIMIT, width: int | None = None,
+) -> Iterator[str]:
+    """The breakdown by case tag (descriptive: not tested, not gated)."""
+    items = list(rows_or_records)
+    rows = (
+        [r for r in items if isinstance(r, TagRow)]
+        if all(isinstance(r, TagRow) for r in items)
+        else tag_rows(r for r in items if isinstance(r, Mapping))
+    )
+    if not rows:
+        return
+    if limit is not None:
+        # By default only what moved, the largest drops first; -v lists every row.
+        changed = [r for r in rows if r.baseline is not None and r.current is not None
+                   and abs(r.current - r.baseline) > 1e-12]
+        if not changed:
+            if any(r.baseline is not None for r in rows):
+                yield "by case tag: no tag's pass rate or score changed (use -v to list them)"
+                return
+        else:
+            rows = sorted(changed, key=lambda r: (r.dataset, r.kind != "pass rate",
+                                                  (r.current or 0.0) - (r.baseline or 0.0)))
+    shown = rows if limit is None else rows[:limit]
+    body: list[list[str]] = []
+    for dataset in dict.fromkeys(r.dataset for r in shown):
+        body.append([terminal_text(short_dataset(dataset), None) + ":", *[""] * 5])
+        for r in (r for r in shown if r.dataset == dataset):
+            body.append(
+                [
+                    terminal_text(r.tag, 30),
+                    terminal_text(r.stage, 24),
+                    str(r.n),
+                    fmt_tag_value(r, r.baseline),
+                    fmt_tag_value(r, r.current),
+                    fmt_tag_diff(r),
+                ]
+            )
+    yield "by case tag (descriptive, not gated):"
+    headers = ["tag", "stage", "n", "base", "current", "diff"]
+    yield from plain_table(headers, body, ("left", "left", "right", "right", "right", "right"),
+                      terminal_width(width))
+    if len(rows) > len(shown):
+        yield f"  ... and {len(rows) - len(shown)} more (use -v to list all)"
+
+
+def flip_lines(
+    flips: Iterable[FlipLike], limit: int | None = FLIP_LIMIT, *, width: int | None = None
+) -> Iterator[str]:
+    """Cases whose verdict changed, most severe first: id, stage, reason, output excerpt."""
+    ordered = sort_flips(flips)
+    if not ordered:
+        return
+    w = terminal_width(width)
+    shown = ordered if limit is None else ordered[:limit]
+    yield f"flipped cases ({len(ordered)}, most severe first):"
+    for f in shown:
+        label = case_label(f.dataset, f.case, f.variant)
+        stage = f.stage if f.metric in ("", f.stage) else f"{f.stage} ({f.metric})"
+        change = f"{fmt_value(f.before)} -> {fmt_value(f.after)}"
+        head = f"{terminal_text(label, None)}  {terminal_text(f'{stage}: {change}', None)}"
+        yield "  " + truncate(head, w - 2)
+        if f.reason:
+            yield "    " + terminal_text(f"why: {f.reason}", w - 4)
+        if f.output_excerpt:
+            yield "    " + terminal_text(f"output: {f.output_excerpt}", w - 4)
+    if len(ordered) > len(shown):
+        yield f"  ... and {len(ordered) - len(shown)} more (use -v to list all)"
+
+
+def report_lines(
+    decisions: Sequence[GateDecision],
+    flips: Iterable[FlipLike] = (),
+    *,
+    records: Iterable[Mapping[str, Any]] = (),
+    run: RunResult | None = None,
+    missing_baselines: Iterable[str] = (),
+    verbosity: int = 0,
+    width: int | None = None,
+    cost: Any = None,
+    completeness: Completeness | None = None,
+) -> Iterator[str]:
+    """The whole terminal report; ``run`` adds the funnel tables (omit when shown elsewhere).
+
+    The funnel tables keep :func:`pytest_llmfunnel.report.terminal.funnel_table`'s layout.
+    """
+    w = terminal_width(width)
+    if verbosity < 0:
+        yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness)
+        for d in decisions:
+            if d.fails:
+                yield from _wrap(d.message(), w, indent="    ", first="  ")
+        # An underpowered gate passes quietly by construction: say so even here.
+        for note in mde_notes([d for d in decisions if not d.fails], unit="pt"):
+            yield from _wrap("note: " + note, w, indent="    ", first="  ")
+        return
+    if run is not None:
+        price = cost or (lambda prompt, completion: None)
+        for dataset in run.datasets.values():
+            yield from (strip_escapes(line) for line in funnel_table(dataset, price))
+            yield ""
+    blocks = [
+        list(quality_lines(decisions, width=w)),
+        list(tag_lines(list(records), limit=None if verbosity > 0 else TAG_LIMIT, width=w)),
+        list(flip_lines(flips, None if verbosity > 0 else FLIP_LIMIT, width=w)),
+    ]
+    for block in blocks:
+        if block:
+            yield from block
+            yield ""
+    yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness)
+
+
+def render_text(
+    document: ResultsDocument, *, baseline: Path | None = None, verbosity: int = 0,
+    width: int | None = None,
+) -> str:
+    """The terminal report of a saved results document (``llmfunnel report --format text``)."""
+    if baseline is not None:
+        raise ValueError(
+            "rendering against another baseline is not supported: the document already holds "
+            "the gate's decisions; re-run pytest with --llm-funnel-baseline-dir to re-gate"
+        )
+    data = document.report_data()
+    return "\n".join(
+        report_lines(
+            data.decisions, data.flips, records=data.records, run=data.run,
+            missing_baselines=data.missing_baselines, verbosity=verbosity, width=width,
+            completeness=data.completeness,
+        )
+    ) + "\n"
