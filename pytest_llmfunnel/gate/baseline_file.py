@@ -117,10 +117,6 @@ class Baseline(BaseModel):
         """Case lines by (case id, variant)."""
         return {c.key: c for c in self.cases}
 
-    @property
-    def case_ids(self) -> frozenset[str]:
-        return frozenset(c.case for c in self.cases)
-
 
 def _dumps(value: Any) -> str:
     # Sorted keys, one space after separators: compact, yet diffs stay readable.

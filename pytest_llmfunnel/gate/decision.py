@@ -40,6 +40,7 @@ twice its tolerance would be missed more than 20% of the time.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -285,8 +286,8 @@ def _test_sample(sample: PairedSample) -> _Tested | str:
         tested = _score(diffs, spec.tolerance_units)
     return replace(
         tested,
-        baseline_mean=math.fsum(sample.baseline) / n,
-        current_mean=math.fsum(sample.current) / n,
+        baseline_mean=statistics.fmean(sample.baseline),
+        current_mean=statistics.fmean(sample.current),
     )
 
 
