@@ -26,8 +26,9 @@ from typing import TextIO
 from pytest_llmfunnel import __version__
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.escape import clean
+from pytest_llmfunnel.store.cache_mode import CacheMode, parse_cache_mode
 from pytest_llmfunnel.store.lockfile import LockfileError, export_lockfile, import_lockfile
-from pytest_llmfunnel.store.verdict_cache import CacheMode, VerdictStore, parse_cache_mode
+from pytest_llmfunnel.store.verdict_cache import VerdictStore
 from pytest_llmfunnel.wording import plural
 
 PROG = "llmfunnel"

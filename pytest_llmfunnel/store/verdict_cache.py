@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, TypeVar
 
 import diskcache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,11 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pytest_llmfunnel.funnel.backend import CachedAnswer, CacheMissError, JudgeRequest
 from pytest_llmfunnel.models import Case, canonical_json, sha256_json
 from pytest_llmfunnel.redact import Redactor
+from pytest_llmfunnel.store.cache_mode import CacheMode, parse_cache_mode
 from pytest_llmfunnel.store.miss_reasons import Explanation, explain_miss
 from pytest_llmfunnel.store.plain_disk import PlainDataDisk
-
-CacheMode = Literal["read-write", "read-only", "off", "replay-only"]
-CACHE_MODES: tuple[CacheMode, ...] = get_args(CacheMode)
 
 RECORD_HINT = (
     "run once with --llm-funnel-cache=read-write, "
@@ -48,14 +46,6 @@ _VERDICT = "verdict"
 _INDEX = "index"
 _OUTPUT = "output"
 _log = logging.getLogger("pytest_llmfunnel")
-
-
-def parse_cache_mode(value: str) -> CacheMode:
-    """Validate a cache mode from the command line or a config file."""
-    for mode in CACHE_MODES:
-        if value == mode:
-            return mode
-    raise ValueError(f"unknown cache mode {value!r}; expected one of: {', '.join(CACHE_MODES)}")
 
 
 def _now() -> str:
