@@ -14,6 +14,8 @@ import json
 import math
 from typing import Any
 
+from pytest_llmfunnel.display import truncate
+
 __all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "JSONProblem", "deeper_than", "loads"]
 
 #: Far deeper than any case needs (chat input is 3 levels), far below the
@@ -58,7 +60,9 @@ def _integer(text: str) -> int:
 def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise JSONProblem(f"number {text[:40]!r} is too large for a float; write it as a string")
+        raise JSONProblem(
+            f"number {truncate(text, 40)!r} is too large for a float; write it as a string"
+        )
     return value
 
 

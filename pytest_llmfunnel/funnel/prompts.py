@@ -56,6 +56,7 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.backend import Completion
 from pytest_llmfunnel.funnel.stages.lookalikes import INVISIBLE_CLASS
 from pytest_llmfunnel.models import sha256_json
@@ -399,10 +400,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _preview(text: str, limit: int = 120) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "…")
-
-
 def _load_object(completion: Completion) -> dict[str, Any]:
     """The answer as one JSON object, without ever searching the text for one."""
     if completion.finish_reason == "length":
@@ -422,11 +419,12 @@ def _load_object(completion: Completion) -> dict[str, Any]:
         raise JudgeParseError("schema", f"the judge's JSON answer is ambiguous: {exc}") from exc
     except ValueError as exc:
         raise JudgeParseError(
-            "not_json", f"the judge's answer is not a single JSON object ({exc}): {_preview(text)}"
+            "not_json",
+            f"the judge's answer is not a single JSON object ({exc}): {truncate(text, 120)!r}",
         ) from exc
     if not isinstance(value, dict):
         raise JudgeParseError(
-            "schema", f"the judge's answer is JSON but not an object: {_preview(text)}"
+            "schema", f"the judge's answer is JSON but not an object: {truncate(text, 120)!r}"
         )
     return value
 
