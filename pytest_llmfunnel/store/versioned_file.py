@@ -9,11 +9,12 @@ error, a :class:`VersionedFileError`, whose message names the file, the line
 and what to do next; the caller validates the values it gets back and raises
 through :meth:`VersionedFile.error` so its own messages read the same way.
 
-The JSON is parsed strictly: a key given twice in one object and the
-non-standard constants ``NaN``, ``Infinity`` and ``-Infinity`` are refused.
-The package's writers never produce either, so either means a hand edit,
-and a silently chosen value (the last of two keys, a NaN score) would change
-what the gate decides.
+The JSON is parsed as strictly as dataset rows are
+(:func:`pytest_llmfunnel.dataset.json_rows.loads`): a key given twice in one
+object, ``NaN`` and ``Infinity``, numbers out of range and very deep nesting
+are refused. The package's writers never produce them, so each means a hand
+edit, and a silently chosen value (the last of two keys, a NaN score) would
+change what the gate decides.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pytest_llmfunnel.dataset import json_rows as strict_json
 
 
 class VersionedFileError(ValueError):
@@ -111,42 +114,36 @@ class _NotJSON(ValueError):
         self.line_offset = line_offset
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _NotJSON(f"key {key!r} appears twice in one object; keep one of them")
-        seen[key] = value
-    return seen
-
-
-def _non_finite(value: Any, where: str = "") -> str | None:
-    """The location of the first NaN or infinity inside ``value``, or None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return where or "(top level)"
-    items: Any = ()
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    for key, item in items:
-        found = _non_finite(item, f"{where}.{key}" if where else str(key))
-        if found is not None:
-            return found
-    return None
-
-
 def _loads(text: str) -> Any:
-    """``json.loads`` that refuses a repeated key and NaN/Infinity; raises ValueError saying why."""
+    """One JSON value, strictly (see :mod:`pytest_llmfunnel.dataset.json_rows`)."""
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys)
+        return strict_json.loads(text)
     except json.JSONDecodeError as exc:
         problem = f"not valid JSON ({exc.msg} at column {exc.colno})"
         raise _NotJSON(problem, exc.lineno - 1) from None
-    where = _non_finite(value)
-    if where is not None:
-        raise _NotJSON(f"{where}: NaN and Infinity are not a JSON number; write a finite number")
-    return value
+    except strict_json.JSONProblem as exc:
+        where = _non_finite_at(text)
+        raise _NotJSON(f"{where}: {exc.problem}" if where else exc.problem) from None
+
+
+def _non_finite_at(text: str) -> str | None:
+    """Where the first NaN or infinity sits in ``text``, read leniently; None if none does.
+
+    Only called once strict parsing has failed, to name the field in the message.
+    """
+    try:
+        stack: list[tuple[str, Any]] = [("", json.loads(text))]
+    except (ValueError, RecursionError):
+        return None
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return where or "(top level)"
+        items = value.items() if isinstance(value, dict) else (
+            enumerate(value) if isinstance(value, list) else ())
+        children = [(f"{where}.{key}" if where else str(key), item) for key, item in items]
+        stack.extend(reversed(children))
+    return None
 
 
 def read_versioned(path: str | Path, fmt: FileFormat) -> VersionedFile:
@@ -160,7 +157,7 @@ def read_versioned(path: str | Path, fmt: FileFormat) -> VersionedFile:
     except OSError as exc:
         raise _error(fmt, path, None, f"cannot be read ({exc.strerror or exc})") from None
     try:
-        text = data.decode("utf-8").removeprefix("\ufeff")
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a BOM some editors add
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         problem = f"not UTF-8 text ({exc.reason} at byte {exc.start} of the file)"

@@ -83,9 +83,10 @@ def test_a_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
         (({**HEADER, "version": [3]},), 1, "toy version [3] is not supported"),
         (({**HEADER, "version": 2},), 1, "toy version 2 kept no names; convert it with "
                                         "`toy upgrade`"),
-        ((HEADER, '{"a": 1, "a": 2}'), 2, "key 'a' appears twice in one object"),
-        ((HEADER, '{"a": [1, {"b": -Infinity}]}'), 2, "a.1.b: NaN and Infinity are not a "
-                                                     "JSON number; write a finite number"),
+        ((HEADER, '{"a": 1, "a": 2}'), 2, "duplicate key 'a' in one JSON object"),
+        ((HEADER, '{"a": [1, {"b": -Infinity}]}'), 2, "a.1.b: -Infinity is not valid JSON; "
+                                                     "rebuild it"),
+        ((HEADER, '{"a": 1e999}'), 2, "too large for a float"),
     ],
 )
 def test_each_problem_names_file_line_and_what_to_do(

@@ -87,26 +87,25 @@ def test_a_key_given_twice_is_refused_not_silently_resolved(fmt: Format, tmp_pat
     twice = header[:-1] + f", {json.dumps(key)}: {json.dumps(fmt.header[key])}}}"
     path.write_text(fmt.text(twice), encoding="utf-8")
     message = _message(fmt, path)
-    assert message.startswith(f"{path}:1: ") and f"key {key!r} appears twice" in message
+    assert message.startswith(f"{path}:1: ") and f"duplicate key {key!r}" in message
 
 
 @pytest.mark.parametrize(
-    ("fmt", "extra", "where"),
+    ("fmt", "extra", "says"),
     [
-        pytest.param(BASELINE, {"metrics": {"rate": "NaN"}}, "metrics.rate", id="baseline"),
-        pytest.param(RESULTS, {"warnings": ["Infinity"]}, "warnings.0", id="results"),
+        pytest.param(BASELINE, {"metrics": {"rate": "NaN"}}, "metrics.rate: NaN", id="baseline"),
+        pytest.param(RESULTS, {"warnings": ["Infinity"]}, "warnings.0: Infinity", id="results"),
     ],
 )
 def test_a_number_json_does_not_have_is_refused_naming_where(
-    fmt: Format, extra: dict[str, Any], where: str, tmp_path: Path
+    fmt: Format, extra: dict[str, Any], says: str, tmp_path: Path
 ) -> None:
     # NaN and Infinity are not JSON; the writers never write them, so one was typed in.
     path = tmp_path / "file.jsonl"
     text = json.dumps({**fmt.header, **extra}).replace('"NaN"', "NaN")
     path.write_text(fmt.text(text.replace('"Infinity"', "Infinity")), encoding="utf-8")
     message = _message(fmt, path)
-    assert message.startswith(f"{path}:1: ") and f"{where}: " in message
-    assert "not a JSON number" in message
+    assert message.startswith(f"{path}:1: {says} is not valid JSON; ")
 
 
 @pytest.mark.parametrize("fmt", ALL)
