@@ -32,7 +32,7 @@ from pytest_llmfunnel.funnel.backend import (
     JudgeCallError,
     JudgeRequest,
 )
-from pytest_llmfunnel.funnel.prompts import (
+from pytest_llmfunnel.funnel.judge_answers import (
     JudgeAnswer,
     JudgeParseError,
     PairwiseAnswer,
