@@ -32,6 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.stages.injection import judge_addressing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +94,7 @@ def fp_line(name: str, texts: list[str], show: bool) -> list[str]:
     hits = [t for t in texts if flagged(t)]
     lines = [f"{name:<22} false positives {len(hits)}/{len(texts)} = {len(hits) / len(texts):.3f}"]
     if show:
-        lines += [f"  flagged: {judge_addressing(t).reason} in {t[:80]!r}" for t in hits]
+        lines += [f"  flagged: {judge_addressing(t).reason} in {truncate(t, 80)!r}" for t in hits]
     return lines
 
 

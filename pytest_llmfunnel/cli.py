@@ -6,31 +6,30 @@ human-review slice out to labellers and their labels back in.
 
 Exit codes: 0 done, 1 a problem with the input (a damaged lockfile, a missing
 file, a cache that cannot be read), 2 a usage problem (bad arguments, a
-refused confirmation, a part of the package that is not installed). Expected
-errors print one line on stderr, never a traceback; nothing here prints the
-environment, so no API key can leak into a log.
+refused confirmation). Expected errors print one line on stderr, never a
+traceback; nothing here prints the environment, so no API key can leak into a log.
 
 The report and review commands import their modules only when run, so the
-cache commands stay fast and work even where those parts are absent.
+cache commands stay fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import ModuleType
-from typing import Any, TextIO
+from typing import TextIO
 
 from pytest_llmfunnel import __version__
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.escape import clean
+from pytest_llmfunnel.store.cache_mode import CacheMode, parse_cache_mode
 from pytest_llmfunnel.store.lockfile import LockfileError, export_lockfile, import_lockfile
-from pytest_llmfunnel.store.verdict_cache import CacheMode, VerdictStore, parse_cache_mode
+from pytest_llmfunnel.store.verdict_cache import VerdictStore
+from pytest_llmfunnel.wording import plural
 
 PROG = "llmfunnel"
 DEFAULT_CACHE_DIR = Path(".llmfunnel") / "cache"
@@ -137,7 +136,7 @@ def cmd_cache_export(args: argparse.Namespace) -> int:
     directory = _existing(cache_dir(args.cache_dir))
     with VerdictStore(directory, mode="read-only") as store:
         count = export_lockfile(store, args.path)
-    print(f"exported {count} verdict{_s(count)} from {directory} to {args.path}")
+    print(f"exported {plural(count, 'verdict')} from {directory} to {args.path}")
     return EXIT_OK
 
 
@@ -146,7 +145,7 @@ def cmd_cache_import(args: argparse.Namespace) -> int:
     # An import is an explicit request to write, whatever mode test runs use.
     with VerdictStore(directory, mode="read-write") as store:
         count = import_lockfile(store, args.path)
-    print(f"imported {count} verdict{_s(count)} from {args.path} into {directory}")
+    print(f"imported {plural(count, 'verdict')} from {args.path} into {directory}")
     return EXIT_OK
 
 
@@ -158,9 +157,9 @@ def cmd_cache_clear(args: argparse.Namespace) -> int:
     with VerdictStore(directory) as store:
         count = store.stats().verdicts
         if not args.yes:
-            _confirm(f"Delete {count} cached verdict{_s(count)} from {directory}?")
+            _confirm(f"Delete {plural(count, 'cached verdict')} from {directory}?")
         store.clear()
-    print(f"cleared {count} verdict{_s(count)} from {directory} (recorded outputs kept)")
+    print(f"cleared {plural(count, 'verdict')} from {directory} (recorded outputs kept)")
     return EXIT_OK
 
 
@@ -183,65 +182,41 @@ def _confirm(question: str) -> None:
 # --- report and review (rendered by modules imported on demand) ---------------
 
 
-def optional_module(name: str, command: str) -> ModuleType:
-    """Import ``name`` for ``command``; a missing module is a usage error, not a traceback."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        missing = exc.name or ""
-        if missing and (name == missing or name.startswith(missing + ".")):
-            raise CliError(
-                f"`{PROG} {command}` is not available in this installation "
-                f"(module {name} is missing); upgrade pytest-llmfunnel",
-                EXIT_USAGE,
-            ) from None
-        raise
-
-
-def _function(module: ModuleType, name: str, command: str) -> Callable[..., Any]:
-    function = getattr(module, name, None)
-    if not callable(function):
-        raise CliError(
-            f"`{PROG} {command}` is not available in this installation "
-            f"({module.__name__}.{name} is missing); upgrade pytest-llmfunnel",
-            EXIT_USAGE,
-        )
-    return function  # type: ignore[no-any-return]
+# Each command imports what it renders with when it runs: a start-up choice, so
+# the cache commands do not load the report and review modules.
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    load = _function(optional_module("pytest_llmfunnel.report.results_json", "report"),
-                     "load_results", "report")
+    from pytest_llmfunnel.report.markdown import render_markdown
+    from pytest_llmfunnel.report.results_json import load_results
+    from pytest_llmfunnel.report.terminal_text import render_text
+
+    results = load_results(args.results)
     if args.format == "md":
-        render = _function(optional_module("pytest_llmfunnel.report.markdown", "report"),
-                           "render_markdown", "report")
+        text = render_markdown(results, baseline=args.baseline)
     else:
-        render = _function(optional_module("pytest_llmfunnel.report.terminal_text", "report"),
-                           "render_text", "report")
-    text = render(load(args.results), baseline=args.baseline)
+        text = render_text(results, baseline=args.baseline)
     _emit(text, args.output)
     return EXIT_OK
 
 
 def cmd_review_export(args: argparse.Namespace) -> int:
-    review = optional_module("pytest_llmfunnel.review.label_files", "review export")
-    load = _function(optional_module("pytest_llmfunnel.report.results_json", "review export"),
-                     "load_results", "review export")
-    count = _function(review, "export_from_results", "review export")(
-        load(args.results), args.output, budget=args.budget, seed=args.seed,
+    from pytest_llmfunnel.report.results_json import load_results
+    from pytest_llmfunnel.review.label_files import export_from_results
+
+    count = export_from_results(
+        load_results(args.results), args.output, budget=args.budget, seed=args.seed,
         show_verdicts=args.show_verdicts,
     )
-    print(f"exported {count} case{_s(count)} for review to {args.output}")
+    print(f"exported {plural(count, 'case')} for review to {args.output}")
     return EXIT_OK
 
 
 def cmd_review_import(args: argparse.Namespace) -> int:
-    review = optional_module("pytest_llmfunnel.review.label_files", "review import")
-    load = _function(optional_module("pytest_llmfunnel.report.results_json", "review import"),
-                     "load_results", "review import")
-    summary = _function(review, "import_review", "review import")(
-        args.labels, load(args.results)
-    )
+    from pytest_llmfunnel.report.results_json import load_results
+    from pytest_llmfunnel.review.label_files import import_review
+
+    summary = import_review(args.labels, load_results(args.results))
     _emit(str(summary), None)
     return EXIT_OK
 
@@ -378,7 +353,3 @@ def _write_rows(stream: TextIO, rows: Sequence[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in rows) + 1
     for name, value in rows:
         stream.write(f"{name + ':':<{width}} {value}\n")
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-CacheMode = Literal["read-write", "read-only", "off", "replay-only"]
-CACHE_MODES: tuple[CacheMode, ...] = ("read-write", "read-only", "off", "replay-only")
+from pytest_llmfunnel.store.cache_mode import CACHE_MODES, CacheMode
+
 JudgeChoice = Literal["auto", "openai", "offline"]
 JUDGE_CHOICES: tuple[JudgeChoice, ...] = ("auto", "openai", "offline")
 

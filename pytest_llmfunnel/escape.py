@@ -50,7 +50,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-ELLIPSIS = "…"
+# Re-exported: the renderers cut untrusted text with the one truncation helper.
+from pytest_llmfunnel.display import ELLIPSIS as ELLIPSIS
+from pytest_llmfunnel.display import truncate as truncate
 
 # ESC-introduced sequences: CSI, OSC/DCS/SOS/PM/APC strings (ended by BEL or
 # ST, or unterminated), then any other two-byte escape; and their 8-bit C1 forms.
@@ -153,15 +155,6 @@ def _json_escape(ch: str) -> str:
 def one_line(text: object) -> str:
     """Cleaned text with every run of whitespace collapsed to one space."""
     return " ".join(clean(text).split())
-
-
-def truncate(text: str, limit: int | None) -> str:
-    """``text`` cut to at most ``limit`` characters, the last one an ellipsis."""
-    if limit is None or len(text) <= limit:
-        return text
-    if limit <= 1:
-        return ELLIPSIS[:limit]
-    return text[: limit - 1] + ELLIPSIS
 
 
 def strip_escapes(line: str) -> str:

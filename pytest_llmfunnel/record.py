@@ -50,6 +50,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.models import CaseResult, StageCounts, Usage
 from pytest_llmfunnel.wording import plural
 
@@ -144,8 +145,7 @@ def describe_problems(record: dict[str, Any]) -> list[str]:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
+    return truncate(text, REASON_LIMIT, one_line=True)
 
 
 @dataclass

@@ -13,7 +13,6 @@ from pytest_llmfunnel.review.agreement import (
     kappa_of_pairs,
     krippendorff_alpha,
     proportion,
-    two_rater_alpha,
 )
 from pytest_llmfunnel.review.calibrated_rate import humans_only, labels_needed, with_judge
 
@@ -50,7 +49,7 @@ def test_undefined_coefficients_are_none_not_perfect() -> None:
     assert krippendorff_alpha([(1, 1), (1, 1)]) is None  # no variation at all
     assert krippendorff_alpha([(1, None)]) is None  # nothing pairable
     assert kappa_of_pairs([(True, True), (True, True)]) is None
-    assert two_rater_alpha([1, 2, 1], [1, 2, 1]) == pytest.approx(1.0)
+    assert krippendorff_alpha([(1, 1), (2, 2), (1, 1)]) == pytest.approx(1.0)
 
 
 def test_bootstrap_interval_is_seeded_and_covers_the_truth() -> None:

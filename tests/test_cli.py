@@ -234,30 +234,6 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid choice" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    ("argv", "module"),
-    [
-        (["report", "r.json"], "pytest_llmfunnel.report.results_json"),
-        (["report", "r.json", "--format", "md"], "pytest_llmfunnel.report.markdown"),
-        (["review", "export", "r.json", "-o", "slice.csv"], "pytest_llmfunnel.review.label_files"),
-        (["review", "import", "labels.csv", "--results", "r.json"],
-         "pytest_llmfunnel.review.label_files"),
-    ],
-)
-def test_a_missing_module_is_a_clear_usage_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    argv: list[str], module: str,
-) -> None:
-    stub = types.ModuleType("stub")
-    stub.load_results = lambda path: {"path": path}  # type: ignore[attr-defined]
-    if module != "pytest_llmfunnel.report.results_json":
-        monkeypatch.setitem(sys.modules, "pytest_llmfunnel.report.results_json", stub)
-    monkeypatch.setitem(sys.modules, module, None)
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert f"module {module} is missing" in err and "Traceback" not in err
-
-
 def _stub(monkeypatch: pytest.MonkeyPatch, name: str, **functions: Any) -> None:
     module = types.ModuleType(name)
     for attr, function in functions.items():
@@ -312,26 +288,6 @@ def test_review_commands_call_export_from_results_and_import_review(
     assert cli.main(["review", "import", "l.csv", "--results", "r.json"]) == 0
     assert seen["import"] == (Path("l.csv"), "R")
     assert capsys.readouterr().out == "kappa 0.81\n"
-
-
-def test_a_function_missing_from_a_module_is_a_usage_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _stub(monkeypatch, "pytest_llmfunnel.report.results_json", load_results=lambda path: "R")
-    _stub(monkeypatch, "pytest_llmfunnel.review.label_files")
-    assert cli.main(["review", "import", "l.csv", "--results", "r.json"]) == 2
-    assert "pytest_llmfunnel.review.label_files.import_review is missing" in capsys.readouterr().err
-
-
-def test_an_import_error_inside_an_existing_module_is_not_hidden(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "llmfunnel_broken_mod.py").write_text(
-        "import llmfunnel_no_such_dependency\n", encoding="utf-8"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ModuleNotFoundError, match="llmfunnel_no_such_dependency"):
-        cli.optional_module("llmfunnel_broken_mod", "report")
 
 
 @pytest.mark.parametrize(

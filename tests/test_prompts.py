@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from pytest_llmfunnel.funnel import prompts
+from pytest_llmfunnel.funnel import judge_answers, prompts
 from pytest_llmfunnel.funnel.prompts import (
     RELEVANCE_RUBRIC,
     clean_untrusted,
@@ -285,14 +285,14 @@ def test_strict_schema_is_generated_once_per_answer_model_and_copied_out() -> No
             cls.generated += 1
             return super().model_json_schema(*args, **kwargs)
 
-    first = prompts.strict_schema(CountedAnswer)
+    first = judge_answers.strict_schema(CountedAnswer)
     first["properties"]["score"]["type"] = "string"  # a caller's change stays its own
-    second = prompts.response_format(CountedAnswer, "a", json_schema=True)["json_schema"]
+    second = judge_answers.response_format(CountedAnswer, "a", json_schema=True)["json_schema"]
     assert second["schema"] == {
         "type": "object",
         "properties": {"reasoning": {"type": "string"}, "score": {"type": "number"}},
         "required": ["reasoning", "score"],
         "additionalProperties": False,
     }
-    assert second["schema"] is not prompts.strict_schema(CountedAnswer)
+    assert second["schema"] is not judge_answers.strict_schema(CountedAnswer)
     assert CountedAnswer.generated == 1

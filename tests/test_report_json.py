@@ -224,7 +224,7 @@ def test_a_record_with_an_unknown_field_is_refused() -> None:
     ("content", "message"),
     [
         (None, "no results file at .*--llm-funnel-json="),
-        ("{", r"results.json:1:2: not valid JSON"),
+        ("{", r"results.json:1: not valid JSON \(.* at column 2\); re-run pytest"),
         ("[1, 2]", "not a pytest-llmfunnel results file"),
         ('{"tool": "pytest-llmfunnel", "schema_version": 2}', "schema_version 2 is not supported"),
         ('{"tool": "pytest-llmfunnel", "schema_version": 1}', "tool_version: Field required"),

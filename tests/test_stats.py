@@ -44,12 +44,22 @@ def test_betainc_matches_scipy(a: float, b: float) -> None:
         assert stats.betainc(a, b, x) == pytest.approx(expected, rel=1e-10, abs=1e-14)
 
 
-@pytest.mark.parametrize(("a", "b"), [(1.0, 1.0), (2.0, 5.0), (37.0, 13.0), (0.5, 40.0)])
-def test_beta_ppf_inverts_betainc_like_scipy(a: float, b: float) -> None:
-    for q in (1e-8, 0.004, 0.05, 0.5, 0.95, 0.9999):
-        x = stats.beta_ppf(q, a, b)
-        assert x == pytest.approx(sps.beta.ppf(q, a, b), rel=1e-9)
-        assert special.betainc(a, b, x) == pytest.approx(q, rel=1e-9)
+def test_mean_and_se_textbook_example_and_edges() -> None:
+    # 2, 4, 4, 4, 5, 5, 7, 9: mean 5, sample variance 32/7, se sqrt(32/7/8).
+    mean, se = stats.mean_and_se([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])
+    assert mean == 5.0
+    assert se == pytest.approx(math.sqrt(32 / 7 / 8), rel=1e-15)
+    assert stats.mean_and_se([3.0]) == (3.0, math.inf)
+    mean, se = stats.mean_and_se([])
+    assert math.isnan(mean) and se == math.inf
+
+
+def test_mean_and_se_keeps_precision_where_naive_sums_lose_it() -> None:
+    # A large offset cancels in naive sums of squares; the exact answer is the offset's.
+    values = [1e9 + 4.0, 1e9 + 7.0, 1e9 + 13.0, 1e9 + 16.0]
+    mean, se = stats.mean_and_se(values)
+    assert mean == 1e9 + 10.0
+    assert se == pytest.approx(math.sqrt(30.0 / 4), rel=1e-12)
 
 
 @pytest.mark.parametrize("df", [1.0, 2.0, 3.5, 9.0, 29.0, 250.0])

@@ -14,6 +14,8 @@ import json
 import math
 from typing import Any
 
+from pytest_llmfunnel.display import truncate
+
 __all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "JSONProblem", "deeper_than", "loads"]
 
 #: Far deeper than any case needs (chat input is 3 levels), far below the
@@ -22,10 +24,19 @@ MAX_DEPTH = 64
 #: Python's default limit for converting text to int since 3.11
 #: (``sys.int_info.default_max_str_digits``), applied on every Python version.
 MAX_INT_DIGITS = 4300
+_TOO_DEEP = f"lists and objects nested more than {MAX_DEPTH} levels deep"
 
 
 class JSONProblem(ValueError):
-    """Valid-looking JSON that a dataset must not hold; the message says why."""
+    """Valid-looking JSON that a dataset must not hold; the message says why and what to do.
+
+    ``problem`` is the why alone, for files a person does not edit by hand
+    (their readers give their own advice).
+    """
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(f"{problem}; {fix}" if fix else problem)
+        self.problem = problem
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -34,14 +45,14 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [key for key, _ in pairs]
         key = next(key for index, key in enumerate(keys) if key in keys[:index])
         raise JSONProblem(
-            f"duplicate key {key!r} in one JSON object (JSON readers keep only one of "
-            "them); remove or rename one"
+            f"duplicate key {key!r} in one JSON object (JSON readers keep only one of them)",
+            "remove or rename one",
         )
     return result
 
 
 def _constant(name: str) -> Any:
-    raise JSONProblem(f"{name} is not valid JSON; write the value as a string or null")
+    raise JSONProblem(f"{name} is not valid JSON", "write the value as a string or null")
 
 
 def _integer(text: str) -> int:
@@ -50,7 +61,7 @@ def _integer(text: str) -> int:
     digits = len(text.lstrip("-"))
     if digits > MAX_INT_DIGITS:
         raise JSONProblem(
-            f"integer with {digits} digits (at most {MAX_INT_DIGITS}); write it as a string"
+            f"integer with {digits} digits (at most {MAX_INT_DIGITS})", "write it as a string"
         )
     return int(text)
 
@@ -58,7 +69,9 @@ def _integer(text: str) -> int:
 def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise JSONProblem(f"number {text[:40]!r} is too large for a float; write it as a string")
+        raise JSONProblem(
+            f"number {truncate(text, 40)!r} is too large for a float", "write it as a string"
+        )
     return value
 
 
@@ -76,10 +89,10 @@ def loads(text: str) -> Any:
     try:
         value = _DECODER.decode(text)
     except RecursionError:
-        raise JSONProblem(_too_deep()) from None
+        raise JSONProblem(_TOO_DEEP, "flatten the value") from None
     # No walk when the text cannot nest that deep: one bracket per level at least.
     if text.count("[") + text.count("{") > MAX_DEPTH and deeper_than(value, MAX_DEPTH):
-        raise JSONProblem(_too_deep())
+        raise JSONProblem(_TOO_DEEP, "flatten the value")
     return value
 
 
@@ -98,7 +111,3 @@ def deeper_than(value: Any, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
-
-
-def _too_deep() -> str:
-    return f"lists and objects nested more than {MAX_DEPTH} levels deep; flatten the value"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmfunnel.dataset import json_rows as dataset_json
+from pytest_llmfunnel.display import shown_path
 
 __all__ = ["READERS", "DatasetError", "RawRow", "kind", "read_text"]
 
@@ -47,21 +48,13 @@ class DatasetError(Exception):
         self.path = Path(path)
         self.detail = message
         self.line, self.field, self.item = line, field, item
-        parts = [_display(self.path) + (f":{line}" if line is not None else "")]
+        parts = [shown_path(self.path) + (f":{line}" if line is not None else "")]
         parts += [f"item [{item}]"] if item is not None else []
         parts += [f"field {field!r}"] if field is not None else []
         super().__init__(": ".join([*parts, message]))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.detail, self.line, self.field, self.item))
-
-
-def _display(path: Path) -> str:
-    """The path relative to the working directory when inside it, so editors can jump to it."""
-    try:
-        return path.absolute().relative_to(Path.cwd()).as_posix()
-    except (ValueError, OSError):
-        return str(path)
 
 
 def kind(value: Any) -> str:

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.endpoint.retry import Clock
 
 Redact = Callable[[str], str]
@@ -123,7 +124,7 @@ def server_message(body: object, fallback: str, *, redact: Redact = _same) -> st
         message = json.dumps(body, default=str)
     else:
         message = fallback
-    return redact(message).strip()[:300] or "(no message)"
+    return truncate(redact(message).strip(), 300) or "(no message)"
 
 
 def connection_fault(exc: BaseException, *, base_url: str, redact: Redact = _same) -> Fault:
@@ -139,7 +140,7 @@ def connection_fault(exc: BaseException, *, base_url: str, redact: Redact = _sam
         reason = "connection refused" if refused is not None else "could not connect"
         cause = exc.__cause__
         if refused is None and cause is not None and str(cause):
-            reason += f" ({type(cause).__name__}: {redact(str(cause))[:200]})"
+            reason += f" ({type(cause).__name__}: {truncate(redact(str(cause)), 200)})"
         fix = (
             f"check the base URL {base_url} (--llm-funnel-base-url) and that the server "
             "is running"
@@ -147,8 +148,8 @@ def connection_fault(exc: BaseException, *, base_url: str, redact: Redact = _sam
         return Fault("connection", True, reason, fix=fix, unreachable=True)
     cause = exc.__cause__
     if cause is not None and str(cause):
-        return Fault("connection", True,
-                     f"connection failed ({type(cause).__name__}: {redact(str(cause))[:200]})")
+        shown = truncate(redact(str(cause)), 200)
+        return Fault("connection", True, f"connection failed ({type(cause).__name__}: {shown})")
     return Fault("connection", True, "connection failed")
 
 

@@ -147,7 +147,6 @@ class FunnelRunner:
     concurrency: int = 16
     case_timeout: float = 120.0
     parse_retries: int = 2
-    progress: Callable[[int, int], None] | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     outputs: OutputRecorder | None = None
     call_targets: bool = True
@@ -175,12 +174,10 @@ class FunnelRunner:
         for index, unit in enumerate(units):
             by_case.setdefault(unit.case.id, []).append(index)
         groups = iter(list(by_case.values()))
-        done = 0
         # Enough cases in flight to keep the judge limit busy while others run checks.
         workers = max(1, min(len(by_case), self.concurrency * 2))
 
         async def worker() -> None:
-            nonlocal done
             for group in groups:
                 if self.stop_event.is_set():
                     return
@@ -191,9 +188,6 @@ class FunnelRunner:
                     results[index] = result
                     if on_result is not None:
                         on_result(index, result)
-                done += len(group)
-                if self.progress is not None:
-                    self.progress(done, len(units))
 
         await asyncio.gather(*(worker() for _ in range(workers)))
         final = []

@@ -38,6 +38,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_llmfunnel.atomic import atomic_write
+from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
 from pytest_llmfunnel.wording import plural
 
 FORMAT: Final = "pytest-llmfunnel baseline"
@@ -49,8 +50,15 @@ DEFAULT_DIR = "__llmfunnel_baselines__"
 DEFAULT_VARIANT = "default"
 
 
-class BaselineError(Exception):
+class BaselineError(VersionedFileError):
     """A baseline file that cannot be used; the message names file:line and the fix."""
+
+
+BASELINE_FORMAT = FileFormat(
+    noun="baseline file", short="baseline", marker_key="format", marker=FORMAT,
+    version_key="version", version=VERSION, error=BaselineError,
+    create="create it with --llm-funnel-update-baseline", fix=UPDATE_HINT, upgrade=UPDATE_HINT,
+)
 
 
 class StageInfo(BaseModel):
@@ -117,10 +125,6 @@ class Baseline(BaseModel):
         """Case lines by (case id, variant)."""
         return {c.key: c for c in self.cases}
 
-    @property
-    def case_ids(self) -> frozenset[str]:
-        return frozenset(c.case for c in self.cases)
-
 
 def _dumps(value: Any) -> str:
     # Sorted keys, one space after separators: compact, yet diffs stay readable.
@@ -161,56 +165,26 @@ def _problem(error: ValidationError) -> str:
 
 def load_baseline(path: Path) -> Baseline:
     """Read and validate a baseline file; raise BaselineError naming file:line."""
-    path = Path(path)
+    read = read_versioned(path, BASELINE_FORMAT)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BaselineError(
-            f"{path}: no baseline file; create it with --llm-funnel-update-baseline"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"{path}: cannot be read ({exc}); {UPDATE_HINT}") from None
-
-    def fail(lineno: int, what: str) -> BaselineError:
-        return BaselineError(f"{path}:{lineno}: {what}; {UPDATE_HINT}")
-
-    rows: list[tuple[int, Any]] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise fail(lineno, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-    if not rows:
-        raise fail(1, "the file is empty, expected a baseline header")
-    lineno, raw = rows[0]
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise fail(lineno, f"the first line is not a header with format {FORMAT!r}")
-    if raw.get("version") != VERSION:
-        raise fail(
-            lineno, f"baseline version {raw.get('version')!r} is not supported (this "
-            f"version of pytest-llmfunnel reads version {VERSION})"
-        )
-    try:
-        header = BaselineHeader.model_validate(raw)
+        header = BaselineHeader.model_validate(read.header)
     except ValidationError as exc:
-        raise fail(lineno, f"invalid header: {_problem(exc)}") from None
+        raise read.error(read.header_line, f"invalid header: {_problem(exc)}") from None
     cases: list[BaselineCase] = []
     seen: dict[tuple[str, str], int] = {}
-    for lineno, raw in rows[1:]:
+    for lineno, raw in read.rows:
         try:
             case = BaselineCase.model_validate(raw)
         except ValidationError as exc:
-            raise fail(lineno, f"invalid case line: {_problem(exc)}") from None
+            raise read.error(lineno, f"invalid case line: {_problem(exc)}") from None
         if case.key in seen:
-            raise fail(
+            raise read.error(
                 lineno, f"duplicate line for case {case.case!r} variant {case.variant!r} "
                 f"(first at line {seen[case.key]})"
             )
         unknown = sorted(set(case.stages) - set(header.stages))
         if unknown:
-            raise fail(lineno, f"stage {unknown[0]!r} is not declared in the header")
+            raise read.error(lineno, f"stage {unknown[0]!r} is not declared in the header")
         seen[case.key] = lineno
         cases.append(case)
     return Baseline(header=header, cases=tuple(sorted(cases, key=lambda c: c.key)))

@@ -44,6 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.gate import sensitivity
 from pytest_llmfunnel.gate.baseline_file import Baseline, BaselineCase
 from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, Mode, PairedSample, decide
@@ -196,8 +197,7 @@ def _label(key: tuple[str, str]) -> str:
 
 
 def _excerpt(text: str | None) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= EXCERPT_LIMIT else text[: EXCERPT_LIMIT - 1] + "…"
+    return truncate(text or "", EXCERPT_LIMIT, one_line=True)
 
 
 def _not_comparable(dataset: str, spec: MetricSpec, n: int, reason: str) -> GateDecision:

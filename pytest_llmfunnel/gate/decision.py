@@ -40,17 +40,17 @@ twice its tolerance would be missed more than 20% of the time.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from pytest_llmfunnel import stats
-from pytest_llmfunnel.gate import margin as margin_mod
+from pytest_llmfunnel.gate.paired_tests import Tested, binary_test, score_test
 from pytest_llmfunnel.wording import plural
 
 Decision = Literal["ok", "improved", "regressed", "not comparable"]
 Mode = Literal["superiority", "non-inferiority"]
-POWER = 0.8
 UNDERPOWERED = 2.0  # a drop this many tolerances wide should be caught with POWER
 
 
@@ -159,101 +159,7 @@ class GateDecision:
         return f"{head}. {nxt}" if nxt else head
 
 
-@dataclass(frozen=True)
-class _Tested:
-    """Per-sample statistics in *oriented* units (positive = better).
-
-    Every p-value tests the change against a margin: ``p_worse`` H1 Δ < −tol,
-    ``p_better`` H1 Δ > +tol, ``p_noninferior`` H1 Δ > −tol. ``upper`` is the
-    dual of ``p_worse`` (upper(a) < −tol iff p_worse < a), ``lower`` of the other two.
-    ``mde(level)`` is the drop caught with 80% power by the superiority test;
-    ``margin_mde(level)`` the margin non-inferiority is shown at with 80% power
-    when nothing changed; ``needed(level, drop, margin)`` the cases for that power.
-    """
-
-    n: int
-    baseline_mean: float
-    current_mean: float
-    diff: float
-    test: str
-    flips: tuple[int, int] | None
-    p_worse: float
-    p_better: float
-    p_noninferior: float
-    upper: Callable[[float], float]
-    lower: Callable[[float], float]
-    mde: Callable[[float], float]
-    margin_mde: Callable[[float], float]
-    needed: Callable[[float, float, float], int | None]
-
-
-def _binary(diffs: list[float], n: int, tol: float) -> _Tested:
-    worse, better = diffs.count(-1.0), diffs.count(1.0)
-    # The background discordance the power calculation keeps under the alternative.
-    q = (worse + better) / n
-
-    def needed(level: float, drop: float, margin: float) -> int | None:
-        return margin_mod.binary_cases_needed(q / 2 + drop, q / 2, -margin, level, POWER)
-
-    return _Tested(
-        n=n,
-        baseline_mean=math.nan,
-        current_mean=math.nan,
-        diff=(better - worse) / n,
-        test="tango-score",
-        flips=(worse, better),
-        p_worse=margin_mod.tango_p_below(better, worse, n, -tol),
-        p_better=margin_mod.tango_p_above(better, worse, n, tol),
-        p_noninferior=margin_mod.tango_p_above(better, worse, n, -tol),
-        upper=lambda level: margin_mod.tango_upper(better, worse, n, level),
-        lower=lambda level: margin_mod.tango_lower(better, worse, n, level),
-        mde=lambda level: margin_mod.binary_mde(n, q, tol, level, POWER),
-        margin_mde=lambda level: margin_mod.binary_margin_mde(n, q, level, POWER),
-        needed=needed,
-    )
-
-
-def _score(diffs: list[float], tol: float) -> _Tested:
-    n = len(diffs)
-    df = n - 1
-    mean, se = stats.mean_and_se(diffs)
-    sd = se * math.sqrt(n)
-
-    def needed(level: float, drop: float, margin: float) -> int | None:
-        gap = drop - margin
-        if gap <= 0.0:
-            return None
-        if sd == 0.0:
-            return 2
-        z_normal = stats.norm_ppf(1.0 - level) + stats.norm_ppf(POWER)
-        k = max(2, math.ceil((z_normal * sd / gap) ** 2))
-        for _ in range(20):  # fixed point: the t quantiles depend on the count
-            z = stats.t_ppf(1.0 - level, k - 1) + stats.t_ppf(POWER, k - 1)
-            new = max(2, math.ceil((z * sd / gap) ** 2))
-            if new == k:
-                break
-            k = new
-        return k
-
-    return _Tested(
-        n=n,
-        baseline_mean=math.nan,
-        current_mean=math.nan,
-        diff=mean,
-        test="paired-t",
-        flips=None,
-        p_worse=margin_mod.t_p_below(mean, se, df, -tol),
-        p_better=margin_mod.t_p_below(-mean, se, df, -tol),
-        p_noninferior=margin_mod.t_p_below(-mean, se, df, tol),
-        upper=lambda level: margin_mod.t_bound(mean, se, df, level),
-        lower=lambda level: -margin_mod.t_bound(-mean, se, df, level),
-        mde=lambda level: tol + margin_mod.t_mde(se, df, level, POWER),
-        margin_mde=lambda level: margin_mod.t_mde(se, df, level, POWER),
-        needed=needed,
-    )
-
-
-def _test_sample(sample: PairedSample) -> _Tested | str:
+def _test_sample(sample: PairedSample) -> Tested | str:
     """Per-sample statistics, or the reason the pair cannot be compared."""
     spec = sample.metric
     n = len(sample.baseline)
@@ -278,15 +184,15 @@ def _test_sample(sample: PairedSample) -> _Tested | str:
                 f"{sample.dataset}/{spec.name} is binary but has values "
                 "other than 0 and 1; declare it kind='score'"
             )
-        tested = _binary(diffs, n, spec.tolerance_units)
+        tested = binary_test(diffs, n, spec.tolerance_units)
     else:
         if n < 2:
             return "a score needs at least 2 paired cases to estimate its noise"
-        tested = _score(diffs, spec.tolerance_units)
+        tested = score_test(diffs, spec.tolerance_units)
     return replace(
         tested,
-        baseline_mean=math.fsum(sample.baseline) / n,
-        current_mean=math.fsum(sample.current) / n,
+        baseline_mean=statistics.fmean(sample.baseline),
+        current_mean=statistics.fmean(sample.current),
     )
 
 
@@ -329,13 +235,13 @@ def decide(
     if mode not in ("superiority", "non-inferiority"):
         raise ValueError(f"mode must be 'superiority' or 'non-inferiority', got {mode!r}")
     tested = [_test_sample(s) for s in samples]
-    gated = [i for i, t in enumerate(tested) if isinstance(t, _Tested) and samples[i].metric.gated]
+    gated = [i for i, t in enumerate(tested) if isinstance(t, Tested) and samples[i].metric.gated]
     alpha_m = alpha / max(len(gated), 1)
     primary: dict[int, float] = {}
     improve: dict[int, float] = {}
     for i in gated:
         t = tested[i]
-        assert isinstance(t, _Tested)
+        assert isinstance(t, Tested)
         primary[i] = t.p_worse if mode == "superiority" else t.p_noninferior
         improve[i] = t.p_better
     holm_primary = _holm_family(primary, alpha)
@@ -350,7 +256,7 @@ def decide(
     ]
 
 
-def _power_note(t: _Tested, mode: Mode, tol: float, alpha_m: float, mde: float) -> str | None:
+def _power_note(t: Tested, mode: Mode, tol: float, alpha_m: float, mde: float) -> str | None:
     """Why the metric cannot resolve its tolerance, with the cases it would need; or None."""
     if not underpowered(mde, tol, mode):
         return None
@@ -384,7 +290,7 @@ def underpowered(mde: float, tolerance: float, mode: Mode) -> bool:
 
 def _decide_one(
     sample: PairedSample,
-    t: _Tested | str,
+    t: Tested | str,
     mode: Mode,
     alpha: float,
     alpha_m: float,

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import pytest
 
 from pytest_llmfunnel.dataset.load import DatasetError, resolve_dataset_path
+from pytest_llmfunnel.display import shown_path
 from pytest_llmfunnel.escape import clean, terminal_text
 from pytest_llmfunnel.funnel.runner import Funnel, Unit, units_for
 from pytest_llmfunnel.gate.baseline_file import Baseline
@@ -60,7 +61,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     fs.specs[where] = spec
     root = fs.config.rootpath
     fs.spec_meta[where] = {
-        "path": _relative(dataset.path, root),
+        "path": shown_path(dataset.path, root),
         "baseline": None if baseline_file is None else str(baseline_file),
         "baseline_from": where_from,  # "default", "ini", "marker" or "off"
         "ids": list(positions),
@@ -501,11 +502,3 @@ def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:
         f"{ERRORS_ABOVE}, {hint}."
     )
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def _relative(path: Path, root: Path) -> str:
-    """A dataset path as reports show it: relative to the rootdir, with forward slashes."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmfunnel.display import shown_path as display_path
 from pytest_llmfunnel.gate.baseline_file import (
     Baseline,
     BaselineError,
@@ -291,10 +292,7 @@ def create_command(key: str) -> str:
 
 def shown_path(path: str, fs: FunnelSession) -> str:
     """A path as the summary shows it: relative to the rootdir when inside it."""
-    try:
-        return Path(path).resolve().relative_to(fs.config.rootpath.resolve()).as_posix()
-    except ValueError:
-        return path
+    return display_path(path, fs.config.rootpath)
 
 
 def step_summary_path() -> Path | None:

@@ -29,13 +29,23 @@ from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.completeness import Extent
 from pytest_llmfunnel.report.summary import FlipLike, ReportData, summarize
+from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
 
 SCHEMA_VERSION = 1
 TOOL = "pytest-llmfunnel"
 
 
-class ResultsError(ValueError):
+class ResultsError(VersionedFileError):
     """A results file that cannot be read; the message names the file and what to do."""
+
+
+RESULTS_FORMAT = FileFormat(
+    noun="results file", short="results", marker_key="tool", marker=TOOL,
+    version_key="schema_version", version=SCHEMA_VERSION, error=ResultsError, lines=False,
+    create="write one with pytest --llm-funnel --llm-funnel-json={path}",
+    fix="re-run pytest to write it again",
+    upgrade=f"use the {TOOL} version that wrote it, or re-run pytest to write the file again",
+)
 
 
 class _Model(BaseModel):
@@ -343,43 +353,16 @@ def write_results(document: ResultsDocument, path: str | Path) -> None:
 
 def load_results(path: str | Path) -> ResultsDocument:
     """Read a results file, or raise :class:`ResultsError` saying what is wrong and what to do."""
-    source = Path(path)
+    read = read_versioned(path, RESULTS_FORMAT)
     try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(
-            f"no results file at {source}; write one with pytest --llm-funnel "
-            f"--llm-funnel-json={source}"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{source}: cannot read the results file: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(
-            f"{source}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); "
-            "the file may be truncated: re-run pytest to write it again"
-        ) from None
-    if not isinstance(data, dict) or data.get("tool") != TOOL:
-        raise ResultsError(f"{source}: not a {TOOL} results file (no \"tool\": \"{TOOL}\")")
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ResultsError(
-            f"{source}: results schema_version {version!r} is not supported (this "
-            f"{TOOL} reads version {SCHEMA_VERSION}); use the {TOOL} version that wrote it, "
-            "or re-run pytest to write the file again"
-        )
-    try:
-        return ResultsDocument.model_validate(data)
+        return ResultsDocument.model_validate(read.header)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
             for e in exc.errors()[:5]
         )
         more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
-        raise ResultsError(
-            f"{source}: not a valid {TOOL} results file: {problems}{more}"
-        ) from None
+        raise read.error(None, f"not a valid {TOOL} results file: {problems}{more}") from None
 
 
 def schema_markdown() -> str:

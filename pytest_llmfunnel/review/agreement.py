@@ -110,14 +110,6 @@ def _ordinal(
     return delta
 
 
-def two_rater_alpha(
-    a: Sequence[Hashable], b: Sequence[Hashable], level: Level = "nominal",
-    order: Sequence[Hashable] | None = None,
-) -> float | None:
-    """Krippendorff's alpha of two raters who each rated every item."""
-    return krippendorff_alpha([(x, y) for x, y in zip(a, b, strict=True)], level, order)
-
-
 def bootstrap_interval(
     items: Sequence[T],
     statistic: Callable[[Sequence[T]], float | None],

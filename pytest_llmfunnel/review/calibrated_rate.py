@@ -86,7 +86,7 @@ def humans_only(labels: Sequence[float], population: int, alpha: float = 0.05) -
     """
     n, big_n = len(labels), population
     _check(n, big_n)
-    mean = math.fsum(labels) / n
+    mean = statistics.fmean(labels)
     fpc = 1.0 - n / big_n
     if fpc <= 0.0:
         return RateInterval(mean, mean, mean, n, big_n)
@@ -124,7 +124,7 @@ def with_judge(
     var_f = statistics.variance(judged_labelled)
     lam = statistics.covariance(labels, judged_labelled) / var_f if var_f > 0 else 0.0
     residuals = [y - lam * f for y, f in zip(labels, judged_labelled, strict=True)]
-    correction = math.fsum(residuals) / n
+    correction = statistics.fmean(residuals)
     unlabelled = len(judged_unlabelled)
     estimate = (math.fsum(labels) + lam * math.fsum(judged_unlabelled)
                 + unlabelled * correction) / big_n

@@ -17,7 +17,6 @@ transaction: a bad line leaves the cache exactly as it was.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -28,14 +27,31 @@ from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.funnel.backend import CachedAnswer, JudgeRequest
 from pytest_llmfunnel.models import Usage, canonical_json, sha256_json
 from pytest_llmfunnel.store.verdict_cache import VerdictRecord, VerdictStore
+from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
 from pytest_llmfunnel.wording import plural
 
 LOCKFILE_NAME: Final = "pytest-llmfunnel verdicts"
 LOCKFILE_VERSION: Final = 2  # 2: every line carries a digest of the whole record
 
 
-class LockfileError(Exception):
+class LockfileError(VersionedFileError):
     """A lockfile that cannot be read, written or trusted; the message names file:line."""
+
+
+LOCKFILE_FORMAT = FileFormat(
+    noun="lockfile", short="lockfile", marker_key="lockfile", marker=LOCKFILE_NAME,
+    version_key="version", version=LOCKFILE_VERSION, error=LockfileError,
+    create="write one with `llmfunnel cache export`",
+    fix="re-export it with `llmfunnel cache export`",
+    upgrade="re-export it with this version",
+    old_versions={
+        1: f"lockfile version 1 carries no checksum of its answers, so this version (which "
+        f"reads {LOCKFILE_VERSION}) cannot tell a hand-edited score from a judged one; "
+        "re-export it: import it with the version that wrote it, then run `llmfunnel cache "
+        "export`, or record the verdicts again with --llm-funnel-cache=read-write "
+        "--llm-funnel-export-lockfile",
+    },
+)
 
 
 class LockfileHeader(BaseModel):
@@ -144,51 +160,45 @@ def export_lockfile(
 
 def read_lockfile(path: str | Path) -> list[VerdictRecord]:
     """Parse and verify a whole lockfile; raise LockfileError naming file:line."""
-    path = Path(path)
+    read = read_versioned(path, LOCKFILE_FORMAT)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LockfileError(
-            f"no lockfile at {path}; write one with `llmfunnel cache export`"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise LockfileError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise LockfileError(
-            f"{path}:1: empty lockfile; expected the header "
-            f"{canonical_json(LockfileHeader().model_dump())}"
-        )
-    _check_header(path, lines[0])
+        LockfileHeader.model_validate(read.header)
+    except ValidationError as exc:
+        raise read.error(read.header_line, f"bad header: {_first_error(exc)}") from None
     records: list[VerdictRecord] = []
     first_line: dict[str, tuple[int, LockfileLine]] = {}
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        entry = _parse_line(where, line)
+    for number, raw in read.rows:
+        try:
+            entry = LockfileLine.model_validate(raw)
+        except ValidationError as exc:
+            raise read.error(number, f"bad verdict line: {_first_error(exc)}") from None
         actual = JudgeRequest(body=entry.body, base_url=entry.base_url, repeat=entry.repeat)
         if actual.cache_key() != entry.key:
-            raise LockfileError(
-                f"{where}: key {entry.key[:16]}... does not match its request (the sha256 of "
+            raise read.error(
+                number,
+                f"key {entry.key[:16]}... does not match its request (the sha256 of "
                 f"body, base_url and repeat is {actual.cache_key()[:16]}...). The line was "
-                "edited or damaged: re-export the lockfile, or delete this line."
+                "edited or damaged",
+                "re-export the lockfile, or delete this line",
             )
         if entry.digest != entry.expected_digest():
-            raise LockfileError(
-                f"{where}: the checksum does not match the line (digest "
+            raise read.error(
+                number,
+                f"the checksum does not match the line (digest "
                 f"{entry.digest[:16] or '(none)'}..., the sha256 of its other fields is "
                 f"{entry.expected_digest()[:16]}...): its answer or request was edited or "
-                "damaged. Verdicts come from the judge, not from hand edits: re-export the "
-                "lockfile with `llmfunnel cache export` (or --llm-funnel-export-lockfile), "
-                "or delete this line."
+                "damaged. Verdicts come from the judge, not from hand edits",
+                "re-export the lockfile with `llmfunnel cache export` "
+                "(or --llm-funnel-export-lockfile), or delete this line",
             )
         if entry.key in first_line:
             seen_at, seen = first_line[entry.key]
             if seen != entry:
-                raise LockfileError(
-                    f"{where}: key {entry.key[:16]}... already appears on line {seen_at} "
-                    "with a different answer; keep one of the two lines"
+                raise read.error(
+                    number,
+                    f"key {entry.key[:16]}... already appears on line {seen_at} "
+                    "with a different answer",
+                    "keep one of the two lines",
                 )
             continue
         first_line[entry.key] = (number, entry)
@@ -207,46 +217,6 @@ def import_lockfile(store: VerdictStore, path: str | Path) -> int:
             "choose another --llm-funnel-cache mode"
         )
     return store.import_records(read_lockfile(path))
-
-
-def _check_header(path: Path, line: str) -> None:
-    expected = canonical_json(LockfileHeader().model_dump())
-    try:
-        header = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise LockfileError(f"{path}:1: the header is not valid JSON ({exc.msg})") from None
-    if not isinstance(header, dict) or header.get("lockfile") != LOCKFILE_NAME:
-        raise LockfileError(
-            f"{path}:1: not a pytest-llmfunnel verdict lockfile; expected the header {expected}"
-        )
-    if header.get("version") == 1:
-        raise LockfileError(
-            f"{path}:1: lockfile version 1 carries no checksum of its answers, so this "
-            f"version (which reads {LOCKFILE_VERSION}) cannot tell a hand-edited score from "
-            "a judged one; re-export it: import it with the version that wrote it, then run "
-            "`llmfunnel cache export`, or record the verdicts again with "
-            "--llm-funnel-cache=read-write --llm-funnel-export-lockfile"
-        )
-    if header.get("version") != LOCKFILE_VERSION:
-        raise LockfileError(
-            f"{path}:1: lockfile version {header.get('version')!r} is not supported "
-            f"(this version reads {LOCKFILE_VERSION}); re-export it with this version"
-        )
-    try:
-        LockfileHeader.model_validate_json(line)
-    except ValidationError as exc:
-        raise LockfileError(f"{path}:1: bad header: {_first_error(exc)}") from None
-
-
-def _parse_line(where: str, line: str) -> LockfileLine:
-    try:
-        json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise LockfileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-    try:
-        return LockfileLine.model_validate_json(line)
-    except ValidationError as exc:
-        raise LockfileError(f"{where}: bad verdict line: {_first_error(exc)}") from None
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.backend import JudgeRequest
 from pytest_llmfunnel.models import canonical_json
 
@@ -79,7 +80,7 @@ def _same(a: object, b: object) -> bool:
 
 def _short(value: object) -> str:
     text = "(absent)" if value is _ABSENT else canonical_json(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+    return truncate(text, _SHOWN)
 
 
 def _content_text(message: object) -> str:
@@ -100,7 +101,7 @@ def _diff_messages(old: object, new: object) -> list[Difference]:
         elif not _same(old[index], new[index]):
             before, after = _content_text(old[index]), _content_text(new[index])
             lines = [
-                line[:_SHOWN]
+                truncate(line, _SHOWN)
                 for line in difflib.unified_diff(
                     before.splitlines(), after.splitlines(), lineterm="", n=0
                 )

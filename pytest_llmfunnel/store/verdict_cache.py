@@ -18,26 +18,23 @@ with a warning, not code that runs.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, TypeVar
 
-import diskcache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_llmfunnel.funnel.backend import CachedAnswer, CacheMissError, JudgeRequest
 from pytest_llmfunnel.models import Case, canonical_json, sha256_json
-from pytest_llmfunnel.redact import Redactor
-from pytest_llmfunnel.store.miss_reasons import Explanation, explain_miss
-from pytest_llmfunnel.store.plain_disk import PlainDataDisk
+from pytest_llmfunnel.store.cache_mode import CacheMode
+from pytest_llmfunnel.store.disk_store import DiskStore
 
-CacheMode = Literal["read-write", "read-only", "off", "replay-only"]
-CACHE_MODES: tuple[CacheMode, ...] = get_args(CacheMode)
+# Re-exported: callers catch it where they use the stores.
+from pytest_llmfunnel.store.disk_store import SecretInValueError as SecretInValueError
+from pytest_llmfunnel.store.miss_reasons import Explanation, explain_miss
 
 RECORD_HINT = (
     "run once with --llm-funnel-cache=read-write, "
@@ -47,23 +44,10 @@ RECORD_HINT = (
 _VERDICT = "verdict"
 _INDEX = "index"
 _OUTPUT = "output"
-_log = logging.getLogger("pytest_llmfunnel")
-
-
-def parse_cache_mode(value: str) -> CacheMode:
-    """Validate a cache mode from the command line or a config file."""
-    for mode in CACHE_MODES:
-        if value == mode:
-            return mode
-    raise ValueError(f"unknown cache mode {value!r}; expected one of: {', '.join(CACHE_MODES)}")
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-class SecretInValueError(ValueError):
-    """A value about to be cached contains one of the configured secrets."""
 
 
 class VerdictRecord(BaseModel):
@@ -112,93 +96,7 @@ class CacheStats(BaseModel):
 
 
 
-class _DiskStore:
-    """The shared part of both stores: opening, the mode, the secret guard, closing.
-
-    The cache directory is opened lazily, so a store in mode ``off`` never
-    touches the disk unless asked for statistics or an export.
-    """
-
-    def __init__(
-        self, directory: str | Path, *, mode: CacheMode = "read-write", secrets: Iterable[str] = ()
-    ) -> None:
-        self.directory = Path(directory)
-        self.mode = parse_cache_mode(mode)
-        self._redact = Redactor(secrets)
-        self._cache: diskcache.Cache | None = None
-        self._lock = threading.Lock()
-        self.withheld = 0  # values not cached because they held a secret
-
-    @property
-    def cache(self) -> diskcache.Cache:
-        with self._lock:
-            if self._cache is None:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                ignore = self.directory / ".gitignore"
-                if not ignore.exists():
-                    # The cache is local state; what a repo commits is the lockfile.
-                    ignore.write_text("*\n", encoding="utf-8")
-                # A run reads each verdict once, so SQLite's 64 MB memory map
-                # and 32 MB page cache (diskcache's defaults) bought nothing
-                # but resident memory: 3.7 KB per case in a warm 10,000-case
-                # run (benchmarks/scale.py). Reads go through the OS cache.
-                self._cache = diskcache.Cache(
-                    str(self.directory),
-                    disk=PlainDataDisk,
-                    eviction_policy="none",
-                    cull_limit=0,
-                    sqlite_mmap_size=0,
-                    sqlite_cache_size=1024,  # pages: 4 MB
-                )
-            return self._cache
-
-    def guard_secrets(self, text: str, what: str) -> None:
-        """Raise SecretInValueError if ``text`` contains a configured secret."""
-        if self._redact.contains(text):
-            raise SecretInValueError(
-                f"refusing to cache {what}: it contains one of the configured secrets "
-                "(an API key?). Check that no prompt, output or base URL embeds a key; "
-                "pass credentials through the environment instead."
-            )
-
-    def _withhold(self, text: str, what: str) -> bool:
-        """True, with a logged warning, when ``text`` holds a secret and must not be stored.
-
-        A run never fails for it: the value is simply not cached, so it is
-        produced afresh next time.
-        """
-        if not self._redact.contains(text):
-            return False
-        self.withheld += 1
-        _log.warning(
-            "llm-funnel: not caching %s: it contains the API key (check that no prompt, "
-            "output or base URL embeds a key)",
-            what,
-        )
-        return True
-
-    def _count_keys(self, prefix: str) -> int:
-        return sum(1 for key in self.cache.iterkeys() if str(key).startswith(prefix))
-
-    def close(self) -> None:
-        with self._lock:
-            if self._cache is not None:
-                self._cache.close()
-                self._cache = None
-
-    def __enter__(self) -> _DiskStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class VerdictStore(_DiskStore):
+class VerdictStore(DiskStore):
     """Parsed judge answers on disk; satisfies :class:`pytest_llmfunnel.funnel.backend.AnswerStore`.
 
     Args:
@@ -382,7 +280,7 @@ def _index_key(case_id: str, stage: str) -> str:
     return f"last:{canonical_json([case_id, stage])}"
 
 
-class OutputStore(_DiskStore):
+class OutputStore(DiskStore):
     """Recorded outputs of the system under test (opt-in), beside the verdicts.
 
     Keyed by the case fingerprint (input, context, expected), the target's name

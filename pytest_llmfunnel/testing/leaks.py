@@ -5,12 +5,15 @@ nowhere else: not into a cache or report file, not into printed output, not
 into an error message or its chained causes. :func:`find_secret` says where it
 occurs; :func:`assert_secret_absent` fails naming those places.
 
-Standard library only, so it runs wherever the package does.
+Standard library and this package's display helper only, so it runs wherever the
+package does.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from pytest_llmfunnel.display import truncate
 
 
 def find_secret(secret: str, *places: object) -> list[str]:
@@ -37,13 +40,13 @@ def find_secret(secret: str, *places: object) -> list[str]:
             chain: BaseException | None = place
             while chain is not None:
                 if secret in str(chain) or secret in repr(chain):
-                    found.append(f"{type(chain).__name__}: {repr(chain)[:60]}")
+                    found.append(f"{type(chain).__name__}: {truncate(repr(chain), 60)}")
                 chain = chain.__cause__ or chain.__context__
         elif isinstance(place, str):
             if secret in place:
-                found.append(f"text: {place[:60]!r}")
+                found.append(f"text: {truncate(place, 60)!r}")
         elif secret in repr(place):
-            found.append(f"{type(place).__name__}: {repr(place)[:60]}")
+            found.append(f"{type(place).__name__}: {truncate(repr(place), 60)}")
     return found
 
 

@@ -16,7 +16,7 @@ In-process::
         ...  # point a client at srv.base_url
 
 As a process (the first stdout line is the base URL; ``GET /stats`` returns
-the counters as JSON)::
+the counters as JSON; the command line is in :mod:`.__main__`)::
 
     python -m pytest_llmfunnel.testing --port 0 --latency 0.3
 
@@ -25,7 +25,6 @@ Standard library only, so it runs wherever the package does.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -33,7 +32,6 @@ import random
 import socket
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,7 +42,6 @@ from pytest_llmfunnel.testing.actions import (
     TRANSIENT_FAULTS,
     Action,
     completion_body,
-    hashed_verdicts,
     ok,
     status,
 )
@@ -373,38 +370,3 @@ def free_port() -> int:
 def refused_base_url() -> str:
     """A base URL on loopback where every connection is refused."""
     return f"http://127.0.0.1:{free_port()}/v1"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the server until interrupted; print the base URL as the first stdout line."""
-    parser = argparse.ArgumentParser(prog="python -m pytest_llmfunnel.testing")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reject-json-schema", action="store_true")
-    parser.add_argument("--hashed-scores", action="store_true", help="score by prompt hash, 1-5")
-    args = parser.parse_args(argv)
-    server = JudgeServer(
-        args.latency,
-        fault_rate=args.fault_rate,
-        seed=args.seed,
-        reject_json_schema=args.reject_json_schema,
-        port=args.port,
-    )
-    if args.hashed_scores:
-        server.default = hashed_verdicts()
-    server.start()
-    print(server.base_url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

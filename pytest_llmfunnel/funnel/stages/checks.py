@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.stages.base import Check, CheckOutcome
 from pytest_llmfunnel.funnel.stages.injection import JUDGE_ADDRESSING_PATTERNS, not_addressing_judge
 from pytest_llmfunnel.models import Case
@@ -51,16 +52,6 @@ class _FnCheck(Check):
 
     def __repr__(self) -> str:
         return f"<Check {self.name!r} must={self.must}>"
-
-
-def _excerpt(text: str, limit: int = 60) -> str:
-    """A short, single-line quotation of ``text`` for a reason."""
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _non_negative(n: int, what: str) -> int:
@@ -120,10 +111,11 @@ def _regex_check(
     def fn(case: Case, output: str) -> CheckOutcome:
         m = rx.search(output)
         if m is None:
-            return CheckOutcome(not wanted, f"nothing matched /{_short(pattern)}/")
-        return CheckOutcome(wanted, f"matched {_excerpt(m.group(0))} at char {m.start()}")
+            return CheckOutcome(not wanted, f"nothing matched /{truncate(pattern, 40)}/")
+        quoted = truncate(m.group(0), 60, one_line=True)
+        return CheckOutcome(wanted, f"matched {quoted!r} at char {m.start()}")
 
-    return _FnCheck(name or f"{factory}(/{_short(pattern)}/)", fn, must=must)
+    return _FnCheck(name or f"{factory}(/{truncate(pattern, 40)}/)", fn, must=must)
 
 
 def matches(pattern: str, flags: int = 0, *, name: str | None = None, must: bool = False) -> Check:
@@ -176,7 +168,7 @@ def contains(
             return CheckOutcome(False, f"none of {_listed(needles)} found")
         return CheckOutcome(True, f"found {_listed(found)}")
 
-    default = f"contains({mode}: {_short(_listed(needles))})"
+    default = f"contains({mode}: {truncate(_listed(needles), 40)})"
     return _FnCheck(name or default, fn, must=must)
 
 
@@ -192,7 +184,7 @@ def not_contains(
             return CheckOutcome(False, f"found {_listed(found)}")
         return CheckOutcome(True, f"none of {_listed(needles)} found")
 
-    return _FnCheck(name or f"not_contains({_short(_listed(needles))})", fn, must=must)
+    return _FnCheck(name or f"not_contains({truncate(_listed(needles), 40)})", fn, must=must)
 
 
 _FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```", re.DOTALL | re.IGNORECASE)
@@ -293,7 +285,8 @@ def check(fn: Callable[[Case, str], object], name: str | None = None, must: bool
                 return CheckOutcome(passed, reason)
         # raised, not returned: Check.run turns it into an error result naming the check
         raise TypeError(
-            f"check {check_name!r} returned {type(result).__name__} ({_short(repr(result))}); "
+            f"check {check_name!r} returned {type(result).__name__} "
+            f"({truncate(repr(result), 40)}); "
             "return a bool, a (bool, reason) tuple or a CheckOutcome"
         )
 

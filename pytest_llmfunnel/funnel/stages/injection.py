@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.stages.base import Check, CheckOutcome
 from pytest_llmfunnel.funnel.stages.injection_patterns import (
     ANCHORS,
@@ -85,12 +86,6 @@ def _hidden_text(output: str) -> str | None:
     return None
 
 
-def _excerpt(text: str, limit: int = 60) -> str:
-    """A short, single-line quotation of ``text`` for a reason."""
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
-
-
 def _closes_own_tag(text: str, m: re.Match[str], seen: TagPositions) -> bool:
     """True for a closing tag the output opened itself (``<answer>42</answer>``).
 
@@ -119,7 +114,8 @@ def judge_addressing(output: str, *, anchored: bool = True) -> CheckOutcome:
     """
     hidden = _hidden_text(output)
     if hidden is not None:
-        return CheckOutcome(False, f"{HIDDEN_TEXT}: matched {_excerpt(hidden)}")
+        quoted = truncate(hidden, 60, one_line=True)
+        return CheckOutcome(False, f"{HIDDEN_TEXT}: matched {quoted!r}")
     shown = as_judge_reads(output)
     text = to_skeleton_letters(shown)
     lowered = text.lower()
@@ -130,7 +126,7 @@ def judge_addressing(output: str, *, anchored: bool = True) -> CheckOutcome:
                 continue
             for m in rx.finditer(text):
                 if not _closes_own_tag(text, m, seen):
-                    quoted = _excerpt(shown[m.start() : m.end()])
+                    quoted = repr(truncate(shown[m.start() : m.end()], 60, one_line=True))
                     return CheckOutcome(False, f"{pattern_name}: matched {quoted}")
     return CheckOutcome(True)
 

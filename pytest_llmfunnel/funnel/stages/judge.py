@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.backend import (
     AnswerStore,
     CachedAnswer,
@@ -31,7 +32,7 @@ from pytest_llmfunnel.funnel.backend import (
     JudgeCallError,
     JudgeRequest,
 )
-from pytest_llmfunnel.funnel.prompts import (
+from pytest_llmfunnel.funnel.judge_answers import (
     JudgeAnswer,
     JudgeParseError,
     PairwiseAnswer,
@@ -76,17 +77,6 @@ __all__ = [
 ]
 
 REASON_LIMIT = 500
-
-
-def truncate(text: str, limit: int = REASON_LIMIT) -> str:
-    """Shorten ``text`` to ``limit`` characters at a word boundary, marking the cut."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.8:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
 
 
 @dataclass(frozen=True)
@@ -247,7 +237,7 @@ async def run_judge(
         gating=judge.gating,
         must=judge.must,
         score=score,
-        reason=f"{decided}: {truncate(nearest.reasoning)}",
+        reason=f"{decided}: {truncate(nearest.reasoning, REASON_LIMIT, at_word=True)}",
         verdict=verdict,
     )
 
@@ -300,6 +290,6 @@ async def run_pairwise(
         status="measured",
         gating=False,
         score=score,
-        reason=truncate("; ".join([summary, *lines])),
+        reason=truncate("; ".join([summary, *lines]), REASON_LIMIT, at_word=True),
         verdict=verdict,
     )

@@ -25,17 +25,16 @@ from typing import Any, ClassVar, Literal
 
 from pytest_llmfunnel.funnel import prompts
 from pytest_llmfunnel.funnel.backend import Completion, JudgeRequest, JudgeSubject
-from pytest_llmfunnel.funnel.prompts import (
+from pytest_llmfunnel.funnel.judge_answers import (
     WINNER_SCORES,
     JudgeAnswer,
     PairwiseAnswer,
     PassFailAnswer,
-    Scale,
     parse_answer,
     parse_pairwise_answer,
-    scale_bounds,
     shared_response_format,
 )
+from pytest_llmfunnel.funnel.prompts import Scale, scale_bounds
 from pytest_llmfunnel.models import Case
 
 __all__ = [

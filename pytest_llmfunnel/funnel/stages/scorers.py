@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.stages.base import Scorer
 from pytest_llmfunnel.models import Case
 
@@ -207,10 +208,9 @@ def scorer(
     def wrapped(case: Case, output: str) -> float:
         value: object = fn(case, output)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            text = repr(value)
             raise TypeError(
                 f"scorer {scorer_name!r} returned {type(value).__name__} "
-                f"({text if len(text) <= 40 else text[:39] + '…'}); return a float "
+                f"({truncate(repr(value), 40)}); return a float "
                 "(a pass/fail belongs in check())"
             )
         return float(value)

@@ -1,0 +1,25 @@
+"""One cache mode type: the settings, the store and the command line agree by construction."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_llmfunnel import config
+from pytest_llmfunnel.store import cache_mode, verdict_cache
+
+
+def test_settings_and_store_share_one_cache_mode_definition() -> None:
+    assert config.CacheMode is cache_mode.CacheMode
+    assert config.CACHE_MODES is cache_mode.CACHE_MODES
+    # The store's annotations name the same type, not a copy of it.
+    assert verdict_cache.CacheStats.model_fields["mode"].annotation is cache_mode.CacheMode
+    assert config.CACHE_MODES == ("read-write", "read-only", "off", "replay-only")
+
+
+def test_the_cache_option_offers_exactly_the_modes_the_store_accepts() -> None:
+    option = next(o for o in config.OPTIONS if o.name == "cache")
+    assert option.choices == cache_mode.CACHE_MODES
+    for mode in cache_mode.CACHE_MODES:
+        assert cache_mode.parse_cache_mode(mode) == mode
+    with pytest.raises(ValueError, match="expected one of: read-write, read-only, off"):
+        cache_mode.parse_cache_mode("readonly")
