@@ -10,6 +10,8 @@ and a hook that raises stops the run with a message naming the hook.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +213,19 @@ def test_a_raising_sections_hook_fails_the_run_naming_the_hook(
         "llm-funnel: the pytest_llmfunnel_report_sections hook raised RuntimeError: "
         "section broke (at *conftest.py:2)*",
     ])
+
+
+def test_the_documented_sections_example_works(pytester: pytest.Pytester) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text("utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    example = next(b for b in blocks if "def pytest_llmfunnel_report_sections" in b)
+    rows = [{"id": f"c{i}", "input": "q", "output": "a", "tags": ["slow"] if i % 2 else []}
+            for i in range(4)]
+    (pytester.path / "cases.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+    )
+    pytester.makeconftest(example)
+    pytester.makepyfile(EVAL_TEST)
+    result = pytester.runpytest("--llm-funnel", "-p", "no:xdist", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["Slow cases:", "  2 cases tagged slow: c1, c3"])
