@@ -43,6 +43,7 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
     totals: under xdist each worker gets its share.
     """
     if settings.use_offline_judge:
+        # Start-up choice: the offline judge's rules load only when it judges.
         from pytest_llmfunnel.funnel.offline_judge import OfflineReferenceJudge
 
         return OfflineReferenceJudge()
@@ -107,6 +108,7 @@ class LazyOpenAIBackend:
         """The real backend, built (and the SDK imported) on the first call."""
         with self._lock:
             if self._inner is None:
+                # Start-up choice: the openai SDK loads on the first request sent.
                 from pytest_llmfunnel.endpoint.client import OpenAIJudgeBackend
 
                 inner = OpenAIJudgeBackend(
@@ -156,6 +158,7 @@ def make_store(settings: Settings) -> AnswerStore:
     """The diskcache verdict store in the configured folder, or no store when off."""
     if settings.cache == "off" or settings.cache_dir is None:
         return NullStore()
+    # Start-up choice: diskcache loads only when verdicts are cached.
     from pytest_llmfunnel.store.verdict_cache import VerdictStore
 
     return VerdictStore(settings.cache_dir, mode=settings.cache, secrets=_secrets(settings))
@@ -165,6 +168,7 @@ def make_output_store(settings: Settings) -> OutputRecorder | None:
     """The recorded-outputs store beside the verdicts (same folder and mode), or None."""
     if settings.cache == "off" or settings.cache_dir is None:
         return None
+    # Start-up choice: diskcache loads only when outputs are recorded.
     from pytest_llmfunnel.store.verdict_cache import OutputStore
 
     return OutputStore(settings.cache_dir, mode=settings.cache, secrets=_secrets(settings))

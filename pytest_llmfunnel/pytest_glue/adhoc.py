@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_llmfunnel.funnel.stages.judge import run_judge
 from pytest_llmfunnel.funnel.stages.judge_kinds import rubric
 from pytest_llmfunnel.models import Case, StageResult, sha256_text
-from pytest_llmfunnel.pytest_glue.session import ENABLE_HINT
-
-if TYPE_CHECKING:
-    from pytest_llmfunnel.pytest_glue.session import FunnelSession
+from pytest_llmfunnel.pytest_glue.session import FunnelSession
+from pytest_llmfunnel.pytest_glue.specs import ENABLE_HINT
 
 
 class AdHocJudge:
@@ -45,6 +43,7 @@ class AdHocJudge:
             context=context,
             expected=expected,
         )
-        return self._fs.loop.run(
-            run_judge(judge, case, output, backend=self._fs.backend, store=self._fs.store)
+        backends = self._fs.backends
+        return backends.loop.run(
+            run_judge(judge, case, output, backend=backends.backend, store=backends.store)
         )

@@ -9,13 +9,11 @@ back as a :class:`Conclusion` the terminal summary prints.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmfunnel.display import shown_path as display_path
 from pytest_llmfunnel.gate.baseline_file import (
     Baseline,
     BaselineError,
@@ -26,11 +24,22 @@ from pytest_llmfunnel.gate.baseline_file import (
     merge,
     write_baseline,
 )
+from pytest_llmfunnel.pytest_glue.paths import (
+    STEP_SUMMARY,
+    create_command,
+    in_ci,
+    shown_path,
+)
+from pytest_llmfunnel.pytest_glue.run_files import write_outputs
+from pytest_llmfunnel.pytest_glue.sections import report_sections
+from pytest_llmfunnel.pytest_glue.session import FunnelSession
+from pytest_llmfunnel.report.conclusion import Conclusion
 from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.gate.compare import GateResult
-    from pytest_llmfunnel.pytest_glue.session import FunnelSession
+
+__all__ = ["STEP_SUMMARY", "Conclusion", "conclude"]
 
 NO_GATE_HINT = "no regression gate for {names}: turned off with llm_dataset(baseline=False)."
 NO_BASELINE_YET = (
@@ -41,30 +50,12 @@ CI_NO_BASELINE = (
     "{name}: no baseline file, and in CI an eval test without one fails: create it with "
     "`{command}` and commit {path} (or opt out with llm_dataset(..., baseline=False))."
 )
-STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
-_TRUE = {"1", "true", "yes", "on"}
-
-
-@dataclass
-class Conclusion:
-    """What the end of the session did: the gate, notes to print, and why it fails."""
-
-    gate: GateResult | None = None
-    rankings: list[Any] = field(default_factory=list)  # variants.VariantRanking per dataset
-    calibration: tuple[list[Any], list[Any]] | None = None  # (calibrations, estimates)
-    judge_changes: list[Any] = field(default_factory=list)  # judge_change.JudgeChange
-    notes: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def failure(self) -> str | None:
-        return "\n".join(self.failures) or None
 
 
 def conclude(fs: FunnelSession) -> Conclusion:
     """Update the baselines or gate against them; then write the report files.
 
-    The records are in dataset order already (:func:`order_records`).
+    The records are in dataset order already (:meth:`ResultStore.order`).
     """
     settings = fs.settings
     out = Conclusion()
@@ -86,8 +77,9 @@ def conclude(fs: FunnelSession) -> Conclusion:
         gate(fs, metas, out)
     if scope.status != "incomplete":
         out.rankings = rank(fs)
-    from pytest_llmfunnel.pytest_glue.run_files import write_outputs
-
+    out.sections, failure = report_sections(fs.config, fs.records)
+    if failure:
+        out.failures.append(failure)
     write_outputs(fs, out)
     return out
 
@@ -125,6 +117,7 @@ def distrusted(fs: FunnelSession, out: Conclusion) -> dict[str, str]:
     """
     if not fs.settings.require_calibration:
         return {}
+    # Start-up choice: the review modules load only when calibration is required.
     from pytest_llmfunnel.review.slice import rubric_stages
 
     cals = out.calibration[0] if out.calibration is not None else []
@@ -146,26 +139,13 @@ def rank(fs: FunnelSession) -> list[Any]:
         variants.setdefault(record["dataset"], set()).add(record.get("variant") or "default")
     if all(len(names) < 2 for names in variants.values()):
         return []  # nothing to rank; the statistics stay unimported (a warm run's time)
+    # Start-up choice: the variant statistics load only when there are variants.
     from pytest_llmfunnel.variants import rank_variants
 
     settings = fs.settings
     return list(rank_variants(
         fs.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed
     ))
-
-
-def order_records(fs: FunnelSession) -> None:
-    """Records in dataset order, whatever order xdist workers reported them in."""
-    positions: dict[str, dict[str, int]] = {}
-    for name, meta in fs.spec_meta.items():
-        positions[name] = {case: i for i, case in enumerate(meta.get("ids", ()))}
-
-    def place(record: Mapping[str, Any]) -> tuple[str, int, str]:
-        where = positions.get(record["dataset"], {})
-        return record["dataset"], where.get(record["case"], len(where)), record["variant"]
-
-    fs.records.sort(key=place)
-    fs.forget_run_result()
 
 
 def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclusion) -> None:
@@ -203,6 +183,7 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
             out.notes.append(NO_BASELINE_YET.format(**words))
     if not baselines:
         return
+    # Start-up choice: the gate's statistics load only when a baseline is compared.
     from pytest_llmfunnel.gate.compare import compare
     from pytest_llmfunnel.gate.judge_change import judge_changes
 
@@ -278,24 +259,3 @@ def update_baselines(
             f"baseline {state}: {shown_path(str(path), fs)} ({plural(len(new.cases), 'case')}); "
             "commit it to gate later runs against it."
         )
-
-
-def in_ci() -> bool:
-    """Whether the run is in CI: the ``CI`` environment variable is set to a true value."""
-    return os.environ.get("CI", "").strip().lower() in _TRUE
-
-
-def create_command(key: str) -> str:
-    """The command that writes the baseline of eval test ``key``."""
-    return f"pytest --llm-funnel --llm-funnel-update-baseline {key}"
-
-
-def shown_path(path: str, fs: FunnelSession) -> str:
-    """A path as the summary shows it: relative to the rootdir when inside it."""
-    return display_path(path, fs.config.rootpath)
-
-
-def step_summary_path() -> Path | None:
-    """Where GitHub Actions collects the job summary, when it does."""
-    value = os.environ.get(STEP_SUMMARY, "").strip()
-    return Path(value) if value else None

@@ -10,21 +10,27 @@ GitHub expects.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmfunnel import __version__
 from pytest_llmfunnel.atomic import atomic_write
+from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
+from pytest_llmfunnel.endpoint.factory import make_store
+from pytest_llmfunnel.escape import md_text
+from pytest_llmfunnel.pytest_glue.paths import shown_path, step_summary_path
+from pytest_llmfunnel.pytest_glue.session import FunnelSession
+from pytest_llmfunnel.report.conclusion import Conclusion
+from pytest_llmfunnel.report.sections import sections_markdown
+from pytest_llmfunnel.report.summary import judge_label
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.models import Case
-    from pytest_llmfunnel.pytest_glue.end_of_run import Conclusion
-    from pytest_llmfunnel.pytest_glue.session import FunnelSession
 
 
 def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
     """Write what the settings ask for; each written file adds a note."""
-    from pytest_llmfunnel.pytest_glue.end_of_run import shown_path, step_summary_path
-
     settings = fs.settings
     summary = step_summary_path()
     scope = fs.completeness
@@ -48,7 +54,7 @@ def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
             with summary.open("a", encoding="utf-8") as handle:
                 handle.write(text + "\n")
     if settings.json:
-        from pytest_llmfunnel import __version__
+        # Start-up choice: the JSON results model loads only when asked for.
         from pytest_llmfunnel.report.results_json import (
             SettingsSummary,
             build_document,
@@ -77,10 +83,7 @@ def write_lockfile(fs: FunnelSession, out: Conclusion, *, unfinished: str | None
     lockfile with part of one. A verdict missing from the cache (it was
     cleared during the run) fails the session and leaves the old file as it was.
     """
-    from dataclasses import replace
-
-    from pytest_llmfunnel.endpoint.factory import make_store
-    from pytest_llmfunnel.pytest_glue.end_of_run import shown_path
+    # Start-up choice: the lockfile modules load only when a lockfile is exported.
     from pytest_llmfunnel.store.lockfile import LockfileError, export_lockfile
     from pytest_llmfunnel.store.verdict_cache import SecretInValueError, VerdictStore
 
@@ -103,8 +106,6 @@ def write_lockfile(fs: FunnelSession, out: Conclusion, *, unfinished: str | None
 
 def verdict_label(fs: FunnelSession) -> str:
     """Who gave the verdicts, in words (the offline rule-based judge, a model, replay)."""
-    from pytest_llmfunnel.report.summary import judge_label
-
     return judge_label(fs.records, cache_mode=fs.settings.cache)
 
 
@@ -112,6 +113,7 @@ def markdown(
     fs: FunnelSession, out: Conclusion, decisions: Any, flips: Any, missing: Any, label: str
 ) -> str:
     """The pull-request report, with the variant ranking when a dataset has variants."""
+    # Start-up choice: the Markdown renderer loads only when a report is written.
     from pytest_llmfunnel.report.markdown import render_markdown
 
     text = render_markdown(
@@ -119,13 +121,16 @@ def markdown(
         missing_baselines=missing, cost=fs.settings.cost, completeness=fs.completeness,
         warnings=report_warnings(fs, out),
     )
-    ranking = variants_markdown(out)
+    ranking = "\n\n".join(
+        p for p in (variants_markdown(out), sections_markdown(out.sections)) if p
+    )
     if out.judge_changes:
+        # Start-up choice: loaded only when a judge changed.
         from pytest_llmfunnel.gate.judge_change import judge_change_markdown
 
         ranking = "\n\n".join(p for p in (judge_change_markdown(out.judge_changes), ranking) if p)
     if out.calibration is not None:
-        from pytest_llmfunnel.escape import md_text
+        # Start-up choice: the calibration report loads only with human labels.
         from pytest_llmfunnel.report.calibration import calibration_markdown, distrust_lines
 
         ranking = "\n".join([ranking, *calibration_markdown(*out.calibration)]).strip()
@@ -150,6 +155,7 @@ def variants_markdown(out: Conclusion) -> str:
     """The variant ranking section ('' when no dataset has several variants)."""
     if not out.rankings:
         return ""
+    # Start-up choice: the variant report loads only when there are variants.
     from pytest_llmfunnel.report.variants import variants_markdown as render
 
     return render(out.rankings)
@@ -157,7 +163,7 @@ def variants_markdown(out: Conclusion) -> str:
 
 def review(fs: FunnelSession, flips: list[tuple[str, str]]) -> str:
     """Choose and export the human-review slice; the note says what was written."""
-    from pytest_llmfunnel.pytest_glue.end_of_run import shown_path
+    # Start-up choice: the review modules load only when a review slice is asked for.
     from pytest_llmfunnel.review.label_files import export_review
     from pytest_llmfunnel.review.slice import select_review_slice
 
@@ -175,8 +181,6 @@ def review(fs: FunnelSession, flips: list[tuple[str, str]]) -> str:
 
 def _cases(fs: FunnelSession) -> dict[str, Case]:
     """Input, context and expected for the labellers, from the datasets this run read."""
-    from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
-
     cases: dict[str, Case] = {}
     for spec in fs.specs.values():
         for case in spec.dataset.cases:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from pytest_llmfunnel.completeness import Completeness, DatasetCount, assess
-from pytest_llmfunnel.pytest_glue.session import UNIT_KEY, FunnelSession
+from pytest_llmfunnel.pytest_glue.session import FunnelSession
+from pytest_llmfunnel.pytest_glue.specs import UNIT_KEY
 
 
 def count_selected(items: list[pytest.Item], fs: FunnelSession) -> None:
@@ -50,12 +51,12 @@ def completeness_of(session: pytest.Session, fs: FunnelSession) -> Completeness:
             name, evaluated.get(name, 0),
             selected=fs.spec_meta.get(name, {}).get("selected"),
             total=fs.spec_meta.get(name, {}).get("units"),
-            started=fs.started.get(name, 0),
+            started=fs.results.started.get(name, 0),
         )
         for name in names
     ]
     reason = session.shouldfail or session.shouldstop or fs.interrupt_message
     return assess(
         counts, exit_code=int(session.exitstatus), stop_reason=str(reason) if reason else None,
-        workers_lost=fs.workers_lost,
+        workers_lost=fs.bridge.workers_lost,
     )

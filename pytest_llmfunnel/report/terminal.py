@@ -2,29 +2,51 @@
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+from pytest_llmfunnel.completeness import Completeness
+from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncate
-from pytest_llmfunnel.record import DatasetRun, Tallies, describe_problems, status_of
+from pytest_llmfunnel.record import RunResult, Tallies, describe_problems, status_of
+from pytest_llmfunnel.report.calibration import calibration_lines, distrust_lines
+from pytest_llmfunnel.report.conclusion import Conclusion
+from pytest_llmfunnel.report.sections import section_lines
+from pytest_llmfunnel.report.terminal_blocks import (
+    MIN_WIDTH,
+    WIDTH,
+    funnel_table,
+    rule,
+    wrapped,
+)
+from pytest_llmfunnel.report.terminal_text import report_lines, verdict_lines
+from pytest_llmfunnel.report.variants import variant_lines
 from pytest_llmfunnel.wording import plural
 
-if TYPE_CHECKING:
-    from pytest_llmfunnel.config import Settings
-    from pytest_llmfunnel.pytest_glue.session import FunnelSession
+__all__ = ["ERRORS_ABOVE", "SummaryData", "funnel_table", "short_summary_lines", "summary_lines"]
 
 MAX_LISTED = 10
-WIDTH = 80
-MIN_WIDTH = 60
 # Where a failure message points at the llm-error cases; replaced by where
 # this summary actually lists them (see _where_errors_are).
 ERRORS_ABOVE = "see the llm-error cases above"
-Cost = Callable[[int, int], "float | None"]
+
+
+@dataclass(frozen=True)
+class SummaryData:
+    """What the end-of-run summary shows: plain data the pytest side hands over."""
+
+    run: RunResult
+    records: list[dict[str, Any]]
+    tallies: Tallies
+    settings: Settings
+    completeness: Completeness
+    conclusion: Conclusion | None = None  # None on a process that did not conclude
+    failure_message: str | None = None  # why the session fails on judge errors
 
 
 def summary_lines(
-    fs: FunnelSession, *, verbosity: int = 0, short_summary: bool = False, width: int = WIDTH
+    fs: SummaryData, *, verbosity: int = 0, short_summary: bool = False, width: int = WIDTH
 ) -> Iterator[str]:
     """The funnel per dataset, the failed and errored cases (capped), then the notes.
 
@@ -39,15 +61,15 @@ def summary_lines(
 
 
 def _summary_lines(
-    fs: FunnelSession, verbosity: int, short_summary: bool, width: int
+    fs: SummaryData, verbosity: int, short_summary: bool, width: int
 ) -> Iterator[str]:
-    run = fs.run_result()
+    run = fs.run
     tallies = fs.tallies
     scope = fs.completeness
     if not (run.datasets or scope.status == "incomplete" or fs.settings.dry_run
             or fs.settings.explain_cache):
         return
-    yield _rule("llm-funnel", width)
+    yield rule("llm-funnel", width)
     yield from distrust_first(fs, width)
     for dataset in run.datasets.values():
         yield ""
@@ -66,34 +88,31 @@ def _summary_lines(
     if fs.settings.explain_cache:
         yield ""
         yield from explain_lines(tallies, fs.settings.explain_cache)
-    message = getattr(fs, "failure_message", None)
+    message = fs.failure_message
     if message:
         yield ""
         listed = _errors_listed(fs.records, limit if verbosity >= 0 else 0)
         yield message.replace(ERRORS_ABOVE, _where_errors_are(listed, short_summary))
 
 
-def distrust_first(fs: FunnelSession, width: int = WIDTH) -> Iterator[str]:
+def distrust_first(fs: SummaryData, width: int = WIDTH) -> Iterator[str]:
     """A warning for each judge that human labels disagree with, above everything else."""
-    out = getattr(fs, "conclusion", None)
+    out = fs.conclusion
     if out is None or out.calibration is None:
         return
-    from pytest_llmfunnel.report.calibration import distrust_lines
-
     for line in distrust_lines(out.calibration[0], required=fs.settings.require_calibration):
-        yield from _wrapped(line, width)
+        yield from wrapped(line, width)
 
 
-def conclusion_lines(fs: FunnelSession, verbosity: int, width: int = WIDTH) -> Iterator[str]:
-    """The gate (quality, tags, flips, verdict), the variant ranking, and what was written."""
-    out = getattr(fs, "conclusion", None)
+def conclusion_lines(fs: SummaryData, verbosity: int, width: int = WIDTH) -> Iterator[str]:
+    """The gate (quality, tags, flips, verdict), the variant ranking, the hooks' sections,
+    and what was written."""
+    out = fs.conclusion
     if out is None:
         return
     gate = out.gate
     scope = fs.completeness
     if gate is not None:
-        from pytest_llmfunnel.report.terminal_text import report_lines
-
         flips = [f for d in gate.datasets for f in d.flips]
         yield ""
         yield from report_lines(
@@ -104,46 +123,31 @@ def conclusion_lines(fs: FunnelSession, verbosity: int, width: int = WIDTH) -> I
         for comparison in gate.datasets:
             yield from _pairing_lines(comparison, width)
         for warning in gate.warnings:
-            yield from _wrapped("warning: " + warning, width)
+            yield from wrapped("warning: " + warning, width)
     elif not scope.complete:
         # No gate ran (none configured, or an incomplete run decides nothing):
         # the extent of the run still gets its line.
-        from pytest_llmfunnel.report.terminal_text import verdict_lines
-
         yield ""
         yield from verdict_lines([], width=width, completeness=scope)
     if out.judge_changes:
         yield ""
         for change in out.judge_changes:
-            yield from _wrapped(change.line(), width)
+            yield from wrapped(change.line(), width)
     if verbosity >= 0:
-        yield from _variant_lines(fs, width)
+        yield from _variant_lines(out, width)
     if out.calibration is not None and verbosity >= 0:
-        from pytest_llmfunnel.report.calibration import calibration_lines
-
         yield ""
         for line in calibration_lines(*out.calibration):
-            yield from _wrapped(line, width)
+            yield from wrapped(line, width)
+    yield from section_lines(out.sections, width)
     if out.notes:
         yield ""
         for note in out.notes:
-            yield from _wrapped(note, width)
+            yield from wrapped(note, width)
     if out.failure:
         yield ""
         for line in out.failure.splitlines():
-            yield from _wrapped(line, width)
-
-
-def _wrapped(text: str, width: int = WIDTH, indent: str | None = None) -> list[str]:
-    """One message wrapped to ``width``, continuation lines indented (a hanging indent:
-    the message's own lead plus two spaces, or ``indent``)."""
-    text = strip_escapes(text)
-    lead = text[: len(text) - len(text.lstrip(" "))]
-    return textwrap.wrap(
-        text, width, initial_indent="",
-        subsequent_indent=lead + "  " if indent is None else indent,
-        break_on_hyphens=False, break_long_words=False,
-    ) or [""]
+            yield from wrapped(line, width)
 
 
 def _pairing_lines(comparison: Any, width: int = WIDTH) -> Iterator[str]:
@@ -152,62 +156,14 @@ def _pairing_lines(comparison: Any, width: int = WIDTH) -> Iterator[str]:
                       ("not run (in the baseline)", comparison.removed)):
         if ids:
             shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-            yield from _wrapped(f"{comparison.dataset}: {len(ids)} {what}, unpaired: {shown}",
+            yield from wrapped(f"{comparison.dataset}: {len(ids)} {what}, unpaired: {shown}",
                                 width)
 
 
-def _variant_lines(fs: FunnelSession, width: int = WIDTH) -> Iterator[str]:
-    out = getattr(fs, "conclusion", None)
-    if out is not None and out.rankings:
-        from pytest_llmfunnel.report.variants import variant_lines
-
+def _variant_lines(out: Conclusion, width: int = WIDTH) -> Iterator[str]:
+    if out.rankings:
         yield ""
         yield from variant_lines(out.rankings, width=width)
-
-
-def funnel_table(
-    dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None, *, width: int = WIDTH
-) -> Iterator[str]:
-    """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
-    baseline verdicts reused, requests sent, tokens and cost (fits ``width``)."""
-    yield from _wrapped(
-        f"{dataset.name}: {plural(dataset.cases, 'case')}, {dataset.promoted} promoted "
-        f"({_pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}",
-        width,
-    )
-    rows = []
-    reused_total = 0
-    for name, c in dataset.stages.items():
-        row = [name, str(c.cases_in), str(c.passed), str(c.failed), str(c.errors)]
-        if dataset.kinds.get(name) == "judge":
-            misses = tallies.misses(dataset.name, name) if tallies is not None else "-"
-            reused = tallies.reused(dataset.name, name) if tallies is not None else 0
-            reused_total += reused
-            price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
-            row += [
-                str(c.cache_hits),
-                str(misses),
-                str(reused),
-                str(c.requests),
-                str(c.usage.total_tokens),
-                "-" if price is None else f"{price:.4f}",
-            ]
-        else:
-            row += [""] * 6
-        rows.append(row)
-    headers = [
-        "stage", "in", "pass", "fail", "err", "hits", "miss", "reuse", "sent", "tokens", "cost"
-    ]
-    from pytest_llmfunnel.report.terminal_text import plain_table
-
-    yield from plain_table(headers, rows, ("left", *["right"] * 10), width)
-    if reused_total:
-        yield from _wrapped(
-            f"{dataset.name}: reused {reused_total} baseline verdict"
-            f"{'s' * (reused_total != 1)} of unchanged outputs (same output, same judge: "
-            "nothing sent, no new noise)",
-            width,
-        )
 
 
 def problem_cases(
@@ -239,7 +195,7 @@ def problem_cases(
             lead = label if index == 0 else " " * len(label)
             line = strip_escapes(f"  {lead}  {problem}")
             if whole:
-                yield from _wrapped(line, width, indent=" " * (len(label) + 6))
+                yield from wrapped(line, width, indent=" " * (len(label) + 6))
             else:
                 clipped = truncate(line, width)
                 cut = cut or clipped != line
@@ -258,9 +214,9 @@ def endpoint_lines(tallies: Tallies, width: int = WIDTH) -> Iterator[str]:
     notes = tallies.endpoint_notes()
     for note in notes[:-1]:
         yield ""
-        yield from _wrapped(note, width)
+        yield from wrapped(note, width)
     for note in notes[-1:]:
-        yield from _wrapped("  " + note, width)
+        yield from wrapped("  " + note, width)
 
 
 def _errors_listed(records: list[dict[str, Any]], limit: int | None) -> tuple[int, int]:
@@ -351,13 +307,3 @@ def explain_lines(tallies: Tallies, case_id: str) -> Iterator[str]:
     for text in tallies.explanations:
         for line in clean(text, keep_newlines=True).splitlines():
             yield "  " + line
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{part / whole:.0%}" if whole else "-"
-
-
-def _rule(title: str, width: int = WIDTH) -> str:
-    pad = max(0, width - len(title) - 2)
-    left = pad // 2
-    return "=" * left + f" {title} " + "=" * (pad - left)

@@ -10,13 +10,10 @@ regressions only, the default shows the tables with capped lists, ``-v``
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from tabulate import tabulate
 
 from pytest_llmfunnel.escape import strip_escapes, terminal_text, truncate
 from pytest_llmfunnel.record import RunResult
@@ -38,7 +35,7 @@ from pytest_llmfunnel.report.summary import (
     summarize,
     tag_rows,
 )
-from pytest_llmfunnel.report.terminal import funnel_table
+from pytest_llmfunnel.report.terminal_blocks import funnel_table, plain_table, terminal_width
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.completeness import Completeness
@@ -47,53 +44,7 @@ if TYPE_CHECKING:
 
 FLIP_LIMIT = 10
 TAG_LIMIT = 20
-MIN_NAME = 8
 UNITS = "pass rates in %, their diff/bound/MDE in percentage points"
-
-
-def terminal_width(width: int | None = None) -> int:
-    """``width``, or the terminal's (honours ``COLUMNS``), never below 60."""
-    if width is None:
-        width = shutil.get_terminal_size((80, 24)).columns
-    return max(60, width)
-
-
-def plain_table(
-    headers: list[str], rows: list[list[str]], colalign: tuple[str, ...], width: int
-) -> list[str]:
-    """A plain table with a rule under the headers, fitted to ``width`` without cutting a name.
-
-    The headers go in as the first row so tabulate adds no padding around them
-    (its ``simple`` format widens every column by two), which keeps the quality
-    table inside 80 columns. When the first column's names make the table too
-    wide, the longest names go on a line of their own above their row (wrapped
-    if even that is too narrow), so a metric or stage name is never cut.
-    """
-
-    def render(body: list[list[str]]) -> list[str]:
-        text = tabulate(
-            [headers, *body], tablefmt="plain", colalign=colalign, disable_numparse=True
-        )
-        lines = [strip_escapes(line.rstrip()) for line in text.splitlines()]
-        widths = [max(len(r[i]) for r in [headers, *body]) for i in range(len(headers))]
-        return [lines[0], "  ".join("-" * w for w in widths), *lines[1:]]
-
-    lines = render(rows)
-    overflow = max(len(line) for line in lines) - width
-    if overflow <= 0:
-        return lines
-    first = max(len(headers[0]), *(len(r[0]) for r in rows))
-    keep = max(MIN_NAME, len(headers[0]), first - overflow)
-    long = [len(r[0]) > keep for r in rows]
-    body = [["", *r[1:]] if moved else r for r, moved in zip(rows, long, strict=True)]
-    rendered = render(body)
-    out = rendered[:2]
-    for row, moved, line in zip(rows, long, rendered[2:], strict=True):
-        if moved:
-            out += textwrap.wrap(strip_escapes(row[0]), width, break_on_hyphens=False) or [""]
-        if not moved or any(row[1:]):  # a heading row has nothing left to show
-            out.append(line)
-    return out
 
 
 def _wrap(text: str, width: int, indent: str = "  ", first: str = "") -> list[str]:

@@ -1,0 +1,133 @@
+"""The building blocks of the terminal renderer: wrapping, plain tables, the funnel table.
+
+Shared by the end-of-run summary (:mod:`.terminal`) and the gate report
+(:mod:`.terminal_text`, also behind ``llmfunnel report``). Every block yields
+plain lines that fit ``width`` columns; untrusted text is made inert.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Callable, Iterator
+
+from tabulate import tabulate
+
+from pytest_llmfunnel.escape import strip_escapes
+from pytest_llmfunnel.record import DatasetRun, Tallies
+from pytest_llmfunnel.wording import plural
+
+WIDTH = 80
+MIN_WIDTH = 60
+MIN_NAME = 8
+Cost = Callable[[int, int], "float | None"]
+
+
+def wrapped(text: str, width: int = WIDTH, indent: str | None = None) -> list[str]:
+    """One message wrapped to ``width``, continuation lines indented (a hanging indent:
+    the message's own lead plus two spaces, or ``indent``)."""
+    text = strip_escapes(text)
+    lead = text[: len(text) - len(text.lstrip(" "))]
+    return textwrap.wrap(
+        text, width, initial_indent="",
+        subsequent_indent=lead + "  " if indent is None else indent,
+        break_on_hyphens=False, break_long_words=False,
+    ) or [""]
+
+
+def terminal_width(width: int | None = None) -> int:
+    """``width``, or the terminal's (honours ``COLUMNS``), never below 60."""
+    if width is None:
+        width = shutil.get_terminal_size((80, 24)).columns
+    return max(60, width)
+
+
+def plain_table(
+    headers: list[str], rows: list[list[str]], colalign: tuple[str, ...], width: int
+) -> list[str]:
+    """A plain table with a rule under the headers, fitted to ``width`` without cutting a name.
+
+    The headers go in as the first row so tabulate adds no padding around them
+    (its ``simple`` format widens every column by two), which keeps the quality
+    table inside 80 columns. When the first column's names make the table too
+    wide, the longest names go on a line of their own above their row (wrapped
+    if even that is too narrow), so a metric or stage name is never cut.
+    """
+
+    def render(body: list[list[str]]) -> list[str]:
+        text = tabulate(
+            [headers, *body], tablefmt="plain", colalign=colalign, disable_numparse=True
+        )
+        lines = [strip_escapes(line.rstrip()) for line in text.splitlines()]
+        widths = [max(len(r[i]) for r in [headers, *body]) for i in range(len(headers))]
+        return [lines[0], "  ".join("-" * w for w in widths), *lines[1:]]
+
+    lines = render(rows)
+    overflow = max(len(line) for line in lines) - width
+    if overflow <= 0:
+        return lines
+    first = max(len(headers[0]), *(len(r[0]) for r in rows))
+    keep = max(MIN_NAME, len(headers[0]), first - overflow)
+    long = [len(r[0]) > keep for r in rows]
+    body = [["", *r[1:]] if moved else r for r, moved in zip(rows, long, strict=True)]
+    rendered = render(body)
+    out = rendered[:2]
+    for row, moved, line in zip(rows, long, rendered[2:], strict=True):
+        if moved:
+            out += textwrap.wrap(strip_escapes(row[0]), width, break_on_hyphens=False) or [""]
+        if not moved or any(row[1:]):  # a heading row has nothing left to show
+            out.append(line)
+    return out
+
+
+def funnel_table(
+    dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None, *, width: int = WIDTH
+) -> Iterator[str]:
+    """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
+    baseline verdicts reused, requests sent, tokens and cost (fits ``width``)."""
+    yield from wrapped(
+        f"{dataset.name}: {plural(dataset.cases, 'case')}, {dataset.promoted} promoted "
+        f"({pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}",
+        width,
+    )
+    rows = []
+    reused_total = 0
+    for name, c in dataset.stages.items():
+        row = [name, str(c.cases_in), str(c.passed), str(c.failed), str(c.errors)]
+        if dataset.kinds.get(name) == "judge":
+            misses = tallies.misses(dataset.name, name) if tallies is not None else "-"
+            reused = tallies.reused(dataset.name, name) if tallies is not None else 0
+            reused_total += reused
+            price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
+            row += [
+                str(c.cache_hits),
+                str(misses),
+                str(reused),
+                str(c.requests),
+                str(c.usage.total_tokens),
+                "-" if price is None else f"{price:.4f}",
+            ]
+        else:
+            row += [""] * 6
+        rows.append(row)
+    headers = [
+        "stage", "in", "pass", "fail", "err", "hits", "miss", "reuse", "sent", "tokens", "cost"
+    ]
+    yield from plain_table(headers, rows, ("left", *["right"] * 10), width)
+    if reused_total:
+        yield from wrapped(
+            f"{dataset.name}: reused {reused_total} baseline verdict"
+            f"{'s' * (reused_total != 1)} of unchanged outputs (same output, same judge: "
+            "nothing sent, no new noise)",
+            width,
+        )
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "-"
+
+
+def rule(title: str, width: int = WIDTH) -> str:
+    pad = max(0, width - len(title) - 2)
+    left = pad // 2
+    return "=" * left + f" {title} " + "=" * (pad - left)
