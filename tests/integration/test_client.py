@@ -139,21 +139,29 @@ def test_a_400_unrelated_to_the_schema_is_not_retried(server: JudgeServer) -> No
 
 def test_stop_cancels_calls_waiting_for_a_retry(server: JudgeServer) -> None:
     server.script([status(503, retry_after=30)])
-    backend = make_backend(server)
+    waits: list[float] = []
 
-    async def scenario() -> None:
+    async def scenario() -> OpenAIJudgeBackend:
+        in_retry_wait = asyncio.Event()
+
+        async def sleep(seconds: float) -> None:  # a wait only stop() can end
+            waits.append(seconds)
+            in_retry_wait.set()
+            await asyncio.Event().wait()
+
+        backend = make_backend(server, sleep=sleep)
         call = asyncio.create_task(backend.complete(request(server)))
-        while server.stats.requests == 0:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(in_retry_wait.wait(), 60)  # a safety net, not a measure
         backend.stop()
         with pytest.raises(JudgeCallError) as err:
-            await asyncio.wait_for(call, timeout=2)
+            await asyncio.wait_for(call, 60)
         assert err.value.cause == "cancelled"
         with pytest.raises(JudgeCallError, match="cancelled"):
             await backend.complete(request(server))
+        return backend
 
-    asyncio.run(scenario())
+    backend = asyncio.run(scenario())
+    assert waits == [30.0]
     assert server.stats.requests == 1 and backend.stopped
 
 

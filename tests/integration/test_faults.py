@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +26,7 @@ from pytest_llmfunnel.testing import (
     status,
     truncated,
 )
+from tests.support.clock import FakeTime
 from tests.support.runs import cases, write_jsonl
 
 KEY = "sk-fault-test-ABCDEFGH12345678"
@@ -65,48 +66,56 @@ def failure(backend: OpenAIJudgeBackend, base_url: str) -> JudgeCallError:
     return err.value
 
 
-def timed(backend: OpenAIJudgeBackend, base_url: str) -> tuple[Completion, float]:
-    started = time.monotonic()
-    completion = call(backend, base_url)
-    return completion, time.monotonic() - started
+def with_fake_time(base_url: str, **kwargs: Any) -> tuple[OpenAIJudgeBackend, FakeTime]:
+    """A backend whose retry waits go to a fake sleep that records them and returns at once."""
+    time = FakeTime()
+    backend = make_backend(
+        base_url, clock=time.monotonic, wall_clock=time.wall, sleep=time.sleep, **kwargs
+    )
+    return backend, time
 
 
 # -- rate limiting -----------------------------------------------------------------
 def test_429_with_retry_after_seconds_is_honoured(server: JudgeServer) -> None:
     server.script([status(429, retry_after=0.4)])
-    backend = make_backend(server.base_url)
-    completion, elapsed = timed(backend, server.base_url)
+    backend, time = with_fake_time(server.base_url)
+    completion = call(backend, server.base_url)
     assert completion.content == OK_CONTENT
-    assert 0.4 <= elapsed < 1.2
+    assert time.sleeps == [0.4]
     assert (backend.stats.requests, backend.stats.retries, backend.stats.rate_limited) == (2, 1, 1)
 
 
 def test_429_with_retry_after_ms_is_honoured(server: JudgeServer) -> None:
     server.script([status(429, retry_after_ms=300)])
-    _, elapsed = timed(make_backend(server.base_url), server.base_url)
-    assert 0.3 <= elapsed < 1.0
+    backend, time = with_fake_time(server.base_url)
+    call(backend, server.base_url)
+    assert time.sleeps == [0.3]
 
 
 def test_429_with_an_http_date_is_honoured(server: JudgeServer) -> None:
-    # HTTP dates have whole-second resolution: 2 s ahead means a wait in (1, 2].
-    server.script([status(429, retry_after=http_date(2))])
-    _, elapsed = timed(make_backend(server.base_url), server.base_url)
-    assert 0.9 <= elapsed < 2.8
+    # The server and the backend read the same fake wall clock: the wait is exact.
+    backend, time = with_fake_time(server.base_url)
+    server.script([status(429, retry_after=http_date(2, now=time.wall()))])
+    call(backend, server.base_url)
+    assert time.sleeps == [2.0]
 
 
 def test_retry_after_is_capped_by_max_wait(server: JudgeServer) -> None:
     server.script([status(429, retry_after=30)])
-    _, elapsed = timed(make_backend(server.base_url, max_wait=0.2), server.base_url)
-    assert 0.2 <= elapsed < 1.0
+    backend, time = with_fake_time(server.base_url, max_wait=0.2)
+    call(backend, server.base_url)
+    assert time.sleeps == [0.2]
 
 
 def test_429_without_retry_after_backs_off_with_jitter(server: JudgeServer) -> None:
     server.script([status(429)] * 3)
-    backend = make_backend(server.base_url, backoff_base=0.05, backoff_max=1.0)
-    completion, elapsed = timed(backend, server.base_url)
+    backend, time = with_fake_time(server.base_url, backoff_base=0.05, backoff_max=1.0)
+    completion = call(backend, server.base_url)
     assert completion.content == OK_CONTENT
     assert backend.stats.retries == 3
-    assert elapsed < 0.05 + 0.1 + 0.2 + 0.5  # the sum of the three ceilings, plus slack
+    # Full jitter under a doubling ceiling, drawn from the seeded generator (seed 1).
+    rng = random.Random(1)
+    assert time.sleeps == [rng.uniform(0.0, ceiling) for ceiling in (0.05, 0.1, 0.2)]
 
 
 def test_rate_limiting_that_never_ends_gives_up_with_rate_limited(server: JudgeServer) -> None:
@@ -143,8 +152,9 @@ def test_transient_status_codes_are_retried(server: JudgeServer, code: int) -> N
 
 def test_503_with_retry_after_is_honoured(server: JudgeServer) -> None:
     server.script([status(503, retry_after=0.3)])
-    _, elapsed = timed(make_backend(server.base_url), server.base_url)
-    assert 0.3 <= elapsed < 1.0
+    backend, time = with_fake_time(server.base_url)
+    call(backend, server.base_url)
+    assert time.sleeps == [0.3]
 
 
 @pytest.mark.parametrize(
@@ -196,18 +206,19 @@ def test_dropped_connection_is_retried(server: JudgeServer) -> None:
 def test_read_timeout_is_retried(server: JudgeServer) -> None:
     server.script([hang(2)])
     backend = make_backend(server.base_url, timeout=0.3)
-    completion, elapsed = timed(backend, server.base_url)
+    completion = call(backend, server.base_url)
+    # The real timeout fired: one hung attempt, one retry that answered.
     assert completion.content == OK_CONTENT
-    assert 0.3 <= elapsed < 1.5 and backend.stats.retries == 1
+    assert backend.stats.retries == 1 and server.stats.requests == 2
 
 
 def test_a_server_that_always_hangs_times_out(server: JudgeServer) -> None:
     server.default = lambda body: hang(2)
     backend = make_backend(server.base_url, timeout=0.3, max_retries=1)
-    started = time.monotonic()
     err = failure(backend, server.base_url)
-    assert err.cause == "timeout" and "0.3 s" in str(err)
-    assert time.monotonic() - started < 1.5
+    # Each attempt ended at the timeout, not at the server's 2 s: both were sent.
+    assert err.cause == "timeout" and "0.3 s" in str(err) and "2 attempts" in str(err)
+    assert server.stats.requests == 2 and backend.stats.retries == 1
 
 
 # -- answers that are not what the judge wanted: returned, parsed by the judge stage ----

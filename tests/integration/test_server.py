@@ -142,7 +142,7 @@ def test_hang_delays_the_answer_and_stop_cuts_it_short() -> None:
     srv.script([hang(0.3), hang(30)])
     started = time.monotonic()
     assert post(srv, chat_body())[0] == 200
-    assert 0.25 <= time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.25  # a floor only: load can add, never take away
     errors: list[BaseException] = []
 
     def hung_request() -> None:
@@ -155,11 +155,12 @@ def test_hang_delays_the_answer_and_stop_cuts_it_short() -> None:
     worker.start()
     while srv.stats.in_flight == 0:
         time.sleep(0.01)
-    started = time.monotonic()
     srv.stop()
-    worker.join(timeout=5)
-    assert time.monotonic() - started < 3
-    assert len(errors) == 1  # the client saw the connection go, not an answer
+    worker.join(timeout=60)  # a safety net: the hang itself lasts 30 s
+    assert not worker.is_alive()
+    # The client saw the connection go: not an answer, and not its own 5 s timeout.
+    assert len(errors) == 1 and not isinstance(errors[0], TimeoutError)
+    assert not isinstance(getattr(errors[0], "reason", None), TimeoutError)
 
 
 def test_reject_json_schema_answers_400_only_to_json_schema() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -174,15 +173,19 @@ def test_closing_the_limiter_fails_waiters() -> None:
 
 def test_stop_signal_interrupts_a_sleep_from_another_thread() -> None:
     signal = StopSignal()
+    setter = threading.Thread(target=signal.set)
 
-    async def scenario() -> tuple[bool, float]:
-        threading.Timer(0.05, signal.set).start()
-        started = time.monotonic()
-        completed = await signal.sleep(10)
-        return completed, time.monotonic() - started
+    async def never_ends(seconds: float) -> None:
+        setter.start()  # the sleeper is registered: set the signal from another thread
+        await asyncio.Event().wait()
 
-    completed, elapsed = asyncio.run(scenario())
-    assert not completed and elapsed < 2
+    async def scenario() -> bool:
+        # Only the other thread's set() can end this sleep; wait_for is a safety net.
+        return await asyncio.wait_for(signal.sleep(10, never_ends), 60)
+
+    assert asyncio.run(scenario()) is False
+    setter.join()
+    assert signal.is_set()
 
 
 def test_limiter_halving_stops_at_the_floor_and_recovers_one_step_at_a_time() -> None:
