@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from test_examples import run_example
-from test_plugin_gate import accept_baseline, rows_with, run
 
 from pytest_llmfunnel.testing import JudgeServer
+from tests.support.examples import run_example
+from tests.support.gate_project import accept_baseline, rows_with, run
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

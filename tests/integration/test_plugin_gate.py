@@ -15,66 +15,20 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel.gate.baseline_file import load_baseline
-from pytest_llmfunnel.testing import JudgeServer, verdict
-from pytest_llmfunnel.testing.actions import last_user_message
-from tests.support.runs import cases, judge_args, write_jsonl
+from pytest_llmfunnel.testing import JudgeServer
+from tests.support.gate_project import (
+    N,
+    accept_baseline,
+    project,
+    rows_with,
+    run,
+    worse_scores_low,
+)
+from tests.support.runs import write_jsonl
 
 pytestmark = pytest.mark.usefixtures("openai_env")
 
 BASELINE = "baselines/test_eval__test_eval.jsonl"
-N = 60
-
-
-def worse_scores_low(server: JudgeServer) -> None:
-    """Score 2 for outputs that contain WORSE, 5 for the rest; garbage for GARBAGE."""
-
-    def answer(body: dict[str, Any]) -> object:
-        text = last_user_message(body)
-        if "GARBAGE" in text:
-            return verdict(99)  # outside the scale: an error verdict after retries
-        return verdict(2 if "WORSE" in text else 5, reasoning="graded")
-
-    server.default = answer  # type: ignore[assignment]
-
-
-def project(
-    pytester: pytest.Pytester, rows: list[dict[str, Any]], *, judge: str = "judges.relevance()",
-    checks: str = "", ini: str = "llm_funnel_baseline_dir = baselines",
-) -> None:
-    write_jsonl(pytester.path / "cases.jsonl", rows)
-    pytester.makeini(f"[pytest]\n{ini}\n")
-    stages = ", ".join(s for s in (checks, judge) if s)
-    pytester.makepyfile(
-        test_eval=f"""
-        import pytest
-        from pytest_llmfunnel import Funnel, checks, judges
-
-        @pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel({stages}))
-        def test_eval(case, llm_result):
-            pass
-        """
-    )
-
-
-def rows_with(worse: range | list[int] = (), **changes: Any) -> list[dict[str, Any]]:
-    """The N base cases; the outputs of ``worse`` get WORSE in them."""
-    rows = cases(N)
-    for i in worse:
-        rows[i]["output"] += " WORSE"
-    return rows
-
-
-def run(pytester: pytest.Pytester, server: JudgeServer, *extra: str) -> pytest.RunResult:
-    return pytester.runpytest(*judge_args(server, *extra))
-
-
-def accept_baseline(
-    pytester: pytest.Pytester, server: JudgeServer, rows: list[dict[str, Any]], **kw: Any
-) -> None:
-    """The usual start: the scoring server, a project, and its baseline written."""
-    worse_scores_low(server)
-    project(pytester, rows, **kw)
-    assert run(pytester, server, "--llm-funnel-update-baseline").ret == 0
 
 
 def test_without_a_baseline_file_yet_there_is_no_gate_and_a_hint(
