@@ -7,6 +7,7 @@ prompt change would.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -50,7 +51,7 @@ def project(
     )
 
 
-def rows_with(worse: range | list[int] = (), **changes: Any) -> list[dict[str, Any]]:
+def rows_with(worse: Sequence[int] = (), **changes: Any) -> list[dict[str, Any]]:
     """The N base cases; the outputs of ``worse`` get WORSE in them."""
     rows = cases(N)
     for i in worse:

@@ -1,7 +1,6 @@
-"""The judge backend's plumbing: redaction, retry helpers, the limiter, body pass-through.
-
-Network behaviour runs against the loopback server through the real SDK; the
-fault scenarios live in ``test_faults.py``.
+"""The judge backend's plumbing without a network: redaction, retry helpers, the limiter,
+the stop signal and the fail-fast rule (their HTTP behaviour: integration/test_client.py
+and integration/test_faults.py).
 """
 
 from __future__ import annotations
@@ -9,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -25,19 +22,6 @@ from pytest_llmfunnel.endpoint.retry import (
     http_date,
     retry_after_seconds,
 )
-from pytest_llmfunnel.funnel.backend import JudgeRequest
-from pytest_llmfunnel.testing import JudgeServer
-
-
-@pytest.fixture
-def server() -> Iterator[JudgeServer]:
-    with JudgeServer() as srv:
-        yield srv
-
-
-def request(srv: JudgeServer, text: str = "hi", **extra: Any) -> JudgeRequest:
-    body = {"model": "judge-1", "messages": [{"role": "user", "content": text}], **extra}
-    return JudgeRequest(body=body, base_url=srv.base_url)
 
 
 # -- redact ----------------------------------------------------------------------

@@ -1,23 +1,15 @@
-"""The loopback test server's own behaviour, checked over plain HTTP (no SDK)."""
+"""find_secret, the testing helper that looks for a leaked key in files, text and exceptions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pytest_llmfunnel.testing import (
-    JudgeServer,
     assert_secret_absent,
     find_secret,
 )
-
-
-@pytest.fixture
-def server() -> Iterator[JudgeServer]:
-    with JudgeServer() as srv:
-        yield srv
 
 
 def test_find_secret_looks_in_text_files_and_exception_chains(tmp_path: Path) -> None:
