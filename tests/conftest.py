@@ -25,10 +25,14 @@ _INTEGRATION = (_HERE / "integration", _HERE / "examples")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test under tests/integration/ and tests/examples/ as ``integration``."""
+    """Mark tests under tests/integration/ and tests/examples/ ``integration``, and the
+    ``-n 2`` runs of ``plugin_args`` ``slow`` (each starts two worker processes)."""
     for item in items:
         if any(item.path.is_relative_to(folder) for folder in _INTEGRATION):
             item.add_marker(pytest.mark.integration)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("plugin_args") == "n2":
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(params=["no-xdist", "n0", "n2"])

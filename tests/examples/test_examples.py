@@ -21,6 +21,7 @@ OFFLINE_JUDGE = "offline reference judge (rule-based, not an LLM)"
 CLI = "import sys; from pytest_llmfunnel.cli import main; sys.exit(main())"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "summary"),
     [
@@ -66,6 +67,7 @@ def test_support_regression_switch_fails_the_gate(tmp_path: Path) -> None:
     assert copied.read_bytes() == shipped.read_bytes()
 
 
+@pytest.mark.slow
 def test_support_replays_its_lockfile_with_no_judge_at_all(tmp_path: Path) -> None:
     folder = tmp_path / "support"
     shutil.copytree(EXAMPLES / "support", folder, ignore=IGNORED)

@@ -485,6 +485,7 @@ def test_giving_up_wakes_requests_waiting_to_retry_or_for_a_slot(server: JudgeSe
 
 
 # -- hung requests and rate limits do not serialise the run ------------------------------
+@pytest.mark.slow
 def test_hung_requests_do_not_hold_up_the_rest(server: JudgeServer) -> None:
     # Four requests hang (far longer than the timeout) and take all four slots. The
     # other forty must be answered while those four are still on their first attempt.

@@ -50,6 +50,7 @@ def test_without_the_flag_nothing_is_frozen(pytester: pytest.Pytester) -> None:
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("prefix", "expected"),
     [

@@ -172,6 +172,7 @@ def test_grouped():
 """
 
 
+@pytest.mark.slow
 def test_node_ids_and_junit_names_are_the_same_with_and_without_xdist(
     pytester: pytest.Pytester,
 ) -> None:
@@ -237,6 +238,7 @@ def test_eval(case):
 """
 
 
+@pytest.mark.slow
 def test_a_crashed_eval_item_is_reported_under_its_own_id(pytester: pytest.Pytester) -> None:
     write_jsonl(pytester.path / "cases.jsonl", cases(4))
     pytester.makepyfile(test_eval=CRASH_IN_A_CASE)

@@ -113,6 +113,7 @@ def cached_messages(cache: Path) -> list[str]:
     return messages
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
 def test_an_interrupted_run_keeps_its_verdicts_and_the_rerun_asks_only_for_the_rest(
     tmp_path: Path, sig: str
@@ -230,6 +231,7 @@ def interrupt(proc: subprocess.Popen[bytes], srv: JudgeServer, answers: int) -> 
     return output.decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_item_loop_reports_an_incomplete_run_everywhere(tmp_path: Path) -> None:
     """A real SIGINT while items report: the reports say incomplete, the exit status stays 2."""
     summary = tmp_path / "summary.md"
@@ -247,6 +249,7 @@ def test_ctrl_c_in_the_item_loop_reports_an_incomplete_run_everywhere(tmp_path: 
     assert text.count(".") >= count
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_the_batch_before_any_item_reported(tmp_path: Path) -> None:
     """The first case never gets its answer: no item has reported when Ctrl-C comes."""
 

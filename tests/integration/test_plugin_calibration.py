@@ -86,6 +86,7 @@ def test_require_calibration_without_labels_of_a_judge_is_not_comparable(
             in flat(result.outlines))
 
 
+@pytest.mark.slow
 def test_pairwise_comparisons_are_exported_once_labelled_and_calibrated(tmp_path: Path) -> None:
     # The A/B example: 60 cases, each compared once (control vs treatment) in both orders.
     exported = run_example("ab_variants", tmp_path, "--llm-funnel-review=review.csv",

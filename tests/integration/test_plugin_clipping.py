@@ -143,6 +143,7 @@ def test_judged_by_in_the_markdown_report_names_each_judge_stage_and_model(
         assert f"{shown}: gpt-4o-mini, prompt version " in judged, judged
 
 
+@pytest.mark.slow
 def test_whole_reasons_at_the_terminal_width_under_xdist(
     pytester: pytest.Pytester, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -46,6 +46,7 @@ def run(pytester: pytest.Pytester, server: JudgeServer, cache: Path, *extra: str
     )
 
 
+@pytest.mark.slow
 def test_thirty_unchanged_runs_on_fresh_machines_never_fail_and_send_nothing(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:

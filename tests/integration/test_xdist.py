@@ -88,6 +88,7 @@ def test_error_share_fails_the_session(
     assert tolerant.ret == 0
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("openai_env")
 def test_n2_gives_the_same_results_gate_and_reports_as_n0(
     pytester: pytest.Pytester, judge_server: JudgeServer
@@ -132,6 +133,7 @@ def test_crash():
 """
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("openai_env")
 def test_a_crashed_worker_ends_the_run_instead_of_hanging_it(
     project: pytest.Pytester, judge_server: JudgeServer
@@ -152,6 +154,7 @@ def pytest_sessionstart(session):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("given", "seen"),
     [
@@ -182,6 +185,7 @@ def test_eval(case):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("openai_env")
 def test_a_worker_crash_mid_dataset_makes_the_run_incomplete_in_every_report(
     pytester: pytest.Pytester, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch

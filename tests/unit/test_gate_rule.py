@@ -83,6 +83,7 @@ def test_mde_is_the_drop_caught_with_80_percent_power() -> None:
     assert 0.75 <= caught / runs <= 0.85
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [5, 10, 20])
 def test_small_score_samples_keep_their_false_fail_rate(n: int) -> None:
     # The true mean change is exactly −tolerance (0.08 on a 1–5 scale): a fail is a false one.
