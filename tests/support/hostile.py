@@ -121,10 +121,11 @@ def render_gfm(markdown: str) -> str:
     import cmarkgfm
     from cmarkgfm.cmark import Options
 
-    return cmarkgfm.markdown_to_html_with_extensions(
+    html: str = cmarkgfm.markdown_to_html_with_extensions(
         markdown, options=Options.CMARK_OPT_UNSAFE,
         extensions=["autolink", "table", "tagfilter"],
     )
+    return html
 
 
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)([^>]*)>|<!--.*?-->", re.S)
