@@ -177,6 +177,7 @@ def test_a_verdict_gone_from_the_cache_fails_the_run_and_keeps_the_old_file(
     assert committed.read_text(encoding="utf-8") == COMMITTED
 
 
+@pytest.mark.slow
 def test_a_crashed_worker_leaves_the_old_lockfile_alone(
     project: pytest.Pytester, judge_server: JudgeServer, committed: Path
 ) -> None:
