@@ -102,6 +102,7 @@ class OpenAIJudgeBackend:
         json_schema: False to send JSON mode from the start (see the module docs).
         seed: seed for the jitter (tests).
         clock, sleep: monotonic time and the backoff sleep (tests inject fakes).
+        wall_clock: seconds since the epoch, to read a ``Retry-After`` HTTP date.
     """
 
     def __init__(
@@ -124,6 +125,7 @@ class OpenAIJudgeBackend:
         seed: int | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
+        wall_clock: Clock | None = None,
     ) -> None:
         self._model = model
         self._base_url = base_url.rstrip("/")
@@ -139,6 +141,7 @@ class OpenAIJudgeBackend:
         self._clock = clock or time.monotonic
         self.stall = StallEstimate(stall_after or timeout / 2, minimum=stall_after or 0.5)
         self._sleep = sleep
+        self._wall_clock = wall_clock or time.time
         self.limiter = AdaptiveLimiter(
             concurrency, floor=min_concurrency, recover_after=recover_after
         )
@@ -347,7 +350,11 @@ class OpenAIJudgeBackend:
             server_message(exc.body, exc.message, redact=self._redact),
             base_url=self._base_url,
             model=str(body.get("model", self._model)),
-            wait=_retry_after(exc.response.headers) if code in (429, 503) else None,
+            wait=(
+                _retry_after(exc.response.headers, now=self._wall_clock())
+                if code in (429, 503)
+                else None
+            ),
             json_schema_sent=isinstance(fmt, dict) and fmt.get("type") == "json_schema",
         )
 
