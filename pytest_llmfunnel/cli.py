@@ -25,8 +25,8 @@ from typing import TextIO
 
 from pytest_llmfunnel import __version__
 from pytest_llmfunnel.atomic import atomic_write
+from pytest_llmfunnel.cache_mode import CacheMode, parse_cache_mode
 from pytest_llmfunnel.escape import clean
-from pytest_llmfunnel.store.cache_mode import CacheMode, parse_cache_mode
 from pytest_llmfunnel.store.lockfile import LockfileError, export_lockfile, import_lockfile
 from pytest_llmfunnel.store.verdict_cache import VerdictStore
 from pytest_llmfunnel.wording import plural
@@ -187,6 +187,7 @@ def _confirm(question: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    # Lazy: a start-up choice (see above).
     from pytest_llmfunnel.report.markdown import render_markdown
     from pytest_llmfunnel.report.results_json import load_results
     from pytest_llmfunnel.report.terminal_text import render_text
@@ -201,6 +202,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_review_export(args: argparse.Namespace) -> int:
+    # Lazy: a start-up choice (see above).
     from pytest_llmfunnel.report.results_json import load_results
     from pytest_llmfunnel.review.label_files import export_from_results
 
@@ -213,6 +215,7 @@ def cmd_review_export(args: argparse.Namespace) -> int:
 
 
 def cmd_review_import(args: argparse.Namespace) -> int:
+    # Lazy: a start-up choice (see above).
     from pytest_llmfunnel.report.results_json import load_results
     from pytest_llmfunnel.review.label_files import import_review
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_llmfunnel.store.cache_mode import CACHE_MODES, CacheMode
+from pytest_llmfunnel.cache_mode import CACHE_MODES, CacheMode
 
 JudgeChoice = Literal["auto", "openai", "offline"]
 JUDGE_CHOICES: tuple[JudgeChoice, ...] = ("auto", "openai", "offline")

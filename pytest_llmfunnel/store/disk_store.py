@@ -16,8 +16,8 @@ from types import TracebackType
 
 import diskcache
 
+from pytest_llmfunnel.cache_mode import CacheMode, parse_cache_mode
 from pytest_llmfunnel.redact import Redactor
-from pytest_llmfunnel.store.cache_mode import CacheMode, parse_cache_mode
 from pytest_llmfunnel.store.plain_disk import PlainDataDisk
 
 _log = logging.getLogger("pytest_llmfunnel")

@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pytest_llmfunnel.cache_mode import CacheMode
 from pytest_llmfunnel.funnel.backend import CachedAnswer, CacheMissError, JudgeRequest
 from pytest_llmfunnel.models import Case, canonical_json, sha256_json
-from pytest_llmfunnel.store.cache_mode import CacheMode
 from pytest_llmfunnel.store.disk_store import DiskStore
 
 # Re-exported: callers catch it where they use the stores.

@@ -12,9 +12,9 @@ from typing import Any
 import diskcache
 import pytest
 
+from pytest_llmfunnel.cache_mode import CACHE_MODES, parse_cache_mode
 from pytest_llmfunnel.funnel.backend import AnswerStore, CachedAnswer, CacheMissError, JudgeRequest
 from pytest_llmfunnel.models import Case, Usage, Verdict, canonical_json
-from pytest_llmfunnel.store.cache_mode import CACHE_MODES, parse_cache_mode
 from pytest_llmfunnel.store.lockfile import export_lockfile
 from pytest_llmfunnel.store.plain_disk import UnsafeCacheEntryWarning
 from pytest_llmfunnel.store.verdict_cache import OutputStore, VerdictStore

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmfunnel import config
-from pytest_llmfunnel.store import cache_mode, verdict_cache
+from pytest_llmfunnel import cache_mode, config
+from pytest_llmfunnel.store import verdict_cache
 
 
 def test_settings_and_store_share_one_cache_mode_definition() -> None:

@@ -36,8 +36,8 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "funnel",
         "dataset",
         "record completeness config",
-        "models stats escape redact atomic",
-        "wording",
+        "models stats escape redact atomic cache_mode",
+        "wording display",
     )
 )
 # Only these import pytest (never _pytest): the entry point, its hook
