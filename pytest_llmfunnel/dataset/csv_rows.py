@@ -20,7 +20,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from pytest_llmfunnel.dataset.case_ids import is_id_shaped
-from pytest_llmfunnel.dataset.readers import DatasetError, RawRow, read_text
+from pytest_llmfunnel.dataset.raw import DatasetError, RawRow, read_text
 from pytest_llmfunnel.wording import plural
 
 __all__ = ["read_csv"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmfunnel.dataset.json_rows import MAX_DEPTH, MAX_INT_DIGITS, deeper_than
-from pytest_llmfunnel.dataset.readers import DatasetError, RawRow, kind, read_text
+from pytest_llmfunnel.dataset.raw import DatasetError, RawRow, kind, read_text
 
 __all__ = ["ALIAS_ALLOWANCE", "ALIAS_FACTOR", "read_yaml"]
 

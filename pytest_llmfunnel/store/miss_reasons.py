@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.backend import JudgeRequest
 from pytest_llmfunnel.models import canonical_json
-
-if TYPE_CHECKING:
-    from pytest_llmfunnel.store.verdict_cache import VerdictRecord
+from pytest_llmfunnel.store.verdict_record import VerdictRecord
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ import json
 import math
 import threading
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pytest_llmfunnel.cache_mode import CacheMode
 from pytest_llmfunnel.funnel.backend import CachedAnswer, CacheMissError, JudgeRequest
@@ -35,6 +34,8 @@ from pytest_llmfunnel.store.disk_store import DiskStore
 # Re-exported: callers catch it where they use the stores.
 from pytest_llmfunnel.store.disk_store import SecretInValueError as SecretInValueError
 from pytest_llmfunnel.store.miss_reasons import Explanation, explain_miss
+from pytest_llmfunnel.store.verdict_record import VerdictRecord as VerdictRecord
+from pytest_llmfunnel.store.verdict_record import now as _now
 
 RECORD_HINT = (
     "run once with --llm-funnel-cache=read-write, "
@@ -44,28 +45,6 @@ RECORD_HINT = (
 _VERDICT = "verdict"
 _INDEX = "index"
 _OUTPUT = "output"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-class VerdictRecord(BaseModel):
-    """One cached verdict with what is needed to explain a miss or write a lockfile."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: str
-    case_id: str
-    stage: str
-    base_url: str
-    repeat: int
-    body: dict[str, Any]
-    answer: CachedAnswer
-    created: str = Field(default_factory=_now)
-
-    def request(self) -> JudgeRequest:
-        return JudgeRequest(body=self.body, base_url=self.base_url, repeat=self.repeat)
 
 
 class _StoredAnswer(BaseModel):

@@ -1,0 +1,33 @@
+"""One cached verdict as the cache stores it: the request, the answer, and when."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pytest_llmfunnel.funnel.backend import CachedAnswer, JudgeRequest
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class VerdictRecord(BaseModel):
+    """One cached verdict with what is needed to explain a miss or write a lockfile."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    case_id: str
+    stage: str
+    base_url: str
+    repeat: int
+    body: dict[str, Any]
+    answer: CachedAnswer
+    created: str = Field(default_factory=now)
+
+    def request(self) -> JudgeRequest:
+        return JudgeRequest(body=self.body, base_url=self.base_url, repeat=self.repeat)
