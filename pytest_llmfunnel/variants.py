@@ -42,12 +42,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pytest_llmfunnel import stats
 from pytest_llmfunnel.gate import compare as regression
 from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
-from pytest_llmfunnel.review.slice import is_pairwise
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.wording import plural
 
 # The gate's own metric and value rules, used as they are so the two cannot drift apart.
@@ -56,7 +56,7 @@ Metric = regression.Metric
 ERROR, MISSING = regression._ERROR, regression._MISSING
 
 Status = Literal["best", "candidate", "discarded"]
-Record = Mapping[str, Any]
+Record = CaseRecord
 CONFIDENCE = 0.95
 
 
@@ -183,8 +183,7 @@ def rank_variants(
     """
     grouped: dict[str, dict[str, dict[str, Record]]] = {}
     for record in records:
-        variant = record.get("variant") or "default"
-        grouped.setdefault(record["dataset"], {}).setdefault(variant, {})[record["case"]] = record
+        grouped.setdefault(record.dataset, {}).setdefault(record.variant, {})[record.case] = record
     return [
         _rank(dataset, grouped[dataset], alpha, tolerance, tolerances or {}, seed)
         for dataset in sorted(grouped)
@@ -197,16 +196,16 @@ def _metrics(records: Sequence[Record]) -> tuple[list[Metric], str, set[str]]:
     kinds: dict[str, str] = {}
     statuses: dict[str, set[str]] = {}  # with the marks "scored" and "pairwise"
     scales: dict[str, tuple[float, float]] = {}
-    for s in (s for record in records for s in record.get("stages", ())):
-        kinds.setdefault(s["stage"], s["kind"])
-        seen = statuses.setdefault(s["stage"], set())
-        seen.add(s["status"])
-        if s.get("score") is not None:
+    for s in (s for record in records for s in record.stages):
+        kinds.setdefault(s.stage, s.kind)
+        seen = statuses.setdefault(s.stage, set())
+        seen.add(s.status)
+        if s.score is not None:
             seen.add("scored")
-        if is_pairwise(s):
+        if s.pairwise:
             seen.add("pairwise")
-        if s.get("scale") is not None:
-            scales[s["stage"]] = (float(s["scale"][0]), float(s["scale"][1]))
+        if s.scale is not None:
+            scales[s.stage] = s.scale
     metrics = [Metric(PROMOTION, None, "binary", True, None)]
     for name, kind in kinds.items():
         seen = statuses[name]
@@ -393,12 +392,12 @@ def _pairwise(
     """Win/tie/loss counts per pairwise criterion and pair of variants, each case counted once."""
     seen: dict[tuple[str, str, str], dict[str, float | None]] = {}
     for v, case in ((v, c) for v in names for c in cases):
-        for s in by_variant[v][case].get("stages", ()):
-            found = _opponent(s["stage"], v, names) if s["stage"] in stage_names else None
+        for s in by_variant[v][case].stages:
+            found = _opponent(s.stage, v, names) if s.stage in stage_names else None
             if found:
                 a, b = sorted((v, found[1]))
-                score = None if s["status"] == "error" or s.get("score") is None else (
-                    float(s["score"]) * (1.0 if v == a else -1.0))
+                score = None if s.status == "error" or s.score is None else (
+                    s.score * (1.0 if v == a else -1.0))
                 seen.setdefault((found[0], a, b), {}).setdefault(case, score)
     return [
         PairwiseResult(stage, a, b, sum(x is not None and x > 0 for x in xs.values()),

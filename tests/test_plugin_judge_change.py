@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import cases, judge_args, write_jsonl
+from sample_records import as_record
 
 from pytest_llmfunnel.gate.baseline_file import Baseline, baseline_from_records
 from pytest_llmfunnel.gate.judge_change import Figures, judge_change_markdown, judge_changes
@@ -85,8 +86,8 @@ def _record(case: str, judge: str, status: str, score: float, base: Any = None) 
                     "score": score, "judge": judge}],
     }
     if base is not None:
-        record["baseline"] = base
-    return record
+        record["baseline"] = base.to_json()
+    return as_record(record)
 
 
 def test_figures_cover_only_cases_with_a_verdict_on_both_judges() -> None:

@@ -38,6 +38,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_llmfunnel.atomic import atomic_write
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.wording import plural
 
 FORMAT: Final = "pytest-llmfunnel baseline"
@@ -252,19 +253,16 @@ def _most_common(values: Iterable[str]) -> str | None:
     return min(counts, key=lambda v: (-counts[v], v)) if counts else None
 
 
-def _case_line(record: Mapping[str, Any]) -> BaselineCase:
+def _case_line(record: CaseRecord) -> BaselineCase:
     return BaselineCase(
-        case=record["case"],
-        variant=record.get("variant") or DEFAULT_VARIANT,
-        fingerprint=record.get("fingerprint") or "",
-        output=record.get("output"),
-        promoted=bool(record["promoted"]),
-        dropped_at=record.get("dropped_at"),
-        error=record.get("error"),
-        stages={
-            s["stage"]: StageOutcome(status=s["status"], score=s.get("score"))
-            for s in record.get("stages", ())
-        },
+        case=record.case,
+        variant=record.variant or DEFAULT_VARIANT,
+        fingerprint=record.fingerprint,
+        output=record.output,
+        promoted=record.promoted,
+        dropped_at=record.dropped_at,
+        error=record.error,
+        stages={s.stage: StageOutcome(status=s.status, score=s.score) for s in record.stages},
     )
 
 
@@ -290,7 +288,7 @@ def _summary(cases: Collection[BaselineCase]) -> dict[str, Any]:
 
 
 def baseline_from_records(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[CaseRecord],
     *,
     judges: Mapping[str, str] | None = None,
     scales: Mapping[str, tuple[float, float]] | None = None,
@@ -306,28 +304,28 @@ def baseline_from_records(
         dataset, path: override the eval test key and dataset path of the records.
     """
     records = list(records)
-    keys = {r["dataset"] for r in records if "dataset" in r}
+    keys = {r.dataset for r in records if r.dataset}
     if len(keys) > 1:
         raise ValueError(f"records of several eval tests given: {sorted(keys)}; pass one")
     dataset = dataset or (keys.pop() if keys else "")
     if not dataset:
         raise ValueError("no eval test key: pass dataset=")
     if path is None:
-        path = next((r["path"] for r in records if r.get("path")), "")
+        path = next((r.path for r in records if r.path), "")
     stages: dict[str, StageInfo] = {}
     seen_judges: dict[str, list[str]] = {}
     lines: dict[tuple[str, str], BaselineCase] = {}
     for record in records:
-        for s in record.get("stages", ()):
-            name = s["stage"]
+        for s in record.stages:
+            name = s.stage
             if name not in stages:
-                scale = (scales or {}).get(name) or s.get("scale")
+                scale = (scales or {}).get(name) or s.scale
                 stages[name] = StageInfo(
-                    kind=s["kind"], gating=bool(s["gating"]),
-                    scale=tuple(scale) if scale is not None else None,
+                    kind=s.kind, gating=s.gating,
+                    scale=scale,
                 )
-            if s.get("kind") == "judge" and s.get("judge"):
-                seen_judges.setdefault(name, []).append(s["judge"])
+            if s.kind == "judge" and s.judge:
+                seen_judges.setdefault(name, []).append(s.judge)
         line = _case_line(record)
         lines[line.key] = line  # a rerun of the same case replaces the earlier record
     for name, scale in (scales or {}).items():
@@ -379,7 +377,7 @@ def _merged_stages(
 
 def merge(
     existing: Baseline,
-    new_records: Iterable[Mapping[str, Any]],
+    new_records: Iterable[CaseRecord],
     selected_ids: Collection[str],
     *,
     dataset_ids: Collection[str] | None = None,

@@ -48,6 +48,7 @@ from pytest_llmfunnel.gate import sensitivity
 from pytest_llmfunnel.gate.baseline_file import Baseline, BaselineCase
 from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, Mode, PairedSample, decide
 from pytest_llmfunnel.gate.metrics import PROMOTION, Metric, judge_identity, metrics_of
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.wording import plural
 
 __all__ = [
@@ -152,12 +153,11 @@ class _Side:
     from_file: bool
 
 
-def _side_of_record(record: Mapping[str, Any], from_file: bool = False) -> _Side:
+def _side_of_record(record: CaseRecord, from_file: bool = False) -> _Side:
     return _Side(
-        bool(record["promoted"]),
-        record.get("dropped_at"),
-        {s["stage"]: (s["status"], s.get("score"), s.get("reason") or "")
-         for s in record.get("stages", ())},
+        record.promoted,
+        record.dropped_at,
+        {s.stage: (s.status, s.score, s.reason) for s in record.stages},
         from_file,
     )
 
@@ -211,7 +211,7 @@ def _not_comparable(dataset: str, spec: MetricSpec, n: int, reason: str) -> Gate
 @dataclass(frozen=True)
 class _Pair:
     key: tuple[str, str]
-    record: Mapping[str, Any]
+    record: CaseRecord
     base: _Side
     cur: _Side
 
@@ -231,7 +231,7 @@ class _Prepared:
 
 def _prepare(
     dataset: str, metric: Metric, spec: MetricSpec, pairs: Sequence[_Pair],
-    unpaired: Sequence[_Side], baseline: Baseline, records: Sequence[Mapping[str, Any]],
+    unpaired: Sequence[_Side], baseline: Baseline, records: Sequence[CaseRecord],
     max_error_share: float,
 ) -> _Prepared:
     raw: list[tuple[_Pair, _Value, _Value]] = []
@@ -316,11 +316,11 @@ def _flips(prep: _Prepared) -> list[Flip]:
             drop = (lo if before is None else before) - (lo if after is None else after)
             severity = abs(drop) / width
         got = pair.cur.stages.get(stage)
-        reason = got[2] if got else (pair.record.get("error") or "")
+        reason = got[2] if got else (pair.record.error or "")
         out.append(Flip(
             prep.dataset, pair.key[0], pair.key[1], metric.name, stage,
             "worse" if worse else "better", before, after, reason,
-            _excerpt(pair.record.get("output")), severity,
+            _excerpt(pair.record.output), severity,
         ))
     return out
 
@@ -328,7 +328,7 @@ def _flips(prep: _Prepared) -> list[Flip]:
 def _tags(prep: _Prepared) -> list[TagStat]:
     groups: dict[str, list[tuple[float, float]]] = {}
     for pair, b, c in prep.pairs:
-        for tag in pair.record.get("tags") or ():
+        for tag in pair.record.tags:
             groups.setdefault(tag, []).append((b, c))
     return [
         TagStat(tag, prep.metric.name, len(v), math.fsum(b for b, _ in v) / len(v),
@@ -338,7 +338,7 @@ def _tags(prep: _Prepared) -> list[TagStat]:
 
 
 def compare(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[CaseRecord],
     baselines: Mapping[str, Baseline | None],
     *,
     alpha: float = 0.05,
@@ -369,10 +369,10 @@ def compare(
     """
     if mode not in ("superiority", "non-inferiority"):
         raise ValueError(f"mode must be 'superiority' or 'non-inferiority', got {mode!r}")
-    by_dataset: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {}
+    by_dataset: dict[str, dict[tuple[str, str], CaseRecord]] = {}
     for record in records:
-        key = (record["case"], record.get("variant") or "default")
-        by_dataset.setdefault(record["dataset"], {})[key] = record  # a rerun replaces
+        key = (record.case, record.variant)
+        by_dataset.setdefault(record.dataset, {})[key] = record  # a rerun replaces
     missing = tuple(sorted(n for n, b in baselines.items() if b is None and n in by_dataset))
     prepared: list[_Prepared] = []
     warnings: list[str] = []
@@ -390,13 +390,13 @@ def compare(
                     if k[0] not in still]
         for key in sorted(set(current) & set(stored)):
             record, line = current[key], stored[key]
-            fp = record.get("fingerprint") or ""
+            fp = record.fingerprint
             if fp and line.fingerprint and fp != line.fingerprint:
                 changed.append(_label(key))
                 unpaired.append(_side_of_line(line))
                 continue
-            reeval = record.get("baseline")
-            base = _side_of_record(reeval) if reeval else _side_of_line(line)
+            reeval = record.baseline
+            base = _side_of_record(reeval) if reeval is not None else _side_of_line(line)
             pairs.append(_Pair(key, record, base, _side_of_record(record)))
         comparisons.append((
             dataset, len(pairs), tuple(changed),

@@ -20,7 +20,7 @@ from pytest_llmfunnel.pytest_glue.session import (
     FunnelSession,
     ItemInfo,
 )
-from pytest_llmfunnel.record import baseline_record, compact, describe_problems, status_of
+from pytest_llmfunnel.record import build_record, describe_problems, status_of
 from pytest_llmfunnel.report.terminal import ERRORS_ABOVE
 from pytest_llmfunnel.wording import plural
 
@@ -384,23 +384,24 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
         return
     spec = info.spec
     identities = fs.identities(spec) if spec.funnel.stages else {}
-    scales = fs.scales(spec)
+    facts = fs.stage_facts(spec)
     fingerprint = info.unit.case.fingerprint()
-    record = compact(
+    rebased = fs.rebased(spec, info.unit)
+    record = build_record(
         result,
         spec.key,
         path=fs.spec_meta[spec.key]["path"],
         fingerprint=fingerprint,
         tags=info.unit.case.tags,
         judges=identities,
-        scales=scales,
+        facts=facts,
+        baseline=None if rebased is None else build_record(
+            rebased, spec.key, path=fs.spec_meta[spec.key]["path"], fingerprint=fingerprint,
+            tags=info.unit.case.tags, judges=identities, facts=facts,
+        ),
     )
-    rebased = fs.rebased(spec, info.unit)
-    if rebased is not None:
-        record["baseline"] = baseline_record(
-            rebased, fingerprint=fingerprint, judges=identities, scales=scales
-        )
-    report.llm_funnel = record  # type: ignore[attr-defined]
+    # A worker's report crosses to the controller as JSON-able data.
+    report.llm_funnel = record.to_json() if fs.distributed else record  # type: ignore[attr-defined]
     status = status_of(record)
     report.llm_funnel_status = status  # type: ignore[attr-defined]
     problems = [terminal_text(p, None) for p in describe_problems(record)]
@@ -413,11 +414,11 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
     if problems:
         item.user_properties.append(("llm_funnel.reason", "; ".join(problems)))
     item.user_properties.append(("llm_funnel.promoted", str(result.promoted).lower()))
-    for stage in record["stages"]:
-        score = stage["score"]
-        value = stage["status"] if score is None else f"{stage['status']} {score:g}"
+    for stage in record.stages:
+        score = stage.score
+        value = stage.status if score is None else f"{stage.status} {score:g}"
         # pytest escapes a property's value for XML, not its name.
-        name = terminal_text(stage["stage"], None)
+        name = terminal_text(stage.stage, None)
         item.user_properties.append((f"llm_funnel.{name}", value))
 
 

@@ -30,6 +30,7 @@ from pytest_llmfunnel.wording import plural
 if TYPE_CHECKING:
     from pytest_llmfunnel.gate.compare import GateResult
     from pytest_llmfunnel.pytest_glue.session import FunnelSession
+    from pytest_llmfunnel.record import CaseRecord
 
 NO_GATE_HINT = "no regression gate for {names}: turned off with llm_dataset(baseline=False)."
 NO_BASELINE_YET = (
@@ -67,7 +68,7 @@ def conclude(fs: FunnelSession) -> Conclusion:
     """
     settings = fs.settings
     out = Conclusion()
-    metas = {r["dataset"]: fs.spec_meta.get(r["dataset"], {}) for r in fs.records}
+    metas = {r.dataset: fs.spec_meta.get(r.dataset, {}) for r in fs.records}
     if settings.labels is not None:
         calibrate_judges(fs, out)
     scope = fs.completeness
@@ -142,7 +143,7 @@ def rank(fs: FunnelSession) -> list[Any]:
     """The variant ranking of every dataset with several variants."""
     variants: dict[str, set[str]] = {}
     for record in fs.records:
-        variants.setdefault(record["dataset"], set()).add(record.get("variant") or "default")
+        variants.setdefault(record.dataset, set()).add(record.variant)
     if all(len(names) < 2 for names in variants.values()):
         return []  # nothing to rank; the statistics stay unimported (a warm run's time)
     from pytest_llmfunnel.variants import rank_variants
@@ -159,9 +160,9 @@ def order_records(fs: FunnelSession) -> None:
     for name, meta in fs.spec_meta.items():
         positions[name] = {case: i for i, case in enumerate(meta.get("ids", ()))}
 
-    def place(record: Mapping[str, Any]) -> tuple[str, int, str]:
-        where = positions.get(record["dataset"], {})
-        return record["dataset"], where.get(record["case"], len(where)), record["variant"]
+    def place(record: CaseRecord) -> tuple[str, int, str]:
+        where = positions.get(record.dataset, {})
+        return record.dataset, where.get(record.case, len(where)), record.variant
 
     fs.records.sort(key=place)
     fs.forget_run_result()
@@ -254,8 +255,8 @@ def update_baselines(
                 "gate off; drop it (or name a file with baseline=...) to gate this eval test"
             )
             continue
-        records = [r for r in fs.records if r["dataset"] == key]
-        selected = {r["case"] for r in records}
+        records = [r for r in fs.records if r.dataset == key]
+        selected = {r.case for r in records}
         refusal = check_partial_update(
             meta.get("ids", ()), selected, settings.merge_baseline, dataset=key
         )

@@ -38,7 +38,8 @@ from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend
 from pytest_llmfunnel.funnel.runner import Funnel, FunnelRunner, LoopThread, OutputRecorder, Unit
 from pytest_llmfunnel.gate.baseline_file import Baseline
 from pytest_llmfunnel.models import CaseResult
-from pytest_llmfunnel.record import RunResult, Tallies
+from pytest_llmfunnel.record import CaseRecord, RunResult, StageFacts
+from pytest_llmfunnel.tallies import Tallies
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.gate.baseline_side import BaselineSide
@@ -92,13 +93,13 @@ class FunnelSession:
         self._datasets: dict[tuple[Path, tuple[tuple[str, str], ...]], Dataset] = {}
         self.specs: dict[str, EvalSpec] = {}
         self.single_variant: dict[str, str] = {}  # eval test → its one variant, not a parameter
-        self.records: list[dict[str, Any]] = []
+        self.records: list[CaseRecord] = []
         # (node id, llm-failed or llm-error, record) per problem item: --lf and -r.
-        self.problem_items: list[tuple[str, str, dict[str, Any]]] = []
+        self.problem_items: list[tuple[str, str, CaseRecord]] = []
         # Eval tests as the controller needs them: key → {"path", "baseline", "ids"}.
         self.spec_meta: dict[str, dict[str, Any]] = {}
         self._identities: dict[str, dict[str, str]] = {}
-        self._scales: dict[str, dict[str, tuple[float, float]]] = {}
+        self._facts: dict[str, dict[str, StageFacts]] = {}
         self._run: tuple[int, RunResult] | None = None
         self._sides: dict[str, BaselineSide | None] = {}
         self.tallies = Tallies()
@@ -265,13 +266,13 @@ class FunnelSession:
             )
         return self._identities[spec.key]
 
-    def scales(self, spec: EvalSpec) -> dict[str, tuple[float, float]]:
-        """The score scale of each rubric judge of ``spec`` (computed once per process)."""
-        if spec.key not in self._scales:
-            from pytest_llmfunnel.gate.baseline_side import stage_scales
+    def stage_facts(self, spec: EvalSpec) -> dict[str, StageFacts]:
+        """The scale and threshold of each stage of ``spec`` (computed once per process)."""
+        if spec.key not in self._facts:
+            from pytest_llmfunnel.gate.baseline_side import stage_facts
 
-            self._scales[spec.key] = stage_scales(spec.funnel)
-        return self._scales[spec.key]
+            self._facts[spec.key] = stage_facts(spec.funnel)
+        return self._facts[spec.key]
 
     def baseline_side(self, spec: EvalSpec) -> BaselineSide | None:
         """``spec``'s stored baseline as the funnel uses it (None without one)."""
@@ -411,6 +412,8 @@ class FunnelSession:
             return
         record = getattr(report, "llm_funnel", None)
         if record is not None and report.when == "call":
+            if not isinstance(record, CaseRecord):  # a worker's, in its wire form
+                record = CaseRecord.from_json(record)
             self.records.append(record)
             status = getattr(report, "llm_funnel_status", "ok")
             if status != "ok":

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncate
-from pytest_llmfunnel.record import DatasetRun, Tallies, describe_problems, status_of
+from pytest_llmfunnel.record import CaseRecord, DatasetRun, describe_problems, status_of
+from pytest_llmfunnel.tallies import Tallies
 from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ def funnel_table(
 
 
 def problem_cases(
-    records: list[dict[str, Any]], *, limit: int | None, width: int = WIDTH,
+    records: list[CaseRecord], *, limit: int | None, width: int = WIDTH,
     whole: bool | None = None,
 ) -> Iterator[str]:
     """The llm-failed and llm-error cases with the stage and the reason, capped.
@@ -231,8 +232,8 @@ def problem_cases(
     shown = bad if limit is None else bad[:limit]
     cut = False
     for record in shown:
-        label = record["case"] if record["variant"] == "default" else (
-            f"{record['case']}:{record['variant']}"
+        label = record.case if record.variant == "default" else (
+            f"{record.case}:{record.variant}"
         )
         # One entry per counted case: its further problems go on indented lines.
         for index, problem in enumerate(describe_problems(record)):
@@ -263,7 +264,7 @@ def endpoint_lines(tallies: Tallies, width: int = WIDTH) -> Iterator[str]:
         yield from _wrapped("  " + note, width)
 
 
-def _errors_listed(records: list[dict[str, Any]], limit: int | None) -> tuple[int, int]:
+def _errors_listed(records: list[CaseRecord], limit: int | None) -> tuple[int, int]:
     """How many llm-error cases :func:`problem_cases` lists with ``limit``, of how many."""
     bad = [status_of(r) for r in records if status_of(r) != "ok"]
     shown = bad if limit is None else bad[:limit]
@@ -282,7 +283,7 @@ def _where_errors_are(listed: tuple[int, int], short_summary: bool) -> str:
 
 
 def short_summary_lines(
-    problems: Iterable[tuple[str, str, dict[str, Any]]], *, width: int | None
+    problems: Iterable[tuple[str, str, CaseRecord]], *, width: int | None
 ) -> Iterator[str]:
     """One line per llm-failed or llm-error item, for pytest's short test summary.
 
