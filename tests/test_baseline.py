@@ -11,16 +11,14 @@ from typing import Any
 import pytest
 from sample_records import as_record
 
+from pytest_llmfunnel.gate.baseline_build import baseline_from_records, check_partial_update, merge
 from pytest_llmfunnel.gate.baseline_file import (
     Baseline,
     BaselineError,
-    baseline_from_records,
     baseline_path,
-    check_partial_update,
     dumps_baseline,
     load_baseline,
     load_baseline_if_exists,
-    merge,
     write_baseline,
 )
 from pytest_llmfunnel.record import CaseRecord

@@ -9,7 +9,8 @@ import pytest
 from conftest import cases, judge_args, write_jsonl
 from sample_records import as_record
 
-from pytest_llmfunnel.gate.baseline_file import Baseline, baseline_from_records
+from pytest_llmfunnel.gate.baseline_build import baseline_from_records
+from pytest_llmfunnel.gate.baseline_file import Baseline
 from pytest_llmfunnel.gate.judge_change import Figures, judge_change_markdown, judge_changes
 from pytest_llmfunnel.testing import JudgeServer, verdict
 

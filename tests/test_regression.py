@@ -10,7 +10,8 @@ import pytest
 from sample_records import as_record
 
 from pytest_llmfunnel.gate import margin
-from pytest_llmfunnel.gate.baseline_file import Baseline, baseline_from_records
+from pytest_llmfunnel.gate.baseline_build import baseline_from_records
+from pytest_llmfunnel.gate.baseline_file import Baseline
 from pytest_llmfunnel.gate.compare import GateResult, compare
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import CaseRecord

@@ -15,14 +15,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmfunnel.gate.baseline_build import baseline_from_records, check_partial_update, merge
 from pytest_llmfunnel.gate.baseline_file import (
     Baseline,
     BaselineError,
-    baseline_from_records,
-    check_partial_update,
     load_baseline,
     load_baseline_if_exists,
-    merge,
     write_baseline,
 )
 from pytest_llmfunnel.wording import plural

@@ -35,7 +35,8 @@ from pytest_llmfunnel.endpoint.factory import (
     endpoint_report,
 )
 from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend
-from pytest_llmfunnel.funnel.runner import Funnel, FunnelRunner, LoopThread, OutputRecorder, Unit
+from pytest_llmfunnel.funnel.loop_thread import LoopThread
+from pytest_llmfunnel.funnel.runner import Funnel, FunnelRunner, OutputRecorder, Unit
 from pytest_llmfunnel.gate.baseline_file import Baseline
 from pytest_llmfunnel.models import CaseResult
 from pytest_llmfunnel.record import CaseRecord, RunResult, StageFacts

@@ -27,7 +27,8 @@ from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     # Annotations only: drawing a ranking needs none of the statistics that built it.
-    from pytest_llmfunnel.variants import MetricInfo, PairwiseResult, VariantRanking
+    from pytest_llmfunnel.variant_pairs import PairwiseResult
+    from pytest_llmfunnel.variants import MetricInfo, VariantRanking
 
 NAME_WIDTH = 20  # a variant's column header in the terminal
 MIN_LABEL = 12
