@@ -35,6 +35,7 @@ on the records: they are counted per process
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,7 +190,7 @@ class CaseRecord:
             own = {key: data[key] for key in _OWN_KEYS if key in data}
             data = {**data, "baseline": {**baseline, **own}}
         try:
-            return _ADAPTER.validate_python(data)
+            return _adapter().validate_python(data)
         except ValidationError as exc:
             problems = "; ".join(
                 f"record field '{'.'.join(str(p) for p in e['loc'])}': {_message(e)}"
@@ -206,7 +207,10 @@ def _message(error: Any) -> str:
     return f"{error['msg']}, got {error['input']!r}"
 
 
-_ADAPTER: TypeAdapter[CaseRecord] = TypeAdapter(CaseRecord)
+@functools.cache
+def _adapter() -> TypeAdapter[CaseRecord]:
+    # Built on first use: a run without xdist or files never reads a record back.
+    return TypeAdapter(CaseRecord)
 
 
 def build_record(
