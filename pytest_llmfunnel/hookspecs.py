@@ -7,13 +7,14 @@ Registered by :func:`pytest_llmfunnel.plugin.pytest_addhooks`; see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.config import Settings
     from pytest_llmfunnel.funnel.backend import JudgeBackend
+    from pytest_llmfunnel.record import CaseRecord
 
 
 @pytest.hookspec(firstresult=True)
@@ -23,6 +24,6 @@ def pytest_llmfunnel_make_backend(config: pytest.Config, settings: Settings) -> 
 
 @pytest.hookspec
 def pytest_llmfunnel_report_sections(
-    config: pytest.Config, records: list[dict[str, Any]]
+    config: pytest.Config, records: list[CaseRecord]
 ) -> Sequence[tuple[str, str]] | None:
     """Extra (title, text) sections for the terminal summary and the Markdown report."""

@@ -1,146 +1,295 @@
-"""Compact per-case records and their aggregation into a run's funnel counts.
+"""The per-case record, and the aggregation of records into a run's funnel counts.
 
-A test item carries its case's record on its report (a small JSON-able dict),
-so the controller process sees every case's result whether or not xdist ran
-the item elsewhere; :class:`RunResult` is rebuilt from those records.
+A test item carries its case's :class:`CaseRecord` on its report, so the
+controller process sees every case's result whether or not xdist ran the item
+elsewhere; :class:`RunResult` is rebuilt from those records. The record is
+the one structure every report, the gate, the review slice and the variants
+read, from the funnel to the files.
 
-The record (the contract every report, gate and review module reads)::
+The record is a frozen, slotted dataclass: a run keeps one per case (and one
+per stage of it), so it must be small, and nothing reads it by string key.
+It crosses two real boundaries, each through one explicit pair of functions:
 
-    {
-      "dataset": "tests/test_support.py::test_support",  # the eval test (one per dataset use)
-      "path": "tests/support.jsonl",       # dataset file, relative to the rootdir
-      "case": "refund-window",             # case id
-      "variant": "default",                # output variant ("default", "control", ...)
-      "fingerprint": "<sha256>",           # of input, context, expected (not the output)
-      "tags": ["billing"],
-      "output": "...",                     # None when the target failed
-      "promoted": true,                    # passed every gating stage
-      "dropped_at": null,                  # name of the gating stage that stopped it
-      "error": null,                       # target error (raised / timed out)
-      "stages": [                          # in funnel order; stages after a drop are absent
-        {"stage": "faithfulness", "kind": "judge", "status": "passed",
-         "gating": false, "must": false, "score": 4.5, "samples": [4.5],
-         "reason": "...", "judge": "offline-reference-v2 · prompt 3f2a…",
-         "scale": [1.0, 5.0], "requests": 1, "cache_hits": 0,
-         "prompt_tokens": 0, "completion_tokens": 0}
-      ],
-      "baseline": null                     # optional: the baseline's stored output
-    }                                      # re-evaluated with the current stages, same shape
-                                           # minus dataset/path/tags
+* the xdist wire: a worker puts :meth:`CaseRecord.to_json` on the report, the
+  controller reads it back with :meth:`CaseRecord.from_json`;
+* the files (the JSON results, the baseline): the same pair, the file
+  models in :mod:`pytest_llmfunnel.report.results_json` giving the format
+  its documentation.
 
-``tags``, ``samples`` and ``scale`` are JSON arrays; in the process that
-built a record they are tuples shared with the case and the stage (records
-are read, never changed).
+:meth:`CaseRecord.from_json` validates what it is given and names the field
+that is unknown, missing or of the wrong type.
 
 ``status`` is one of ``passed``, ``failed``, ``measured`` (a scorer without a
 threshold, or a pairwise comparison) and ``error`` (the stage could not decide;
 never a pass or a fail).
 
-A pairwise comparison appears on the records of both variants it compares,
+A pairwise comparison (``pair`` set: the two variants compared, the one it
+was made from first) appears on the records of both variants it compares,
 its score from each variant's own point of view (+1 wins, 0 tie, -1 loses);
 its requests, cache hits and tokens are counted on the first variant's record
 only, so sums over records stay true. It is present on a dropped variant too
 (a walkover: the promoted side wins without a request). Cache misses are not
-on the records: they are counted per process (:class:`Tallies`).
+on the records: they are counted per process
+(:class:`pytest_llmfunnel.tallies.Tallies`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
 from pytest_llmfunnel.display import truncate
-from pytest_llmfunnel.models import CaseResult, StageCounts, Usage
-from pytest_llmfunnel.wording import plural
+from pytest_llmfunnel.models import (
+    CaseResult,
+    StageCounts,
+    StageKind,
+    StageResult,
+    StageStatus,
+    Usage,
+)
 
 REASON_LIMIT = 400
+# Keys of the top-level record that its nested ``baseline`` does not repeat.
+_OWN_KEYS = ("dataset", "path", "tags")
 
 
-def compact(
+class RecordError(ValueError):
+    """A record that cannot be read; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class StageFacts:
+    """What a stage of a funnel is, the same on every case: its scale and threshold."""
+
+    scale: tuple[float, float] | None = None  # a rubric judge's score scale
+    threshold: float | None = None  # the pass threshold in force, if the stage has one
+
+
+@dataclass(frozen=True, slots=True)
+class StageRecord:
+    """One stage's outcome on one case.
+
+    ``threshold`` is the one the stage decided with (``None`` for a check, a
+    measuring scorer or a pairwise judge), ``scale`` a rubric judge's score
+    scale, ``pair`` the two variants a pairwise comparison compared (the one
+    it was made from first), ``judge`` the judge's identity (model and prompt
+    hash). ``requests``, ``cache_hits`` and the tokens count judge requests.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    stage: str
+    kind: StageKind
+    status: StageStatus
+    gating: bool
+    must: bool
+    score: float | None
+    samples: tuple[float, ...]
+    reason: str
+    judge: str | None
+    requests: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
+    scale: tuple[float, float] | None = None
+    threshold: float | None = None
+    pair: tuple[str, str] | None = None
+
+    @property
+    def pairwise(self) -> bool:
+        return self.pair is not None
+
+    @property
+    def decided(self) -> bool:
+        """A pass or a fail (not a measurement, not an error)."""
+        return self.status in ("passed", "failed")
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "stage": self.stage, "kind": self.kind, "status": self.status,
+            "gating": self.gating, "must": self.must, "score": self.score,
+            "samples": self.samples, "reason": self.reason, "judge": self.judge,
+            "scale": self.scale, "threshold": self.threshold,
+            "requests": self.requests, "cache_hits": self.cache_hits,
+            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+        }
+        if self.pair is not None:  # only comparisons carry it: no key per rubric stage
+            data["pair"] = self.pair
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """One case (and variant) of one dataset, as the funnel left it.
+
+    ``dataset`` is the eval test (its node id), ``path`` the dataset file
+    relative to the rootdir, ``fingerprint`` the sha256 of the case's input,
+    context and expected (not its output). ``output`` is ``None`` when the
+    target failed (``error`` says why); ``dropped_at`` names the gating stage
+    that stopped promotion; ``stages`` are in funnel order, those after a drop
+    absent. ``baseline`` is the baseline's stored output re-evaluated with the
+    current stages: a record of the same dataset, path and tags.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    dataset: str
+    path: str
+    case: str
+    variant: str
+    fingerprint: str
+    tags: tuple[str, ...]
+    output: str | None
+    promoted: bool
+    dropped_at: str | None
+    error: str | None
+    stages: tuple[StageRecord, ...]
+    baseline: CaseRecord | None = None
+
+    def stage(self, name: str) -> StageRecord | None:
+        """The outcome of the stage called ``name``, if the case reached it."""
+        for s in self.stages:
+            if s.stage == name:
+                return s
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON-able data: the xdist wire form and the files' form.
+
+        Arrays stay tuples (JSON writes them as arrays); the nested ``baseline``
+        leaves out ``dataset``, ``path`` and ``tags``, which are the record's own.
+        """
+        data = self._fields()
+        data["baseline"] = None if self.baseline is None else self.baseline._fields(nested=True)
+        return data
+
+    def _fields(self, *, nested: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {} if nested else {
+            "dataset": self.dataset, "path": self.path, "tags": self.tags}
+        data.update(
+            case=self.case, variant=self.variant, fingerprint=self.fingerprint,
+            output=self.output, promoted=self.promoted, dropped_at=self.dropped_at,
+            error=self.error, stages=[s.to_json() for s in self.stages],
+        )
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> CaseRecord:
+        """Read :meth:`to_json`'s form back, or raise :class:`RecordError` naming the field."""
+        if not isinstance(data, Mapping):
+            raise RecordError(f"a case record must be a JSON object, got {type(data).__name__}")
+        baseline = data.get("baseline")
+        if isinstance(baseline, Mapping):
+            for key in _OWN_KEYS:
+                if key in baseline:
+                    raise RecordError(f"record field 'baseline.{key}': not expected in a "
+                                      "baseline record (it is the record's own)")
+            own = {key: data[key] for key in _OWN_KEYS if key in data}
+            data = {**data, "baseline": {**baseline, **own}}
+        try:
+            return _adapter().validate_python(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"record field '{'.'.join(str(p) for p in e['loc'])}': {_message(e)}"
+                for e in exc.errors()[:3]
+            )
+            raise RecordError(problems) from None
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "missing":
+        return "missing"
+    if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        return "unknown field"
+    return f"{error['msg']}, got {error['input']!r}"
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[CaseRecord]:
+    # Built on first use: a run without xdist or files never reads a record back.
+    return TypeAdapter(CaseRecord)
+
+
+def build_record(
     result: CaseResult, dataset: str, *, path: str = "", fingerprint: str = "",
     tags: tuple[str, ...] = (), judges: Mapping[str, str] | None = None,
-    scales: Mapping[str, tuple[float, float]] | None = None,
-) -> dict[str, Any]:
-    """The record of one case that travels on its test report.
+    facts: Mapping[str, StageFacts] | None = None, baseline: CaseRecord | None = None,
+) -> CaseRecord:
+    """The record of one case from the funnel's result.
 
     ``judges`` gives each judge stage's identity (model and prompt hash, see
-    :func:`pytest_llmfunnel.gate.baseline_side.judge_identities`), ``scales`` each
-    judge's score scale; both go on the stage entries.
+    :func:`pytest_llmfunnel.gate.baseline_side.judge_identities`), ``facts``
+    each stage's scale and threshold (see
+    :func:`pytest_llmfunnel.gate.baseline_side.stage_facts`).
     """
-    return {
-        "dataset": dataset,
-        "path": path,
-        "case": result.case_id,
-        "fingerprint": fingerprint,
-        "tags": tags,  # the case's own tuple: a list per record cost 70 bytes at 100k cases
-        "output": result.output,
-        "variant": result.variant,
-        "promoted": result.promoted,
-        "dropped_at": result.dropped_at,
-        "error": result.error,
-        "stages": _stages(result, judges or {}, scales or {}),
-    }
+    judges = judges or {}
+    facts = facts or {}
+    return CaseRecord(
+        dataset=dataset,
+        path=path,
+        case=result.case_id,
+        variant=result.variant,
+        fingerprint=fingerprint,
+        tags=tags,  # the case's own tuple, shared
+        output=result.output,
+        promoted=result.promoted,
+        dropped_at=result.dropped_at,
+        error=result.error,
+        stages=tuple(_stage(s, judges, facts) for s in result.stages),
+        baseline=baseline,
+    )
 
 
-def baseline_record(
-    result: CaseResult, *, fingerprint: str = "", judges: Mapping[str, str] | None = None,
-    scales: Mapping[str, tuple[float, float]] | None = None,
-) -> dict[str, Any]:
-    """A record's ``baseline``: the stored output re-evaluated (no dataset, path or tags)."""
-    record = compact(result, "", fingerprint=fingerprint, judges=judges, scales=scales)
-    for key in ("dataset", "path", "tags"):
-        del record[key]
-    return record
+_NO_FACTS = StageFacts()
 
 
-def _stages(
-    result: CaseResult, judges: Mapping[str, str], scales: Mapping[str, tuple[float, float]]
-) -> list[dict[str, Any]]:
-    stages = []
-    for s in result.stages:
-        v = s.verdict
-        scale = scales.get(s.stage)
-        entry: dict[str, Any] = {
-            "stage": s.stage,
-            "kind": s.kind,
-            "status": s.status,
-            "gating": s.gating,
-            "must": s.must,
-            "score": s.score,
-            "samples": v.samples if v else (),
-            "reason": _short(s.reason),
-            "judge": judges.get(s.stage) or (v.judge if v else None),
-            "scale": scale,  # one tuple per stage, shared by every record
-            "requests": v.requests if v else 0,
-            "cache_hits": v.cache_hits if v else 0,
-            "prompt_tokens": v.usage.prompt_tokens if v else 0,
-            "completion_tokens": v.usage.completion_tokens if v else 0,
-        }
-        if s.pair is not None:  # only comparisons carry it: no key per rubric stage
-            entry["pair"] = s.pair
-        stages.append(entry)
-    return stages
+def _stage(
+    s: StageResult, judges: Mapping[str, str], facts: Mapping[str, StageFacts]
+) -> StageRecord:
+    v = s.verdict
+    known = facts.get(s.stage, _NO_FACTS)
+    return StageRecord(
+        stage=s.stage,
+        kind=s.kind,
+        status=s.status,
+        gating=s.gating,
+        must=s.must,
+        score=s.score,
+        samples=v.samples if v else (),
+        reason=_short(s.reason),
+        judge=judges.get(s.stage) or (v.judge if v else None),
+        requests=v.requests if v else 0,
+        cache_hits=v.cache_hits if v else 0,
+        prompt_tokens=v.usage.prompt_tokens if v else 0,
+        completion_tokens=v.usage.completion_tokens if v else 0,
+        scale=known.scale,  # one tuple per stage, shared by every record
+        threshold=None if s.pair is not None else known.threshold,
+        pair=s.pair,
+    )
 
 
-def status_of(record: dict[str, Any]) -> str:
+def status_of(record: CaseRecord) -> str:
     """``ok``, ``llm-failed`` or ``llm-error`` for one record."""
-    if record["error"] or any(s["status"] == "error" for s in record["stages"]):
+    if record.error or any(s.status == "error" for s in record.stages):
         return "llm-error"
-    if any(s["status"] == "failed" for s in record["stages"]):
+    if any(s.status == "failed" for s in record.stages):
         return "llm-failed"
     return "ok"
 
 
-def describe_problems(record: dict[str, Any]) -> list[str]:
+def describe_problems(record: CaseRecord) -> list[str]:
     """One line per failed or errored stage: what happened and why."""
     lines = []
-    if record["error"]:
-        lines.append(f"target: error: {record['error']}")
-    for s in record["stages"]:
-        if s["status"] in ("failed", "error"):
-            score = "" if s["score"] is None else f" (score {s['score']:g})"
-            lines.append(f"{s['stage']}: {s['status']}{score}: {s['reason']}")
+    if record.error:
+        lines.append(f"target: error: {record.error}")
+    for s in record.stages:
+        if s.status in ("failed", "error"):
+            score = "" if s.score is None else f" (score {s.score:g})"
+            lines.append(f"{s.stage}: {s.status}{score}: {s.reason}")
     return lines
 
 
@@ -159,22 +308,22 @@ class DatasetRun:
     stages: dict[str, StageCounts] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # stage name → check/scorer/judge
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: CaseRecord) -> None:
         self.cases += 1
-        self.promoted += bool(record["promoted"])
+        self.promoted += record.promoted
         self.errors += status_of(record) == "llm-error"
-        for s in record["stages"]:
-            counts = self.stages.setdefault(s["stage"], StageCounts())
-            self.kinds.setdefault(s["stage"], s["kind"])
+        for s in record.stages:
+            counts = self.stages.setdefault(s.stage, StageCounts())
+            self.kinds.setdefault(s.stage, s.kind)
             counts.cases_in += 1
-            counts.passed += s["status"] in ("passed", "measured")
-            counts.failed += s["status"] == "failed"
-            counts.errors += s["status"] == "error"
-            counts.requests += s["requests"]
-            counts.cache_hits += s["cache_hits"]
-            if s["prompt_tokens"] or s["completion_tokens"]:  # none on a cache hit
+            counts.passed += s.status in ("passed", "measured")
+            counts.failed += s.status == "failed"
+            counts.errors += s.status == "error"
+            counts.requests += s.requests
+            counts.cache_hits += s.cache_hits
+            if s.prompt_tokens or s.completion_tokens:  # none on a cache hit
                 counts.usage = counts.usage + Usage(
-                    prompt_tokens=s["prompt_tokens"], completion_tokens=s["completion_tokens"]
+                    prompt_tokens=s.prompt_tokens, completion_tokens=s.completion_tokens
                 )
 
 
@@ -184,12 +333,12 @@ class RunResult:
 
     datasets: dict[str, DatasetRun] = field(default_factory=dict)
 
-    def add(self, record: dict[str, Any]) -> None:
-        name = record["dataset"]
+    def add(self, record: CaseRecord) -> None:
+        name = record.dataset
         self.datasets.setdefault(name, DatasetRun(name)).add(record)
 
     @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]]) -> RunResult:
+    def from_records(cls, records: Iterable[CaseRecord]) -> RunResult:
         run = cls()
         for record in records:
             run.add(record)
@@ -206,76 +355,3 @@ class RunResult:
     @property
     def error_share(self) -> float:
         return self.errors / self.cases if self.cases else 0.0
-
-
-@dataclass
-class Tallies:
-    """Counters of one process that no case's record carries; merged across xdist workers.
-
-    ``cache`` maps dataset → stage → ``{"hits", "misses"}`` (store lookups)
-    and ``"reused"`` (baseline verdicts of unchanged outputs, see rebase);
-    ``dry_run`` holds the requests a dry run counted and their token estimate;
-    ``budget_spent`` / ``budget_refused`` the budget's spend and refused
-    requests; ``explanations`` the ``--llm-funnel-explain-cache`` lines;
-    ``verdict_keys`` the cache keys of the verdicts the run used, gathered only
-    for ``--llm-funnel-export-lockfile``; ``endpoint_down`` why the judge
-    endpoint was given up (once per reason) and ``not_sent`` how many judge
-    requests that left unsent.
-    """
-
-    cache: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
-    dry_run: dict[str, int] = field(default_factory=dict)
-    budget_spent: float = 0.0
-    budget_refused: int = 0
-    explanations: list[str] = field(default_factory=list)
-    verdict_keys: set[str] = field(default_factory=set)
-    endpoint_down: list[str] = field(default_factory=list)
-    not_sent: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cache": self.cache,
-            "dry_run": self.dry_run,
-            "budget_spent": self.budget_spent,
-            "budget_refused": self.budget_refused,
-            "explanations": self.explanations,
-            "verdict_keys": sorted(self.verdict_keys),
-            "endpoint_down": self.endpoint_down,
-            "not_sent": self.not_sent,
-        }
-
-    def merge(self, data: dict[str, Any]) -> None:
-        """Add another process's :meth:`to_json` into this one."""
-        for dataset, stages in data.get("cache", {}).items():
-            mine = self.cache.setdefault(dataset, {})
-            for stage, counts in stages.items():
-                entry = mine.setdefault(stage, {"hits": 0, "misses": 0})
-                for name, value in counts.items():
-                    entry[name] = entry.get(name, 0) + int(value)
-        for name, value in data.get("dry_run", {}).items():
-            self.dry_run[name] = self.dry_run.get(name, 0) + int(value)
-        self.budget_spent += float(data.get("budget_spent", 0.0))
-        self.budget_refused += int(data.get("budget_refused", 0))
-        self.explanations.extend(data.get("explanations", []))
-        self.verdict_keys.update(data.get("verdict_keys", ()))
-        for reason in data.get("endpoint_down", ()):
-            if reason not in self.endpoint_down:
-                self.endpoint_down.append(reason)
-        self.not_sent += int(data.get("not_sent", 0))
-
-    def endpoint_notes(self) -> list[str]:
-        """Why the judge endpoint was given up, each reason once, and what it cost."""
-        if not self.endpoint_down:
-            return []
-        sent = plural(self.not_sent, "judge request")
-        verb = "was" if self.not_sent == 1 else "were"
-        return [*(f"judge endpoint given up: {reason}" for reason in self.endpoint_down),
-                f"{sent} {verb} not sent; their cases are llm-error \"not sent\" with this "
-                "reason."]
-
-    def misses(self, dataset: str, stage: str) -> int:
-        return self.cache.get(dataset, {}).get(stage, {}).get("misses", 0)
-
-    def reused(self, dataset: str, stage: str) -> int:
-        """Baseline verdicts of unchanged outputs taken instead of asking the judge."""
-        return self.cache.get(dataset, {}).get(stage, {}).get("reused", 0)

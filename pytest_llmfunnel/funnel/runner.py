@@ -13,19 +13,18 @@ pairwise judge compares the case's first variant with each other variant.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend, NullStore
+from pytest_llmfunnel.funnel.pairwise_outcomes import mirror, walkover
 from pytest_llmfunnel.funnel.stages.base import Check, Scorer
 from pytest_llmfunnel.funnel.stages.judge import run_judge, run_pairwise
 from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
-from pytest_llmfunnel.models import Case, CaseResult, StageResult, Usage
+from pytest_llmfunnel.models import Case, CaseResult, StageResult
 
 T = TypeVar("T")
 Target = Callable[[Case], str | Awaitable[str]]
@@ -304,12 +303,12 @@ class FunnelRunner:
                         parse_retries=self.parse_retries,
                     )
                 elif first.promoted or other.promoted:
-                    result = _walkover(judge, first, other)
+                    result = walkover(judge, first, other)
                 else:
                     continue  # both dropped: nothing to compare
                 result = replace(result, pair=(first.variant, other.variant))
                 extra[0].append(replace(result, stage=name))
-                extra[index].append(_mirror(result))
+                extra[index].append(mirror(result))
         return [
             replace(r, stages=r.stages + tuple(more)) if more else r
             for r, more in zip(results, extra, strict=True)
@@ -370,40 +369,6 @@ class FunnelRunner:
         return value
 
 
-def _walkover(judge: PairwiseJudge, first: CaseResult, other: CaseResult) -> StageResult:
-    """The comparison when one side was dropped: the promoted side wins, nothing is sent."""
-    winner, loser = (first, other) if first.promoted else (other, first)
-    where = loser.dropped_at or "an earlier stage"
-    reason = (
-        f"{winner.variant} wins without a request: {loser.variant} was dropped at {where}"
-    )
-    return StageResult(
-        stage=judge.name,
-        kind="judge",
-        status="measured",
-        gating=False,
-        score=1.0 if first.promoted else -1.0,
-        reason=reason,
-    )
-
-
-def _mirror(result: StageResult) -> StageResult:
-    """A comparison from the other variant's point of view (counted on the first only)."""
-    score = None if result.score is None else -result.score
-    verdict = result.verdict
-    if verdict is not None:
-        verdict = verdict.model_copy(
-            update={
-                "score": score,
-                "samples": tuple(-s for s in verdict.samples),
-                "requests": 0,
-                "cache_hits": 0,
-                "usage": Usage(),
-            }
-        )
-    return replace(result, score=score, verdict=verdict)
-
-
 def _not_run(unit: Unit, error: str) -> CaseResult:
     return CaseResult(
         case_id=unit.case.id,
@@ -421,57 +386,3 @@ def units_for(case: Case, funnel: Funnel) -> list[Unit]:
     if funnel.target is not None or not case.outputs:
         return [Unit(case, "default")]
     return [Unit(case, variant) for variant in case.outputs]
-
-
-class LoopThread:
-    """A private asyncio loop on a daemon thread, so pytest's own thread can block on it.
-
-    Test code (sync or async) can call :meth:`run` without clashing with an event
-    loop the test itself may be running.
-    """
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="llmfunnel-loop", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
-        """Schedule ``coro`` on the loop without waiting for it."""
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        future = self.submit(coro)
-        try:
-            return future.result()
-        except BaseException:
-            future.cancel()
-            raise
-
-    def close(self) -> None:
-        """Cancel what still runs (the run stopped early), wait for it, stop the loop."""
-        if self._loop.is_closed():
-            return
-        if self._thread.is_alive():
-            # As asyncio.run does at its end: a task left pending when the
-            # loop stops is logged as destroyed when it is collected.
-            with contextlib.suppress(Exception):
-                self.submit(_cancel_others()).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self._loop.close()
-
-
-async def _cancel_others() -> None:
-    """Cancel every task of the running loop but this one and wait for them to end."""
-    current = asyncio.current_task()
-    others = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-    for task in others:
-        task.cancel()
-    await asyncio.gather(*others, return_exceptions=True)

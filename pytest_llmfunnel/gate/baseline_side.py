@@ -32,9 +32,11 @@ from dataclasses import dataclass, field, replace
 from pytest_llmfunnel.funnel.backend import JudgeBackend
 from pytest_llmfunnel.funnel.prompts import scale_bounds
 from pytest_llmfunnel.funnel.runner import Funnel, FunnelRunner, Unit
+from pytest_llmfunnel.funnel.stages.base import Scorer
 from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
 from pytest_llmfunnel.gate.baseline_file import Baseline, BaselineCase
 from pytest_llmfunnel.models import Case, CaseResult, StageResult, Verdict, sha256_json
+from pytest_llmfunnel.record import StageFacts
 
 _PROBE = Case(id="probe", input="probe input", context="probe context", expected="probe expected")
 REUSED = "baseline verdict reused (same judge): score {score:g} {op} threshold {threshold:g}"
@@ -65,13 +67,15 @@ def judge_identities(funnel: Funnel, backend: JudgeBackend) -> dict[str, str]:
     return identities
 
 
-def stage_scales(funnel: Funnel) -> dict[str, tuple[float, float]]:
-    """The score scale of every rubric judge (pass/fail is 0-1)."""
-    return {
-        stage.name: scale_bounds(stage.scale)
-        for stage in funnel.stages
-        if isinstance(stage, RubricJudge)
-    }
+def stage_facts(funnel: Funnel) -> dict[str, StageFacts]:
+    """Each stage's scale (rubric judges; pass/fail is 0-1) and the threshold it decides with."""
+    facts: dict[str, StageFacts] = {}
+    for stage in funnel.stages:
+        if isinstance(stage, RubricJudge):
+            facts[stage.name] = StageFacts(scale_bounds(stage.scale), stage.pass_threshold)
+        elif isinstance(stage, Scorer) and stage.threshold is not None:
+            facts[stage.name] = StageFacts(threshold=float(stage.threshold))
+    return facts
 
 
 def reused_verdicts(

@@ -42,13 +42,25 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.gate import sensitivity
-from pytest_llmfunnel.gate.baseline_file import Baseline, BaselineCase
+from pytest_llmfunnel.gate.baseline_file import Baseline
 from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, Mode, PairedSample, decide
 from pytest_llmfunnel.gate.metrics import PROMOTION, Metric, judge_identity, metrics_of
+from pytest_llmfunnel.gate.result import UPDATE, DatasetComparison, Flip, GateResult, TagStat
+from pytest_llmfunnel.gate.sides import (
+    ERROR,
+    FLOOR,
+    MISSING,
+    Side,
+    Value,
+    side_of_line,
+    side_of_record,
+    value_of,
+)
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.wording import plural
 
 __all__ = [
@@ -56,140 +68,6 @@ __all__ = [
 ]
 
 EXCERPT_LIMIT = 200
-UPDATE = "--llm-funnel-update-baseline"
-
-
-@dataclass(frozen=True)
-class Flip:
-    """One case whose pass/fail outcome changed against the baseline.
-
-    ``before``/``after`` are the stage's scores (None when the stage did not
-    run on that side); ``reason`` is the current run's reason for the stage.
-    """
-
-    dataset: str
-    case: str
-    variant: str
-    metric: str
-    stage: str
-    direction: Literal["worse", "better"]
-    before: float | None
-    after: float | None
-    reason: str
-    output_excerpt: str
-    severity: float  # the drop as a share of the scale; sorts the worst first
-
-
-@dataclass(frozen=True)
-class TagStat:
-    """Descriptive (not gated) means of one gated metric over the pairs with one tag."""
-
-    tag: str
-    metric: str
-    n: int
-    baseline_mean: float
-    current_mean: float
-
-
-@dataclass(frozen=True)
-class DatasetComparison:
-    """What pairing found for one eval test; ids read ``case`` or ``case[variant]``."""
-
-    dataset: str
-    paired: int
-    changed: tuple[str, ...]
-    new: tuple[str, ...]
-    removed: tuple[str, ...]  # in the baseline, not run in this session
-    flips: tuple[Flip, ...]
-    tags: tuple[TagStat, ...]
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """Every decision of a session, what pairing found, and eval tests without a baseline."""
-
-    decisions: tuple[GateDecision, ...]
-    datasets: tuple[DatasetComparison, ...]
-    missing_baselines: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def fails(self) -> bool:
-        return bool(self.missing_baselines) or any(d.fails for d in self.decisions)
-
-    def message(self) -> str:
-        """What happened and what to do next, one line per problem."""
-        lines = [
-            f"{name}: no baseline file yet; create it with {UPDATE} and commit it."
-            for name in self.missing_baselines
-        ]
-        lines += [d.message() for d in self.decisions if d.fails]
-        if self.fails:
-            if any(d.fails for d in self.decisions):
-                # Point at the flipped cases only when the report lists some.
-                worse = any(f.direction == "worse" for d in self.datasets for f in d.flips)
-                lines.append(
-                    ("Inspect the flipped cases (pass → fail, worst first) of each failing "
-                     "metric; if" if worse else "If")
-                    + f" the change is intended, accept it with {UPDATE} and "
-                    "commit the baseline files."
-                )
-            return "\n".join(lines)
-        gated = [d for d in self.decisions if d.gated]
-        metrics = f"{len(gated)} gated metric{'s' * (len(gated) != 1)}"
-        tests = f"{len(self.datasets)} eval test{'s' * (len(self.datasets) != 1)}"
-        lines.append(f"Regression gate passed: {metrics} over {tests}, none regressed.")
-        lines += [d.message() for d in gated if d.decision == "improved"]
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class _Side:
-    """One side of a pair: promotion and per-stage (status, score, reason)."""
-
-    promoted: bool
-    dropped_at: str | None
-    stages: Mapping[str, tuple[str, float | None, str]]
-    from_file: bool
-
-
-def _side_of_record(record: Mapping[str, Any], from_file: bool = False) -> _Side:
-    return _Side(
-        bool(record["promoted"]),
-        record.get("dropped_at"),
-        {s["stage"]: (s["status"], s.get("score"), s.get("reason") or "")
-         for s in record.get("stages", ())},
-        from_file,
-    )
-
-
-def _side_of_line(line: BaselineCase) -> _Side:
-    return _Side(
-        line.promoted,
-        line.dropped_at,
-        {name: (o.status, o.score, "") for name, o in line.stages.items()},
-        True,
-    )
-
-
-# A side's value for one metric: a number, or why there is none.
-_ERROR, _MISSING, _FLOOR = "error", "missing", "floor"
-_Value = float | str
-
-
-def _value(side: _Side, metric: Metric) -> _Value:
-    if metric.stage is None:
-        return float(side.promoted)
-    got = side.stages.get(metric.stage)
-    if got is None:
-        # Stages after a drop are absent: the dropped case fails them (survivorship).
-        return _MISSING if side.promoted else (0.0 if metric.kind == "binary" else _FLOOR)
-    status, score, _ = got
-    if status == "error":
-        return _ERROR
-    if metric.kind == "binary":
-        return {"passed": 1.0, "failed": 0.0}.get(status, _MISSING)
-    return _MISSING if score is None else float(score)
 
 
 def _label(key: tuple[str, str]) -> str:
@@ -211,9 +89,9 @@ def _not_comparable(dataset: str, spec: MetricSpec, n: int, reason: str) -> Gate
 @dataclass(frozen=True)
 class _Pair:
     key: tuple[str, str]
-    record: Mapping[str, Any]
-    base: _Side
-    cur: _Side
+    record: CaseRecord
+    base: Side
+    cur: Side
 
 
 @dataclass
@@ -231,30 +109,30 @@ class _Prepared:
 
 def _prepare(
     dataset: str, metric: Metric, spec: MetricSpec, pairs: Sequence[_Pair],
-    unpaired: Sequence[_Side], baseline: Baseline, records: Sequence[Mapping[str, Any]],
+    unpaired: Sequence[Side], baseline: Baseline, records: Sequence[CaseRecord],
     max_error_share: float,
 ) -> _Prepared:
-    raw: list[tuple[_Pair, _Value, _Value]] = []
-    errored: list[_Value] = []  # the baseline side of each errored pair
+    raw: list[tuple[_Pair, Value, Value]] = []
+    errored: list[Value] = []  # the baseline side of each errored pair
     for pair in pairs:
-        b, c = _value(pair.base, metric), _value(pair.cur, metric)
-        if _ERROR in (b, c):
+        b, c = value_of(pair.base, metric), value_of(pair.cur, metric)
+        if ERROR in (b, c):
             errored.append(b)
-        elif _MISSING not in (b, c):
+        elif MISSING not in (b, c):
             raw.append((pair, b, c))
     numbers = [v for _, b, c in raw for v in (b, c) if isinstance(v, float)]
     floor = metric.scale[0] if metric.scale else min(numbers, default=0.0)
     top = metric.scale[1] if metric.scale else max(numbers, default=1.0)
     worst, best = (0.0, 1.0) if metric.kind == "binary" else (floor, top)
 
-    def num(v: _Value) -> float:
+    def num(v: Value) -> float:
         return v if isinstance(v, float) else floor
 
     # The sensitivity analysis: a current fail against the baseline value, or
     # against a pass where that value is unknown (errored, or a stage never reached).
-    stored = [_value(side, metric) for side in unpaired]
+    stored = [value_of(side, metric) for side in unpaired]
     worst_case = [
-        (b if isinstance(b, float) else (floor if b == _FLOOR else best), worst)
+        (b if isinstance(b, float) else (floor if b == FLOOR else best), worst)
         for b in (*errored, *stored)
     ]
     prepared = _Prepared(
@@ -316,11 +194,11 @@ def _flips(prep: _Prepared) -> list[Flip]:
             drop = (lo if before is None else before) - (lo if after is None else after)
             severity = abs(drop) / width
         got = pair.cur.stages.get(stage)
-        reason = got[2] if got else (pair.record.get("error") or "")
+        reason = got[2] if got else (pair.record.error or "")
         out.append(Flip(
             prep.dataset, pair.key[0], pair.key[1], metric.name, stage,
             "worse" if worse else "better", before, after, reason,
-            _excerpt(pair.record.get("output")), severity,
+            _excerpt(pair.record.output), severity,
         ))
     return out
 
@@ -328,7 +206,7 @@ def _flips(prep: _Prepared) -> list[Flip]:
 def _tags(prep: _Prepared) -> list[TagStat]:
     groups: dict[str, list[tuple[float, float]]] = {}
     for pair, b, c in prep.pairs:
-        for tag in pair.record.get("tags") or ():
+        for tag in pair.record.tags:
             groups.setdefault(tag, []).append((b, c))
     return [
         TagStat(tag, prep.metric.name, len(v), math.fsum(b for b, _ in v) / len(v),
@@ -338,7 +216,7 @@ def _tags(prep: _Prepared) -> list[TagStat]:
 
 
 def compare(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[CaseRecord],
     baselines: Mapping[str, Baseline | None],
     *,
     alpha: float = 0.05,
@@ -369,10 +247,10 @@ def compare(
     """
     if mode not in ("superiority", "non-inferiority"):
         raise ValueError(f"mode must be 'superiority' or 'non-inferiority', got {mode!r}")
-    by_dataset: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {}
+    by_dataset: dict[str, dict[tuple[str, str], CaseRecord]] = {}
     for record in records:
-        key = (record["case"], record.get("variant") or "default")
-        by_dataset.setdefault(record["dataset"], {})[key] = record  # a rerun replaces
+        key = (record.case, record.variant)
+        by_dataset.setdefault(record.dataset, {})[key] = record  # a rerun replaces
     missing = tuple(sorted(n for n, b in baselines.items() if b is None and n in by_dataset))
     prepared: list[_Prepared] = []
     warnings: list[str] = []
@@ -386,18 +264,18 @@ def compare(
         changed, pairs = [], []
         # Baseline lines whose current value cannot be paired: changed, then removed.
         still = set((dataset_ids or {}).get(dataset, ()))
-        unpaired = [_side_of_line(stored[k]) for k in sorted(set(stored) - set(current))
+        unpaired = [side_of_line(stored[k]) for k in sorted(set(stored) - set(current))
                     if k[0] not in still]
         for key in sorted(set(current) & set(stored)):
             record, line = current[key], stored[key]
-            fp = record.get("fingerprint") or ""
+            fp = record.fingerprint
             if fp and line.fingerprint and fp != line.fingerprint:
                 changed.append(_label(key))
-                unpaired.append(_side_of_line(line))
+                unpaired.append(side_of_line(line))
                 continue
-            reeval = record.get("baseline")
-            base = _side_of_record(reeval) if reeval else _side_of_line(line)
-            pairs.append(_Pair(key, record, base, _side_of_record(record)))
+            reeval = record.baseline
+            base = side_of_record(reeval) if reeval is not None else side_of_line(line)
+            pairs.append(_Pair(key, record, base, side_of_record(record)))
         comparisons.append((
             dataset, len(pairs), tuple(changed),
             tuple(_label(k) for k in sorted(set(current) - set(stored))),

@@ -13,13 +13,13 @@ side, for the terminal summary and the Markdown report.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pytest_llmfunnel.escape import md_cell
 from pytest_llmfunnel.gate.baseline_file import Baseline
+from pytest_llmfunnel.gate.metrics import judge_identity
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.wording import plural
 
 DECIDED = ("passed", "failed")
@@ -74,12 +74,12 @@ class JudgeChange:
 
 
 def judge_changes(
-    records: Iterable[Mapping[str, Any]], baselines: Mapping[str, Baseline | None]
+    records: Iterable[CaseRecord], baselines: Mapping[str, Baseline | None]
 ) -> list[JudgeChange]:
     """Every judge stage whose current judge differs from the one its baseline recorded."""
-    by_dataset: dict[str, list[Mapping[str, Any]]] = {}
+    by_dataset: dict[str, list[CaseRecord]] = {}
     for record in records:
-        by_dataset.setdefault(record["dataset"], []).append(record)
+        by_dataset.setdefault(record.dataset, []).append(record)
     changes = []
     for dataset in sorted(by_dataset):
         baseline = baselines.get(dataset)
@@ -88,20 +88,20 @@ def judge_changes(
         recs = by_dataset[dataset]
         index = baseline.index()
         for stage, old_judge in sorted(baseline.header.judges.items()):
-            new_judge = _current_judge(recs, stage)
+            new_judge = judge_identity(recs, stage)
             if new_judge is None or new_judge == old_judge:
                 continue
             old: list[tuple[str, float | None]] = []
             new: list[tuple[str, float | None]] = []
             for record in recs:
-                line = index.get((record["case"], record.get("variant") or "default"))
-                rejudged = _stage(record.get("baseline") or {}, stage)
+                line = index.get((record.case, record.variant))
+                rejudged = None if record.baseline is None else record.baseline.stage(stage)
                 stored = line.stages.get(stage) if line is not None else None
                 if stored is None or rejudged is None:
                     continue
-                if stored.status in DECIDED and rejudged["status"] in DECIDED:
+                if stored.status in DECIDED and rejudged.status in DECIDED:
                     old.append((stored.status, stored.score))
-                    new.append((rejudged["status"], rejudged.get("score")))
+                    new.append((rejudged.status, rejudged.score))
             changes.append(JudgeChange(
                 dataset, stage, old_judge, new_judge, len(old), _figures(old), _figures(new)
             ))
@@ -146,15 +146,3 @@ def _figures(values: Sequence[tuple[str, float | None]]) -> Figures:
         sum(status == "passed" for status, _ in values) / len(values),
         math.fsum(scores) / len(scores) if scores else None,
     )
-
-
-def _stage(record: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
-    return next((s for s in record.get("stages", ()) if s["stage"] == name), None)
-
-
-def _current_judge(records: Sequence[Mapping[str, Any]], stage: str) -> str | None:
-    ids = Counter(
-        s["judge"] for r in records for s in r.get("stages", ())
-        if s["stage"] == stage and s.get("judge")
-    )
-    return min(ids, key=lambda v: (-ids[v], v)) if ids else None

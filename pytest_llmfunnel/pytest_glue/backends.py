@@ -23,8 +23,9 @@ from pytest_llmfunnel.endpoint.factory import (
     make_store,
 )
 from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend
-from pytest_llmfunnel.funnel.runner import LoopThread, OutputRecorder
-from pytest_llmfunnel.record import Tallies
+from pytest_llmfunnel.funnel.loop_thread import LoopThread
+from pytest_llmfunnel.funnel.runner import OutputRecorder
+from pytest_llmfunnel.tallies import Tallies
 
 MAKE_BACKEND = "pytest_llmfunnel_make_backend"
 BACKEND_ATTRIBUTES = ("identity", "base_url", "model", "supports_json_schema", "complete")

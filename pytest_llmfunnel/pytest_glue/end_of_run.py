@@ -14,14 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmfunnel.gate.baseline_build import baseline_from_records, check_partial_update, merge
 from pytest_llmfunnel.gate.baseline_file import (
     Baseline,
     BaselineError,
-    baseline_from_records,
-    check_partial_update,
     load_baseline,
     load_baseline_if_exists,
-    merge,
     write_baseline,
 )
 from pytest_llmfunnel.pytest_glue.paths import (
@@ -59,7 +57,7 @@ def conclude(fs: FunnelSession) -> Conclusion:
     """
     settings = fs.settings
     out = Conclusion()
-    metas = {r["dataset"]: fs.spec_meta.get(r["dataset"], {}) for r in fs.records}
+    metas = {r.dataset: fs.spec_meta.get(r.dataset, {}) for r in fs.records}
     if settings.labels is not None:
         calibrate_judges(fs, out)
     scope = fs.completeness
@@ -136,11 +134,11 @@ def rank(fs: FunnelSession) -> list[Any]:
     """The variant ranking of every dataset with several variants."""
     variants: dict[str, set[str]] = {}
     for record in fs.records:
-        variants.setdefault(record["dataset"], set()).add(record.get("variant") or "default")
+        variants.setdefault(record.dataset, set()).add(record.variant)
     if all(len(names) < 2 for names in variants.values()):
         return []  # nothing to rank; the statistics stay unimported (a warm run's time)
     # Start-up choice: the variant statistics load only when there are variants.
-    from pytest_llmfunnel.variants import rank_variants
+    from pytest_llmfunnel.variants.ranking import rank_variants
 
     settings = fs.settings
     return list(rank_variants(
@@ -236,8 +234,8 @@ def update_baselines(
                 "gate off; drop it (or name a file with baseline=...) to gate this eval test"
             )
             continue
-        records = [r for r in fs.records if r["dataset"] == key]
-        selected = {r["case"] for r in records}
+        records = [r for r in fs.records if r.dataset == key]
+        selected = {r.case for r in records}
         refusal = check_partial_update(
             meta.get("ids", ()), selected, settings.merge_baseline, dataset=key
         )

@@ -8,7 +8,7 @@ from pytest_llmfunnel.escape import clean, terminal_text
 from pytest_llmfunnel.pytest_glue.selection import mark_setup_report
 from pytest_llmfunnel.pytest_glue.session import FunnelSession
 from pytest_llmfunnel.pytest_glue.specs import DRY_RUN_HINT, UNIT_KEY
-from pytest_llmfunnel.record import baseline_record, compact, describe_problems, status_of
+from pytest_llmfunnel.record import build_record, describe_problems, status_of
 
 
 def start_run(session: pytest.Session, fs: FunnelSession) -> None:
@@ -110,23 +110,25 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
         return
     spec = info.spec
     identities = fs.rejudging.identities(spec) if spec.funnel.stages else {}
-    scales = fs.rejudging.scales(spec)
+    facts = fs.rejudging.stage_facts(spec)
     fingerprint = info.unit.case.fingerprint()
-    record = compact(
+    rebased = fs.rejudging.rebased(spec, info.unit)
+    path = fs.spec_meta[spec.key]["path"]
+    record = build_record(
         result,
         spec.key,
-        path=fs.spec_meta[spec.key]["path"],
+        path=path,
         fingerprint=fingerprint,
         tags=info.unit.case.tags,
         judges=identities,
-        scales=scales,
+        facts=facts,
+        baseline=None if rebased is None else build_record(
+            rebased, spec.key, path=path, fingerprint=fingerprint,
+            tags=info.unit.case.tags, judges=identities, facts=facts,
+        ),
     )
-    rebased = fs.rejudging.rebased(spec, info.unit)
-    if rebased is not None:
-        record["baseline"] = baseline_record(
-            rebased, fingerprint=fingerprint, judges=identities, scales=scales
-        )
-    report.llm_funnel = record  # type: ignore[attr-defined]
+    # A worker's report crosses to the controller as JSON-able data.
+    report.llm_funnel = record.to_json() if fs.distributed else record  # type: ignore[attr-defined]
     status = status_of(record)
     report.llm_funnel_status = status  # type: ignore[attr-defined]
     problems = [terminal_text(p, None) for p in describe_problems(record)]
@@ -139,11 +141,11 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
     if problems:
         item.user_properties.append(("llm_funnel.reason", "; ".join(problems)))
     item.user_properties.append(("llm_funnel.promoted", str(result.promoted).lower()))
-    for stage in record["stages"]:
-        score = stage["score"]
-        value = stage["status"] if score is None else f"{stage['status']} {score:g}"
+    for stage in record.stages:
+        score = stage.score
+        value = stage.status if score is None else f"{stage.status} {score:g}"
         # pytest escapes a property's value for XML, not its name.
-        name = terminal_text(stage["stage"], None)
+        name = terminal_text(stage.stage, None)
         item.user_properties.append((f"llm_funnel.{name}", value))
 
 

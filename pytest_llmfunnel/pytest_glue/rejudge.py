@@ -1,4 +1,4 @@
-"""The baseline side of each eval test: its judges' identities, scales and re-judging.
+"""The baseline side of each eval test: its judges' identities, stage facts and re-judging.
 
 An unchanged output reuses the baseline's verdict; a changed judge re-judges
 the baseline's stored outputs (cached), so the gate compares like with like.
@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from pytest_llmfunnel.funnel.backend import JudgeBackend
 from pytest_llmfunnel.funnel.runner import Unit
-from pytest_llmfunnel.gate.baseline_side import BaselineSide, judge_identities, stage_scales
+from pytest_llmfunnel.gate.baseline_side import BaselineSide, judge_identities, stage_facts
 from pytest_llmfunnel.models import CaseResult
 from pytest_llmfunnel.pytest_glue.specs import EvalSpec
-from pytest_llmfunnel.record import Tallies
+from pytest_llmfunnel.record import StageFacts
+from pytest_llmfunnel.tallies import Tallies
 
 
 class BaselineRejudging:
@@ -24,7 +25,7 @@ class BaselineRejudging:
         self._backend = backend  # made on first use (see BackendLifetime)
         self._tallies = tallies
         self._identities: dict[str, dict[str, str]] = {}
-        self._scales: dict[str, dict[str, tuple[float, float]]] = {}
+        self._facts: dict[str, dict[str, StageFacts]] = {}
         self._sides: dict[str, BaselineSide | None] = {}
 
     def identities(self, spec: EvalSpec) -> dict[str, str]:
@@ -35,11 +36,11 @@ class BaselineRejudging:
             )
         return self._identities[spec.key]
 
-    def scales(self, spec: EvalSpec) -> dict[str, tuple[float, float]]:
-        """The score scale of each rubric judge of ``spec`` (computed once per process)."""
-        if spec.key not in self._scales:
-            self._scales[spec.key] = stage_scales(spec.funnel)
-        return self._scales[spec.key]
+    def stage_facts(self, spec: EvalSpec) -> dict[str, StageFacts]:
+        """The scale and threshold of each stage of ``spec`` (computed once per process)."""
+        if spec.key not in self._facts:
+            self._facts[spec.key] = stage_facts(spec.funnel)
+        return self._facts[spec.key]
 
     def side(self, spec: EvalSpec) -> BaselineSide | None:
         """``spec``'s stored baseline as the funnel uses it (None without one)."""

@@ -11,18 +11,16 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.record import RunResult
-
-Record = dict[str, Any]
+from pytest_llmfunnel.record import CaseRecord, RunResult
 
 
 class ResultStore:
     """The records of this run, the problem items, and the items begun per eval test."""
 
     def __init__(self) -> None:
-        self.records: list[Record] = []
+        self.records: list[CaseRecord] = []
         # (node id, llm-failed or llm-error, record) per problem item: --lf and -r.
-        self.problem_items: list[tuple[str, str, Record]] = []
+        self.problem_items: list[tuple[str, str, CaseRecord]] = []
         self.started: dict[str, int] = {}  # eval test → its items begun (setup reports)
         self._run: tuple[int, RunResult] | None = None
 
@@ -35,6 +33,8 @@ class ResultStore:
             return
         record = getattr(report, "llm_funnel", None)
         if record is not None and report.when == "call":
+            if not isinstance(record, CaseRecord):  # a worker's, in its wire form
+                record = CaseRecord.from_json(record)
             self.records.append(record)
             status = getattr(report, "llm_funnel_status", "ok")
             if status != "ok":
@@ -56,9 +56,9 @@ class ResultStore:
         for name, meta in spec_meta.items():
             positions[name] = {case: i for i, case in enumerate(meta.get("ids", ()))}
 
-        def place(record: Mapping[str, Any]) -> tuple[str, int, str]:
-            where = positions.get(record["dataset"], {})
-            return record["dataset"], where.get(record["case"], len(where)), record["variant"]
+        def place(record: CaseRecord) -> tuple[str, int, str]:
+            where = positions.get(record.dataset, {})
+            return record.dataset, where.get(record.case, len(where)), record.variant
 
         self.records.sort(key=place)
         self._run = None

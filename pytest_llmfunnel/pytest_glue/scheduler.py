@@ -26,7 +26,7 @@ from pytest_llmfunnel.models import CaseResult
 from pytest_llmfunnel.pytest_glue.backends import BackendLifetime
 from pytest_llmfunnel.pytest_glue.rejudge import BaselineRejudging
 from pytest_llmfunnel.pytest_glue.specs import UNIT_KEY, EvalSpec
-from pytest_llmfunnel.record import Tallies
+from pytest_llmfunnel.tallies import Tallies
 
 WARM_PROBE = 0.5  # seconds an item waits for a first cache hit before streaming
 Group = tuple[EvalSpec, list[tuple[str, Unit]]]  # an eval test and (node id, unit) pairs

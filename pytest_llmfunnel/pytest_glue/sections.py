@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
 from pytest_llmfunnel.pytest_glue.backends import hook_failure
+from pytest_llmfunnel.record import CaseRecord
 
 REPORT_SECTIONS = "pytest_llmfunnel_report_sections"
 
 
 def report_sections(
-    config: pytest.Config, records: Sequence[dict[str, Any]]
+    config: pytest.Config, records: Sequence[CaseRecord]
 ) -> tuple[list[tuple[str, str]], str | None]:
     """Every implementation's (title, text) sections, in hook order, and why none came.
 

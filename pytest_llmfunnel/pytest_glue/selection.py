@@ -44,7 +44,7 @@ def completeness_of(session: pytest.Session, fs: FunnelSession) -> Completeness:
         return Completeness()  # nothing was meant to run
     evaluated: dict[str, int] = {}
     for record in fs.records:
-        evaluated[record["dataset"]] = evaluated.get(record["dataset"], 0) + 1
+        evaluated[record.dataset] = evaluated.get(record.dataset, 0) + 1
     names = sorted(set(evaluated) | {k for k, m in fs.spec_meta.items() if m.get("selected")})
     counts = [
         DatasetCount(

@@ -22,12 +22,13 @@ from pytest_llmfunnel.models import CaseResult
 from pytest_llmfunnel.pytest_glue import gc_freeze as heap
 from pytest_llmfunnel.pytest_glue.backends import BackendLifetime
 from pytest_llmfunnel.pytest_glue.rejudge import BaselineRejudging
-from pytest_llmfunnel.pytest_glue.results import Record, ResultStore
+from pytest_llmfunnel.pytest_glue.results import ResultStore
 from pytest_llmfunnel.pytest_glue.scheduler import BatchScheduler
 from pytest_llmfunnel.pytest_glue.specs import EvalSpec, EvalTests
 from pytest_llmfunnel.pytest_glue.xdist_bridge import XdistBridge
-from pytest_llmfunnel.record import RunResult, Tallies
+from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.conclusion import Conclusion
+from pytest_llmfunnel.tallies import Tallies
 
 
 class FunnelSession:
@@ -70,11 +71,11 @@ class FunnelSession:
         return self.tests.meta
 
     @property
-    def records(self) -> list[Record]:
+    def records(self) -> list[CaseRecord]:
         return self.results.records
 
     @property
-    def problem_items(self) -> list[tuple[str, str, Record]]:
+    def problem_items(self) -> list[tuple[str, str, CaseRecord]]:
         return self.results.problem_items
 
     def run_result(self) -> RunResult:

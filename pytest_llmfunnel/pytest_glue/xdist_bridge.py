@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.record import Tallies
+from pytest_llmfunnel.tallies import Tallies
 
 WORKEROUTPUT_KEY = "llm_funnel"
 SPECS_KEY = "llm_funnel_specs"  # each worker's eval tests (dataset, baseline file, case ids)

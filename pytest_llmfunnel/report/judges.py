@@ -7,8 +7,9 @@ hash covers the whole request the judge sends: it is the prompt's version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+
+from pytest_llmfunnel.record import CaseRecord
 
 OFFLINE_JUDGE_MARK = "offline-reference"
 OFFLINE_JUDGE = "offline reference judge (rule-based, not an LLM)"
@@ -25,7 +26,7 @@ def judge_name(identity: str) -> str:
 
 
 def judge_label(
-    records: Iterable[Mapping[str, Any]], *, cache_mode: str | None = None,
+    records: Iterable[CaseRecord], *, cache_mode: str | None = None,
     lockfile: str | None = None,
 ) -> str:
     """Who gave the verdicts, per judge stage: ``faithfulness: gpt-4o-mini, prompt version …``.
@@ -35,11 +36,11 @@ def judge_label(
     """
     stages: dict[str, list[str]] = {}
     for record in records:
-        for s in record.get("stages", ()):
-            if s.get("judge"):
-                names = stages.setdefault(s["judge"], [])
-                if s.get("stage") and s["stage"] not in names:
-                    names.append(s["stage"])
+        for s in record.stages:
+            if s.judge:
+                names = stages.setdefault(s.judge, [])
+                if s.stage and s.stage not in names:
+                    names.append(s.stage)
     if not stages:
         label = "no judge stage ran"
     else:

@@ -11,14 +11,14 @@ nor leave its code block. Long texts are cut (:data:`CELL_LIMIT` in tables,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.escape import html_text, md_cell, md_code_block, md_text, mermaid_label
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import RunResult
+from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     MINUS,
@@ -215,7 +215,7 @@ def flips_markdown(flips: Iterable[FlipLike], limit: int | None = FLIP_LIMIT) ->
     return "\n\n".join(blocks)
 
 
-def tags_markdown(records: Iterable[Mapping[str, Any]], limit: int = TAG_LIMIT) -> str:
+def tags_markdown(records: Iterable[CaseRecord], limit: int = TAG_LIMIT) -> str:
     """The breakdown by case tag, collapsed (descriptive: not tested, not gated)."""
     rows = tag_rows(records)
     if not rows:
@@ -286,7 +286,7 @@ def render_markdown(
     *,
     judge_label: str | None = None,
     title: str = TITLE,
-    records: Iterable[Mapping[str, Any]] = (),
+    records: Iterable[CaseRecord] = (),
     missing_baselines: Iterable[str] = (),
     cost: Callable[[int, int], float | None] | None = None,
     flip_limit: int | None = FLIP_LIMIT,

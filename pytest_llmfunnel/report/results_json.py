@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+import pytest_llmfunnel.record as rec
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
@@ -70,6 +71,10 @@ class StageRecord(_Model):
     scale: list[float] | None = Field(
         default=None, description="The judge's score scale [low, high], for rubric judges."
     )
+    threshold: float | None = Field(
+        default=None, description="The pass threshold the stage decided with (rubric judges, "
+        "scorers with a threshold); null for checks, measuring scorers and comparisons."
+    )
     pair: list[str] | None = Field(
         default=None,
         description="For a pairwise comparison, the two variants compared, the one it was "
@@ -95,6 +100,8 @@ class BaselineRecord(_Model):
     stages: list[StageRecord] = Field(description="Stage outcomes, in funnel order.")
 
 
+# The file form of pytest_llmfunnel.record.CaseRecord: this model documents and
+# validates the file, the program reads the record.
 class CaseRecord(_Model):
     """One case (and variant) of one dataset, as the funnel left it."""
 
@@ -281,7 +288,7 @@ class ResultsDocument(_Model):
 
     def report_data(self) -> ReportData:
         """What the renderers need, rebuilt from the document."""
-        records = [c.model_dump() for c in self.cases]
+        records = [rec.CaseRecord.from_json(c.model_dump()) for c in self.cases]
         return ReportData(
             run=RunResult.from_records(records),
             records=tuple(records),
@@ -295,7 +302,7 @@ class ResultsDocument(_Model):
 
 
 def build_document(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[rec.CaseRecord],
     decisions: Sequence[GateDecision],
     flips: Iterable[FlipLike],
     *,
@@ -307,8 +314,9 @@ def build_document(
     warnings: Iterable[str] = (),
 ) -> ResultsDocument:
     """The results document of a session; raises pydantic's ValidationError on a bad record."""
-    cases = [CaseRecord.model_validate(dict(r)) for r in records]
-    run = RunResult.from_records(c.model_dump() for c in cases)
+    records = list(records)
+    cases = [CaseRecord.model_validate(r.to_json()) for r in records]
+    run = RunResult.from_records(records)
     datasets = [
         DatasetSummary(
             name=ds.name, cases=ds.cases, promoted=ds.promoted, errors=ds.errors,

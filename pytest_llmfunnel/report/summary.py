@@ -13,12 +13,12 @@ fields, described by :class:`FlipLike`, so any object with those attributes
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pytest_llmfunnel.completeness import Completeness
-from pytest_llmfunnel.record import RunResult
+from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.judges import OFFLINE_JUDGE_MARK, judge_label
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class ReportData:
     """Everything a renderer needs, however it was obtained (a live session, a JSON file)."""
 
     run: RunResult
-    records: tuple[Mapping[str, Any], ...]
+    records: tuple[CaseRecord, ...]
     decisions: tuple[GateDecision, ...]
     flips: tuple[FlipLike, ...]
     missing_baselines: tuple[str, ...] = ()
@@ -74,7 +74,7 @@ Status = Literal["regressed", "not comparable", "passed", "no gate", "incomplete
 
 
 @dataclass(frozen=True)
-class Verdict:
+class RunVerdict:
     """The session's outcome in one sentence, from the gate's decisions."""
 
     status: Status
@@ -159,7 +159,7 @@ def _listed(decisions: Sequence[GateDecision], minus: str, shown: int = 3) -> st
 def summarize(
     decisions: Sequence[GateDecision], missing_baselines: Iterable[str] = (),
     completeness: Completeness | None = None,
-) -> Verdict:
+) -> RunVerdict:
     """The verdict of a gate: incomplete beats regressed beats not comparable beats passed."""
     gated = [d for d in decisions if d.gated]
     regressed = tuple(d for d in gated if d.decision == "regressed")
@@ -176,7 +176,7 @@ def summarize(
         status = "passed"
     else:
         status = "no gate"
-    return Verdict(
+    return RunVerdict(
         status, len(gated), regressed, not_comparable, improved, tuple(missing_baselines),
         measured=len(decisions) - len(gated), scope=completeness,
     )
@@ -307,17 +307,17 @@ class TagRow:
     current: float | None
 
 
-def _stage_value(record: Mapping[str, Any], stage: str, kind: str) -> float | None:
-    for s in record.get("stages", ()):
-        if s["stage"] == stage:
-            if s["status"] == "error":
-                return None
-            if kind == "pass rate":
-                return {"passed": 1.0, "failed": 0.0}.get(s["status"])
-            return None if s["score"] is None else float(s["score"])
+def _stage_value(record: CaseRecord, stage: str, kind: str) -> float | None:
+    s = record.stage(stage)
+    if s is not None:
+        if s.status == "error":
+            return None
+        if kind == "pass rate":
+            return {"passed": 1.0, "failed": 0.0}.get(s.status)
+        return None if s.score is None else float(s.score)
     # Absent after a drop: a case stopped earlier fails every later pass/fail stage,
     # so a tag cannot look better by losing cases (survivorship).
-    if kind == "pass rate" and record.get("dropped_at") and not record.get("error"):
+    if kind == "pass rate" and record.dropped_at and not record.error:
         return 0.0
     return None
 
@@ -326,36 +326,36 @@ def _mean(values: list[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
 
 
-def tag_rows(records: Iterable[Mapping[str, Any]]) -> list[TagRow]:
+def tag_rows(records: Iterable[CaseRecord]) -> list[TagRow]:
     """Per dataset, tag and stage: n, baseline and current pass rate or mean score.
 
     A record's ``baseline`` (the baseline output re-evaluated) gives the
     baseline value. Datasets whose cases carry no tags are left out.
     """
-    by_dataset: dict[str, list[Mapping[str, Any]]] = {}
+    by_dataset: dict[str, list[CaseRecord]] = {}
     for r in records:
-        by_dataset.setdefault(r["dataset"], []).append(r)
+        by_dataset.setdefault(r.dataset, []).append(r)
     rows: list[TagRow] = []
     for dataset, recs in by_dataset.items():
-        if not any(r.get("tags") for r in recs):
+        if not any(r.tags for r in recs):
             continue
         stages: dict[str, Literal["pass rate", "score"]] = {}
         for r in recs:
-            for s in r.get("stages", ()):
-                if s["status"] in ("passed", "failed"):
-                    stages[s["stage"]] = "pass rate"
+            for s in r.stages:
+                if s.decided:
+                    stages[s.stage] = "pass rate"
                 else:
-                    stages.setdefault(s["stage"], "score")
-        tags = sorted({t for r in recs for t in r.get("tags") or ("(untagged)",)})
+                    stages.setdefault(s.stage, "score")
+        tags = sorted({t for r in recs for t in r.tags or ("(untagged)",)})
         for tag in tags:
-            members = [r for r in recs if tag in (r.get("tags") or ("(untagged)",))]
+            members = [r for r in recs if tag in (r.tags or ("(untagged)",))]
             for stage, kind in stages.items():
                 cur = [v for r in members if (v := _stage_value(r, stage, kind)) is not None]
                 base = [
                     v
                     for r in members
-                    if r.get("baseline") and (v := _stage_value(r["baseline"], stage, kind))
-                    is not None
+                    if r.baseline is not None
+                    and (v := _stage_value(r.baseline, stage, kind)) is not None
                 ]
                 if cur or base:
                     rows.append(

@@ -9,7 +9,7 @@ from typing import Any
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncate
-from pytest_llmfunnel.record import RunResult, Tallies, describe_problems, status_of
+from pytest_llmfunnel.record import CaseRecord, RunResult, describe_problems, status_of
 from pytest_llmfunnel.report.calibration import calibration_lines, distrust_lines
 from pytest_llmfunnel.report.conclusion import Conclusion
 from pytest_llmfunnel.report.sections import section_lines
@@ -22,6 +22,7 @@ from pytest_llmfunnel.report.terminal_blocks import (
 )
 from pytest_llmfunnel.report.terminal_text import report_lines, verdict_lines
 from pytest_llmfunnel.report.variants import variant_lines
+from pytest_llmfunnel.tallies import Tallies
 from pytest_llmfunnel.wording import plural
 
 __all__ = ["ERRORS_ABOVE", "SummaryData", "funnel_table", "short_summary_lines", "summary_lines"]
@@ -37,7 +38,7 @@ class SummaryData:
     """What the end-of-run summary shows: plain data the pytest side hands over."""
 
     run: RunResult
-    records: list[dict[str, Any]]
+    records: list[CaseRecord]
     tallies: Tallies
     settings: Settings
     completeness: Completeness
@@ -167,7 +168,7 @@ def _variant_lines(out: Conclusion, width: int = WIDTH) -> Iterator[str]:
 
 
 def problem_cases(
-    records: list[dict[str, Any]], *, limit: int | None, width: int = WIDTH,
+    records: list[CaseRecord], *, limit: int | None, width: int = WIDTH,
     whole: bool | None = None,
 ) -> Iterator[str]:
     """The llm-failed and llm-error cases with the stage and the reason, capped.
@@ -187,8 +188,8 @@ def problem_cases(
     shown = bad if limit is None else bad[:limit]
     cut = False
     for record in shown:
-        label = record["case"] if record["variant"] == "default" else (
-            f"{record['case']}:{record['variant']}"
+        label = record.case if record.variant == "default" else (
+            f"{record.case}:{record.variant}"
         )
         # One entry per counted case: its further problems go on indented lines.
         for index, problem in enumerate(describe_problems(record)):
@@ -219,7 +220,7 @@ def endpoint_lines(tallies: Tallies, width: int = WIDTH) -> Iterator[str]:
         yield from wrapped("  " + note, width)
 
 
-def _errors_listed(records: list[dict[str, Any]], limit: int | None) -> tuple[int, int]:
+def _errors_listed(records: list[CaseRecord], limit: int | None) -> tuple[int, int]:
     """How many llm-error cases :func:`problem_cases` lists with ``limit``, of how many."""
     bad = [status_of(r) for r in records if status_of(r) != "ok"]
     shown = bad if limit is None else bad[:limit]
@@ -238,7 +239,7 @@ def _where_errors_are(listed: tuple[int, int], short_summary: bool) -> str:
 
 
 def short_summary_lines(
-    problems: Iterable[tuple[str, str, dict[str, Any]]], *, width: int | None
+    problems: Iterable[tuple[str, str, CaseRecord]], *, width: int | None
 ) -> Iterator[str]:
     """One line per llm-failed or llm-error item, for pytest's short test summary.
 

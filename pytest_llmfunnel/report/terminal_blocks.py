@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from tabulate import tabulate
 
 from pytest_llmfunnel.escape import strip_escapes
-from pytest_llmfunnel.record import DatasetRun, Tallies
+from pytest_llmfunnel.record import DatasetRun
+from pytest_llmfunnel.tallies import Tallies
 from pytest_llmfunnel.wording import plural
 
 WIDTH = 80

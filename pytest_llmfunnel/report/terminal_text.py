@@ -11,12 +11,12 @@ regressions only, the default shows the tables with capped lists, ``-v``
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmfunnel.escape import strip_escapes, terminal_text, truncate
-from pytest_llmfunnel.record import RunResult
+from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     FlipLike,
@@ -117,7 +117,7 @@ def quality_lines(
 
 
 def tag_lines(
-    rows_or_records: Iterable[TagRow] | Iterable[Mapping[str, Any]], *,
+    rows_or_records: Iterable[TagRow] | Iterable[CaseRecord], *,
     limit: int | None = TAG_LIMIT, width: int | None = None,
 ) -> Iterator[str]:
     """The breakdown by case tag (descriptive: not tested, not gated)."""
@@ -125,7 +125,7 @@ def tag_lines(
     rows = (
         [r for r in items if isinstance(r, TagRow)]
         if all(isinstance(r, TagRow) for r in items)
-        else tag_rows(r for r in items if isinstance(r, Mapping))
+        else tag_rows(r for r in items if isinstance(r, CaseRecord))
     )
     if not rows:
         return
@@ -191,7 +191,7 @@ def report_lines(
     decisions: Sequence[GateDecision],
     flips: Iterable[FlipLike] = (),
     *,
-    records: Iterable[Mapping[str, Any]] = (),
+    records: Iterable[CaseRecord] = (),
     run: RunResult | None = None,
     missing_baselines: Iterable[str] = (),
     verbosity: int = 0,

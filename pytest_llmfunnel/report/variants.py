@@ -1,6 +1,6 @@
 """The variant ranking drawn for the terminal and for the pull-request comment.
 
-:mod:`pytest_llmfunnel.variants` decides the ranking; this module only lays it
+:mod:`pytest_llmfunnel.variants.ranking` decides the ranking; this module only lays it
 out. Both places use the same heading and the same reasons, pairwise results
 and notes, so the terminal and the comment never disagree. Use::
 
@@ -27,7 +27,8 @@ from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
     # Annotations only: drawing a ranking needs none of the statistics that built it.
-    from pytest_llmfunnel.variants import MetricInfo, PairwiseResult, VariantRanking
+    from pytest_llmfunnel.variants.pairs import PairwiseResult
+    from pytest_llmfunnel.variants.ranking import MetricInfo, VariantRanking
 
 NAME_WIDTH = 20  # a variant's column header in the terminal
 MIN_LABEL = 12

@@ -220,7 +220,7 @@ def calibrated_estimates(
     result = []
     for name in rubric_stages(records):
         decided = {key: decided_stage(r, name) for key, r in index.items()}
-        yhat = {key: float(s["status"] == "passed") for key, s in decided.items() if s}
+        yhat = {key: float(s.status == "passed") for key, s in decided.items() if s}
         big_n = len(yhat)
         if big_n == 0:
             continue

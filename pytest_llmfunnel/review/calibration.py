@@ -41,6 +41,7 @@ from itertools import combinations
 from typing import Any
 
 from pytest_llmfunnel import stats
+from pytest_llmfunnel.record import StageRecord
 from pytest_llmfunnel.review import agreement
 from pytest_llmfunnel.review.agreement import Interval, distrust, proportion, with_interval
 from pytest_llmfunnel.review.slice import (
@@ -49,7 +50,6 @@ from pytest_llmfunnel.review.slice import (
     LabelMatch,
     Record,
     comparisons,
-    judge_threshold,
     match_labels,
     output_hash,
     rubric_stages,
@@ -95,14 +95,14 @@ class CriterionCalibration:
 def index_outputs(records: Iterable[Record]) -> dict[OutputKey, Record]:
     index = {}
     for r in records:
-        if r.get("output") is not None:
-            index[(str(r["case"]), str(r["variant"]), output_hash(r["output"]))] = r
+        if r.output is not None:
+            index[(r.case, r.variant, output_hash(r.output))] = r
     return index
 
 
-def decided_stage(record: Record, name: str) -> Mapping[str, Any] | None:
-    stage = next((s for s in record["stages"] if s["stage"] == name), None)
-    return stage if stage is not None and stage["status"] in ("passed", "failed") else None
+def decided_stage(record: Record, name: str) -> StageRecord | None:
+    stage = record.stage(name)
+    return stage if stage is not None and stage.decided else None
 
 
 def _votes(labels: Sequence[Label], threshold: float | None, stage: str) -> list[tuple[str, bool]]:
@@ -137,7 +137,7 @@ def grouped_labels(
         stage = decided_stage(record, name) if record is not None else None
         if stage is None:  # the judge did not decide: nothing to compare or estimate
             continue
-        threshold = thresholds.get(name, judge_threshold(stage))
+        threshold = thresholds.get(name, stage.threshold)
         result[key] = (_votes(group, threshold, name), group)
     return result
 
@@ -188,10 +188,10 @@ def _criterion(
         if share == 0.5:
             ties += 1
             continue
-        pairs.append((stage["status"] == "passed", share > 0.5))
+        pairs.append((stage.status == "passed", share > 0.5))
         scores = [label.score for label in group if label.score is not None]
-        if len(scores) == len(group) and stage["score"] is not None:
-            scored.append((math.floor(float(stage["score"]) + 0.5),
+        if len(scores) == len(group) and stage.score is not None:
+            scored.append((math.floor(stage.score + 0.5),
                            math.floor(statistics.median_low(scores) + 0.5)))
     n = len(pairs)
     if n == 0:
@@ -289,7 +289,7 @@ def _pairwise(
     """
     by_stage: dict[str, list[Comparison]] = {}
     for c in found:
-        by_stage.setdefault(str(c.stage["stage"]), []).append(c)
+        by_stage.setdefault(c.stage.stage, []).append(c)
     votes: dict[tuple[str, str, str, str], list[float]] = {}
     for label in match.current:
         if label.comparison and label.score is not None:
@@ -301,7 +301,7 @@ def _pairwise(
             stale[label.stage] = stale.get(label.stage, 0) + 1
     result = []
     for name, found_here in by_stage.items():
-        consistent = [c.stage["samples"][0] == c.stage["samples"][1] for c in found_here]
+        consistent = [c.stage.samples[0] == c.stage.samples[1] for c in found_here]
         pairs: list[tuple[Hashable, Hashable]] = []  # (judge, human) in {-1, 0, 1}
         ties = 0
         for c in found_here:
@@ -312,7 +312,7 @@ def _pairwise(
             if len(winner) > 1:
                 ties += 1  # annotators split evenly between two answers
                 continue
-            pairs.append((_sign(c.stage.get("score")), _sign(winner[0])))
+            pairs.append((_sign(c.stage.score), _sign(winner[0])))
         accuracy = proportion(sum(j == h for j, h in pairs), len(pairs)) if pairs else None
         kappa = with_interval(pairs, agreement.kappa_of_pairs, seed) if pairs else None
         result.append(CriterionCalibration(

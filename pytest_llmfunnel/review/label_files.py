@@ -30,13 +30,13 @@ from pytest_llmfunnel.escape import guard_cell as guard_cell  # re-exported
 from pytest_llmfunnel.escape import json_text
 from pytest_llmfunnel.escape import unguard_cell as unguard_cell  # re-exported
 from pytest_llmfunnel.models import Case
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.review.slice import (
     Comparison,
     Label,
     Record,
     ReviewItem,
     ReviewSlice,
-    judge_threshold,
     match_labels,
     rubric_stages,
     select_review_slice,
@@ -79,7 +79,7 @@ def export_review(
             rows.append(_row(item, stages, cases_by_id or {}, show_verdicts))
         rows += [_comparison_row(item, c, cases_by_id or {}, show_verdicts)
                  for c in item.comparisons]
-    compared = (str(c.stage["stage"]) for i in review.items for c in i.comparisons)
+    compared = (c.stage.stage for i in review.items for c in i.comparisons)
     names = stages + list(dict.fromkeys(compared))
     columns = list(FIXED_COLUMNS)
     if show_verdicts:
@@ -104,11 +104,11 @@ def _row(
     item: ReviewItem, stages: list[str], cases: Mapping[str, Case], show_verdicts: bool
 ) -> dict[str, Any]:
     record, case = item.record, cases.get(item.case)
-    if case is not None and record.get("fingerprint") not in (None, "", case.fingerprint()):
+    if case is not None and record.fingerprint not in ("", case.fingerprint()):
         case = None  # another dataset's case of the same id, or a row edited since the run
-    by_stage = {s["stage"]: s for s in record["stages"]}
+    by_stage = {s.stage: s for s in record.stages}
     row: dict[str, Any] = {
-        "dataset": record.get("dataset", ""),
+        "dataset": record.dataset,
         "case": item.case,
         "variant": item.variant,
         "kind": "output",
@@ -119,7 +119,7 @@ def _row(
         "input": case.input_text() if case else None,
         "context": case.context if case else None,
         "expected": case.expected if case else None,
-        "output": record["output"],
+        "output": record.output,
         "annotator": None,
         "notes": None,
     }
@@ -127,13 +127,13 @@ def _row(
     for name in stages:
         row[f"label_{name}"] = None
         stage = by_stage.get(name)
-        threshold = judge_threshold(stage) if stage else None
+        threshold = stage.threshold if stage else None
         at = f" (passes at >= {threshold:g})" if threshold is not None else ""
         helps.append(f"label_{name}: pass, fail or a score{at}")
         if show_verdicts:
-            score = "" if stage is None or stage["score"] is None else f" {stage['score']:g}"
-            row[f"judge_{name}"] = f"{stage['status']}{score}" if stage else "not judged"
-            row[f"judge_{name}_reason"] = stage["reason"] if stage else None
+            score = "" if stage is None or stage.score is None else f" {stage.score:g}"
+            row[f"judge_{name}"] = f"{stage.status}{score}" if stage else "not judged"
+            row[f"judge_{name}_reason"] = stage.reason if stage else None
     row["label_help"] = "; ".join(helps)
     return row
 
@@ -143,7 +143,7 @@ def _comparison_row(
 ) -> dict[str, Any]:
     """One comparison to label: which of two outputs of the same case is better."""
     row = _row(item, [], cases, False)
-    name = str(c.stage["stage"])
+    name = c.stage.stage
     row.update({
         "kind": "comparison",
         "output_hash": c.output_hash,
@@ -154,10 +154,10 @@ def _comparison_row(
                        f"{c.other} (output_compared) or tie"),
     })
     if show_verdicts:
-        score = c.stage.get("score")
+        score = c.stage.score
         winner = c.variant if score and score > 0 else c.other if score and score < 0 else "tie"
         row[f"judge_{name}"] = winner
-        row[f"judge_{name}_reason"] = c.stage.get("reason")
+        row[f"judge_{name}_reason"] = c.stage.reason
     return row
 
 
@@ -335,7 +335,7 @@ def export_from_results(
     since the run (its fingerprint differs) is exported without them.
     Returns the number of cases written.
     """
-    records = [c.model_dump() for c in results.cases]
+    records = [CaseRecord.from_json(c.model_dump()) for c in results.cases]
     flips = [(f.case, f.variant) for f in results.flips]
     review = select_review_slice(records, budget=budget, seed=seed, flips=flips)
     export_review(review, path, cases_by_id=_dataset_cases(records), show_verdicts=show_verdicts)
@@ -346,7 +346,7 @@ def _dataset_cases(records: Iterable[Record]) -> dict[str, Case]:
     from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
 
     cases: dict[str, Case] = {}
-    for name in sorted({str(r.get("path") or "") for r in records} - {""}):
+    for name in sorted({r.path for r in records} - {""}):
         try:
             dataset = load_dataset(name)
         except (OSError, DatasetError):
@@ -366,7 +366,7 @@ def import_review(labels_path: str | Path, results: Any) -> str:
     from pytest_llmfunnel.review.calibrated_rate import calibrated_estimates
     from pytest_llmfunnel.review.calibration import calibrate
 
-    records = [c.model_dump() for c in results.cases]
+    records = [CaseRecord.from_json(c.model_dump()) for c in results.cases]
     labels = import_labels(labels_path)
     lines = [match_labels(labels, records).summary()]
     cals = calibrate(records, labels)

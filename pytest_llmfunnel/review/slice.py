@@ -24,18 +24,15 @@ import hashlib
 import json
 import math
 import random
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from pytest_llmfunnel.record import CaseRecord, StageRecord
 from pytest_llmfunnel.wording import plural
 
-Record = Mapping[str, Any]
+Record = CaseRecord
 Key = tuple[str, str]  # (case id, variant)
 
-# A rubric judge's stage reason starts "score 3.5 < threshold 4: ...".
-_DECIDED = re.compile(r"^score (\S+) (?:>=|<) threshold (\S+?):?(?:\s|$)")
 SCALE_STEP = 1.0  # judge scales are integer points (pass/fail is 0 and 1)
 
 # How strongly each reason asks for a human look; the sum ranks targeted cases.
@@ -47,37 +44,14 @@ def output_hash(output: str) -> str:
     return hashlib.sha256(output.encode("utf-8")).hexdigest()
 
 
-def judge_threshold(stage: Mapping[str, Any]) -> float | None:
-    """The threshold a rubric judge stage decided with, read from its record's reason."""
-    match = _DECIDED.match(str(stage.get("reason") or ""))
-    if match is None:
-        return None
-    try:
-        return float(match.group(2))
-    except ValueError:
-        return None
-
-
-def is_pairwise(stage: Mapping[str, Any]) -> bool:
-    """A pairwise judge stage: its record names the two variants it compared (``pair``).
-
-    Records written before ``pair`` existed have no such key; there a judge
-    that only measures (rubric judges pass or fail) is a pairwise one.
-    """
-    if "pair" in stage:
-        return bool(stage["pair"])
-    return stage.get("kind") == "judge" and stage.get("status") == "measured"
-
-
-def leads(record: Record, stage: Mapping[str, Any]) -> bool:
+def leads(record: Record, stage: StageRecord) -> bool:
     """Whether ``record`` holds the comparison itself rather than its mirror.
 
     A comparison is written to both variants' records (each from its own point
     of view); counting it once means counting it on the record of the variant
     it was made from, the first of its ``pair``.
     """
-    pair = stage.get("pair")
-    return not pair or str(pair[0]) == str(record["variant"])
+    return stage.pair is None or stage.pair[0] == record.variant
 
 
 def pair_hash(first: str, second: str) -> str:
@@ -92,11 +66,11 @@ class _OfRecord:
 
     @property
     def case(self) -> str:
-        return str(self.record["case"])
+        return self.record.case
 
     @property
     def variant(self) -> str:
-        return str(self.record["variant"])
+        return self.record.variant
 
 
 @dataclass(frozen=True)
@@ -104,13 +78,13 @@ class Comparison(_OfRecord):
     """One pairwise comparison, counted once: its stage on the leading record, and the outputs."""
 
     record: Record
-    stage: Mapping[str, Any]
+    stage: StageRecord
     other: str  # the variant compared with
     other_output: str
 
     @property
     def output_hash(self) -> str:
-        return pair_hash(str(self.record["output"]), self.other_output)
+        return pair_hash(str(self.record.output), self.other_output)
 
 
 def comparisons(records: Iterable[Record]) -> list[Comparison]:
@@ -120,37 +94,33 @@ def comparisons(records: Iterable[Record]) -> list[Comparison]:
     dropped, so it lost without a request) and errors are not the judge's view.
     """
     records = list(records)
-    outputs = {
-        (str(r.get("dataset", "")), str(r["case"]), str(r["variant"])): r.get("output")
-        for r in records
-    }
+    outputs = {(r.dataset, r.case, r.variant): r.output for r in records}
     found = []
     for r in records:
-        if r.get("output") is None:
+        if r.output is None:
             continue
-        for s in r["stages"]:
-            pair = s.get("pair")
-            if not pair or not leads(r, s) or len(s.get("samples") or ()) != 2:
+        for s in r.stages:
+            if s.pair is None or not leads(r, s) or len(s.samples) != 2:
                 continue
-            other = outputs.get((str(r.get("dataset", "")), str(r["case"]), str(pair[1])))
+            other = outputs.get((r.dataset, r.case, s.pair[1]))
             if other is not None:
-                found.append(Comparison(r, s, str(pair[1]), str(other)))
+                found.append(Comparison(r, s, s.pair[1], other))
     return found
 
 
 def rubric_stages(records: Iterable[Record]) -> list[str]:
     """Names of the rubric judge stages in the records, in first-seen order.
 
-    A stage that measured anywhere is pairwise, even where it errored.
+    A stage with a ``pair`` anywhere is a pairwise one, even where it errored.
     """
     names: dict[str, None] = {}
     pairwise = set()
     for record in records:
-        for stage in record["stages"]:
-            if stage["kind"] == "judge":
-                names.setdefault(stage["stage"], None)
-                if is_pairwise(stage):
-                    pairwise.add(stage["stage"])
+        for stage in record.stages:
+            if stage.kind == "judge":
+                names.setdefault(stage.stage, None)
+                if stage.pairwise:
+                    pairwise.add(stage.stage)
     return [name for name in names if name not in pairwise]
 
 
@@ -170,7 +140,7 @@ class ReviewItem(_OfRecord):
 
     @property
     def output_hash(self) -> str:
-        return output_hash(self.record["output"])
+        return output_hash(str(self.record.output))
 
 
 @dataclass(frozen=True)
@@ -214,25 +184,24 @@ def target_reasons(record: Record, flipped: bool = False) -> list[tuple[str, flo
     found: list[tuple[str, float, str]] = []
     if flipped:
         found.append(("flip", 1.0, "flip: the verdict changed against the baseline"))
-    stages = record["stages"]
-    decided = [s for s in stages
-               if s["kind"] in ("check", "scorer") and s["status"] in ("passed", "failed")]
+    stages = record.stages
+    decided = [s for s in stages if s.kind in ("check", "scorer") and s.decided]
     for s in stages:
-        if s["kind"] != "judge":
+        if s.kind != "judge":
             continue
-        name, samples = s["stage"], [float(x) for x in s.get("samples") or []]
-        if is_pairwise(s):
+        name, samples = s.stage, s.samples
+        if s.pairwise:
             if not leads(record, s):
                 continue  # the comparison is targeted once, on the record it was made from
             if len(samples) == 2 and samples[0] != samples[1]:
                 found.append(("orders", 1.0, f"orders {name}: the two orders disagree"))
             continue
-        if s["status"] not in ("passed", "failed"):
+        if not s.decided:
             continue
         if len(set(samples)) > 1:
             shown = ", ".join(f"{x:g}" for x in samples)
             found.append(("repeats", 1.0, f"repeats {name}: samples {shown} disagree"))
-        threshold, score = judge_threshold(s), s.get("score")
+        threshold, score = s.threshold, s.score
         if threshold is not None and score is not None:
             boundary = threshold - SCALE_STEP / 2 if threshold.is_integer() else threshold
             distance = abs(float(score) - boundary)
@@ -242,13 +211,13 @@ def target_reasons(record: Record, flipped: bool = False) -> list[tuple[str, flo
                     ("unsure", closeness,
                      f"unsure {name}: score {float(score):g} near the boundary {boundary:g}")
                 )
-        judge_passed = s["status"] == "passed"
+        judge_passed = s.status == "passed"
         for other in decided:
-            if (other["status"] == "passed") != judge_passed:
+            if (other.status == "passed") != judge_passed:
                 verb = "passed" if judge_passed else "failed"
                 found.append(
                     ("disagree", 1.0,
-                     f"disagree {name}: judge {verb}, {other['stage']} {other['status']}")
+                     f"disagree {name}: judge {verb}, {other.stage} {other.status}")
                 )
                 break
     return found
@@ -288,14 +257,14 @@ def select_review_slice(
     led: dict[int, list[Comparison]] = {}
     for c in comparisons(records):
         led.setdefault(id(c.record), []).append(c)
-    eligible = [r for r in records if r.get("output") is not None and _labellable(r)]
+    eligible = [r for r in records if r.output is not None and _labellable(r)]
     population = len(eligible)
     if population == 0:
         return ReviewSlice((), 0, 0, seed)
     total = _budget_count(budget, population)
     flipped = {(str(c), str(v)) for c, v in flips}
     reasons = {
-        i: target_reasons(r, (str(r["case"]), str(r["variant"])) in flipped)
+        i: target_reasons(r, (r.case, r.variant) in flipped)
         for i, r in enumerate(eligible)
     }
     candidates = [i for i, found in reasons.items() if found]
@@ -312,7 +281,7 @@ def select_review_slice(
         weight = sum(WEIGHTS[kind] for kind, _, _ in found)
         closeness = max(c for _, c, _ in found)
         r = eligible[i]
-        tiebreak = hashlib.sha256(f"{seed}\0{r['case']}\0{r['variant']}".encode()).hexdigest()
+        tiebreak = hashlib.sha256(f"{seed}\0{r.case}\0{r.variant}".encode()).hexdigest()
         return (-weight, -closeness, tiebreak)
 
     targeted = sorted((i for i in candidates if i not in audit), key=rank)
@@ -338,8 +307,8 @@ def select_review_slice(
 
 def _labellable(record: Record) -> bool:
     """False for a record whose only judge stages are mirrors of comparisons made elsewhere."""
-    judges = [s for s in record["stages"] if s["kind"] == "judge"]
-    return not judges or any(not is_pairwise(s) or leads(record, s) for s in judges)
+    judges = [s for s in record.stages if s.kind == "judge"]
+    return not judges or any(not s.pairwise or leads(record, s) for s in judges)
 
 
 @dataclass(frozen=True)
@@ -393,9 +362,8 @@ def match_labels(labels: Iterable[Label], records: Iterable[Record]) -> LabelMat
     records = list(records)
     hashes: dict[Key, set[str]] = {}
     for r in records:
-        if r.get("output") is not None:
-            key = (str(r["case"]), str(r["variant"]))
-            hashes.setdefault(key, set()).add(output_hash(r["output"]))
+        if r.output is not None:
+            hashes.setdefault((r.case, r.variant), set()).add(output_hash(r.output))
     for c in comparisons(records):
         hashes.setdefault((c.case, c.variant), set()).add(c.output_hash)
     current, stale, unknown = [], [], []

@@ -131,7 +131,7 @@ def test_report_sections_appear_inert_in_the_terminal_and_the_markdown(
     pytester.makeconftest(
         '''
         def pytest_llmfunnel_report_sections(config, records):
-            cases = ", ".join(r["case"] for r in records)
+            cases = ", ".join(r.case for r in records)
             return [
                 ("Latency \\x1b[31mbudget", "cases seen: " + cases + "\\np95 under 2 s"),
                 ("Links", "<script>alert(1)</script> [x](javascript:alert(1)) \\u202eevil"),

@@ -322,5 +322,5 @@ def test_canaries_end_to_end_reach_the_judge_exactly_as_rendered(
         for r in result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
         if r.when == "call"
     ]
-    scores = {rec["case"]: [s["score"] for s in rec["stages"]] for rec in records if rec}
+    scores = {rec.case: [s.score for s in rec.stages] for rec in records if rec}
     assert scores == {c.name: [4.0] for c in usable}

@@ -101,9 +101,10 @@ def run_eval(pytester: pytest.Pytester, base_url: str) -> pytest.RunResult:
 
 
 def records(result: pytest.RunResult) -> dict[str, dict[str, Any]]:
+    """Each case's record in its JSON form (the form a file or another process sees)."""
     reports = result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
     found = [getattr(r, "llm_funnel", None) for r in reports if r.when == "call"]
-    return {rec["case"]: rec for rec in found if rec}
+    return {rec.case: rec.to_json() for rec in found if rec}
 
 
 # Both a key shaped like an OpenAI key and one that is not: the second can only

@@ -4,30 +4,31 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_llmfunnel.gate.baseline_build import baseline_from_records, check_partial_update, merge
 from pytest_llmfunnel.gate.baseline_file import (
     Baseline,
     BaselineError,
-    baseline_from_records,
     baseline_path,
-    check_partial_update,
     dumps_baseline,
     load_baseline,
     load_baseline_if_exists,
-    merge,
     write_baseline,
 )
+from pytest_llmfunnel.record import CaseRecord
+from tests.support.sample_records import as_record
 
 KEY = "tests/test_support.py::test_answers"
 JUDGE = "offline-reference-judge v1 faithfulness"
 
 
 def record(case: str, *, score: float = 4.5, promoted: bool = True, variant: str = "default",
-           output: str | None = None, judge: str = JUDGE) -> dict[str, Any]:
+           output: str | None = None, judge: str = JUDGE) -> CaseRecord:
     stages: list[dict[str, Any]] = [
         {"stage": "not_empty", "kind": "check", "status": "passed" if promoted else "failed",
          "gating": True, "must": False, "score": None, "reason": "checked", "judge": None},
@@ -38,13 +39,13 @@ def record(case: str, *, score: float = 4.5, promoted: bool = True, variant: str
              "status": "passed" if score >= 4 else "failed", "score": score,
              "reason": f"a reason that churns {score}", "judge": judge}
         )
-    return {
+    return as_record({
         "dataset": KEY, "path": "tests/support.jsonl", "case": case, "variant": variant,
         "fingerprint": f"fp-{case}", "tags": ["billing"],
         "output": output if output is not None else f"answer to {case}",
         "promoted": promoted, "dropped_at": None if promoted else "not_empty", "error": None,
         "stages": stages,
-    }
+    })
 
 
 def sample_baseline() -> Baseline:
@@ -214,6 +215,6 @@ def test_merge_refuses_when_a_judge_changed() -> None:
 
 
 def test_records_of_two_eval_tests_are_refused() -> None:
-    other = record("a") | {"dataset": "tests/test_other.py::test_x"}
+    other = replace(record("a"), dataset="tests/test_other.py::test_x")
     with pytest.raises(ValueError, match="several eval tests"):
         baseline_from_records([record("a"), other])

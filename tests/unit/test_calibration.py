@@ -5,27 +5,31 @@ from __future__ import annotations
 import math
 import random
 import re
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.report.calibration import calibration_lines, calibration_markdown
 from pytest_llmfunnel.review.calibrated_rate import calibrated_estimates
 from pytest_llmfunnel.review.calibration import calibrate, light_kappa
 from pytest_llmfunnel.review.slice import Label, ReviewItem, ReviewSlice, output_hash
+from tests.support.sample_records import as_record
 
 
 def judge(score: float, threshold: float = 4.0, name: str = "faith") -> dict[str, Any]:
     passed = score >= threshold
     return {"stage": name, "kind": "judge", "status": "passed" if passed else "failed",
             "gating": False, "must": False, "score": score, "samples": [score],
-            "reason": f"score {score:g} {'>=' if passed else '<'} threshold {threshold:g}: ok"}
+            "reason": f"score {score:g} {'>=' if passed else '<'} threshold {threshold:g}: ok",
+            "threshold": threshold}
 
 
-def record(case: str, *stages: dict[str, Any]) -> dict[str, Any]:
-    return {"dataset": "d", "case": case, "variant": "default", "output": f"out {case}",
-            "promoted": True, "dropped_at": None, "error": None, "stages": list(stages)}
+def record(case: str, *stages: dict[str, Any]) -> CaseRecord:
+    return as_record({"dataset": "d", "case": case, "variant": "default",
+                      "output": f"out {case}", "stages": list(stages)})
 
 
 def label(case: str, passed: bool | None = None, score: float | None = None,
@@ -34,7 +38,7 @@ def label(case: str, passed: bool | None = None, score: float | None = None,
     return Label(case, "default", digest, stage, passed, score, annotator, source=f"f:{case}")
 
 
-def confusion(tp: int, fn: int, fp: int, tn: int) -> tuple[list[dict[str, Any]], list[Label]]:
+def confusion(tp: int, fn: int, fp: int, tn: int) -> tuple[list[CaseRecord], list[Label]]:
     """Records and labels with a given judge (rows) versus human (columns) table."""
     records, labels = [], []
     cells = [(True, True)] * tp + [(False, True)] * fn + [(True, False)] * fp + \
@@ -77,13 +81,13 @@ def test_weighted_kappa_on_scores_and_threshold_from_the_record() -> None:
     assert cal.weighted_kappa is not None and cal.weighted_kappa.estimate == pytest.approx(0.8)
     # Pass at >= 3: judge F F P, human F P P.
     assert cal.accuracy is not None and cal.accuracy.estimate == pytest.approx(2 / 3)
-    unknown = [dict(records[0], stages=[{**judge(1), "reason": "unparsed"}])]
+    unknown = [record("c1", {**judge(1), "threshold": None})]  # the record does not say it
     with pytest.raises(ValueError, match="threshold is unknown; pass thresholds="):
         calibrate(unknown, [label("c1", score=1)])
     (cal,) = calibrate(unknown, [label("c1", score=1)], thresholds={"faith": 1})
     assert cal.accuracy is not None and cal.accuracy.estimate == 0.0  # judge fails, human 1 >= 1
     # Labels of outputs the judge did not decide (an error verdict) are not compared.
-    errored = [dict(records[0], stages=[{**judge(1), "status": "error", "reason": "timeout"}])]
+    errored = [record("c1", {**judge(1), "status": "error", "reason": "timeout"})]
     (cal,) = calibrate([*errored, *records[1:]], labels)
     assert cal.labelled == 2
 
@@ -114,10 +118,10 @@ def test_stale_labels_are_counted_not_used() -> None:
     assert any("1 stale label ignored" in line for line in calibration_lines([cal]))
 
 
-def audit_slice(records: list[dict[str, Any]], audit: set[str]) -> ReviewSlice:
-    items = tuple(ReviewItem(r, ("audit",), r["case"] in audit,
-                             len(audit) / len(records) if r["case"] in audit else None)
-                  for r in records if r["case"] in audit)
+def audit_slice(records: list[CaseRecord], audit: set[str]) -> ReviewSlice:
+    items = tuple(ReviewItem(r, ("audit",), r.case in audit,
+                             len(audit) / len(records) if r.case in audit else None)
+                  for r in records if r.case in audit)
     return ReviewSlice(items, len(records), len(audit), 0)
 
 
@@ -139,7 +143,7 @@ def numpy_regression(y: np.ndarray, yh_lab: np.ndarray, yh_unl: np.ndarray
 
 
 def simulated(n_cases: int, n_audit: int, rho: float, seed: int) -> tuple[
-        list[dict[str, Any]], list[Label], ReviewSlice, set[str], float]:
+        list[CaseRecord], list[Label], ReviewSlice, set[str], float]:
     """Records, audit labels, the slice, its case ids, and the true pass rate of these cases."""
     rng = random.Random(seed)
     records, labels, audit = [], [], set(rng.sample(range(n_cases), n_audit))
@@ -158,10 +162,10 @@ def simulated(n_cases: int, n_audit: int, rho: float, seed: int) -> tuple[
 def test_estimates_match_a_numpy_closed_form() -> None:
     records, labels, review, names, _ = simulated(400, 60, 0.8, seed=3)
     # Targeted labels (outside the audit sample) must change nothing.
-    extra = [label(r["case"], False) for r in records if r["case"] not in names][:20]
+    extra = [label(r.case, False) for r in records if r.case not in names][:20]
     (est,) = calibrated_estimates(records, labels + extra, review)
     assert est.cases == 400 and est.labelled == 60 and est.targeted_unused == 20
-    yhat = {r["case"]: float(r["stages"][0]["status"] == "passed") for r in records}
+    yhat = {r.case: float(r.stages[0].status == "passed") for r in records}
     y = np.array([float(bool(x.passed)) for x in sorted(labels, key=lambda x: x.case)])
     lab = sorted(names)
     expected, half = numpy_regression(y, np.array([yhat[c] for c in lab]),
@@ -203,8 +207,8 @@ def test_ties_count_half_and_missing_audit_labels_warn() -> None:
 def test_rendering_escapes_untrusted_text() -> None:
     records, labels = confusion(tp=2, fn=1, fp=1, tn=2)
     records += [record(f"x{i}", judge(5)) for i in range(3)]
-    for r in records:
-        r["stages"][0]["stage"] = "evil|<b>\nname"
+    records = [replace(r, stages=(replace(r.stages[0], stage="evil|<b>\nname"),))
+               for r in records]
     labels = [Label(x.case, x.variant, x.output_hash, "evil|<b>\nname", x.passed, None, "a")
               for x in labels]
     cals = calibrate(records, labels)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,10 @@ from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
 from pytest_llmfunnel.review.agreement import Interval
 from pytest_llmfunnel.review.calibrated_rate import Estimate, RateInterval
 from pytest_llmfunnel.review.calibration import CriterionCalibration as Calibration
-from pytest_llmfunnel.variants import MetricInfo, PairwiseResult, VariantRanking, VariantResult
+from pytest_llmfunnel.variants.ranking import MetricInfo, PairwiseResult, VariantRanking, VariantResult
 from tests.support.hostile import ALL, CORPUS, markdown_problems, render_gfm, terminal_problems
 from tests.support.sample_flip import SampleFlip as Flip
+from tests.support.sample_records import as_record
 
 # As long as ALL, so it is cut where ALL is cut and both reports have the same shape.
 BENIGN = ("benign " * 500)[: len(ALL)]
@@ -79,7 +81,7 @@ def report_inputs(hostile: str, fields: tuple[str, ...]) -> dict[str, Any]:
     )
     flip = Flip(dataset, t("case"), t("variant"), t("metric"), t("stage"), True, False,
                 t("flip_reason"), t("flip_output"))
-    return {"records": [record], "decisions": [decision], "flips": [flip],
+    return {"records": [as_record(record)], "decisions": [decision], "flips": [flip],
             "judge_label": t("judge_label"), "title": t("title"),
             "missing": [t("missing_baseline")]}
 
@@ -277,7 +279,7 @@ def test_the_review_file_escapes_dangerous_characters_and_round_trips(tmp_path: 
     from pytest_llmfunnel.review.slice import select_review_slice
 
     records = report_inputs(ALL, REPORT_FIELDS)["records"]
-    records[0]["error"] = None
+    records[0] = replace(records[0], error=None)
     chosen = select_review_slice(records, budget=1, seed=0)
     path = export_review(chosen, tmp_path / "slice.jsonl", show_verdicts=True)
     text = path.read_text(encoding="utf-8")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_llmfunnel.gate.baseline_file import Baseline, baseline_from_records
+from pytest_llmfunnel.gate.baseline_build import baseline_from_records
+from pytest_llmfunnel.gate.baseline_file import Baseline
 from pytest_llmfunnel.gate.judge_change import Figures, judge_change_markdown, judge_changes
+from tests.support.sample_records import as_record
 
 
 def _record(case: str, judge: str, status: str, score: float, base: Any = None) -> Any:
@@ -16,8 +18,8 @@ def _record(case: str, judge: str, status: str, score: float, base: Any = None) 
                     "score": score, "judge": judge}],
     }
     if base is not None:
-        record["baseline"] = base
-    return record
+        record["baseline"] = base.to_json()
+    return as_record(record)
 
 
 def test_figures_cover_only_cases_with_a_verdict_on_both_judges() -> None:

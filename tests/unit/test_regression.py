@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel.gate import margin
-from pytest_llmfunnel.gate.baseline_file import Baseline, baseline_from_records
+from pytest_llmfunnel.gate.baseline_build import baseline_from_records
+from pytest_llmfunnel.gate.baseline_file import Baseline
 from pytest_llmfunnel.gate.compare import GateResult, compare
 from pytest_llmfunnel.gate.decision import GateDecision
+from pytest_llmfunnel.record import CaseRecord
+from tests.support.sample_records import as_record
 
 DS = "tests/test_qa.py::test_qa"
 J1 = "offline-reference-judge v1 faithfulness"
@@ -20,7 +23,12 @@ SCALES = {"faithfulness": (1.0, 5.0)}
 N = 200
 
 
-def rec(
+def rec(case: str, score: float | None = 5.0, **kw: Any) -> CaseRecord:
+    """:func:`rec_data` as a record."""
+    return as_record(rec_data(case, score, **kw))
+
+
+def rec_data(
     case: str, score: float | None = 5.0, *, promoted: bool = True, dataset: str = DS,
     fp: str | None = None, tags: Sequence[str] = (), judge: str = J1,
     baseline: dict[str, Any] | None = None, variant: str = "default",
@@ -53,7 +61,7 @@ def ids(n: int = N) -> list[str]:
     return [f"c{i:03d}" for i in range(n)]
 
 
-def make_baseline(records: Iterable[dict[str, Any]]) -> Baseline:
+def make_baseline(records: Iterable[CaseRecord]) -> Baseline:
     return baseline_from_records(records, scales=SCALES)
 
 
@@ -61,7 +69,7 @@ def by_metric(result: GateResult, dataset: str = DS) -> dict[str, GateDecision]:
     return {d.metric: d for d in result.decisions if d.dataset == dataset}
 
 
-def run(current: Iterable[dict[str, Any]], base: Baseline | None, **kw: Any) -> GateResult:
+def run(current: Iterable[CaseRecord], base: Baseline | None, **kw: Any) -> GateResult:
     return compare(list(current), {DS: base}, **kw)
 
 
@@ -143,7 +151,7 @@ def test_baseline_side_is_reevaluated_when_the_record_carries_it() -> None:
     # A stricter check now drops 40 cases; re-run on the baseline's outputs it drops
     # the same 40, so the change applies to both sides alike and nothing regressed.
     def reeval(case: str, promoted: bool) -> dict[str, Any]:
-        r = rec(case, promoted=promoted)
+        r = rec_data(case, promoted=promoted)
         return {k: v for k, v in r.items() if k not in ("dataset", "path", "tags", "baseline")}
 
     current = [
@@ -266,7 +274,7 @@ def test_changed_judge_without_reevaluated_baseline_is_not_comparable() -> None:
 
 def test_changed_judge_with_rejudged_baseline_is_compared() -> None:
     def rejudged(case: str) -> dict[str, Any]:
-        return rec(case, judge=J2) | {"baseline": None}
+        return rec_data(case, judge=J2) | {"baseline": None}
 
     current = [rec(c, judge=J2, baseline=rejudged(c)) for c in ids()]
     result = run(current, STEADY)
@@ -275,10 +283,12 @@ def test_changed_judge_with_rejudged_baseline_is_compared() -> None:
 
 
 def test_new_stage_missing_from_the_baseline_is_not_comparable() -> None:
-    current = [rec(c) for c in ids()]
-    for r in current:
+    current = []
+    for c in ids():
+        r = rec_data(c)
         r["stages"].append({"stage": "tone", "kind": "judge", "gating": False,
                             "status": "passed", "score": 5.0, "reason": "", "judge": J1})
+        current.append(as_record(r))
     d = by_metric(run(current, STEADY))["tone pass rate"]
     assert d.decision == "not comparable" and "'tone' is not in the baseline" in d.reason
 
@@ -333,14 +343,15 @@ def test_tag_breakdown_shows_where_the_drop_is() -> None:
 
 
 def test_scorer_with_threshold_is_gated_on_its_pass_rate() -> None:
-    def with_threshold(r: dict[str, Any], value: float) -> dict[str, Any]:
+    def with_threshold(r: dict[str, Any], value: float) -> CaseRecord:
         for s in r["stages"]:
             if s["stage"] == "length":
                 s.update(status="passed" if value >= 5 else "failed", score=value)
-        return r
+        return as_record(r)
 
-    base = make_baseline(with_threshold(rec(c), 10.0) for c in ids())
-    current = [with_threshold(rec(c), 2.0 if i < 40 else 10.0) for i, c in enumerate(ids())]
+    base = make_baseline(with_threshold(rec_data(c), 10.0) for c in ids())
+    current = [with_threshold(rec_data(c), 2.0 if i < 40 else 10.0)
+               for i, c in enumerate(ids())]
     decisions = by_metric(run(current, base))
     assert "length mean score" not in decisions
     d = decisions["length pass rate"]

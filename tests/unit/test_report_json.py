@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
 from pytest_llmfunnel.models import CaseResult, StageResult, Usage, Verdict
-from pytest_llmfunnel.record import compact
+from pytest_llmfunnel.record import CaseRecord, StageFacts, build_record
 from pytest_llmfunnel.report.results_json import (
     SCHEMA_VERSION,
     Decision,
@@ -65,7 +65,7 @@ def _judge(score: float, reason: str) -> StageResult:
     return StageResult("faithfulness", "judge", "failed", False, score, reason, verdict)
 
 
-def sample_records() -> list[dict[str, Any]]:
+def sample_records() -> list[CaseRecord]:
     """Six support cases over three tags and two QA cases, through the real record builder."""
     out = []
     plan = [
@@ -82,25 +82,25 @@ def sample_records() -> list[dict[str, Any]]:
             _judge(score, reason),
         )
         result = CaseResult(case, "default", f"Answer for {case}.", stages, promoted=True)
-        out.append(compact(result, SUPPORT, path="tests/support.jsonl", tags=tags))
+        out.append(build_record(result, SUPPORT, path="tests/support.jsonl", tags=tags,
+                                facts={"faithfulness": StageFacts(threshold=3.0)}))
     dropped = CaseResult(
         "empty-answer", "default", "",
         (StageResult("not_empty", "check", "failed", True, reason="the output is empty"),),
         promoted=False, dropped_at="not_empty",
     )
-    out.append(compact(dropped, SUPPORT, path="tests/support.jsonl", tags=("billing",)))
+    out.append(build_record(dropped, SUPPORT, path="tests/support.jsonl", tags=("billing",)))
     for case, ok in (("capital-fr", True), ("capital-de", False)):
         stage = StageResult("exact_match", "check", "passed" if ok else "failed", True,
                             reason="" if ok else "expected 'Berlin'")
         result = CaseResult(case, "default", "Paris", (stage,), promoted=ok,
                             dropped_at=None if ok else "exact_match")
-        out.append(compact(result, QA, path="tests/qa.jsonl"))
-    # The baseline's output, re-evaluated with today's stages (same shape minus dataset/path/tags).
-    for record in out[:5]:
-        base = {k: v for k, v in record.items() if k not in ("dataset", "path", "tags")}
-        base["stages"] = [dict(s, status="passed", score=4.0) if s["stage"] == "faithfulness"
-                          else s for s in record["stages"]]
-        record["baseline"] = base
+        out.append(build_record(result, QA, path="tests/qa.jsonl"))
+    # The baseline's output, re-evaluated with today's stages.
+    for i, record in enumerate(out[:5]):
+        stages = tuple(replace(s, status="passed", score=4.0) if s.stage == "faithfulness"
+                       else s for s in record.stages)
+        out[i] = replace(record, baseline=replace(record, stages=stages))
     return out
 
 
@@ -215,9 +215,9 @@ def test_document_holds_counts_verdict_and_every_record() -> None:
 
 
 def test_a_record_with_an_unknown_field_is_refused() -> None:
-    record = sample_records()[0] | {"surprise": 1}
+    record = sample_records()[0].to_json() | {"surprise": 1}
     with pytest.raises(ValueError, match="surprise"):
-        build_document([record], [], [], settings=sample_settings(), tool_version="0")
+        CaseRecord.from_json(record)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ from pytest_llmfunnel.report.results_json import load_results
 from pytest_llmfunnel.report.summary import judge_label
 from tests.support.paths import GOLDEN
 from tests.support.sample_flip import SampleFlip as Flip
+from tests.support.sample_records import as_record
 
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"
 OUR_TAGS = {"<!-- pytest-llmfunnel report -->", "<details>", "</details>", "<summary>",
@@ -65,7 +66,7 @@ def decision(dataset: str, metric: str, verdict: str = "regressed", **kw: object
 
 
 def hostile_report() -> str:
-    record = {
+    record = as_record({
         "dataset": f"tests/x.py::test_{HOSTILE[:200]}", "path": "x.jsonl", "case": HOSTILE,
         "variant": "default", "fingerprint": "", "tags": [HOSTILE, "ok"], "output": HOSTILE,
         "promoted": True, "dropped_at": None, "error": None,
@@ -73,9 +74,9 @@ def hostile_report() -> str:
                     "must": False, "score": 4.0, "samples": [4.0], "reason": HOSTILE,
                     "judge": HOSTILE, "requests": 1, "cache_hits": 0, "prompt_tokens": 1,
                     "completion_tokens": 1}],
-    }
+    })
     flips = [
-        Flip(record["dataset"], HOSTILE, HOSTILE, HOSTILE, HOSTILE, HOSTILE, False,  # type: ignore[arg-type]
+        Flip(record.dataset, HOSTILE, HOSTILE, HOSTILE, HOSTILE, HOSTILE, False,  # type: ignore[arg-type]
              HOSTILE + "\n" + HOSTILE_LINES, HOSTILE_LINES + HOSTILE),
         Flip("d", "c", "default", "m", "m", True, False, HOSTILE_LINES, HOSTILE_LINES * 3),
     ]
@@ -231,13 +232,14 @@ def test_chart_is_capped_and_labels_are_safe() -> None:
 
 
 def test_judge_label_names_offline_judge_and_lockfile() -> None:
-    records = [{"stages": [{"judge": "offline-reference-judge v1 (rule-based, not an LLM)"},
-                           {"judge": None}]}]
+    records = [as_record({"stages": [
+        {"judge": "offline-reference-judge v1 (rule-based, not an LLM)"}, {"judge": None}]})]
     assert judge_label(records) == "offline reference judge (rule-based, not an LLM)"
     assert judge_label(records, lockfile="verdicts.jsonl").endswith(
         "; verdicts replayed from the lockfile verdicts.jsonl"
     )
-    assert judge_label([{"stages": [{"judge": "gpt-4o-mini"}]}], cache_mode="replay-only") == (
+    only = as_record({"stages": [{"judge": "gpt-4o-mini"}]})
+    assert judge_label([only], cache_mode="replay-only") == (
         "gpt-4o-mini; verdicts replayed from the cache (replay-only)"
     )
     assert judge_label([]) == "no judge stage ran"

@@ -9,6 +9,7 @@ from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.report.markdown import quality_markdown
 from pytest_llmfunnel.report.summary import OFFLINE_JUDGE_MARK, judge_label
 from pytest_llmfunnel.report.terminal_text import quality_lines, report_lines
+from tests.support.sample_records import as_record
 
 
 def decision(metric: str, verdict: str = "regressed", **kw: object) -> GateDecision:
@@ -46,11 +47,11 @@ def test_a_measured_only_drop_is_not_called_regressed_in_the_terminal() -> None:
 
 
 def test_judged_by_names_each_judge_stage_with_its_model_and_prompt() -> None:
-    records = [{"stages": [
+    records = [as_record({"stages": [
         {"stage": "faithfulness", "judge": "gpt-4o-mini · prompt 3f2a9c1d2e4f"},
         {"stage": "relevance", "judge": "gpt-4o · prompt 0b1c2d3e4f5a"},
-        {"stage": "not_empty", "judge": None},
-    ]}]
+        {"stage": "not_empty", "kind": "check", "judge": None},
+    ]})]
     label = judge_label(records)
     assert "faithfulness: gpt-4o-mini, prompt version 3f2a9c1d2e4f" in label
     assert "relevance: gpt-4o, prompt version 0b1c2d3e4f5a" in label
@@ -58,9 +59,9 @@ def test_judged_by_names_each_judge_stage_with_its_model_and_prompt() -> None:
 
 
 def test_judged_by_names_the_stages_of_the_offline_judge() -> None:
-    records = [{"stages": [
+    records = [as_record({"stages": [
         {"stage": "faithfulness", "judge": f"{OFFLINE_JUDGE_MARK}-v2 · prompt 3f2a9c1d2e4f"},
-    ]}]
+    ]})]
     label = judge_label(records)
     assert label.startswith("faithfulness: offline reference judge (rule-based, not an LLM)")
     assert "3f2a9c1d2e4f" in label

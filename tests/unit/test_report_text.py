@@ -27,6 +27,7 @@ from pytest_llmfunnel.report.terminal_text import (
 )
 from tests.support.paths import GOLDEN
 from tests.support.sample_flip import SampleFlip as Flip
+from tests.support.sample_records import as_record
 
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"
 HOSTILE = (
@@ -215,9 +216,9 @@ def test_render_text_from_a_document_includes_the_funnel(
 def test_hostile_text_is_inert_and_short_in_every_terminal_line(width80: None) -> None:
     decisions = [decision(f"tests/x.py::test_{HOSTILE}", HOSTILE, reason=HOSTILE)]
     records = [
-        {"dataset": "d", "case": HOSTILE, "tags": [HOSTILE], "promoted": True,
-         "dropped_at": None, "error": None,
-         "stages": [{"stage": HOSTILE, "status": "passed", "score": None}]},
+        as_record({"dataset": "d", "case": HOSTILE, "tags": [HOSTILE], "promoted": True,
+                   "dropped_at": None, "error": None,
+                   "stages": [{"stage": HOSTILE, "status": "passed", "score": None}]}),
     ]
     run = RunResult()
     for verbosity in (-1, 0, 1):

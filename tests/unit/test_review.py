@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmfunnel.models import Case
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.review.label_files import (
     ReviewFileError,
     export_review,
@@ -19,13 +21,13 @@ from pytest_llmfunnel.review.label_files import (
     unguard_cell,
 )
 from pytest_llmfunnel.review.slice import (
-    judge_threshold,
     match_labels,
     output_hash,
     rubric_stages,
     select_review_slice,
     target_reasons,
 )
+from tests.support.sample_records import record_fields
 
 
 def judge(name: str = "faith", score: float = 5.0, threshold: float = 4.0,
@@ -36,6 +38,7 @@ def judge(name: str = "faith", score: float = 5.0, threshold: float = 4.0,
         "gating": False, "must": False, "score": score,
         "samples": samples if samples is not None else [score],
         "reason": f"score {score:g} {'>=' if passed else '<'} threshold {threshold:g}: fine",
+        "threshold": threshold, "scale": [1.0, 5.0],
     }
 
 
@@ -46,17 +49,23 @@ def scorer(name: str, status: str) -> dict[str, Any]:
 
 def pairwise(samples: list[float]) -> dict[str, Any]:
     return {"stage": "versus", "kind": "judge", "status": "measured", "gating": False,
-            "must": False, "score": 0.0, "samples": samples, "reason": "tie"}
+            "must": False, "score": 0.0, "samples": samples, "reason": "tie",
+            "pair": ["default", "other"]}
+
+
+def record_data(case: str, *stages: dict[str, Any], output: str | None = None,
+                variant: str = "default") -> dict[str, Any]:
+    return record_fields({"case": case, "variant": variant,
+                          "output": f"answer to {case}" if output is None else output,
+                          "stages": list(stages)})
 
 
 def record(case: str, *stages: dict[str, Any], output: str | None = None,
-           variant: str = "default") -> dict[str, Any]:
-    return {"dataset": "tests/test_x.py::test_x", "case": case, "variant": variant,
-            "output": f"answer to {case}" if output is None else output,
-            "promoted": True, "dropped_at": None, "error": None, "stages": list(stages)}
+           variant: str = "default") -> CaseRecord:
+    return CaseRecord.from_json(record_data(case, *stages, output=output, variant=variant))
 
 
-def plain(n: int) -> list[dict[str, Any]]:
+def plain(n: int) -> list[CaseRecord]:
     """n records the judge is sure about: nothing to target."""
     return [record(f"c{i:03d}", judge()) for i in range(n)]
 
@@ -71,13 +80,42 @@ def test_rubric_stages_leave_out_pairwise_ones_even_where_they_errored() -> None
     assert rubric_stages(records) == ["tone", "faith"]
 
 
-def test_threshold_is_read_from_the_judge_reason() -> None:
-    assert judge_threshold(judge(score=3.5, threshold=4)) == 4.0
-    assert judge_threshold(judge(score=1, threshold=0.5)) == 0.5
-    assert judge_threshold(scorer("len", "passed")) is None
+def test_the_threshold_is_the_records_field_whatever_the_reason_says() -> None:
+    """The reason is text for people; the slice reads the threshold the stage decided with."""
+    # A reason in another shape (a reused baseline verdict) hides nothing...
+    reused = "baseline verdict reused (same judge): score 3.5 < threshold 4"
+    unsure = record("a", {**judge(score=3.5, samples=[3.5], threshold=4.0), "reason": reused})
+    assert kinds(unsure) == ["unsure"]
+    # ...and one that names another threshold adds nothing.
+    fooling = "score 5 >= threshold 5.25: the answer is hedged"
+    sure = record("a", {**judge(score=5.0, threshold=4.0), "reason": fooling})
+    assert sure.stages[0].threshold == 4.0
+    assert kinds(sure) == []
+    # No threshold on the record (a measuring stage): never unsure, whatever the text.
+    silent = record("a", {**judge(score=3.5, samples=[3.5]), "threshold": None,
+                          "reason": "score 3.5 < threshold 4"})
+    assert kinds(silent) == []
+    plain_records = [record(f"c{i}", judge(score=5.0 if i % 3 else 3.5, samples=[3.5]))
+                     for i in range(30)]
+    fooled = [replace(r, stages=(replace(r.stages[0], reason=fooling if i % 2 else reused),))
+              for i, r in enumerate(plain_records)]
+    want = select_review_slice(plain_records, budget=6, seed=2)
+    got = select_review_slice(fooled, budget=6, seed=2)
+    assert want.targeted_items
+    assert [(i.case, i.reasons) for i in got.items] == [(i.case, i.reasons) for i in want.items]
 
 
-def kinds(rec: dict[str, Any], flipped: bool = False) -> list[str]:
+def test_a_stage_is_pairwise_by_its_pair_not_by_its_status() -> None:
+    # A rubric judge that only measured (no pair) is not a comparison; a compared
+    # stage that errored (pair, status error) still is.
+    measured = {**judge(), "status": "measured", "threshold": None}
+    errored = {**pairwise([]), "status": "error"}
+    records = [record("a", measured), record("b", errored)]
+    assert rubric_stages(records) == ["faith"]
+    assert not record("a", measured).stages[0].pairwise
+
+
+def kinds(rec: CaseRecord, flipped: bool = False) -> list[str]:
     return [kind for kind, _, _ in target_reasons(rec, flipped)]
 
 
@@ -168,7 +206,7 @@ def test_audit_sample_is_uniform() -> None:
 
 
 def test_cases_without_output_are_not_eligible_and_bad_budgets_fail() -> None:
-    records = [*plain(3), {**record("none"), "output": None}]
+    records = [*plain(3), replace(record("none"), output=None)]
     review = select_review_slice(records, budget=1.0 - 1e-9, seed=0)
     assert review.population == 3 and "none" not in {i.case for i in review.items}
     assert select_review_slice([], budget=5, seed=0).items == ()
@@ -209,7 +247,7 @@ def test_csv_export_has_what_a_labeller_needs(tmp_path: Path) -> None:
     assert row["case"] == "'=HYPERLINK(evil)" and row["expected"] == "'-5"
     assert row["output"] == "'-5 is the answer, see <b>|x|</b>\nline two"
     assert row["input"] == "what?" and row["context"] == "ctx"
-    assert row["output_hash"] == output_hash(records[0]["output"])
+    assert row["output_hash"] == output_hash(str(records[0].output))
     assert row["audit"] == "true" and row["inclusion_probability"] == "1"
     assert "repeats faith" in row["why_selected"]
     assert row["label_faith"] == "" and "passes at >= 4" in row["label_help"]
@@ -261,7 +299,7 @@ def test_csv_round_trip_with_several_annotators(tmp_path: Path, delimiter: str) 
         ("b", "control", False, None, "ann"),
     ]
     assert labels[0].notes == "=looks fine"  # the notes cell was not guarded, kept as written
-    assert labels[0].output_hash == output_hash(records[0]["output"])
+    assert labels[0].output_hash == output_hash(str(records[0].output))
     assert labels[2].source == f"{path}:4"
     assert match_labels(labels, records).summary() == "labels: 3 current, 0 stale"
 
@@ -285,7 +323,7 @@ def test_labels_go_stale_when_the_output_changes(tmp_path: Path) -> None:
     fill_csv(path, [{"case": "=cmd", "label_faith": "pass", "annotator": "a"},
                     {"case": "b", "label_faith": "fail", "annotator": "a"}])
     labels = import_labels(path)
-    changed = [records[0], {**records[1], "output": "a better answer"}]
+    changed = [records[0], replace(records[1], output="a better answer")]
     match = match_labels(labels, changed)
     assert [x.case for x in match.current] == ["=cmd"] and [x.case for x in match.stale] == ["b"]
     assert match.summary().startswith("labels: 1 current, 1 stale (the output changed")
@@ -366,7 +404,7 @@ def test_command_line_export_and_import(tmp_path: Path, monkeypatch: pytest.Monk
     Path("data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     records = []
     for i in range(40):
-        rec = record(f"c{i}", judge(score=5 if i % 3 else 2))
+        rec = record_data(f"c{i}", judge(score=5 if i % 3 else 2))
         rec.update(path="data.jsonl", fingerprint=Case(id="x", input=f"question {i}").fingerprint())
         records.append(rec)
     records[1]["fingerprint"] = "edited since"

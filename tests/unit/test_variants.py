@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from pytest_llmfunnel import stats
 from pytest_llmfunnel.gate import margin
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
-from pytest_llmfunnel.variants import VariantRanking, rank_variants
+from pytest_llmfunnel.variants.ranking import VariantRanking, rank_variants
+from tests.support.sample_records import as_record
 
 DS = "tests/test_ab.py::test_ab"
 QUALITY = "quality pass rate"
@@ -28,13 +31,14 @@ def stage(name: str, kind: str, status: str, score: float | None, **extra: Any) 
 def rec(
     case: str, variant: str, judge: str = "passed", *, dropped: bool = False,
     error: str | None = None, pairwise: dict[str, float | None] | None = None,
-    style: str | None = None, dataset: str = DS,
-) -> dict[str, Any]:
+    style: str | None = None, dataset: str = DS, pairs: Mapping[str, tuple[str, str]] = {},
+) -> CaseRecord:
     """A record: gating check → quality judge (1–5, passes at 4) → pairwise stages.
 
     ``judge`` is the quality judge's status; ``dropped`` fails the check (no
     later stage runs); ``error`` is a target that failed; ``pairwise`` maps a
-    pairwise stage name to this variant's score (None: the comparison errored);
+    pairwise stage name to this variant's score (None: the comparison errored),
+    ``pairs`` the two variants each compared;
     ``style`` adds a scorer with a threshold (its status) after the judge.
     """
     stages = []
@@ -45,21 +49,22 @@ def rec(
         if style is not None:
             stages.append(stage("style", "scorer", style, 1.0 if style == "passed" else 0.0))
     for name, score in (pairwise or {}).items():
-        stages.append(stage(name, "judge", "error" if score is None else "measured", score))
+        status = "error" if score is None else "measured"
+        stages.append(stage(name, "judge", status, score, pair=pairs[name]))
     promoted = error is None and not dropped
-    return {
+    return as_record({
         "dataset": dataset, "path": "ab.jsonl", "case": case, "variant": variant,
         "fingerprint": f"fp-{case}", "tags": [], "output": f"{variant} answer to {case}",
         "promoted": promoted, "dropped_at": None if promoted else "target" if error else
         "not_empty", "error": error, "stages": stages,
-    }
+    })
 
 
 def ids(n: int) -> list[str]:
     return [f"c{i:03d}" for i in range(n)]
 
 
-def variant(name: str, outcomes: Sequence[str]) -> list[dict[str, Any]]:
+def variant(name: str, outcomes: Sequence[str]) -> list[CaseRecord]:
     """One record per case; ``pass``/``fail``/``error`` at the judge, ``drop`` at the check."""
     return [
         rec(case, name, {"pass": "passed", "fail": "failed"}.get(o, "error"), dropped=o == "drop")
@@ -223,7 +228,7 @@ def test_nothing_to_rank_without_a_second_variant() -> None:
     assert variant_lines([]) == [] and variants_markdown([]) == ""
 
 
-def pairwise_records(scores: Mapping[str, Sequence[float | None]], n: int) -> list[dict[str, Any]]:
+def pairwise_records(scores: Mapping[str, Sequence[float | None]], n: int) -> list[CaseRecord]:
     """Every case passes; ``scores`` maps "first/other" to the first variant's pairwise scores.
 
     With one other variant the stage is ``pref`` on both records; with several,
@@ -234,11 +239,14 @@ def pairwise_records(scores: Mapping[str, Sequence[float | None]], n: int) -> li
     several = len(others) > 1
     records = []
     for i, case in enumerate(ids(n)):
-        mine = {(f"pref vs {o}" if several else "pref"): scores[f"{first}/{o}"][i] for o in others}
-        records.append(rec(case, first, pairwise=mine))
+        names = {o: f"pref vs {o}" if several else "pref" for o in others}
+        mine = {names[o]: scores[f"{first}/{o}"][i] for o in others}
+        records.append(rec(case, first, pairwise=mine,
+                           pairs={names[o]: (first, o) for o in others}))
         for o in others:
             s = scores[f"{first}/{o}"][i]
-            records.append(rec(case, o, pairwise={"pref": None if s is None else -s}))
+            records.append(rec(case, o, pairwise={"pref": None if s is None else -s},
+                               pairs={"pref": (first, o)}))
     return records
 
 
@@ -273,8 +281,10 @@ def test_pairwise_with_three_variants_counts_each_comparison_once() -> None:
 
 def test_a_pairwise_judge_preferring_another_variant_is_noted() -> None:
     records = pairwise_records({"a/b": [-1.0] * 40}, 40)
-    for r in records[1::2][:4]:  # b fails four cases at the quality judge
-        r["stages"][1] = stage("quality", "judge", "failed", 2.0)
+    for i in range(1, 8, 2):  # b fails four cases at the quality judge
+        r = records[i]
+        records[i] = replace(r, stages=(r.stages[0], replace(r.stages[1], status="failed",
+                                                             score=2.0), *r.stages[2:]))
     ranking = only(rank_variants(records))
     assert ranking.best.variant == "a"
     assert "pref prefers b to a (b wins 40 of 40" in ranking.note

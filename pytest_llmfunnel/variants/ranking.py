@@ -11,7 +11,7 @@ enough, as with few cases every variant is that. Use::
 The rankings are drawn for the terminal and the pull request by
 :mod:`pytest_llmfunnel.report.variants`.
 
-* **Metrics and values** are the gate's (:mod:`.regression`): the promotion
+* **Metrics and values** are the gate's (:mod:`.gate.metrics`, :mod:`.gate.sides`): the promotion
   rate and each ``<stage> pass rate`` are gated, ``<stage> mean score`` is
   shown only. A case dropped before a stage fails it (or scores the scale's
   minimum); a stage error is left out of both sides of that metric's pair; a
@@ -42,22 +42,24 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from pytest_llmfunnel import stats
-from pytest_llmfunnel.gate import compare as regression
 from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
-from pytest_llmfunnel.review.slice import is_pairwise
+from pytest_llmfunnel.gate.metrics import PROMOTION, Metric
+from pytest_llmfunnel.gate.sides import ERROR, MISSING, Side, side_of_record, value_of
+from pytest_llmfunnel.record import CaseRecord
+from pytest_llmfunnel.variants.pairs import (
+    PairwiseResult,
+    pair_score,
+    pairwise_results,
+    preference_note,
+)
 from pytest_llmfunnel.wording import plural
 
 # The gate's own metric and value rules, used as they are so the two cannot drift apart.
-PROMOTION = regression.PROMOTION
-Metric = regression.Metric
-ERROR, MISSING = regression._ERROR, regression._MISSING
 
 Status = Literal["best", "candidate", "discarded"]
-Record = Mapping[str, Any]
-CONFIDENCE = 0.95
+Record = CaseRecord
 
 
 @dataclass(frozen=True)
@@ -100,39 +102,6 @@ class VariantResult:
     reason: str
     values: tuple[float, ...]
     comparisons: tuple[Comparison, ...]  # against the best; empty for the best itself
-
-
-@dataclass(frozen=True)
-class PairwiseResult:
-    """A pairwise judge's verdicts between two variants, from ``variant``'s point of view."""
-
-    stage: str
-    variant: str
-    opponent: str
-    wins: int
-    ties: int
-    losses: int
-    errors: int
-
-    @property
-    def decisive(self) -> int:
-        return self.wins + self.losses
-
-    @property
-    def win_rate(self) -> float:
-        """Wins over decisive comparisons (ties left out); NaN when there were none."""
-        return self.wins / self.decisive if self.decisive else math.nan
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """Two-sided 95% Wilson interval of :attr:`win_rate`."""
-        if not self.decisive:
-            return math.nan, math.nan
-        return stats.wilson_interval(self.wins, self.decisive, CONFIDENCE)
-
-    def flipped(self) -> PairwiseResult:
-        return PairwiseResult(self.stage, self.opponent, self.variant, self.losses, self.ties,
-                              self.wins, self.errors)
 
 
 @dataclass(frozen=True)
@@ -183,8 +152,7 @@ def rank_variants(
     """
     grouped: dict[str, dict[str, dict[str, Record]]] = {}
     for record in records:
-        variant = record.get("variant") or "default"
-        grouped.setdefault(record["dataset"], {}).setdefault(variant, {})[record["case"]] = record
+        grouped.setdefault(record.dataset, {}).setdefault(record.variant, {})[record.case] = record
     return [
         _rank(dataset, grouped[dataset], alpha, tolerance, tolerances or {}, seed)
         for dataset in sorted(grouped)
@@ -197,16 +165,16 @@ def _metrics(records: Sequence[Record]) -> tuple[list[Metric], str, set[str]]:
     kinds: dict[str, str] = {}
     statuses: dict[str, set[str]] = {}  # with the marks "scored" and "pairwise"
     scales: dict[str, tuple[float, float]] = {}
-    for s in (s for record in records for s in record.get("stages", ())):
-        kinds.setdefault(s["stage"], s["kind"])
-        seen = statuses.setdefault(s["stage"], set())
-        seen.add(s["status"])
-        if s.get("score") is not None:
+    for s in (s for record in records for s in record.stages):
+        kinds.setdefault(s.stage, s.kind)
+        seen = statuses.setdefault(s.stage, set())
+        seen.add(s.status)
+        if s.score is not None:
             seen.add("scored")
-        if is_pairwise(s):
+        if s.pairwise:
             seen.add("pairwise")
-        if s.get("scale") is not None:
-            scales[s["stage"]] = (float(s["scale"][0]), float(s["scale"][1]))
+        if s.scale is not None:
+            scales[s.stage] = s.scale
     metrics = [Metric(PROMOTION, None, "binary", True, None)]
     for name, kind in kinds.items():
         seen = statuses[name]
@@ -225,9 +193,9 @@ def _metrics(records: Sequence[Record]) -> tuple[list[Metric], str, set[str]]:
 _Cell = float | str  # a number, or ERROR / MISSING
 
 
-def _cells(metric: Metric, sides: Mapping[str, list[regression._Side]]) -> dict[str, list[_Cell]]:
+def _cells(metric: Metric, sides: Mapping[str, list[Side]]) -> dict[str, list[_Cell]]:
     """Each variant's value per compared case; a dropped case scores the floor (survivorship)."""
-    raw = {v: [regression._value(side, metric) for side in column] for v, column in sides.items()}
+    raw = {v: [value_of(side, metric) for side in column] for v, column in sides.items()}
     numbers = [x for column in raw.values() for x in column if isinstance(x, float)]
     floor = metric.scale[0] if metric.scale else min(numbers, default=0.0)
     return {v: [x if isinstance(x, float) or x in (ERROR, MISSING) else floor for x in column]
@@ -250,20 +218,20 @@ def _rank(
     cases = sorted(set.intersection(*(set(v) for v in by_variant.values())))
     unpaired = sorted(set().union(*by_variant.values()) - set(cases))
     metrics, primary, pairwise_names = _metrics([by_variant[v][c] for v in names for c in cases])
-    sides = {v: [regression._side_of_record(by_variant[v][c]) for c in cases] for v in names}
+    sides = {v: [side_of_record(by_variant[v][c]) for c in cases] for v in names}
     cells = [_cells(m, sides) for m in metrics]
     means = [_means(column) for column in cells]
     infos = [MetricInfo(m.name, m.kind, m.gated, n, _spec(m, tolerance, tolerances).tolerance_units)
              for m, (n, _) in zip(metrics, means, strict=True)]
     table = {v: tuple(values[v] for _, values in means) for v in names}
-    pairs = _pairwise(by_variant, names, cases, pairwise_names)
+    pairs = pairwise_results(by_variant, names, cases, pairwise_names)
     lead = pairs[0].stage if pairs else ""
     p_index = [m.name for m in metrics].index(primary)
 
     def key(v: str) -> tuple[float, float, float, str]:
         primary_value, promotion = table[v][p_index], table[v][0]
         return (-primary_value if math.isfinite(primary_value) else math.inf,
-                -_pair_score([p for p in pairs if p.stage == lead], v),
+                -pair_score([p for p in pairs if p.stage == lead], v),
                 -promotion if math.isfinite(promotion) else math.inf, v)
 
     order = sorted(names, key=key)
@@ -277,7 +245,7 @@ def _rank(
         results.append(VariantResult(v, rank, status, reason, table[v], tuple(comparisons[v])))
     pairs = [p if order.index(p.variant) < order.index(p.opponent) else p.flipped() for p in pairs]
     return VariantRanking(dataset, len(cases), tuple(unpaired), primary, alpha, tuple(infos),
-                          tuple(results), tuple(pairs), _note(pairs, best, primary))
+                          tuple(results), tuple(pairs), preference_note(pairs, best, primary))
 
 
 def _spec(metric: Metric, tolerance: float, tolerances: Mapping[str, float]) -> MetricSpec:
@@ -374,54 +342,3 @@ def _best_reason(
     if mine[1] != theirs[1]:
         return tie + f"ahead on the mean {lead} score ({-mine[1]:+.2f} vs {-theirs[1]:+.2f})"
     return tie + ("ahead on the promotion rate" if mine[2] != theirs[2] else "first by name")
-
-
-def _opponent(name: str, variant: str, names: Sequence[str]) -> tuple[str, str] | None:
-    """(criterion, other variant) of a pairwise stage on ``variant``'s record, or None."""
-    for other in names:
-        if other != variant and name.endswith(f" vs {other}"):
-            return name[: -len(f" vs {other}")], other
-    # Between two variants both records carry the plain name. Among several, the first
-    # variant's record holds "<judge> vs <other>" and the plain name is its mirror: skip it.
-    return (name, next(o for o in names if o != variant)) if len(names) == 2 else None
-
-
-def _pairwise(
-    by_variant: Mapping[str, Mapping[str, Record]], names: Sequence[str], cases: Sequence[str],
-    stage_names: set[str],
-) -> list[PairwiseResult]:
-    """Win/tie/loss counts per pairwise criterion and pair of variants, each case counted once."""
-    seen: dict[tuple[str, str, str], dict[str, float | None]] = {}
-    for v, case in ((v, c) for v in names for c in cases):
-        for s in by_variant[v][case].get("stages", ()):
-            found = _opponent(s["stage"], v, names) if s["stage"] in stage_names else None
-            if found:
-                a, b = sorted((v, found[1]))
-                score = None if s["status"] == "error" or s.get("score") is None else (
-                    float(s["score"]) * (1.0 if v == a else -1.0))
-                seen.setdefault((found[0], a, b), {}).setdefault(case, score)
-    return [
-        PairwiseResult(stage, a, b, sum(x is not None and x > 0 for x in xs.values()),
-                       list(xs.values()).count(0.0),
-                       sum(x is not None and x < 0 for x in xs.values()),
-                       list(xs.values()).count(None))
-        for (stage, a, b), xs in seen.items()
-    ]
-
-
-def _pair_score(pairs: Sequence[PairwiseResult], variant: str) -> float:
-    """Mean pairwise score (+1 win, 0 tie, -1 loss) of ``variant``; 0 when it met nobody."""
-    mine = [p if p.variant == variant else p.flipped() for p in pairs
-            if variant in (p.variant, p.opponent)]
-    n = sum(p.wins + p.ties + p.losses for p in mine)
-    return sum(p.wins - p.losses for p in mine) / n if n else 0.0
-
-
-def _note(pairs: Sequence[PairwiseResult], best: str, primary: str) -> str:
-    """Where a pairwise judge clearly prefers another variant to the best."""
-    against = [p.flipped() for p in pairs
-               if p.variant == best and p.decisive and p.interval[1] < 0.5]
-    return "; ".join(
-        f"{p.stage} prefers {p.variant} to {best} ({p.variant} wins {p.wins} of {p.decisive} "
-        f"decisive comparisons, 95% CI {p.interval[0]:.0%}-{p.interval[1]:.0%}); the ranking "
-        f"follows {primary}" for p in against)

@@ -1,0 +1,1 @@
+"""Output variants: which deserve an online experiment, from paired comparisons."""
