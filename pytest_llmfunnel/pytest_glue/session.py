@@ -457,7 +457,9 @@ class FunnelSession:
             self.tallies.verdict_keys.update(getattr(self._store, "keys_seen", ()))
         down = endpoint_report(backend)  # why the judge endpoint was given up, if it was
         if down is not None:
-            self.tallies.merge({"endpoint_down": down["reasons"], "not_sent": down["not_sent"]})
+            self.tallies.merge({"endpoint_down": down["reasons"], "not_sent": down["not_sent"],
+                                "endpoint_errors": down.get("errors", {}),
+                                "endpoint_notices": down.get("notes", [])})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -20,12 +20,13 @@ the counters as JSON)::
 
     python -m pytest_llmfunnel.testing --port 0 --latency 0.3
 
+(the command line is in :mod:`.__main__`).
+
 Standard library only, so it runs wherever the package does.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -33,9 +34,8 @@ import random
 import socket
 import sys
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,7 +44,6 @@ from pytest_llmfunnel.testing.actions import (
     TRANSIENT_FAULTS,
     Action,
     completion_body,
-    hashed_verdicts,
     ok,
     status,
 )
@@ -84,6 +83,9 @@ class JudgeServer:
         seed: seed of the fault-rate random generator.
         reject_json_schema: answer 400 to ``response_format: json_schema``, as
             older endpoints do.
+        refuse_formats: what to answer a request whose ``response_format``
+            type is a key (``json_schema``, ``json_object``), e.g.
+            :data:`~.actions.LLAMA_CPP_PYTHON_SCHEMA_ERROR`.
         port: 0 picks a free port.
     """
 
@@ -94,12 +96,14 @@ class JudgeServer:
         fault_rate: float = 0.0,
         seed: int = 0,
         reject_json_schema: bool = False,
+        refuse_formats: Mapping[str, Action] | None = None,
         port: int = 0,
     ) -> None:
         self.latency = latency
         self.fault_rate = fault_rate
         self.seed = seed
         self.reject_json_schema = reject_json_schema
+        self.refuse_formats = dict(refuse_formats or {})
         self.default: Callable[[dict[str, Any]], Action] = lambda body: ok()
         self._port = port
         self._lock = threading.Lock()
@@ -218,6 +222,9 @@ class JudgeServer:
             self._prompts.add(json.dumps(body.get("messages"), sort_keys=True))
             if self.reject_json_schema and _wants_json_schema(body):
                 return status(400, message=_JSON_SCHEMA_REJECTION)
+            refusal = self.refuse_formats.get(_format_type(body))
+            if refusal is not None:
+                return refusal
             if self._queue:
                 return self._queue.popleft()
             if self.fault_rate > 0 and self._rng.random() < self.fault_rate:
@@ -240,8 +247,12 @@ _JSON_SCHEMA_REJECTION = (
 
 
 def _wants_json_schema(body: dict[str, Any]) -> bool:
+    return _format_type(body) == "json_schema"
+
+
+def _format_type(body: dict[str, Any]) -> str:
     fmt = body.get("response_format")
-    return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
+    return str(fmt.get("type")) if isinstance(fmt, dict) else ""
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -373,38 +384,3 @@ def free_port() -> int:
 def refused_base_url() -> str:
     """A base URL on loopback where every connection is refused."""
     return f"http://127.0.0.1:{free_port()}/v1"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the server until interrupted; print the base URL as the first stdout line."""
-    parser = argparse.ArgumentParser(prog="python -m pytest_llmfunnel.testing")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reject-json-schema", action="store_true")
-    parser.add_argument("--hashed-scores", action="store_true", help="score by prompt hash, 1-5")
-    args = parser.parse_args(argv)
-    server = JudgeServer(
-        args.latency,
-        fault_rate=args.fault_rate,
-        seed=args.seed,
-        reject_json_schema=args.reject_json_schema,
-        port=args.port,
-    )
-    if args.hashed_scores:
-        server.default = hashed_verdicts()
-    server.start()
-    print(server.base_url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
