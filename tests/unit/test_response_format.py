@@ -34,7 +34,9 @@ def body(fmt: dict[str, Any] | None = SCHEMA) -> dict[str, Any]:
         (400, "messages must not be empty", False),
     ],
 )
-def test_which_errors_say_the_format_is_unsupported(code: int, message: str, expected: bool) -> None:
+def test_which_errors_say_the_format_is_unsupported(
+    code: int, message: str, expected: bool
+) -> None:
     assert names_the_format(code, message) is expected
 
 
