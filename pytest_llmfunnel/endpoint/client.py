@@ -164,7 +164,10 @@ class OpenAIJudgeBackend:
 
     @property
     def supports_json_schema(self) -> bool:
-        """False once the endpoint refused ``json_schema`` (or when configured so)."""
+        """Whether judges render ``json_schema`` bodies: False only for a fixed simpler format.
+
+        A step down under ``auto`` rewrites bodies on the wire instead, so keys stay put.
+        """
         return self.formats.json_schema
 
     @property

@@ -24,8 +24,10 @@ by the same pydantic model, so a format only changes how much the server
 helps, never what counts as a valid verdict.
 
 Cache keys are computed from the body the judge rendered, before this
-rewrite: on one endpoint the rewrite is a fixed function of that body, so one
-key still means one answer's request.
+rewrite, and under ``auto`` judges always render ``json_schema`` (see
+:attr:`FormatChoice.json_schema`): on one endpoint the rewrite is a fixed
+function of that body, so one key still means one answer's request, and a
+re-run, which probes the format afresh, finds every verdict in the cache.
 """
 
 from __future__ import annotations
@@ -82,8 +84,13 @@ class FormatChoice:
 
     @property
     def json_schema(self) -> bool:
-        """Whether judges should render ``json_schema`` bodies (else JSON mode)."""
-        return self.current == "json_schema"
+        """Whether judges should render ``json_schema`` bodies (else JSON mode).
+
+        True under ``auto`` even after a step down: the judge keeps rendering
+        (and keying) the same body, and :meth:`adapt` rewrites it on the way
+        out, so a re-run finds every verdict of the first run in the cache.
+        """
+        return self.setting in ("auto", "json_schema")
 
     def adapt(self, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` with its ``response_format`` rewritten to the format in use (a new dict)."""

@@ -127,3 +127,17 @@ def test_a_loopback_endpoint_starts_at_low_concurrency_with_a_longer_timeout(
     result.stdout.fnmatch_lines(["*concurrency 2, timeout 600 s (local endpoint)*"])
     chosen.stdout.fnmatch_lines(["*concurrency 8, timeout 600 s (local endpoint)*"])
     assert low <= 2
+
+
+def test_a_rerun_after_the_format_fallback_is_answered_from_the_cache(
+    pytester: pytest.Pytester,
+) -> None:
+    write_cases(pytester, 6)
+    with JudgeServer(refuse_formats={"json_schema": LLAMA_CPP_PYTHON_SCHEMA_ERROR}) as srv:
+        first = run(pytester, srv, "-p", "no:xdist")
+        srv.reset()
+        again = run(pytester, srv, "-p", "no:xdist")
+        resent = srv.stats.requests
+    assert first.ret == again.ret == 0
+    again.stdout.fnmatch_lines(["*6 passed*"])
+    assert resent == 0  # every verdict is keyed by the body the judge rendered

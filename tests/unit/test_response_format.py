@@ -53,7 +53,7 @@ def test_auto_steps_down_schema_then_json_mode_then_prompt_and_says_so() -> None
     choice = FormatChoice("auto")
     assert choice.adapt(body()) == body()
     assert choice.rejected(body(), 500, "HTTP 500: response_format not supported")
-    assert choice.current == "json_object" and not choice.json_schema
+    assert choice.current == "json_object" and choice.json_schema  # still rendered, rewritten
     assert choice.note is not None and "response_format json_schema" in choice.note
     assert "--llm-funnel-response-format=json_object" in choice.note
     assert choice.adapt(body())["response_format"] == {"type": "json_object"}
