@@ -11,7 +11,6 @@ from a flag (flags end up in shell history and CI logs).
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -339,6 +338,8 @@ def is_local_endpoint(base_url: str) -> bool:
     hosts count; any other name is taken for a hosted API (no DNS lookup:
     nothing is sent before a judge stage runs).
     """
+    import ipaddress  # start-up choice: only runs with a judge endpoint configured
+
     host = (urlsplit(base_url if "//" in base_url else "//" + base_url).hostname or "").lower()
     if host in ("localhost", "host.docker.internal") or host.endswith((".localhost", ".local")):
         return True
