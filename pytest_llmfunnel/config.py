@@ -17,11 +17,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pytest_llmfunnel.cache_mode import CACHE_MODES, CacheMode
 
 JudgeChoice = Literal["auto", "openai", "offline"]
 JUDGE_CHOICES: tuple[JudgeChoice, ...] = ("auto", "openai", "offline")
+ResponseFormatChoice = Literal["auto", "json_schema", "json_object", "prompt"]
+RESPONSE_FORMAT_CHOICES: tuple[ResponseFormatChoice, ...] = (
+    "auto", "json_schema", "json_object", "prompt"
+)
+# Concurrency and timeout when they are not set: a cloud API serves many
+# requests at once within seconds; a model on the local machine (or a private
+# network) serves one or two at a time and may need minutes on a CPU.
+CLOUD_CONCURRENCY, CLOUD_TIMEOUT = 16, 60.0
+LOCAL_CONCURRENCY, LOCAL_TIMEOUT = 2, 600.0
 
 
 class ConfigError(ValueError):
@@ -65,10 +75,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("model", "Judge model name sent to the endpoint.", "gpt-4o-mini", metavar="NAME"),
     Option("base_url", "OpenAI-compatible endpoint for the judge (falls back to "
            "OPENAI_BASE_URL, then the OpenAI default).", None, metavar="URL"),
-    Option("concurrency", "Judge requests in flight at once, in total.", 16, "int", metavar="N"),
+    Option("response_format", "The response_format judge requests ask for: 'json_schema' "
+           "(structured output), 'json_object' (JSON mode), 'prompt' (none; the prompt asks "
+           "for the JSON), or 'auto' (json_schema, stepping down for the run when the "
+           "endpoint refuses it).", "auto", "choice", RESPONSE_FORMAT_CHOICES),
+    Option("concurrency", "Judge requests in flight at once, in total (default 16, or 2 "
+           "for a loopback or private-network endpoint).", None, "int", metavar="N"),
     Option("min_concurrency", "The floor that 429s cannot push the judge concurrency "
            "below, in total (capped at the concurrency).", 4, "int", metavar="N"),
-    Option("timeout", "Seconds before one judge request times out.", 60.0, "float",
+    Option("timeout", "Seconds before one judge request times out (default 60, or 600 "
+           "for a loopback or private-network endpoint).", None, "float",
            metavar="SECONDS"),
     Option("max_retries", "Retries of a judge request on 429, 5xx, timeouts and "
            "connection errors.", 6, "int", metavar="N"),
@@ -181,9 +197,10 @@ class Settings:
     model: str = "gpt-4o-mini"
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    concurrency: int = 16
+    response_format: ResponseFormatChoice = "auto"
+    concurrency: int = CLOUD_CONCURRENCY
     min_concurrency: int = 4
-    timeout: float = 60.0
+    timeout: float = CLOUD_TIMEOUT
     max_retries: int = 6
     case_timeout: float = 120.0
     cache: CacheMode = "read-write"
@@ -255,6 +272,11 @@ def resolve_settings(
 
     if values["base_url"] is None and env.get("OPENAI_BASE_URL"):
         values["base_url"] = env["OPENAI_BASE_URL"].strip()
+    local = values["base_url"] is not None and is_local_endpoint(values["base_url"])
+    if values["concurrency"] is None:
+        values["concurrency"] = LOCAL_CONCURRENCY if local else CLOUD_CONCURRENCY
+    if values["timeout"] is None:
+        values["timeout"] = LOCAL_TIMEOUT if local else CLOUD_TIMEOUT
     api_key = env.get("LLM_FUNNEL_API_KEY") or env.get("OPENAI_API_KEY") or None
     if values["cache_dir"] is not None and rootdir is not None:
         values["cache_dir"] = (rootdir / values["cache_dir"]).resolve()
@@ -306,6 +328,26 @@ def resolve_settings(
             "server other than OpenAI; or use --llm-funnel-judge=offline."
         )
     return Settings(enabled=enabled, api_key=api_key, **values)
+
+
+def is_local_endpoint(base_url: str) -> bool:
+    """Whether ``base_url`` names this machine or a private network (a self-hosted model).
+
+    Loopback, private (RFC 1918, unique-local IPv6), link-local and
+    ``localhost`` / ``*.localhost`` / ``*.local`` / ``host.docker.internal``
+    hosts count; any other name is taken for a hosted API (no DNS lookup:
+    nothing is sent before a judge stage runs).
+    """
+    import ipaddress  # start-up choice: only runs with a judge endpoint configured
+
+    host = (urlsplit(base_url if "//" in base_url else "//" + base_url).hostname or "").lower()
+    if host in ("localhost", "host.docker.internal") or host.endswith((".localhost", ".local")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def _check_range(values: dict[str, Any], name: str, lo: float, hi: float, what: str) -> None:

@@ -20,7 +20,9 @@ class Tallies:
     ``verdict_keys`` the cache keys of the verdicts the run used, gathered only
     for ``--llm-funnel-export-lockfile``; ``endpoint_down`` why the judge
     endpoint was given up (once per reason) and ``not_sent`` how many judge
-    requests that left unsent.
+    requests that left unsent; ``endpoint_errors`` the first server message of
+    each judge error cause and how many requests it ended, ``endpoint_notices``
+    what the run learned about the endpoint (a response format it refused).
     """
 
     cache: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
@@ -31,6 +33,8 @@ class Tallies:
     verdict_keys: set[str] = field(default_factory=set)
     endpoint_down: list[str] = field(default_factory=list)
     not_sent: int = 0
+    endpoint_errors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoint_notices: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +46,8 @@ class Tallies:
             "verdict_keys": sorted(self.verdict_keys),
             "endpoint_down": self.endpoint_down,
             "not_sent": self.not_sent,
+            "endpoint_errors": self.endpoint_errors,
+            "endpoint_notices": self.endpoint_notices,
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -62,6 +68,12 @@ class Tallies:
             if reason not in self.endpoint_down:
                 self.endpoint_down.append(reason)
         self.not_sent += int(data.get("not_sent", 0))
+        for cause, entry in data.get("endpoint_errors", {}).items():
+            kept = self.endpoint_errors.setdefault(cause, {"message": entry["message"], "count": 0})
+            kept["count"] += int(entry["count"])
+        for notice in data.get("endpoint_notices", ()):
+            if notice not in self.endpoint_notices:
+                self.endpoint_notices.append(notice)
 
     def endpoint_notes(self) -> list[str]:
         """Why the judge endpoint was given up, each reason once, and what it cost."""
@@ -72,6 +84,18 @@ class Tallies:
         return [*(f"judge endpoint given up: {reason}" for reason in self.endpoint_down),
                 f"{sent} {verb} not sent; their cases are llm-error \"not sent\" with this "
                 "reason."]
+
+    def endpoint_error_notes(self) -> list[str]:
+        """What the run learned about the endpoint, then the server's own message for
+        each judge error cause (once; a cause that gave the endpoint up is said there)."""
+        notes = [f"judge endpoint: {notice}" for notice in self.endpoint_notices]
+        for cause, entry in self.endpoint_errors.items():
+            if any(entry["message"] in reason for reason in self.endpoint_down):
+                continue
+            requests = plural(int(entry["count"]), "judge request")
+            notes.append(f"judge error {cause} ({requests}), first message from the "
+                         f"endpoint: {entry['message']}")
+        return notes
 
     def misses(self, dataset: str, stage: str) -> int:
         return self.cache.get(dataset, {}).get(stage, {}).get("misses", 0)

@@ -5,19 +5,12 @@ Built on the official ``openai`` SDK with its own retries switched off
 an :class:`~pytest_llmfunnel.endpoint.retry.AdaptiveLimiter`, ``Retry-After`` is
 honoured, and every attempt is counted.
 
-JSON-schema fallback. Some OpenAI-compatible endpoints answer
-``response_format: {"type": "json_schema", ...}`` with HTTP 400. When that
-happens the backend switches itself, permanently, to JSON mode: it rewrites
-``response_format`` to ``{"type": "json_object"}`` on this request (retried
-once at no cost to the retry budget) and on every later one, and
-``supports_json_schema`` turns False. The caller keeps keying its cache by the
-body it rendered: on a given endpoint the rewrite is a fixed function of that
-body, so one key still always means one body sent, and a re-run, which renders
-the schema body again, hits the cache instead of paying again. Judges that
-want a stricter prompt in JSON mode may read ``supports_json_schema`` and
-render differently; their keys then change with it, which is also correct.
-To make the sent body and the key identical from the first request, pass
-``json_schema=False`` for an endpoint known to reject schemas.
+Response formats. What ``response_format`` goes out, and the ``auto``
+fallback when an endpoint refuses one, live in
+:mod:`pytest_llmfunnel.endpoint.formats`; the backend applies the choice to
+every body it sends and answers ``supports_json_schema`` from it. The first
+error of each kind is kept (:mod:`pytest_llmfunnel.endpoint.notices`) for the
+session summary, beside the format note.
 
 Nothing from the endpoint carries the API key further: answer content, the
 model name and every fault detail pass through one
@@ -34,12 +27,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import openai
 
+from pytest_llmfunnel.endpoint.formats import FormatChoice, ResponseFormat
 from pytest_llmfunnel.endpoint.health import (
     EndpointDown,
     EndpointHealth,
@@ -48,6 +41,7 @@ from pytest_llmfunnel.endpoint.health import (
     connection_fault,
     server_message,
 )
+from pytest_llmfunnel.endpoint.notices import ErrorLog
 from pytest_llmfunnel.endpoint.retry import (
     AdaptiveLimiter,
     Clock,
@@ -58,13 +52,11 @@ from pytest_llmfunnel.endpoint.retry import (
     backoff_delay,
 )
 from pytest_llmfunnel.endpoint.retry import retry_after_seconds as _retry_after
-from pytest_llmfunnel.endpoint.wire import completion_from, split_body
+from pytest_llmfunnel.endpoint.wire import ClientPerLoop, completion_from, split_body
 from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest
 from pytest_llmfunnel.redact import Redactor
 from pytest_llmfunnel.redact import redact as redact  # its former home
 from pytest_llmfunnel.wording import plural
-
-_NO_KEY = "no-key"  # the SDK insists on a key; local servers ignore it
 
 
 @dataclass(frozen=True)
@@ -99,7 +91,10 @@ class OpenAIJudgeBackend:
             most half of ``timeout``).
         unreachable_after: seconds connection failures must last, with no
             answer yet, before the endpoint is given up.
-        json_schema: False to send JSON mode from the start (see the module docs).
+        json_schema: False to send JSON mode from the start (``response_format``
+            ``json_object``; kept for callers that predate ``response_format``).
+        response_format: ``auto``, ``json_schema``, ``json_object`` or ``prompt``
+            (see :mod:`pytest_llmfunnel.endpoint.formats`).
         seed: seed for the jitter (tests).
         clock, sleep: monotonic time and the backoff sleep (tests inject fakes).
         wall_clock: seconds since the epoch, to read a ``Retry-After`` HTTP date.
@@ -122,6 +117,7 @@ class OpenAIJudgeBackend:
         stall_after: float | None = None,
         unreachable_after: float = 2.0,
         json_schema: bool = True,
+        response_format: ResponseFormat = "auto",
         seed: int | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
@@ -136,7 +132,10 @@ class OpenAIJudgeBackend:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._max_wait = max_wait
-        self._json_schema = json_schema
+        if not json_schema and response_format in ("auto", "json_schema"):
+            response_format = "json_object"
+        self.formats = FormatChoice(response_format)
+        self.errors = ErrorLog()
         self._rng = random.Random(seed)
         self._clock = clock or time.monotonic
         self.stall = StallEstimate(stall_after or timeout / 2, minimum=stall_after or 0.5)
@@ -147,9 +146,7 @@ class OpenAIJudgeBackend:
         )
         self.health = EndpointHealth(unreachable_after=unreachable_after, clock=self._clock)
         self._stop = StopSignal()
-        self._client: openai.AsyncOpenAI | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
-        self._keeper: AsyncGenerator[None, None] | None = None
+        self._clients = ClientPerLoop(self._base_url, api_key, timeout)
         self._requests = 0
         self._retries = 0
         self._rate_limited = 0
@@ -170,8 +167,11 @@ class OpenAIJudgeBackend:
 
     @property
     def supports_json_schema(self) -> bool:
-        """False once the endpoint rejected ``json_schema`` (or when configured so)."""
-        return self._json_schema
+        """Whether judges render ``json_schema`` bodies: False only for a fixed simpler format.
+
+        A step down under ``auto`` rewrites bodies on the wire instead, so keys stay put.
+        """
+        return self.formats.json_schema
 
     @property
     def stats(self) -> BackendStats:
@@ -202,11 +202,7 @@ class OpenAIJudgeBackend:
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool of the current event loop."""
-        keeper, self._keeper = self._keeper, None
-        self._client = None
-        self._client_loop = None
-        if keeper is not None:
-            await keeper.aclose()
+        await self._clients.aclose()
 
     async def complete(self, request: JudgeRequest) -> Completion:
         """Send ``request.body`` as-is; retry transient faults; raise JudgeCallError at the end."""
@@ -216,24 +212,28 @@ class OpenAIJudgeBackend:
             raise JudgeCallError("bad_request", "judge requests cannot stream; drop 'stream'")
         model = str(body["model"])
         retries = 0
-        schema_retry_used = False
+        format_retries = 0  # resends in a simpler format; free of the retry budget
         attempted = False
         while True:
             self._check_usable(model, sent_before=attempted)
-            sent = self._adapt(body)
+            sent = self.formats.adapt(body)
             started = self.health.now()
             fault, completion = await self._attempt(sent, model, sent_before=attempted)
             attempted = True
             if fault is not None:  # before it can reach a message, or a traceback's locals
                 fault = replace(fault, detail=self._redact(fault.detail))
             if completion is not None:
+                self.formats.accepted(sent)
                 return completion
             assert fault is not None
-            if fault.json_schema_rejected and not schema_retry_used:
-                schema_retry_used = True
-                self._json_schema = False
+            if fault.status is not None and format_retries < 2 and self.formats.rejected(
+                sent, fault.status, fault.detail
+            ):
+                format_retries += 1
                 continue
-            attempts = retries + 1 + int(schema_retry_used)
+            if fault.format_rejected and fault.fix is None:
+                fault = replace(fault, fix=self.formats.fix(sent, fault.status or 0, fault.detail))
+            attempts = retries + 1 + format_retries
             retries_left = fault.retryable and retries < self._max_retries
             down = self.health.failed(
                 fault, model=model, started=started, retries_left=retries_left
@@ -242,21 +242,20 @@ class OpenAIJudgeBackend:
                 self._failures += 1
                 self._stop.ring()  # requests sleeping before a retry end now
                 self.limiter.wake_all()  # and so do those waiting for a slot
-                raise JudgeCallError(down.cause, self._down_message(down, attempts))
+                raise self._failed(down.cause, self._down_message(down, attempts), fault)
             if not retries_left:
                 self._failures += 1
-                raise JudgeCallError(fault.cause, self._message(fault, attempts))
+                raise self._failed(fault.cause, self._message(fault, attempts), fault)
             wait = self.health.retry_wait(fault, self._wait_for(fault, retries))
             retries += 1
             self._retries += 1
             await self._pause(wait, model)
 
     # -- internals -------------------------------------------------------------
-    def _adapt(self, body: dict[str, Any]) -> dict[str, Any]:
-        fmt = body.get("response_format")
-        if not self._json_schema and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-            return {**body, "response_format": {"type": "json_object"}}
-        return body
+    def _failed(self, cause: str, message: str, fault: Fault) -> JudgeCallError:
+        """The error ending a request; its kind's first server message is kept for the summary."""
+        self.errors.record(cause, fault.detail)
+        return JudgeCallError(cause, message)
 
     async def _pause(self, seconds: float, model: str) -> None:
         """Sleep before a retry; a stop or the endpoint being given up cuts it short.
@@ -320,32 +319,12 @@ class OpenAIJudgeBackend:
 
     async def _send(self, body: dict[str, Any]) -> Any:
         known, extra = split_body(body)
-        client = await self._openai()
+        client = await self._clients.get()
         return await client.chat.completions.create(**known, extra_body=extra or None)
-
-    async def _openai(self) -> openai.AsyncOpenAI:
-        # The SDK's connection pool belongs to one event loop, so each loop gets
-        # its own client. It is held open by an async generator: asyncio.run()
-        # (and any loop owner calling shutdown_asyncgens) closes open async
-        # generators at the end, which closes the pool on its own loop, so an
-        # ad-hoc asyncio.run(backend.complete(...)) leaves no socket behind.
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            client = openai.AsyncOpenAI(
-                base_url=self._base_url,
-                api_key=self._api_key or _NO_KEY,
-                max_retries=0,
-                timeout=self._timeout,
-            )
-            keeper = _hold_open(client)
-            await keeper.__anext__()
-            self._client, self._client_loop, self._keeper = client, loop, keeper
-        return self._client
 
     def _classify_status(self, exc: openai.APIStatusError, body: dict[str, Any]) -> Fault:
         code = exc.status_code
-        fmt = body.get("response_format")
-        return classify_status(
+        fault = classify_status(
             code,
             server_message(exc.body, exc.message, redact=self._redact),
             base_url=self._base_url,
@@ -355,8 +334,9 @@ class OpenAIJudgeBackend:
                 if code in (429, 503)
                 else None
             ),
-            json_schema_sent=isinstance(fmt, dict) and fmt.get("type") == "json_schema",
+            format_sent="response_format" in body,
         )
+        return replace(fault, status=code)
 
     def _wait_for(self, fault: Fault, retries: int) -> float:
         if fault.wait is not None:
@@ -399,17 +379,19 @@ class OpenAIJudgeBackend:
 
     @property
     def endpoint_report(self) -> dict[str, Any]:
-        """Why the endpoint was given up (redacted) and how many requests were not sent."""
+        """Why the endpoint was given up and how many requests were not sent; the
+        first error of each kind (``errors``) and the response-format note (``notes``),
+        all redacted."""
         data = self.health.to_json(self._base_url)
         data["reasons"] = [self._redact(r) for r in data["reasons"]]
+        data["errors"] = {
+            cause: {**entry, "message": self._redact(entry["message"])}
+            for cause, entry in self.errors.to_json().items()
+        }
+        note = self.formats.note
+        data["notes"] = [self._redact(note)] if note else []
         return data
 
     def _cancelled(self) -> JudgeCallError:
         return JudgeCallError("cancelled", f"judge calls to {self.identity} were cancelled")
 
-
-async def _hold_open(client: openai.AsyncOpenAI) -> AsyncGenerator[None, None]:
-    try:
-        yield
-    finally:
-        await client.close()

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmfunnel.config import Settings
+from pytest_llmfunnel.config import Settings, is_local_endpoint
 from pytest_llmfunnel.funnel.backend import (
     AnswerStore,
     CachedAnswer,
@@ -53,6 +53,7 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
         settings.api_key,
         timeout=settings.timeout,
         max_retries=settings.max_retries,
+        response_format=settings.response_format,
         concurrency=max(1, settings.concurrency // max(1, worker_count)),
         min_concurrency=max(1, settings.min_concurrency // max(1, worker_count)),
     )
@@ -97,7 +98,8 @@ class LazyOpenAIBackend:
     def supports_json_schema(self) -> bool:
         if self._inner is not None:
             return self._inner.supports_json_schema
-        return bool(self._options.get("json_schema", True))
+        fmt = self._options.get("response_format", "auto")
+        return bool(self._options.get("json_schema", True)) and fmt in ("auto", "json_schema")
 
     @property
     def built(self) -> OpenAIJudgeBackend | None:
@@ -208,6 +210,8 @@ def describe(settings: Settings) -> str:
         judge = f"{settings.model} @ {settings.base_url or OPENAI_DEFAULT_URL}"
     cache = "off" if settings.cache == "off" else f"{settings.cache} in {settings.cache_dir}"
     extra = "; dry run (nothing is sent)" if settings.dry_run else ""
+    if not settings.use_offline_judge and is_local_endpoint(settings.base_url or ""):
+        extra = f", timeout {settings.timeout:g} s (local endpoint){extra}"
     return (
         f"llm-funnel: judge {judge}; cache {cache}; concurrency {settings.concurrency}{extra}"
     )

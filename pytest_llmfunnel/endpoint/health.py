@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pytest_llmfunnel.display import truncate
+from pytest_llmfunnel.endpoint.formats import names_the_format
 from pytest_llmfunnel.endpoint.retry import Clock
 
 Redact = Callable[[str], str]
@@ -64,7 +65,8 @@ class Fault:
     retryable: bool
     detail: str
     wait: float | None = None  # what the server asked for, if anything
-    json_schema_rejected: bool = False
+    format_rejected: bool = False  # the error names the response format (see endpoint.formats)
+    status: int | None = None  # the HTTP status, when there was one
     fix: str | None = None
     scope: Scope = "endpoint"
     unreachable: bool = False
@@ -72,20 +74,22 @@ class Fault:
 
 def classify_status(
     code: int, message: str, *, base_url: str, model: str, wait: float | None,
-    json_schema_sent: bool,
+    format_sent: bool,
 ) -> Fault:
-    """The fault an HTTP error status with the server's ``message`` means."""
+    """The fault an HTTP error status with the server's ``message`` means.
+
+    ``format_sent``: the request carried a ``response_format``; an error that
+    names it is not retried as it is (see :mod:`pytest_llmfunnel.endpoint.formats`).
+    """
     detail = f"HTTP {code}: {message}"
+    if format_sent and names_the_format(code, message):
+        return Fault("bad_request", False, detail, format_rejected=True)
     if code == 429:
         return Fault("rate_limited", True, detail, wait)
     if code == 408:
         return Fault("timeout", True, detail)
     if code == 409 or code >= 500:
         return Fault("server_error", True, detail, wait)
-    if json_schema_sent and code in (400, 422) and re.search(
-        r"response_format|json_schema", message, re.IGNORECASE
-    ):
-        return Fault("bad_request", False, detail, json_schema_rejected=True)
     model_fix = (
         f"check the model name {model!r} (--llm-funnel-model, or the judge's model=...): "
         f"is it one that {base_url} serves?"

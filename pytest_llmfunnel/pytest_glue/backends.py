@@ -147,4 +147,6 @@ class BackendLifetime:
             tallies.verdict_keys.update(getattr(self._store, "keys_seen", ()))
         down = endpoint_report(backend)  # why the judge endpoint was given up, if it was
         if down is not None:
-            tallies.merge({"endpoint_down": down["reasons"], "not_sent": down["not_sent"]})
+            tallies.merge({"endpoint_down": down["reasons"], "not_sent": down["not_sent"],
+                           "endpoint_errors": down.get("errors", {}),
+                           "endpoint_notices": down.get("notes", [])})

@@ -211,7 +211,11 @@ def problem_cases(
 
 
 def endpoint_lines(tallies: Tallies, width: int = WIDTH) -> Iterator[str]:
-    """Why the judge endpoint was given up, said once however many cases it ended."""
+    """Why the judge endpoint was given up, said once however many cases it ended;
+    before it, what the run learned about the endpoint and each error's first message."""
+    for note in tallies.endpoint_error_notes():
+        yield ""
+        yield from wrapped(note, width)
     notes = tallies.endpoint_notes()
     for note in notes[:-1]:
         yield ""

@@ -7,12 +7,16 @@ test suites can use it as well.
 from __future__ import annotations
 
 from pytest_llmfunnel.testing.actions import (
+    LLAMA_CPP_PYTHON_SCHEMA_ERROR,
     Action,
     close,
     empty_choices,
     garbage,
     hang,
     hashed_verdicts,
+    litellm_cooldown,
+    litellm_no_db,
+    litellm_upstream,
     ok,
     random_verdicts,
     status,
@@ -29,6 +33,7 @@ from pytest_llmfunnel.testing.server import (
 )
 
 __all__ = [
+    "LLAMA_CPP_PYTHON_SCHEMA_ERROR",
     "Action",
     "JudgeServer",
     "RecordedRequest",
@@ -41,6 +46,9 @@ __all__ = [
     "garbage",
     "hang",
     "hashed_verdicts",
+    "litellm_cooldown",
+    "litellm_no_db",
+    "litellm_upstream",
     "ok",
     "random_verdicts",
     "refused_base_url",

@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 
-from pytest_llmfunnel.testing.actions import hashed_verdicts
+from pytest_llmfunnel.testing.actions import LLAMA_CPP_PYTHON_SCHEMA_ERROR, hashed_verdicts
 from pytest_llmfunnel.testing.server import JudgeServer
 
 
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reject-json-schema", action="store_true")
+    parser.add_argument("--refuse-json-schema-500", action="store_true",
+                        help="answer json_schema requests as llama-cpp-python's server does")
     parser.add_argument("--hashed-scores", action="store_true", help="score by prompt hash, 1-5")
     args = parser.parse_args(argv)
     server = JudgeServer(
@@ -29,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         fault_rate=args.fault_rate,
         seed=args.seed,
         reject_json_schema=args.reject_json_schema,
+        refuse_formats=(
+            {"json_schema": LLAMA_CPP_PYTHON_SCHEMA_ERROR} if args.refuse_json_schema_500 else None
+        ),
         port=args.port,
     )
     if args.hashed_scores:
@@ -43,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     return 0
-
 
 
 if __name__ == "__main__":

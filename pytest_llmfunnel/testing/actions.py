@@ -180,3 +180,35 @@ def completion_body(body: dict[str, Any], action: Action) -> dict[str, Any]:
             "total_tokens": prompt_words + completion_tokens,
         },
     }
+
+
+# -- what real servers answered (recorded; see benchmarks/real_endpoints.py) --------
+# llama-cpp-python's server answers ``response_format: json_schema`` with a 500.
+LLAMA_CPP_PYTHON_SCHEMA_ERROR = status(500, message="response_format not supported")
+_LITELLM_TAIL = (
+    "\n\nLiteLLM: model group 'judge' failed with the error above. No fallback was attempted."
+)
+
+
+def litellm_upstream(code: int, message: str) -> Action:
+    """The error LiteLLM's proxy returns when the server behind it failed with ``message``.
+
+    The proxy keeps the status of 400, 404 and 500 answers and wraps the text.
+    """
+    kind = {400: "BadRequestError", 404: "NotFoundError"}.get(code, "InternalServerError")
+    prefix = f"litellm.{kind}: " + ("InternalServerError: " if code >= 500 else "")
+    return status(code, message=f"{prefix}OpenAIException - {message}{_LITELLM_TAIL}")
+
+
+def litellm_cooldown() -> Action:
+    """LiteLLM's 429 once the server behind it failed and is cooling down (no Retry-After)."""
+    return status(
+        429,
+        message="No deployments available for selected model, Try again in 5 seconds. All "
+        "deployments for selected model are in cooldown. Passed model=judge.",
+    )
+
+
+def litellm_no_db() -> Action:
+    """LiteLLM's answer to an unknown key when the proxy runs without a database."""
+    return status(400, message="No connected db.")

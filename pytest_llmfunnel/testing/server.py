@@ -20,6 +20,8 @@ the counters as JSON; the command line is in :mod:`.__main__`)::
 
     python -m pytest_llmfunnel.testing --port 0 --latency 0.3
 
+(the command line is in :mod:`.__main__`).
+
 Standard library only, so it runs wherever the package does.
 """
 
@@ -33,7 +35,7 @@ import socket
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -81,6 +83,9 @@ class JudgeServer:
         seed: seed of the fault-rate random generator.
         reject_json_schema: answer 400 to ``response_format: json_schema``, as
             older endpoints do.
+        refuse_formats: what to answer a request whose ``response_format``
+            type is a key (``json_schema``, ``json_object``), e.g.
+            :data:`~.actions.LLAMA_CPP_PYTHON_SCHEMA_ERROR`.
         port: 0 picks a free port.
     """
 
@@ -91,12 +96,14 @@ class JudgeServer:
         fault_rate: float = 0.0,
         seed: int = 0,
         reject_json_schema: bool = False,
+        refuse_formats: Mapping[str, Action] | None = None,
         port: int = 0,
     ) -> None:
         self.latency = latency
         self.fault_rate = fault_rate
         self.seed = seed
         self.reject_json_schema = reject_json_schema
+        self.refuse_formats = dict(refuse_formats or {})
         self.default: Callable[[dict[str, Any]], Action] = lambda body: ok()
         self._port = port
         self._lock = threading.Lock()
@@ -215,6 +222,9 @@ class JudgeServer:
             self._prompts.add(json.dumps(body.get("messages"), sort_keys=True))
             if self.reject_json_schema and _wants_json_schema(body):
                 return status(400, message=_JSON_SCHEMA_REJECTION)
+            refusal = self.refuse_formats.get(_format_type(body))
+            if refusal is not None:
+                return refusal
             if self._queue:
                 return self._queue.popleft()
             if self.fault_rate > 0 and self._rng.random() < self.fault_rate:
@@ -237,8 +247,12 @@ _JSON_SCHEMA_REJECTION = (
 
 
 def _wants_json_schema(body: dict[str, Any]) -> bool:
+    return _format_type(body) == "json_schema"
+
+
+def _format_type(body: dict[str, Any]) -> str:
     fmt = body.get("response_format")
-    return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
+    return str(fmt.get("type")) if isinstance(fmt, dict) else ""
 
 
 class _HTTPServer(ThreadingHTTPServer):

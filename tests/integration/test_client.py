@@ -116,7 +116,7 @@ def test_json_schema_rejection_switches_to_json_mode_for_good() -> None:
         asyncio.run(scenario())
         formats = [r.body["response_format"] if r.body else None for r in srv.requests]
     assert formats == [SCHEMA, {"type": "json_object"}, {"type": "json_object"}]
-    assert not backend.supports_json_schema
+    assert backend.formats.current == "json_object"
     assert backend.stats.requests == 3 and backend.stats.retries == 0
 
 
@@ -215,8 +215,8 @@ def test_lazy_backend_builds_on_the_first_request_and_keeps_the_settings() -> No
         built = backend.built
         assert built is not None and backend.backend() is built
         assert completion.content == '{"reasoning": "ok", "score": 4}'
-        # the endpoint's rejection of json_schema shows through the wrapper
-        assert not backend.supports_json_schema
+        # the endpoint's rejection of json_schema changes the wire, not what judges render
+        assert backend.supports_json_schema and built.formats.current == "json_object"
         assert built.stats.requests == 2
         assert srv.requests[0].headers["authorization"] == f"Bearer {KEY}"
 

@@ -384,7 +384,7 @@ def test_which_status_codes_mean_a_wrong_setting(
     code: int, message: str, fix: str | None, scope: str
 ) -> None:
     fault = classify_status(
-        code, message, base_url="http://h/v1", model="judge-1", wait=None, json_schema_sent=True
+        code, message, base_url="http://h/v1", model="judge-1", wait=None, format_sent=True
     )
     assert (fault.fix is not None and fix is not None and fix in fault.fix) or (
         fault.fix is None and fix is None

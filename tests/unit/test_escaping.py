@@ -36,7 +36,12 @@ from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
 from pytest_llmfunnel.review.agreement import Interval
 from pytest_llmfunnel.review.calibrated_rate import Estimate, RateInterval
 from pytest_llmfunnel.review.calibration import CriterionCalibration as Calibration
-from pytest_llmfunnel.variants.ranking import MetricInfo, PairwiseResult, VariantRanking, VariantResult
+from pytest_llmfunnel.variants.ranking import (
+    MetricInfo,
+    PairwiseResult,
+    VariantRanking,
+    VariantResult,
+)
 from tests.support.hostile import ALL, CORPUS, markdown_problems, render_gfm, terminal_problems
 from tests.support.sample_flip import SampleFlip as Flip
 from tests.support.sample_records import as_record
