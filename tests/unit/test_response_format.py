@@ -10,7 +10,7 @@ from pytest_llmfunnel.config import ConfigError, is_local_endpoint, resolve_sett
 from pytest_llmfunnel.endpoint.formats import FormatChoice, names_the_format, sent_format
 from pytest_llmfunnel.endpoint.health import classify_status
 from pytest_llmfunnel.endpoint.notices import ErrorLog
-from pytest_llmfunnel.record import Tallies
+from pytest_llmfunnel.tallies import Tallies
 
 SCHEMA = {"type": "json_schema", "json_schema": {"name": "v", "schema": {"type": "object"}}}
 
