@@ -15,7 +15,7 @@ import pytest
 from pytest_llmfunnel.endpoint.client import OpenAIJudgeBackend
 from pytest_llmfunnel.endpoint.formats import ResponseFormat
 from pytest_llmfunnel.funnel.backend import JudgeCallError, JudgeRequest
-from pytest_llmfunnel.funnel.prompts import JudgeAnswer, response_format
+from pytest_llmfunnel.funnel.judge_answers import JudgeAnswer, response_format
 from pytest_llmfunnel.testing import (
     LLAMA_CPP_PYTHON_SCHEMA_ERROR,
     JudgeServer,
