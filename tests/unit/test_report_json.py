@@ -28,10 +28,10 @@ from pytest_llmfunnel.report.results_json import (
     SettingsSummary,
     build_document,
     load_results,
-    schema_markdown,
     to_json,
     write_results,
 )
+from pytest_llmfunnel.report.results_schema_doc import schema_markdown
 from tests.support.paths import GOLDEN, REPO
 from tests.support.sample_flip import SampleFlip
 
