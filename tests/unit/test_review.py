@@ -398,7 +398,8 @@ class _Row:
 def test_command_line_export_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from pytest_llmfunnel.review.label_files import export_from_results, import_review
+    from pytest_llmfunnel.report.review_import import import_review
+    from pytest_llmfunnel.review.label_files import export_from_results
 
     monkeypatch.chdir(tmp_path)
     rows = [{"id": f"c{i}", "input": f"question {i}", "output": f"answer to c{i}"}
