@@ -217,7 +217,7 @@ def cmd_review_export(args: argparse.Namespace) -> int:
 def cmd_review_import(args: argparse.Namespace) -> int:
     # Lazy: a start-up choice (see above).
     from pytest_llmfunnel.report.results_json import load_results
-    from pytest_llmfunnel.review.label_files import import_review
+    from pytest_llmfunnel.report.review_import import import_review
 
     summary = import_review(args.labels, load_results(args.results))
     _emit(str(summary), None)

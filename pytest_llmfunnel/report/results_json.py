@@ -8,7 +8,7 @@ bumped whenever a field changes meaning or disappears; new optional fields
 keep the version. :func:`to_json` is byte-for-byte stable for equal content
 (sorted keys, no timestamp unless one is given), so two runs' files can be
 diffed. ``docs/json-schema.md`` is generated from these models by
-:func:`schema_markdown` (in :mod:`.results_schema_doc`), and a test keeps the two in step.
+:func:`.results_schema_doc.schema_markdown`, and a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -371,10 +371,3 @@ def load_results(path: str | Path) -> ResultsDocument:
         )
         more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
         raise read.error(None, f"not a valid {TOOL} results file: {problems}{more}") from None
-
-
-def schema_markdown() -> str:
-    """The text of ``docs/json-schema.md`` (see :mod:`.results_schema_doc`)."""
-    from pytest_llmfunnel.report.results_schema_doc import schema_markdown as render
-
-    return render()

@@ -16,8 +16,8 @@ def schema_markdown() -> str:
     out = [
         "# JSON results schema",
         "",
-        "<!-- Generated from pytest_llmfunnel/report/results_json.py by schema_markdown(); "
-        "do not edit by hand. -->",
+        "<!-- Generated from pytest_llmfunnel/report/results_json.py by "
+        "results_schema_doc.schema_markdown(); do not edit by hand. -->",
         "",
         "`pytest --llm-funnel --llm-funnel-json=results.json` writes one document per session. "
         f"This page describes `schema_version` {SCHEMA_VERSION}. The version is bumped when a "

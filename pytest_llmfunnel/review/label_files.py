@@ -12,7 +12,8 @@ labeller can find the cell to fix.
 
 Which cases go into the slice, and whether a label still fits today's output,
 is decided in :mod:`pytest_llmfunnel.review.slice`; this module only moves them to and
-from files, and holds what ``llmfunnel review export`` and ``review import`` run.
+from files, and holds what ``llmfunnel review export`` runs (``review import``'s text is
+rendered by :mod:`pytest_llmfunnel.report.review_import`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmfunnel.atomic import atomic_write
+from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
 from pytest_llmfunnel.escape import guard_cell as guard_cell  # re-exported
 from pytest_llmfunnel.escape import json_text
 from pytest_llmfunnel.escape import unguard_cell as unguard_cell  # re-exported
@@ -37,7 +39,6 @@ from pytest_llmfunnel.review.slice import (
     Record,
     ReviewItem,
     ReviewSlice,
-    match_labels,
     rubric_stages,
     select_review_slice,
 )
@@ -343,8 +344,6 @@ def export_from_results(
 
 
 def _dataset_cases(records: Iterable[Record]) -> dict[str, Case]:
-    from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
-
     cases: dict[str, Case] = {}
     for name in sorted({r.path for r in records} - {""}):
         try:
@@ -354,21 +353,3 @@ def _dataset_cases(records: Iterable[Record]) -> dict[str, Case]:
         for case in dataset.cases:
             cases.setdefault(case.id, case)
     return cases
-
-
-def import_review(labels_path: str | Path, results: Any) -> str:
-    """``llmfunnel review import``: read labels and report the judge's calibration.
-
-    The audit sample is taken from the file's ``audit`` column, so estimates
-    need neither the seed nor the budget of the export.
-    """
-    from pytest_llmfunnel.report.calibration import calibration_lines, distrust_lines
-    from pytest_llmfunnel.review.calibrated_rate import calibrated_estimates
-    from pytest_llmfunnel.review.calibration import calibrate
-
-    records = [CaseRecord.from_json(c.model_dump()) for c in results.cases]
-    labels = import_labels(labels_path)
-    lines = [match_labels(labels, records).summary()]
-    cals = calibrate(records, labels)
-    estimates = calibrated_estimates(records, labels, None)
-    return "\n".join([*distrust_lines(cals), *lines, *calibration_lines(cals, estimates)])

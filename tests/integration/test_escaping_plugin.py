@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 
@@ -62,14 +63,14 @@ def test_target(case):
 
 
 def run_hostile(pytester: pytest.Pytester, server: JudgeServer, *extra: str) -> str:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "GH-1", "input": "q", "output": ALL, "tags": [REASON, "plain"]},
         {"id": "www.evil.example", "input": "q", "output": "@octocat " + TERMINAL},
     ]
     write_jsonl(pytester.path / "cases.jsonl", rows)
     write_jsonl(pytester.path / "inputs.jsonl", [{"id": "c1", "input": "q"}])
     pytester.makepyfile(test_hostile=TEST_FILE)
-    server.default = lambda body: verdict(1, reasoning="judge says " + REASON)  # type: ignore[assignment]
+    server.default = lambda body: verdict(1, reasoning="judge says " + REASON)
     args = judge_args(
         server, "--llm-funnel-strict", "-rA", "-l", "--color=no", "--tb=long",
         "--junitxml=junit.xml", "--llm-funnel-report=report.md",
@@ -78,7 +79,7 @@ def run_hostile(pytester: pytest.Pytester, server: JudgeServer, *extra: str) -> 
     proc = pytester.popen([sys.executable, "-m", "pytest", *args], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     out, err = proc.communicate(timeout=300)
-    text = out.decode("utf-8") + err.decode("utf-8")
+    text: str = out.decode("utf-8") + err.decode("utf-8")
     assert proc.returncode == 1, text
     return text
 

@@ -184,7 +184,7 @@ def assert_incomplete(
     assert scope["evaluated"] == len(doc["cases"])
     if evaluated is not None:
         assert scope["evaluated"] == evaluated
-    count = scope["evaluated"]
+    count: int = scope["evaluated"]
     assert count < of
     assert doc["decisions"] == [] and doc["flips"] == []  # no gate decision
     phrase = f"partial: {count} of {of} cases evaluated"

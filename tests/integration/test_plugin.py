@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,9 @@ def test_support(case, llm_variant):
 """
 
 
-def simple(pytester: pytest.Pytester, extra: str = "", rows: list[dict] | None = None) -> None:
+def simple(
+    pytester: pytest.Pytester, extra: str = "", rows: list[dict[str, Any]] | None = None
+) -> None:
     write_jsonl(pytester.path / "cases.jsonl", rows if rows is not None else cases(3))
     pytester.makepyfile(test_support=SIMPLE.format(extra=extra))
 
@@ -165,7 +168,10 @@ def test_precedence_is_cli_then_env_then_ini(
     simple(pytester)
     pytester.makeini("[pytest]\nllm_funnel_concurrency = 3\nllm_funnel_model = ini-model\n")
     header = "llm-funnel: judge offline*concurrency {}*"
-    assert_header = lambda result, n: result.stdout.fnmatch_lines([header.format(n)])  # noqa: E731
+
+    def assert_header(result: pytest.RunResult, n: int) -> None:
+        result.stdout.fnmatch_lines([header.format(n)])
+
     assert_header(pytester.runpytest("--llm-funnel", "--collect-only"), 3)
     monkeypatch.setenv("LLM_FUNNEL_CONCURRENCY", "5")
     assert_header(pytester.runpytest("--llm-funnel", "--collect-only"), 5)
@@ -278,16 +284,16 @@ def test_junit_xml_shows_llm_errors_as_errors_and_llm_failed_by_property(
     """An llm-error case is an <error> in the XML; llm-failed stays a pass with its status."""
     import xml.etree.ElementTree as ET
 
-    from pytest_llmfunnel.testing import status, verdict
+    from pytest_llmfunnel.testing import Action, status, verdict
     from pytest_llmfunnel.testing.actions import last_user_message
 
-    def answer(body: dict) -> object:
+    def answer(body: dict[str, Any]) -> Action:
         text = last_user_message(body)
         if "item 1?" in text or "item 4?" in text or "item 7?" in text:
             return status(500)  # never recovers (no retries): an error verdict
         return verdict(2 if "item 2?" in text else 5)
 
-    judge_server.default = answer  # type: ignore[assignment]
+    judge_server.default = answer
     write_jsonl(pytester.path / "cases.jsonl", cases(9))
     pytester.makepyfile(test_eval=JUNIT_FUNNEL)
     result = pytester.runpytest(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel.gate.baseline_file import load_baseline
-from pytest_llmfunnel.testing import JudgeServer, verdict
+from pytest_llmfunnel.testing import Action, JudgeServer, verdict
 from pytest_llmfunnel.testing.actions import last_user_message
 from tests.support.runs import cases, judge_args, write_jsonl
 
@@ -24,10 +24,10 @@ DEFAULT = "tests/__llmfunnel_baselines__/test_eval__test_eval.jsonl"
 
 
 def worse_scores_low(server: JudgeServer) -> None:
-    def answer(body: dict[str, Any]) -> Any:
+    def answer(body: dict[str, Any]) -> Action:
         return verdict(2 if "WORSE" in last_user_message(body) else 5)
 
-    server.default = answer  # type: ignore[assignment]
+    server.default = answer
 
 
 def project(

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel.gate.baseline_file import load_baseline
-from pytest_llmfunnel.testing import JudgeServer, ok, random_verdicts
+from pytest_llmfunnel.testing import Action, JudgeServer, ok, random_verdicts
 from tests.support.runs import cases, judge_args, write_jsonl
 
 pytestmark = pytest.mark.usefixtures("openai_env")
 
 
-def _prefer_zebra(body: dict[str, Any]) -> Any:
+def _prefer_zebra(body: dict[str, Any]) -> Action:
     text = json.dumps(body)
     if "zebra" not in text or "lemur" not in text:
         return ok(json.dumps({"reasoning": "same", "winner": "tie"}))
@@ -45,7 +45,7 @@ def _pairwise_rows(new_output: str) -> list[dict[str, Any]]:
 def test_the_pairwise_metric_is_compared_against_a_baseline_the_same_judge_wrote(
     pytester: pytest.Pytester, judge_server: JudgeServer, change: bool
 ) -> None:
-    judge_server.default = _prefer_zebra  # type: ignore[assignment]
+    judge_server.default = _prefer_zebra
     write_jsonl(pytester.path / "ab.jsonl", _pairwise_rows("zebra"))
     pytester.makeini("[pytest]\nllm_funnel_baseline_dir = baselines\n")
     pytester.makepyfile(test_ab=PAIRWISE)

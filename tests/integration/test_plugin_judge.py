@@ -4,10 +4,11 @@ ad-hoc judging, stopping early, dry runs and budgets (against a loopback judge s
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.testing import JudgeServer, garbage, ok, verdict
+from pytest_llmfunnel.testing import Action, JudgeServer, garbage, ok, verdict
 from tests.support.runs import cases, judge_args, write_jsonl
 
 pytestmark = pytest.mark.usefixtures("openai_env")
@@ -25,14 +26,14 @@ def pytest_runtest_logreport(report):
 def by_item(server: JudgeServer, scores: dict[int, float], default: float = 4) -> None:
     """Score the case whose input is "What is item N?" as scores[N], others as default."""
 
-    def answer(body: dict) -> object:
+    def answer(body: dict[str, Any]) -> Action:
         text = json.dumps(body)
         for n, score in scores.items():
             if f"item {n}?" in text:
                 return verdict(score, reasoning=f"graded item {n}")
         return verdict(default)
 
-    server.default = answer  # type: ignore[assignment]
+    server.default = answer
 
 
 def test_stage_failures_are_llm_failed_with_stage_and_reason(
@@ -119,7 +120,7 @@ def test_judge_errors_are_llm_error_never_pass_or_fail(
             pass
         """
     )
-    judge_server.default = lambda body: (  # type: ignore[assignment]
+    judge_server.default = lambda body: (
         garbage("I think it is fine") if "item 1?" in json.dumps(body) else verdict(4)
     )
     result = pytester.runpytest(*judge_args(judge_server, "--llm-funnel-max-error-share=0.5"))
@@ -205,12 +206,12 @@ def test_pairwise_judge_compares_variants_once_per_case(
     write_jsonl(pytester.path / "ab.jsonl", rows)
     pytester.makepyfile(test_ab=PAIRWISE)
 
-    def prefer_better(body: dict) -> object:  # wherever "zebra" is shown
+    def prefer_better(body: dict[str, Any]) -> Action:  # wherever "zebra" is shown
         text = json.dumps(body)
         winner = "A" if text.index("zebra") < text.index("lemur") else "B"
         return ok(json.dumps({"reasoning": f"{winner} is better", "winner": winner}))
 
-    judge_server.default = prefer_better  # type: ignore[assignment]
+    judge_server.default = prefer_better
     result = pytester.runpytest(*judge_args(judge_server), "-s")
     assert result.ret == 0
     result.stdout.fnmatch_lines_random(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmfunnel.testing import JudgeServer, verdict
+from pytest_llmfunnel.testing import Action, JudgeServer, verdict
 from tests.support.runs import cases, judge_args, write_jsonl
 
 N = 20
@@ -16,12 +16,12 @@ N = 20
 def strict_rubric_scores_odd_items_low(server: JudgeServer) -> None:
     """Every answer scores 5, except odd items under the strict rubric (2)."""
 
-    def answer(body: dict[str, Any]) -> Any:
+    def answer(body: dict[str, Any]) -> Action:
         text = json.dumps(body)
         odd = any(f"item {i}?" in text for i in range(1, N, 2))
         return verdict(2 if "Be strict." in text and odd else 5)
 
-    server.default = answer  # type: ignore[assignment]
+    server.default = answer
 
 
 def project(pytester: pytest.Pytester, judge: str) -> None:

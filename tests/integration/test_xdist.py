@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from pytest_llmfunnel.testing import JudgeServer, verdict
+from pytest_llmfunnel.testing import Action, JudgeServer, verdict
 from tests.support.runs import cases, judge_args, write_jsonl
 
 TEST_FILE = """
@@ -95,11 +97,11 @@ def test_n2_gives_the_same_results_gate_and_reports_as_n0(
 ) -> None:
     """Byte-identical JSON results and Markdown report, one process or two workers."""
 
-    def answer(body: dict) -> object:
+    def answer(body: dict[str, Any]) -> Action:
         text = str(body)
         return verdict(2 if "WORSE" in text else 5)
 
-    judge_server.default = answer  # type: ignore[assignment]
+    judge_server.default = answer
     rows = cases(150)
     write_jsonl(pytester.path / "cases.jsonl", rows)
     pytester.makeini("[pytest]\nllm_funnel_baseline_dir = baselines\n")

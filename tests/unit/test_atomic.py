@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmfunnel import atomic
 from pytest_llmfunnel.atomic import atomic_write
 
 
@@ -38,7 +37,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(atomic.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)  # atomic_write calls os.replace
     with pytest.raises(OSError, match="disk full"):
         atomic_write(target, "new results")
     assert target.read_text() == "old results"

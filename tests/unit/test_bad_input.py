@@ -335,7 +335,8 @@ def test_yaml_aliases_that_share_a_block_still_load(tmp_path: Path) -> None:
     shared = "shared: &ctx [" + ", ".join(f"part {i}" for i in range(20)) + "]\n"
     cases = "".join(f"  - {{id: c{i}, input: q{i}, context: *ctx}}\n" for i in range(500))
     dataset = load_dataset(write(tmp_path, "shared.yaml", shared + "cases:\n" + cases))
-    assert len(dataset) == 500 and dataset.cases[499].context.startswith("part 0\n\npart 1")
+    context = dataset.cases[499].context
+    assert len(dataset) == 500 and context is not None and context.startswith("part 0\n\npart 1")
 
 
 def test_yaml_recursive_alias_is_refused(tmp_path: Path) -> None:

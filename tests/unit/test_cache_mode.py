@@ -9,11 +9,13 @@ from pytest_llmfunnel.store import verdict_cache
 
 
 def test_settings_and_store_share_one_cache_mode_definition() -> None:
-    assert config.CacheMode is cache_mode.CacheMode
-    assert config.CACHE_MODES is cache_mode.CACHE_MODES
+    # What the settings module imported (its namespace, not a public re-export).
+    assert vars(config)["CacheMode"] is cache_mode.CacheMode
+    assert vars(config)["CACHE_MODES"] is cache_mode.CACHE_MODES
     # The store's annotations name the same type, not a copy of it.
-    assert verdict_cache.CacheStats.model_fields["mode"].annotation is cache_mode.CacheMode
-    assert config.CACHE_MODES == ("read-write", "read-only", "off", "replay-only")
+    mode: object = cache_mode.CacheMode
+    assert verdict_cache.CacheStats.model_fields["mode"].annotation is mode
+    assert cache_mode.CACHE_MODES == ("read-write", "read-only", "off", "replay-only")
 
 
 def test_the_cache_option_offers_exactly_the_modes_the_store_accepts() -> None:

@@ -277,7 +277,8 @@ def test_review_commands_call_export_from_results_and_import_review(
 
     _stub(monkeypatch, "pytest_llmfunnel.report.results_json", load_results=lambda path: "R")
     _stub(monkeypatch, "pytest_llmfunnel.review.label_files",
-          export_from_results=export_from_results, import_review=import_review)
+          export_from_results=export_from_results)
+    _stub(monkeypatch, "pytest_llmfunnel.report.review_import", import_review=import_review)
     argv = ["review", "export", "r.json", "-o", "s.csv", "--budget", "20", "--seed", "3"]
     assert cli.main(argv) == 0
     assert seen["export"] == (

@@ -282,4 +282,4 @@ def test_cases_given_the_same_fields_share_one_set_of_their_names(tmp_path: Path
     assert changed.model_fields_set == {"id", "input", "expected"}
     assert other.model_fields_set == {"id", "input"}  # the shared set is untouched
     with pytest.raises(ValidationError):
-        first.id = "other"  # type: ignore[misc]
+        first.id = "other"

@@ -36,9 +36,9 @@ from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
 from pytest_llmfunnel.review.agreement import Interval
 from pytest_llmfunnel.review.calibrated_rate import Estimate, RateInterval
 from pytest_llmfunnel.review.calibration import CriterionCalibration as Calibration
+from pytest_llmfunnel.variants.pairs import PairwiseResult
 from pytest_llmfunnel.variants.ranking import (
     MetricInfo,
-    PairwiseResult,
     VariantRanking,
     VariantResult,
 )

@@ -50,25 +50,12 @@ LAZY_COMMENT = re.compile(r"start-?up|lazy|lazily", re.IGNORECASE)
 # Known exceptions, each to be fixed where it lives and then removed here (the
 # tests fail on an entry that no longer applies, so the lists only shrink).
 # Cycles, as the modules in each (the fix: move what both need a level down).
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset({
-    # results_json renders its schema page with results_schema_doc, which reads its models.
-    frozenset({"pytest_llmfunnel.report.results_json",
-               "pytest_llmfunnel.report.results_schema_doc"}),
-})
+KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()
 # Imports against the layer order: (importing module, imported module).
-KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset({
-    # review must not render: the label summary's lines belong in report/ or cli.
-    ("pytest_llmfunnel.review.label_files", "pytest_llmfunnel.report.calibration"),
-})
+KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset()
 # Function-level imports that do not say why they are lazy: each is either a
 # start-up choice to comment as such, or an import to move to the module's top.
-KNOWN_UNEXPLAINED: frozenset[tuple[str, str]] = frozenset({
-    ("pytest_llmfunnel.report.results_json", "pytest_llmfunnel.report.results_schema_doc"),
-    ("pytest_llmfunnel.review.label_files", "pytest_llmfunnel.dataset.load"),
-    ("pytest_llmfunnel.review.label_files", "pytest_llmfunnel.report.calibration"),
-    ("pytest_llmfunnel.review.label_files", "pytest_llmfunnel.review.calibrated_rate"),
-    ("pytest_llmfunnel.review.label_files", "pytest_llmfunnel.review.calibration"),
-})
+KNOWN_UNEXPLAINED: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ def judged(score: float, *, pair: tuple[str, str] | None = None) -> StageResult:
     if pair is not None:
         return StageResult("versus", "judge", "measured", False, score, "A wins", verdict,
                            pair=pair)
-    status = "passed" if score >= 4 else "failed"
-    return StageResult("faithfulness", "judge", status, False, score, "grounded", verdict)
+    return StageResult("faithfulness", "judge", "passed" if score >= 4 else "failed", False, score,
+                       "grounded", verdict)
 
 
 def sample_record(case: str = "refund-window", *, variant: str = "default") -> CaseRecord:
@@ -104,7 +104,8 @@ def test_round_trip_through_the_json_results_file(tmp_path: Path) -> None:
 
 
 def wire() -> dict[str, Any]:
-    return json.loads(json.dumps(sample_record().to_json()))
+    loaded: dict[str, Any] = json.loads(json.dumps(sample_record().to_json()))
+    return loaded
 
 
 @pytest.mark.parametrize(

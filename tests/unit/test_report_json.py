@@ -28,10 +28,10 @@ from pytest_llmfunnel.report.results_json import (
     SettingsSummary,
     build_document,
     load_results,
-    schema_markdown,
     to_json,
     write_results,
 )
+from pytest_llmfunnel.report.results_schema_doc import schema_markdown
 from tests.support.paths import GOLDEN, REPO
 from tests.support.sample_flip import SampleFlip
 
@@ -98,9 +98,9 @@ def sample_records() -> list[CaseRecord]:
         out.append(build_record(result, QA, path="tests/qa.jsonl"))
     # The baseline's output, re-evaluated with today's stages.
     for i, record in enumerate(out[:5]):
-        stages = tuple(replace(s, status="passed", score=4.0) if s.stage == "faithfulness"
-                       else s for s in record.stages)
-        out[i] = replace(record, baseline=replace(record, stages=stages))
+        rejudged = tuple(replace(s, status="passed", score=4.0) if s.stage == "faithfulness"
+                         else s for s in record.stages)
+        out[i] = replace(record, baseline=replace(record, stages=rejudged))
     return out
 
 

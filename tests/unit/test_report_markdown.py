@@ -76,7 +76,7 @@ def hostile_report() -> str:
                     "completion_tokens": 1}],
     })
     flips = [
-        Flip(record.dataset, HOSTILE, HOSTILE, HOSTILE, HOSTILE, HOSTILE, False,  # type: ignore[arg-type]
+        Flip(record.dataset, HOSTILE, HOSTILE, HOSTILE, HOSTILE, HOSTILE, False,
              HOSTILE + "\n" + HOSTILE_LINES, HOSTILE_LINES + HOSTILE),
         Flip("d", "c", "default", "m", "m", True, False, HOSTILE_LINES, HOSTILE_LINES * 3),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from pytest_llmfunnel.review.label_files import (
     unguard_cell,
 )
 from pytest_llmfunnel.review.slice import (
+    ReviewSlice,
     match_labels,
     output_hash,
     rubric_stages,
@@ -228,7 +230,7 @@ def test_formula_guard_is_reversible(text: str) -> None:
     assert guarded[:1] not in ("=", "+", "-", "@", "\t", "\r")
 
 
-def review_of(records: list[dict[str, Any]]) -> Any:
+def review_of(records: list[CaseRecord]) -> ReviewSlice:
     return select_review_slice(records, budget=len(records), seed=0, audit_share=1.0)
 
 
@@ -278,7 +280,7 @@ def fill_csv(path: Path, rows: list[dict[str, str]], delimiter: str = ",") -> No
             writer.writerow({**base, **{k: v for k, v in extra.items() if k != "case"}})
 
 
-def two_records() -> list[dict[str, Any]]:
+def two_records() -> list[CaseRecord]:
     return [record("=cmd", judge(score=5)), record("b", judge(score=2), variant="control")]
 
 
@@ -396,7 +398,8 @@ class _Row:
 def test_command_line_export_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from pytest_llmfunnel.review.label_files import export_from_results, import_review
+    from pytest_llmfunnel.report.review_import import import_review
+    from pytest_llmfunnel.review.label_files import export_from_results
 
     monkeypatch.chdir(tmp_path)
     rows = [{"id": f"c{i}", "input": f"question {i}", "output": f"answer to c{i}"}
@@ -431,13 +434,13 @@ def test_command_line_export_and_import(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def compared(case: str, variant: str, pair: tuple[str, str], score: float,
-             samples: list[float]) -> dict[str, Any]:
+             samples: list[float]) -> CaseRecord:
     """A record holding a comparison (or its mirror, on the other variant's record)."""
     stage = {**pairwise(samples), "score": score, "pair": list(pair)}
     return record(case, stage, variant=variant, output=f"{variant} answer to {case}")
 
 
-def ab_records(n: int, disagree: set[int] = frozenset()) -> list[dict[str, Any]]:
+def ab_records(n: int, disagree: Collection[int] = frozenset()) -> list[CaseRecord]:
     rows = []
     for i in range(n):
         views = [1.0, -1.0] if i in disagree else [1.0, 1.0]
