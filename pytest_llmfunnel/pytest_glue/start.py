@@ -31,6 +31,9 @@ MARKER_HELP = (
 # Configured and not yet shut down, innermost last: pytester runs sessions
 # nested in another's test, and the innermost one is running tests.
 SESSIONS: list[FunnelSession] = []
+# Every pytest run configured in this process and not yet shut down, with the
+# funnel on or off (a run with it off may have no session): how deep a run is nested.
+CONFIGS: list[pytest.Config] = []
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -63,6 +66,8 @@ def read_settings(config: pytest.Config) -> Settings:
     Every run does this, on or off; it needs neither the funnel nor pydantic.
     """
     config.addinivalue_line("markers", MARKER_HELP)
+    CONFIGS.append(config)
+    config.add_cleanup(lambda: CONFIGS.remove(config))
     _check_rootdir(config)
     enabled = bool(config.getoption("llm_funnel")) or _env_enabled()
     cli = {o.dest: config.getoption(o.dest) for o in OPTIONS}
@@ -100,7 +105,8 @@ def start_session(config: pytest.Config, settings: Settings) -> FunnelSession:
 
     def shut_down() -> None:
         SESSIONS.remove(fs)
-        fs.thaw(nested=bool(SESSIONS))
+        # Runs before this run's own CONFIGS entry is removed (clean-ups run last first).
+        fs.thaw(nested=len(CONFIGS) > 1)
 
     # Registered before pytest's own clean-ups, so it runs after them (after
     # the session's last gc.collect()): see heap.thaw. (A session made on

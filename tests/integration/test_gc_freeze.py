@@ -73,3 +73,42 @@ def test_only_the_pytest_command_counts_as_ending_with_the_run(
     result = pytester.run(sys.executable, *prefix, *extra)
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines([f"COMMAND {expected}"])
+
+
+def test_the_pytest_command_ends_with_what_the_run_made_frozen_too(
+    pytester: pytest.Pytester,
+) -> None:
+    # The interpreter's last collection would walk whatever the run made after
+    # the loop started (the SDK's modules, the verdicts): at the end of the
+    # pytest command it is frozen as well, so that walk is skipped.
+    write_jsonl(pytester.path / "cases.jsonl", cases(2))
+    pytester.makeconftest(
+        """
+        import atexit, gc
+
+        MADE_DURING_THE_RUN = []
+
+        def report():
+            held = MADE_DURING_THE_RUN[0]
+            tracked = any(o is held for o in gc.get_objects())
+            print("MADE DURING THE RUN STILL TRACKED", tracked, "FROZEN", gc.get_freeze_count() > 0)
+
+        atexit.register(report)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_llmfunnel import Funnel, checks
+        import conftest
+
+        @pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(checks.not_empty()))
+        def test_eval(case):
+            held = {"case": case.id}
+            held["self"] = held  # a cycle: only the collector could free it
+            conftest.MADE_DURING_THE_RUN.append(held)
+        """
+    )
+    result = pytester.runpytest_subprocess("--llm-funnel", "-p", "no:cacheprovider", "-s")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*MADE DURING THE RUN STILL TRACKED False FROZEN True*"])

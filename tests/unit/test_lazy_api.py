@@ -36,7 +36,8 @@ def test_the_documented_import_gives_the_real_objects() -> None:
     from pytest_llmfunnel import Funnel, checks, judges, scorers
     from pytest_llmfunnel.funnel import runner
     from pytest_llmfunnel.funnel.stages import checks as checks_module
-    from pytest_llmfunnel.funnel.stages import judge, scorers as scorers_module
+    from pytest_llmfunnel.funnel.stages import judge
+    from pytest_llmfunnel.funnel.stages import scorers as scorers_module
 
     assert (Funnel, checks, judges, scorers) == (
         runner.Funnel, checks_module, judge, scorers_module
