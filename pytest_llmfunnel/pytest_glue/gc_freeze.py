@@ -33,14 +33,15 @@ def freeze() -> None:
     gc.freeze()
 
 
-def thaw(*, nested: bool) -> None:
+def thaw(*, nested: bool, worker: bool = False) -> None:
     """At a session's shutdown: undo :func:`freeze`, or freeze the rest if the process ends.
 
     It ends with the session when the session is not ``nested`` in another
-    (``pytester``) and pytest is the process's program; a script's session
-    gives its objects back to the collector too.
+    (``pytester``) and pytest is the process's program, or the process is an
+    xdist ``worker`` (whose controller waits for it to exit); a script's
+    session gives its objects back to the collector too.
     """
-    if nested or not process_is_pytest_command():
+    if nested or not (worker or process_is_pytest_command()):
         gc.unfreeze()
     else:
         gc.freeze()
