@@ -40,8 +40,8 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
     """The offline reference judge, or an OpenAI-compatible client.
 
-    ``--llm-funnel-concurrency`` and ``--llm-funnel-min-concurrency`` are
-    totals: under xdist each worker gets its share.
+    ``--llm-funnel-concurrency``, ``--llm-funnel-min-concurrency`` and
+    ``--llm-funnel-max-concurrency`` are totals: under xdist each worker gets its share.
     """
     if settings.use_offline_judge:
         # Start-up choice: the offline judge's rules load only when it judges.
@@ -56,6 +56,7 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
         max_retries=settings.max_retries,
         concurrency=max(1, settings.concurrency // max(1, worker_count)),
         min_concurrency=max(1, settings.min_concurrency // max(1, worker_count)),
+        max_concurrency=max(1, settings.max_concurrency // max(1, worker_count)),
     )
 
 

@@ -70,6 +70,11 @@ class BackendLifetime:
         return max(1, self.settings.concurrency // max(1, self.worker_count))
 
     @property
+    def peak_concurrency(self) -> int:
+        """The most this process's judge limit may grow to (see AdaptiveLimiter's probing)."""
+        return max(self.concurrency, self.settings.max_concurrency // max(1, self.worker_count))
+
+    @property
     def backend(self) -> JudgeBackend:
         """The judge, wrapped for a dry run or a budget (each worker gets its share)."""
         if self._backend is None:
