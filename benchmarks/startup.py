@@ -13,13 +13,24 @@ run alternately, so both sides share the machine's noise:
   itself can take no less than one latency; everything above it is start-up,
   preparation and shutdown.
 
+- ``xdist_cold_ratio`` and ``xdist_warm_ratio`` (with ``--xdist N``, default
+  2; 0 skips them): the same cold run with ``-n N`` against it without xdist
+  (target ≤ 1.3), and a warm run (every verdict in the cache) with ``-n N``
+  against the warm run without xdist (target ≤ 1.5).
+
+- ``adaptive_ratio`` (with ``--adaptive``, on by default; ``--no-adaptive``
+  skips it): the same cold run with the default concurrency (16, growing
+  while the judge keeps up) against it at ``--llm-funnel-concurrency=64``
+  (target ≤ 1.3).
+
 The plain start-up of the eval project is ``pytest -p no:llmfunnel`` over the
 project's one ordinary test (``-k plain``), so both sides import the same
 project files.
 
-Run: ``python benchmarks/startup.py [--runs 7] [--cases 200] [--latency 0.3]``.
-The last line is ``startup plain_ratio=R cold_ratio=C``; the exit status is 1
-when a ratio is over its target and ``--check`` is given.
+Run: ``python benchmarks/startup.py [--runs 7] [--cases 200] [--latency 0.3] [--xdist 2]``.
+The last line is ``startup plain_ratio=R cold_ratio=C xdist_cold_ratio=X
+xdist_warm_ratio=W adaptive_ratio=A``; the exit status is 1 when a ratio is over its target and
+``--check`` is given.
 """
 
 from __future__ import annotations
@@ -116,11 +127,67 @@ def measure_cold(
     return statistics.median(cold), statistics.median(plain), requests
 
 
+def measure_xdist(
+    folder: Path, runs: int, cases: int, latency: float, workers: int, env: dict[str, str]
+) -> tuple[float, float, float, float]:
+    """Median wall times: cold with and without ``-n workers``, then warm with and without."""
+    write_project(folder, cases, EVAL_TEST, "test_eval.py")
+    server, base_url = start_server(latency)
+    judge = (
+        "--llm-funnel", "--llm-funnel-judge=openai", f"--llm-funnel-base-url={base_url}",
+        f"--llm-funnel-concurrency={cases}", "-k", "eval",
+    )
+    cold = (*judge, "--llm-funnel-cache=off")
+    warm = (*judge, "--llm-funnel-cache-dir=warm-cache")
+    times: dict[str, list[float]] = {"cold_x": [], "cold": [], "warm_x": [], "warm": []}
+    try:
+        timed(pytest_command(*warm, "-p", "no:xdist"), folder, env)  # fills the cache
+        for _ in range(runs):
+            times["cold_x"].append(timed(pytest_command(*cold, "-n", str(workers)), folder, env))
+            times["cold"].append(timed(pytest_command(*cold, "-p", "no:xdist"), folder, env))
+            times["warm_x"].append(timed(pytest_command(*warm, "-n", str(workers)), folder, env))
+            times["warm"].append(timed(pytest_command(*warm, "-p", "no:xdist"), folder, env))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    cold_x, cold_1, warm_x, warm_1 = (statistics.median(times[k]) for k in times)
+    return cold_x, cold_1, warm_x, warm_1
+
+
+def measure_adaptive(
+    folder: Path, runs: int, cases: int, latency: float, env: dict[str, str]
+) -> tuple[float, float, int]:
+    """Median wall times of a cold run at the default concurrency and at 64; peak in flight."""
+    write_project(folder, cases, EVAL_TEST, "test_eval.py")
+    server, base_url = start_server(latency)
+    judge = (
+        "-p", "no:xdist", "--llm-funnel", "--llm-funnel-judge=openai",
+        f"--llm-funnel-base-url={base_url}", "--llm-funnel-cache=off", "-k", "eval",
+    )
+    default: list[float] = []
+    fixed: list[float] = []
+    peak = 0
+    try:
+        for _ in range(runs):
+            server_call(base_url, "/reset", "POST")
+            default.append(timed(pytest_command(*judge), folder, env))
+            peak = int(str(server_call(base_url, "/stats")["max_inflight"]))
+            fixed.append(timed(pytest_command(*judge, "--llm-funnel-concurrency=64"), folder, env))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return statistics.median(default), statistics.median(fixed), peak
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.3)
+    parser.add_argument("--xdist", type=int, default=2, metavar="N",
+                        help="workers for the xdist ratios (0: skip them)")
+    parser.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=True,
+                        help="the default concurrency against 64 (adaptive_ratio)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
     env = {**os.environ, "OPENAI_API_KEY": "benchmark-key", "PYTHONDONTWRITEBYTECODE": ""}
@@ -134,6 +201,16 @@ def main() -> int:
         on, off = measure_plain(plain_dir, args.runs, env)
         print(f"plain run, one test: installed {on:.3f} s, -p no:llmfunnel {off:.3f} s")
         cold, plain, requests = measure_cold(eval_dir, args.runs, args.cases, args.latency, env)
+        xdist = None
+        if args.xdist:
+            xdist_dir = Path(tmp) / "xdist"
+            xdist_dir.mkdir()
+            xdist = measure_xdist(xdist_dir, args.runs, args.cases, args.latency, args.xdist, env)
+        adaptive = None
+        if args.adaptive:
+            adaptive_dir = Path(tmp) / "adaptive"
+            adaptive_dir.mkdir()
+            adaptive = measure_adaptive(adaptive_dir, args.runs, args.cases, args.latency, env)
     bound = plain + args.latency
     print(
         f"cold --llm-funnel run: {args.cases} cases, concurrency {args.cases}, judge latency "
@@ -142,11 +219,30 @@ def main() -> int:
     )
     plain_ratio = on / off
     cold_ratio = cold / bound
-    print(f"targets: plain_ratio <= 1.05, cold_ratio <= 1.5 (medians of {args.runs} runs each)")
-    print(f"startup plain_ratio={plain_ratio:.2f} cold_ratio={cold_ratio:.2f}")
-    if args.check and (plain_ratio > 1.05 or cold_ratio > 1.5):
-        return 1
-    return 0
+    line = f"startup plain_ratio={plain_ratio:.2f} cold_ratio={cold_ratio:.2f}"
+    missed = plain_ratio > 1.05 or cold_ratio > 1.5
+    if xdist is not None:
+        cold_x, cold_1, warm_x, warm_1 = xdist
+        print(
+            f"-n {args.xdist}: cold {cold_x:.3f} s against {cold_1:.3f} s without xdist; "
+            f"warm {warm_x:.3f} s against {warm_1:.3f} s"
+        )
+        line += f" xdist_cold_ratio={cold_x / cold_1:.2f} xdist_warm_ratio={warm_x / warm_1:.2f}"
+        missed = missed or cold_x / cold_1 > 1.3 or warm_x / warm_1 > 1.5
+    if adaptive is not None:
+        default, fixed, peak = adaptive
+        print(
+            f"default concurrency: {default:.3f} s (peak {peak} in flight) against "
+            f"{fixed:.3f} s at concurrency 64"
+        )
+        line += f" adaptive_ratio={default / fixed:.2f}"
+        missed = missed or default / fixed > 1.3
+    print(
+        "targets: plain_ratio <= 1.05, cold_ratio <= 1.5, xdist_cold_ratio <= 1.3, "
+        f"xdist_warm_ratio <= 1.5, adaptive_ratio <= 1.3 (medians of {args.runs} runs each)"
+    )
+    print(line)
+    return 1 if args.check and missed else 0
 
 
 if __name__ == "__main__":

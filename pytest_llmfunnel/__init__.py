@@ -8,14 +8,22 @@ Declare the stages of a dataset once::
 
     @pytest.mark.llm_dataset("support.jsonl", funnel=SUPPORT)
     def test_support(case, llm_result): ...
+
+The names are loaded on first use (PEP 562): pytest imports this package for
+its entry point in every run, and a run without ``--llm-funnel`` must not pay
+for the funnel, its models or pydantic.
 """
 
 from __future__ import annotations
 
-from pytest_llmfunnel.funnel.runner import Funnel
-from pytest_llmfunnel.funnel.stages import checks, scorers
-from pytest_llmfunnel.funnel.stages import judge as judges
-from pytest_llmfunnel.models import Case, CaseResult, ChatMessage, StageResult, Usage, Verdict
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.funnel.runner import Funnel
+    from pytest_llmfunnel.funnel.stages import checks, scorers
+    from pytest_llmfunnel.funnel.stages import judge as judges
+    from pytest_llmfunnel.models import Case, CaseResult, ChatMessage, StageResult, Usage, Verdict
 
 __all__ = [
     "Case",
@@ -30,3 +38,34 @@ __all__ = [
     "scorers",
 ]
 __version__ = "0.1.0.dev0"
+
+# Public name -> (module, attribute in it; None: the module itself).
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Case": ("pytest_llmfunnel.models", "Case"),
+    "CaseResult": ("pytest_llmfunnel.models", "CaseResult"),
+    "ChatMessage": ("pytest_llmfunnel.models", "ChatMessage"),
+    "StageResult": ("pytest_llmfunnel.models", "StageResult"),
+    "Usage": ("pytest_llmfunnel.models", "Usage"),
+    "Verdict": ("pytest_llmfunnel.models", "Verdict"),
+    "Funnel": ("pytest_llmfunnel.funnel.runner", "Funnel"),
+    "checks": ("pytest_llmfunnel.funnel.stages.checks", None),
+    "scorers": ("pytest_llmfunnel.funnel.stages.scorers", None),
+    "judges": ("pytest_llmfunnel.funnel.stages.judge", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use, then keep it as a plain module attribute."""
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    # Start-up choice: the public API loads when a test file first asks for it.
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

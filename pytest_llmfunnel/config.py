@@ -81,6 +81,10 @@ OPTIONS: tuple[Option, ...] = (
            "endpoint refuses it).", "auto", "choice", RESPONSE_FORMAT_CHOICES),
     Option("concurrency", "Judge requests in flight at once, in total (default 16, or 2 "
            "for a loopback or private-network endpoint).", None, "int", metavar="N"),
+    Option("max_concurrency", "The most judge requests in flight, in total, that the "
+           "concurrency grows to while the endpoint answers without 429/503 and latency "
+           "stays flat (default: 64 when the concurrency is left at its default, else the "
+           "concurrency: a concurrency you set is kept).", None, "int", metavar="N"),
     Option("min_concurrency", "The floor that 429s cannot push the judge concurrency "
            "below, in total (capped at the concurrency).", 4, "int", metavar="N"),
     Option("timeout", "Seconds before one judge request times out (default 60, or 600 "
@@ -148,6 +152,8 @@ OPTIONS: tuple[Option, ...] = (
            metavar="CASE_ID"),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+# What the default concurrency (16) may grow to: see docs/judges.md, "Limits".
+GROWN_CONCURRENCY = 64
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -200,6 +206,7 @@ class Settings:
     response_format: ResponseFormatChoice = "auto"
     concurrency: int = CLOUD_CONCURRENCY
     min_concurrency: int = 4
+    max_concurrency: int = CLOUD_CONCURRENCY  # resolve_settings: 64 when left at its default
     timeout: float = CLOUD_TIMEOUT
     max_retries: int = 6
     case_timeout: float = 120.0
@@ -260,6 +267,7 @@ def resolve_settings(
     """
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
+    given: set[str] = set()
     for option in OPTIONS:
         value: Any = None
         if cli.get(option.dest) not in (None, False):
@@ -269,6 +277,8 @@ def resolve_settings(
         elif option.ini and ini is not None and ini(option.ini_key) not in (None, "", []):
             value = _parse(option, ini(option.ini_key), "ini")
         values[option.name] = option.default if value is None else value
+        if value is not None:
+            given.add(option.name)
 
     if values["base_url"] is None and env.get("OPENAI_BASE_URL"):
         values["base_url"] = env["OPENAI_BASE_URL"].strip()
@@ -292,6 +302,12 @@ def resolve_settings(
     _check_range(values, "calibration_floor", 0.0, 1.0, "a share between 0 and 1, e.g. 0.7")
     _check_range(values, "concurrency", 1, 4096, "a whole number from 1 to 4096")
     _check_range(values, "min_concurrency", 1, 4096, "a whole number from 1 to 4096")
+    if values["max_concurrency"] is None:
+        # A concurrency the user set is kept; the default one grows while the endpoint keeps up.
+        # A local endpoint (a model on this machine's CPU) is not pushed past its start.
+        grown = "concurrency" not in given and not local
+        values["max_concurrency"] = GROWN_CONCURRENCY if grown else values["concurrency"]
+    _check_range(values, "max_concurrency", 1, 4096, "a whole number from 1 to 4096")
     _check_range(values, "max_retries", 0, 100, "a whole number from 0 to 100")
     _check_range(values, "max_error_share", 0.0, 1.0, "a share between 0 and 1, e.g. 0.02")
     for name in ("timeout", "case_timeout"):

@@ -1,8 +1,10 @@
 """pytest's entry point: hooks only, each handing off to the session and its parts.
 
-Installed but off costs little: the glue (and through it the funnel, the gate,
-the endpoint and the reports) is imported inside the hooks that need it, once
-pytest configures the plugin; each such import is a start-up choice.
+Installed but off costs nothing: the glue is imported inside the hooks that
+need it, each such import a start-up choice. A run without ``--llm-funnel``
+reads its flags and settings (standard library only) and makes the session
+object (and through it the funnel, the endpoint, the stores and pydantic) only
+when collection meets an eval test or a test asks for ``llm_judge``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,27 @@ if TYPE_CHECKING:
     from pytest_llmfunnel.pytest_glue.session import FunnelSession
 
 SESSION_KEY: pytest.StashKey[FunnelSession] = pytest.StashKey()
+SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()
+
+
+def _session(config: pytest.Config) -> FunnelSession | None:
+    """The session object, if this run has one yet (with --llm-funnel it always has)."""
+    return config.stash.get(SESSION_KEY, None)
+
+
+def _session_for(config: pytest.Config) -> FunnelSession:
+    """The session object, made now if the funnel is off and nothing needed it yet."""
+    fs = config.stash.get(SESSION_KEY, None)
+    if fs is None:
+        # Start-up choice: as in pytest_configure.
+        from pytest_llmfunnel.pytest_glue.start import start_session
+
+        fs = config.stash[SESSION_KEY] = start_session(config, config.stash[SETTINGS_KEY])
+    return fs
+
+
+def _xdist_in_play(config: pytest.Config) -> bool:
+    return config.getoption("dist", "no") != "no" or hasattr(config, "workerinput")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -37,11 +60,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker, validate settings, and set up the session object."""
-    # Start-up choice: the session's parts load when pytest configures the plugin.
-    from pytest_llmfunnel.pytest_glue.start import start_session
+    """Register the marker, validate settings; with --llm-funnel, set up the session object."""
+    # Start-up choice: the settings (standard library only) load when pytest
+    # configures the plugin; the session's parts only when the funnel is on.
+    from pytest_llmfunnel.pytest_glue.start import read_settings
 
-    config.stash[SESSION_KEY] = start_session(config)
+    settings = config.stash[SETTINGS_KEY] = read_settings(config)
+    if settings.enabled:
+        _session_for(config)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -64,7 +90,7 @@ def pytest_llmfunnel_make_backend(config: pytest.Config, settings: Settings) -> 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     """What judges and caches verdicts, and which ini file the settings came from."""
-    fs = config.stash.get(SESSION_KEY, None)
+    fs = _session(config)
     if fs is None or not fs.settings.enabled:
         return None
     # Start-up choice: as in pytest_configure.
@@ -75,13 +101,15 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize llm_dataset tests with one test id per case (and variant)."""
-    # Start-up choice: as in pytest_configure.
-    from pytest_llmfunnel.pytest_glue.collect import parametrize
+    # Start-up choice: as in pytest_configure (which loaded it already).
     from pytest_llmfunnel.pytest_glue.start import MARKER
 
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is not None:
-        parametrize(metafunc, marker, metafunc.config.stash[SESSION_KEY])
+        # Start-up choice: the dataset and the session load with the first eval test.
+        from pytest_llmfunnel.pytest_glue.collect import parametrize
+
+        parametrize(metafunc, marker, _session_for(metafunc.config))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -89,15 +117,20 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Attach each eval item's case, make tags selectable with -k, skip when disabled."""
+    fs = _session(config)
+    if fs is None:  # the funnel is off and no eval test was collected
+        return
     # Start-up choice: as in pytest_configure.
     from pytest_llmfunnel.pytest_glue.collect import annotate_items
 
-    annotate_items(items, config.stash[SESSION_KEY])
+    annotate_items(items, fs)
 
 
 @pytest.hookimpl(specname="pytest_collection_modifyitems", trylast=True)
-def pytest_llm_funnel_keep_node_ids(items: list[pytest.Item]) -> None:
+def pytest_llm_funnel_keep_node_ids(items: list[pytest.Item], config: pytest.Config) -> None:
     """Node ids stay the same under xdist: undo the group suffix older xdist adds here."""
+    if not _xdist_in_play(config):
+        return
     # Start-up choice: as in pytest_configure.
     from pytest_llmfunnel.pytest_glue.xdist_bridge import clean_xdist_ids
 
@@ -107,11 +140,15 @@ def pytest_llm_funnel_keep_node_ids(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, None]:
     """Count the selected eval items; under xdist loadgroup, keep each chunk's items together."""
+    fs = _session(session.config)
+    if fs is None and not _xdist_in_play(session.config):
+        return (yield)
     # Start-up choice: as in pytest_configure.
     from pytest_llmfunnel.pytest_glue.selection import count_selected
     from pytest_llmfunnel.pytest_glue.xdist_bridge import clean_xdist_ids, xdist_group_ids
 
-    count_selected(session.items, session.config.stash[SESSION_KEY])
+    if fs is not None:
+        count_selected(session.items, fs)
     # Only the ids the worker sends to the scheduler carry the group.
     grouped = xdist_group_ids(session.items, session.config)
     try:
@@ -132,10 +169,12 @@ def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     """Start the batch for every selected eval item before the first item runs."""
+    fs = _session(session.config)
+    if fs is None:
+        return (yield)
     # Start-up choice: as in pytest_configure.
     from pytest_llmfunnel.pytest_glue.items import start_run
 
-    fs = session.config.stash[SESSION_KEY]
     start_run(session, fs)
     try:
         return (yield)
@@ -146,10 +185,12 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     """Wait for this item's case result before its fixtures are set up."""
-    # Start-up choice: as in pytest_configure.
-    from pytest_llmfunnel.pytest_glue.items import attach_result
+    fs = _session(item.config)
+    if fs is not None:
+        # Start-up choice: as in pytest_configure.
+        from pytest_llmfunnel.pytest_glue.items import attach_result
 
-    attach_result(item, item.config.stash[SESSION_KEY])
+        attach_result(item, fs)
     return (yield)
 
 
@@ -157,10 +198,12 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """After the test body, fail the item for must=True stages (or every stage with strict)."""
     result = yield
-    # Start-up choice: as in pytest_configure.
-    from pytest_llmfunnel.pytest_glue.items import enforce
+    fs = _session(item.config)
+    if fs is not None:
+        # Start-up choice: as in pytest_configure.
+        from pytest_llmfunnel.pytest_glue.items import enforce
 
-    enforce(item, item.config.stash[SESSION_KEY])
+        enforce(item, fs)
     return result
 
 
@@ -170,10 +213,12 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Put the case's compact record on the call report (it travels through xdist)."""
     report = yield
-    # Start-up choice: as in pytest_configure.
-    from pytest_llmfunnel.pytest_glue.items import finish_report
+    fs = _session(item.config)
+    if fs is not None:
+        # Start-up choice: as in pytest_configure.
+        from pytest_llmfunnel.pytest_glue.items import finish_report
 
-    finish_report(item, call, report, item.config.stash[SESSION_KEY])
+        finish_report(item, call, report, fs)
     return report
 
 
@@ -192,7 +237,7 @@ def pytest_report_teststatus(
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session on too many judge errors; close the batch and the cache."""
-    fs = session.config.stash.get(SESSION_KEY, None)
+    fs = _session(session.config)
     if fs is None:
         return
     if not fs.settings.enabled:
@@ -208,7 +253,7 @@ def pytest_terminal_summary(
     terminalreporter: Any, exitstatus: int, config: pytest.Config
 ) -> None:
     """The funnel tables, after the test results."""
-    fs = config.stash.get(SESSION_KEY, None)
+    fs = _session(config)
     if fs is None or fs.distributed or not fs.settings.enabled:
         return
     # Start-up choice: the terminal renderer loads only at the end.
@@ -225,7 +270,7 @@ def pytest_llm_funnel_short_summary(
     # Outermost wrapper: pytest's own wrapper prints the short summary as it
     # finishes, so these lines come right after its own (-rf lists failures).
     result = yield
-    fs = config.stash.get(SESSION_KEY, None)
+    fs = _session(config)
     if fs is not None and fs.problem_items:
         # Start-up choice: as in pytest_terminal_summary.
         from pytest_llmfunnel.pytest_glue.summary import write_short_summary
@@ -258,4 +303,4 @@ def llm_judge(pytestconfig: pytest.Config) -> Iterator[Callable[..., Any]]:
     # Start-up choice: as in pytest_configure.
     from pytest_llmfunnel.pytest_glue.adhoc import AdHocJudge
 
-    yield AdHocJudge(pytestconfig.stash[SESSION_KEY])
+    yield AdHocJudge(_session_for(pytestconfig))

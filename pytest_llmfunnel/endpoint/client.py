@@ -82,6 +82,8 @@ class OpenAIJudgeBackend:
         max_retries: retries after the first attempt for transient faults.
         concurrency: the most requests in flight at once.
         min_concurrency: the floor 429s cannot push the limit below (default: a quarter).
+        max_concurrency: the most the limit grows to while the endpoint keeps up
+            (default: ``concurrency``, no growth; see :class:`AdaptiveLimiter`).
         backoff_base: first backoff ceiling in seconds (doubles per retry, full jitter).
         backoff_max: largest backoff ceiling.
         max_wait: cap on a server-requested ``Retry-After``.
@@ -110,6 +112,7 @@ class OpenAIJudgeBackend:
         max_retries: int = 6,
         concurrency: int = 16,
         min_concurrency: int | None = None,
+        max_concurrency: int | None = None,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_wait: float = 60.0,
@@ -142,7 +145,8 @@ class OpenAIJudgeBackend:
         self._sleep = sleep
         self._wall_clock = wall_clock or time.time
         self.limiter = AdaptiveLimiter(
-            concurrency, floor=min_concurrency, recover_after=recover_after
+            concurrency, floor=min_concurrency, recover_after=recover_after,
+            ceiling=max_concurrency,
         )
         self.health = EndpointHealth(unreachable_after=unreachable_after, clock=self._clock)
         self._stop = StopSignal()
@@ -290,6 +294,8 @@ class OpenAIJudgeBackend:
             if exc.status_code == 429:
                 self._rate_limited += 1
                 self.limiter.rate_limited(ticket)
+            elif exc.status_code == 503:
+                self.limiter.overloaded()
             return self._classify_status(exc, body), None
         except openai.APITimeoutError:
             return Fault("timeout", True, f"no answer within {self._timeout:g} s"), None
@@ -312,7 +318,7 @@ class OpenAIJudgeBackend:
             )
         if completion is None:
             return Fault("empty_choices", True, "empty choice list in the response"), None
-        self.limiter.succeeded()
+        self.limiter.succeeded(latency=self._clock() - began)
         self.health.succeeded(model)
         self.stall.observe(self._clock() - began)
         return None, completion

@@ -11,6 +11,7 @@ keeps the wrapped backend's ``base_url``, so cache keys never depend on them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 from collections.abc import Callable
@@ -39,8 +40,8 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
     """The offline reference judge, or an OpenAI-compatible client.
 
-    ``--llm-funnel-concurrency`` and ``--llm-funnel-min-concurrency`` are
-    totals: under xdist each worker gets its share.
+    ``--llm-funnel-concurrency``, ``--llm-funnel-min-concurrency`` and
+    ``--llm-funnel-max-concurrency`` are totals: under xdist each worker gets its share.
     """
     if settings.use_offline_judge:
         # Start-up choice: the offline judge's rules load only when it judges.
@@ -56,7 +57,34 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
         response_format=settings.response_format,
         concurrency=max(1, settings.concurrency // max(1, worker_count)),
         min_concurrency=max(1, settings.min_concurrency // max(1, worker_count)),
+        max_concurrency=max(1, settings.max_concurrency // max(1, worker_count)),
     )
+
+
+def preload_client(settings: Settings) -> threading.Thread | None:
+    """Start importing the ``openai`` client in a thread when this run will send requests.
+
+    Importing the SDK takes 0.4 s to 2 s; a cold run needs it before its first
+    request, so it is loaded while pytest collects. Only a run that is known
+    to miss starts it (an OpenAI-compatible judge, nothing dry, and the cache
+    off or not yet made): a warm run never imports the SDK at all. Returns
+    the thread (join it before the process ends), or None.
+    """
+    if settings.use_offline_judge or settings.dry_run or settings.cache == "replay-only":
+        return None
+    cold = settings.cache == "off" or settings.cache_dir is None or not settings.cache_dir.exists()
+    if not cold:
+        return None
+    thread = threading.Thread(target=_import_client, name="llmfunnel-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_client() -> None:
+    # A failure here is raised again, with its message, by the import on the first request.
+    with contextlib.suppress(Exception):
+        # Start-up choice: the SDK loads beside collection, off the critical path.
+        import pytest_llmfunnel.endpoint.client  # noqa: F401
 
 
 class LazyOpenAIBackend:

@@ -32,9 +32,18 @@ class LimiterClosed(Exception):
 class AdaptiveLimiter:
     """A concurrency limit that halves on rate limiting, down to a floor, and recovers additively.
 
-    It starts at ``limit`` and never exceeds it. A 429 halves the current limit,
-    never below ``floor``, and only once per "generation": requests that
-    started before the last decrease do not halve it again, otherwise a burst
+    It starts at ``limit``. With a ``ceiling`` above it, it first *probes*:
+    every answer that comes back while requests wait for a slot, and no slower
+    than ``flat`` times the fastest answer so far, raises the limit by one, up
+    to the ceiling (so it can double in one round trip while the endpoint keeps
+    up). A slow answer holds it where it is; the first 429 or 503
+    (:meth:`overloaded`) ends the probing for good, and the level it reached
+    becomes the limit recovery climbs back to. Without a ceiling it never
+    exceeds ``limit``.
+
+    A 429 halves the current limit, never below ``floor``, and only once per
+    "generation": requests that started before the last decrease do not halve
+    it again, otherwise a burst
     of 16 simultaneous 429s would collapse the limit from 16 to 1 for one event.
     After every ``recover_after`` successes below the limit it grows by one.
 
@@ -43,17 +52,29 @@ class AdaptiveLimiter:
     reason a request the caller marks as stalled (:meth:`stall`: in flight far
     longer than answers take) stops counting against the limit, so a hung
     request holds only its own connection, not a slot others wait for. Stalled
-    requests still count against a hard cap of twice ``limit`` in flight, so
+    requests still count against a hard cap of twice ``limit`` (or of the
+    current limit, when probing raised it higher) in flight, so
     an endpoint that hangs every request is not flooded.
 
     Args:
-        limit: the configured maximum number of requests in flight.
+        limit: the configured number of requests in flight (the start, when probing).
         floor: the lowest the limit goes on 429s (default: a quarter of
             ``limit``, at least 1; capped at ``limit``).
         recover_after: successes needed for each +1 step back towards ``limit``.
+        ceiling: the most probing may raise the limit to (default: ``limit``, no probing).
+        flat: how many times the fastest answer an answer may take and still
+            count as "latency stays flat" while probing.
     """
 
-    def __init__(self, limit: int, *, floor: int | None = None, recover_after: int = 8) -> None:
+    def __init__(
+        self,
+        limit: int,
+        *,
+        floor: int | None = None,
+        recover_after: int = 8,
+        ceiling: int | None = None,
+        flat: float = 2.0,
+    ) -> None:
         if limit < 1:
             raise ValueError(f"concurrency limit must be at least 1, got {limit}")
         if recover_after < 1:
@@ -71,10 +92,25 @@ class AdaptiveLimiter:
         self._max_in_flight = 0
         self._waiters: list[asyncio.Future[None]] = []
         self._stopped = StopSignal()
+        self._ceiling = max(limit, limit if ceiling is None else ceiling)
+        self._probing = self._ceiling > limit
+        self._top = limit  # what recovery climbs back to after a 429
+        self._flat = flat
+        self._fastest: float | None = None
 
     @property
     def limit(self) -> int:
         return self._limit
+
+    @property
+    def ceiling(self) -> int:
+        """The most probing may raise the limit to."""
+        return self._ceiling
+
+    @property
+    def probing(self) -> bool:
+        """True until the first rate limit: answers may still raise the limit past ``limit``."""
+        return self._probing
 
     @property
     def floor(self) -> int:
@@ -105,9 +141,12 @@ class AdaptiveLimiter:
         for fut in list(self._waiters):
             _resolve_threadsafe(fut)
 
+    def _hard_cap(self) -> int:
+        return 2 * max(self._limit, self._current)
+
     def _full(self) -> bool:
         active = self._in_flight - self._stalled
-        return active >= self._current or self._in_flight >= 2 * self._limit
+        return active >= self._current or self._in_flight >= self._hard_cap()
 
     async def acquire(self, check: Callable[[], None] | None = None) -> int:
         """Wait for a free slot; returns a ticket to pass to :meth:`rate_limited`.
@@ -154,9 +193,22 @@ class AdaptiveLimiter:
             if not fut.done():
                 fut.set_result(None)
 
-    def succeeded(self) -> None:
-        """Record a success; every ``recover_after`` of them raise the limit by one."""
-        if self._current >= self._limit:
+    def succeeded(self, latency: float | None = None) -> None:
+        """Record a success that took ``latency`` seconds (None: not measured).
+
+        While probing, a success with requests waiting and a flat latency
+        raises the limit by one (up to the ceiling); otherwise every
+        ``recover_after`` successes below the limit to recover to raise it by one.
+        """
+        if latency is not None:
+            self._fastest = latency if self._fastest is None else min(self._fastest, latency)
+        if self._probing:
+            flat = latency is None or self._fastest is None or latency <= self._flat * self._fastest
+            if flat and self._waiters and self._current < self._ceiling:
+                self._current += 1
+                self._wake()
+            return
+        if self._current >= self._top:
             self._successes = 0
             return
         self._successes += 1
@@ -171,13 +223,23 @@ class AdaptiveLimiter:
             return  # started before the last decrease: already accounted for
         self._generation += 1
         self._successes = 0
+        if self._probing:
+            # The endpoint's limit lies at or below this level: recover to it, probe no further.
+            self._probing = False
+            self._top = max(self._limit, self._current)
         self._current = max(self._floor, self._current // 2)
+
+    def overloaded(self) -> None:
+        """Record a 503: the endpoint is at its capacity, so the limit grows no further."""
+        if self._probing:
+            self._probing = False
+            self._top = max(self._limit, self._current)
 
     def _wake(self) -> None:
         # Waking too many is harmless (each re-checks the limit); too few stalls.
         free = min(
             self._current - (self._in_flight - self._stalled),
-            2 * self._limit - self._in_flight,
+            self._hard_cap() - self._in_flight,
         )
         for fut in self._waiters:
             if free <= 0:

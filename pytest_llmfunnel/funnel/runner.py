@@ -188,7 +188,19 @@ class FunnelRunner:
                     if on_result is not None:
                         on_result(index, result)
 
-        await asyncio.gather(*(worker() for _ in range(workers)))
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for _ in range(workers):
+                tasks.append(asyncio.ensure_future(worker()))
+                # One turn of the loop per worker started: the request the last one
+                # prepared goes out before the next renders, instead of all of them
+                # being prepared before the first is sent.
+                await asyncio.sleep(0)
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
         final = []
         for index, (r, u) in enumerate(zip(results, units, strict=True)):
             if r is None:

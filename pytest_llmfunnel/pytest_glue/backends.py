@@ -21,6 +21,7 @@ from pytest_llmfunnel.endpoint.factory import (
     endpoint_report,
     make_output_store,
     make_store,
+    preload_client,
 )
 from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend
 from pytest_llmfunnel.funnel.loop_thread import LoopThread
@@ -50,6 +51,13 @@ class BackendLifetime:
         self._store: AnswerStore | None = None
         self._outputs: OutputRecorder | None = None
         self._outputs_made = False
+        # The xdist controller sends nothing: its workers do.
+        controller = not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
+        self._preload = (
+            preload_client(settings)
+            if settings.enabled and not config.option.collectonly and not controller
+            else None
+        )
 
     @property
     def loop(self) -> LoopThread:
@@ -61,6 +69,11 @@ class BackendLifetime:
     def concurrency(self) -> int:
         """This process's share of ``--llm-funnel-concurrency``."""
         return max(1, self.settings.concurrency // max(1, self.worker_count))
+
+    @property
+    def peak_concurrency(self) -> int:
+        """The most this process's judge limit may grow to (see AdaptiveLimiter's probing)."""
+        return max(self.concurrency, self.settings.max_concurrency // max(1, self.worker_count))
 
     @property
     def backend(self) -> JudgeBackend:
@@ -120,6 +133,10 @@ class BackendLifetime:
     def close(self) -> None:
         """Stop, close the HTTP pool on its own loop, then the loop and the stores."""
         self.stop()
+        if self._preload is not None:
+            # An import cut short by the interpreter's exit can hang or crash it.
+            self._preload.join()
+            self._preload = None
         aclose = getattr(self._backend, "aclose", None)
         if self._loop is not None:
             if callable(aclose):

@@ -14,7 +14,9 @@ them back to the collector when pytest shuts down, so that a process which
 goes on after ``pytest.main()`` (a script, a run nested in another by
 ``pytester``) can free them, except when the session is the outermost one of
 the ``pytest`` command itself, which ends right after: there, walking them
-once more would only delay the exit.
+once more would only delay the exit, so what the run made since (the
+``openai`` SDK's thousand modules, the verdicts) is frozen as well, and the
+interpreter's last collection walks none of it.
 """
 
 from __future__ import annotations
@@ -31,15 +33,18 @@ def freeze() -> None:
     gc.freeze()
 
 
-def thaw(*, nested: bool) -> None:
-    """At a session's shutdown: undo :func:`freeze` unless the process ends with it.
+def thaw(*, nested: bool, worker: bool = False) -> None:
+    """At a session's shutdown: undo :func:`freeze`, or freeze the rest if the process ends.
 
     It ends with the session when the session is not ``nested`` in another
-    (``pytester``) and pytest is the process's program; a script's session
-    gives its objects back to the collector too.
+    (``pytester``) and pytest is the process's program, or the process is an
+    xdist ``worker`` (whose controller waits for it to exit); a script's
+    session gives its objects back to the collector too.
     """
-    if nested or not process_is_pytest_command():
+    if nested or not (worker or process_is_pytest_command()):
         gc.unfreeze()
+    else:
+        gc.freeze()
 
 
 def process_is_pytest_command() -> bool:

@@ -99,7 +99,7 @@ class BatchScheduler:
         runner = FunnelRunner(
             backend=self.backends.backend,
             store=CountingStore(self.backends.store, counts),
-            concurrency=self.backends.concurrency,
+            concurrency=self.backends.peak_concurrency,  # cases in flight may follow the limit
             case_timeout=self.settings.case_timeout,
             stop_event=self.stop_event,
             outputs=self.backends.outputs,

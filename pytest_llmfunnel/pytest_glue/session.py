@@ -92,7 +92,7 @@ class FunnelSession:
         """Undo :meth:`freeze` at pytest's shutdown (a config clean-up, see heap.thaw)."""
         if self._frozen:
             self._frozen = False
-            heap.thaw(nested=nested)
+            heap.thaw(nested=nested, worker=self.distributed)
 
     # -- the run ---------------------------------------------------------------
     def stop(self) -> None:

@@ -1,19 +1,25 @@
-"""The start of a run: the flags and ini keys, the settings, and the session object."""
+"""The start of a run: the flags and ini keys, the settings, and the session object.
+
+Every run reads the flags and the settings; the session object and its parts
+(the funnel, the endpoint, the stores, pydantic) load only when the run needs
+them: with ``--llm-funnel``, or when collection meets an eval test.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmfunnel.config import OPTIONS, ConfigError, resolve_settings
-from pytest_llmfunnel.endpoint.factory import describe, make_backend, placeholder_warning
-from pytest_llmfunnel.funnel.backend import JudgeBackend
-from pytest_llmfunnel.pytest_glue.session import FunnelSession
+from pytest_llmfunnel.config import OPTIONS, ConfigError, Settings, resolve_settings
 from pytest_llmfunnel.pytest_glue.xdist_bridge import DIST_KEY, XdistBridge
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.funnel.backend import JudgeBackend
+    from pytest_llmfunnel.pytest_glue.session import FunnelSession
 
 MARKER = "llm_dataset"
 MARKER_HELP = (
@@ -25,6 +31,9 @@ MARKER_HELP = (
 # Configured and not yet shut down, innermost last: pytester runs sessions
 # nested in another's test, and the innermost one is running tests.
 SESSIONS: list[FunnelSession] = []
+# Every pytest run configured in this process and not yet shut down, with the
+# funnel on or off (a run with it off may have no session): how deep a run is nested.
+CONFIGS: list[pytest.Config] = []
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -51,9 +60,14 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(option.ini_key, help=option.help, default=None)
 
 
-def start_session(config: pytest.Config) -> FunnelSession:
-    """Register the marker, validate the settings, and make and register the session."""
+def read_settings(config: pytest.Config) -> Settings:
+    """Register the marker, validate the settings, and choose how xdist hands out items.
+
+    Every run does this, on or off; it needs neither the funnel nor pydantic.
+    """
     config.addinivalue_line("markers", MARKER_HELP)
+    CONFIGS.append(config)
+    config.add_cleanup(lambda: CONFIGS.remove(config))
     _check_rootdir(config)
     enabled = bool(config.getoption("llm_funnel")) or _env_enabled()
     cli = {o.dest: config.getoption(o.dest) for o in OPTIONS}
@@ -63,17 +77,6 @@ def start_session(config: pytest.Config) -> FunnelSession:
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    fs = FunnelSession(config, settings)
-    SESSIONS.append(fs)
-
-    def shut_down() -> None:
-        SESSIONS.remove(fs)
-        fs.thaw(nested=bool(SESSIONS))
-
-    # Registered before pytest's own clean-ups, so it runs after them (after
-    # the session's last gc.collect()): see heap.thaw.
-    config.add_cleanup(shut_down)
-    config.pluginmanager.register(fs, "llmfunnel-session")
     if enabled and config.getoption("dist", "no") == "load":
         # One xdist group per dataset chunk keeps each chunk on one worker,
         # so no case is evaluated twice; other tests still spread freely.
@@ -84,10 +87,32 @@ def start_session(config: pytest.Config) -> FunnelSession:
             # work units that are already done. Without replacements a crash
             # fails its test and the run ends, which a CI job can report.
             config.option.maxworkerrestart = "0"
-    if fs.bridge.controller_dist == "loadgroup":
+    if XdistBridge(config).controller_dist == "loadgroup":
         # A worker re-parses the command line, so it learns of the switch above
         # from its workerinput; it must then add "@group" to its node ids.
         config.option.loadgroup = True
+    return settings
+
+
+def start_session(config: pytest.Config, settings: Settings) -> FunnelSession:
+    """Make and register the session object (at configure with --llm-funnel, else on demand)."""
+    # Start-up choice: the session's parts (funnel, endpoint, stores, pydantic)
+    # load only in a run that evaluates, or once collection meets an eval test.
+    from pytest_llmfunnel.pytest_glue.session import FunnelSession
+
+    fs = FunnelSession(config, settings)
+    SESSIONS.append(fs)
+
+    def shut_down() -> None:
+        SESSIONS.remove(fs)
+        # Runs before this run's own CONFIGS entry is removed (clean-ups run last first).
+        fs.thaw(nested=len(CONFIGS) > 1)
+
+    # Registered before pytest's own clean-ups, so it runs after them (after
+    # the session's last gc.collect()): see heap.thaw. (A session made on
+    # demand, with the funnel off, never freezes the heap.)
+    config.add_cleanup(shut_down)
+    config.pluginmanager.register(fs, "llmfunnel-session")
     return fs
 
 
@@ -98,11 +123,17 @@ def tell_worker(node: Any) -> None:
 
 def default_backend(config: pytest.Config, settings: Any) -> JudgeBackend:
     """The built-in judge backend: the offline reference judge, or the configured endpoint."""
+    # Start-up choice: the endpoint loads when the first eval item is about to run.
+    from pytest_llmfunnel.endpoint.factory import make_backend
+
     return make_backend(settings, XdistBridge(config).worker_count)
 
 
 def header_lines(config: pytest.Config, fs: FunnelSession) -> list[str]:
     """What judges and caches verdicts, and which ini file the settings came from."""
+    # Start-up choice: only a run with --llm-funnel describes its judge.
+    from pytest_llmfunnel.endpoint.factory import describe, placeholder_warning
+
     if config.inipath is not None:
         source = f"llm-funnel: settings from {config.inipath} (and the command line)"
     else:

@@ -9,11 +9,12 @@ sends its process-level counters (:class:`Tallies`) and its eval tests through
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmfunnel.tallies import Tallies
+if TYPE_CHECKING:
+    from pytest_llmfunnel.tallies import Tallies
 
 WORKEROUTPUT_KEY = "llm_funnel"
 SPECS_KEY = "llm_funnel_specs"  # each worker's eval tests (dataset, baseline file, case ids)

@@ -73,3 +73,50 @@ def test_only_the_pytest_command_counts_as_ending_with_the_run(
     result = pytester.run(sys.executable, *prefix, *extra)
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines([f"COMMAND {expected}"])
+
+
+@pytest.mark.parametrize("where", [["-p", "no:xdist"], ["-n", "1"]], ids=["command", "worker"])
+def test_a_process_that_ends_with_the_run_ends_with_what_it_made_frozen_too(
+    pytester: pytest.Pytester, where: list[str]
+) -> None:
+    # The interpreter's last collection would walk whatever the run made after
+    # the loop started (the SDK's modules, the verdicts): at the end of the
+    # pytest command, and of an xdist worker (its controller waits for it to
+    # exit), it is frozen as well, so that walk is skipped.
+    if where[0] == "-n":
+        pytest.importorskip("xdist")
+    write_jsonl(pytester.path / "cases.jsonl", cases(2))
+    exit_file = pytester.path / "at-exit.txt"
+    pytester.makeconftest(
+        f"""
+        import atexit, gc
+
+        MADE_DURING_THE_RUN = []
+
+        def report():
+            if not MADE_DURING_THE_RUN:
+                return  # the xdist controller runs no test
+            held = MADE_DURING_THE_RUN[0]
+            tracked = any(o is held for o in gc.get_objects())
+            with open({str(exit_file)!r}, "w") as f:
+                f.write(f"tracked={{tracked}} frozen={{gc.get_freeze_count() > 0}}")
+
+        atexit.register(report)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_llmfunnel import Funnel, checks
+        import conftest
+
+        @pytest.mark.llm_dataset("cases.jsonl", funnel=Funnel(checks.not_empty()))
+        def test_eval(case):
+            held = {"case": case.id}
+            held["self"] = held  # a cycle: only the collector could free it
+            conftest.MADE_DURING_THE_RUN.append(held)
+        """
+    )
+    result = pytester.runpytest_subprocess("--llm-funnel", "-p", "no:cacheprovider", *where)
+    assert result.ret == 0, result.stdout.str()
+    assert exit_file.read_text() == "tracked=False frozen=True"
