@@ -1,14 +1,16 @@
 """The plugin through a real LiteLLM proxy in front of the loopback judge server.
 
-Not part of the test suite (``litellm[proxy]`` is large and slow to start), so
-it runs by hand::
+The test suite runs the first three checks in
+``tests/integration/test_litellm_proxy.py`` (``litellm[proxy]`` is in the
+``test`` extra); this script runs all four by hand and prints what it saw::
 
     pip install 'litellm[proxy]'
     python benchmarks/real_endpoints.py [--out what-it-saw.json]
 
 It starts the loopback judge server (:mod:`pytest_llmfunnel.testing`) in this
-process and ``litellm --config ...`` on loopback in front of it (a model
-``judge`` routed to the server, a master key, no database), then runs real
+process and ``litellm --config ...`` on loopback in front of it
+(:mod:`pytest_llmfunnel.testing.litellm_proxy`: a model ``judge`` routed to
+the server, a master key, no database), then runs real
 ``pytest --llm-funnel`` sessions through the proxy and checks:
 
 * ``path``: every case judged; the requests reaching the server behind the
@@ -34,21 +36,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pytest_llmfunnel.testing import LLAMA_CPP_PYTHON_SCHEMA_ERROR, JudgeServer, free_port
+from pytest_llmfunnel.testing import LLAMA_CPP_PYTHON_SCHEMA_ERROR, JudgeServer
 from pytest_llmfunnel.testing.actions import completion_body, ok
+from pytest_llmfunnel.testing.litellm_proxy import (
+    MASTER_KEY,
+    LiteLLMProxy,
+    ProxyUnavailable,
+    litellm_version,
+)
 
-MASTER_KEY = "sk-proxy-master-0123456789abcdef"
 CASES = 6
 TEST_FILE = '''
 import pytest
@@ -58,45 +61,6 @@ from pytest_llmfunnel import Funnel, judges
 def test_eval(case):
     pass
 '''
-CONFIG = """
-model_list:
-  - model_name: judge
-    litellm_params:
-      model: openai/test-judge
-      api_base: {api_base}
-      api_key: sk-upstream-0123456789abcdef
-"""
-
-
-def start_proxy(folder: Path, api_base: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``litellm --config`` on a free loopback port; its base URL once it answers."""
-    exe = shutil.which("litellm") or str(Path(sys.executable).with_name("litellm"))
-    config = folder / "litellm.yaml"
-    config.write_text(CONFIG.format(api_base=api_base), encoding="utf-8")
-    port = free_port()
-    log = (folder / "proxy.log").open("wb")
-    proc = subprocess.Popen(
-        [exe, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "LITELLM_MASTER_KEY": MASTER_KEY},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the LiteLLM proxy exited with {proc.returncode}; see its log:\n"
-                             + (folder / "proxy.log").read_text(errors="replace")[-3000:])
-        try:
-            with urllib.request.urlopen(url + "/health/liveliness", timeout=5) as reply:
-                if reply.status == 200:
-                    return proc, url + "/v1"
-        except OSError:
-            pass
-        time.sleep(1)
-    proc.kill()
-    raise SystemExit("the LiteLLM proxy did not answer within 240 s")
-
-
 def run_pytest(project: Path, base_url: str, key: str, *extra: str) -> tuple[int, str, Any]:
     """One plugin run through the proxy: exit code, output (whitespace joined), JSON results."""
     results = project / "results.json"
@@ -186,10 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, help="write what each check saw here (JSON)")
     args = parser.parse_args(argv)
-    try:
-        version = metadata.version("litellm")
-    except metadata.PackageNotFoundError:
-        raise SystemExit("litellm is not installed: pip install 'litellm[proxy]'") from None
+    version = litellm_version()
+    if version is None:
+        raise SystemExit("litellm is not installed: pip install 'litellm[proxy]'")
     passed, saw = 0, {}
     with tempfile.TemporaryDirectory() as tmp, JudgeServer() as server:
         folder = Path(tmp)
@@ -200,9 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         (project / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         (project / "test_eval.py").write_text(TEST_FILE)
         (project / "pytest.ini").write_text("[pytest]\n")
-        began = time.monotonic()
-        proxy, url = start_proxy(folder, server.base_url)
-        print(f"LiteLLM {version} proxy up in {time.monotonic() - began:.0f} s", flush=True)
+        proxy = LiteLLMProxy(server.base_url, folder, deadline=240)
+        try:
+            proxy.start()
+        except ProxyUnavailable as exc:
+            raise SystemExit(str(exc)) from None
+        url = proxy.base_url
+        print(f"LiteLLM {version} proxy up in {proxy.started_in or 0:.0f} s", flush=True)
         try:
             for name, check in CHECKS.items():
                 server.reset()
@@ -212,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 saw[name] = {"ok": good, **seen}
                 print(f"check {name}: {'ok' if good else 'FAILED'} {json.dumps(seen)}", flush=True)
         finally:
-            proxy.terminate()
-            proxy.wait(timeout=30)
+            proxy.stop()
     if args.out is not None:
         args.out.write_text(json.dumps({"litellm": version, "checks": saw}, indent=2) + "\n")
     print(f"real_endpoints litellm={version} checks={passed}/{len(CHECKS)}")
