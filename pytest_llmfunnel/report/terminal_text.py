@@ -195,11 +195,16 @@ def flip_lines(
         stage = f.stage if f.metric in ("", f.stage) else f"{f.stage} ({f.metric})"
         change = f"{fmt_value(f.before)} -> {fmt_value(f.after)}"
         head = f"{terminal_text(label, None)}  {terminal_text(f'{stage}: {change}', None)}"
-        yield "  " + truncate(head, w - 2)
+        parts = [("  ", head)]
         if f.reason:
-            yield "    " + terminal_text(f"why: {f.reason}", w - 4)
+            parts.append(("    ", terminal_text(f"why: {f.reason}", None)))
         if f.output_excerpt:
-            yield "    " + terminal_text(f"output: {f.output_excerpt}", w - 4)
+            parts.append(("    ", terminal_text(f"output: {f.output_excerpt}", None)))
+        for lead, text in parts:
+            if limit is None:  # -v: whole, wrapped with a hanging indent
+                yield from _wrap(text, w, indent=lead + "  ", first=lead)
+            else:
+                yield lead + truncate(text, w - len(lead))
     if len(ordered) > len(shown):
         yield f"  ... and {len(ordered) - len(shown)} more (use -v to list all)"
 

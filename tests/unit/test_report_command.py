@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel import cli
+from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.results_json import SettingsSummary, build_document, write_results
+from pytest_llmfunnel.report.summary import ReportData
+from pytest_llmfunnel.report.terminal_text import terminal_lines
 from tests.support.paths import GOLDEN
+from tests.support.sample_flip import SampleFlip as Flip
 from tests.support.sample_records import as_record
 
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"
@@ -96,3 +100,19 @@ def test_quiet_leaves_out_the_case_list(
     quiet = report(capsys, failing_results(tmp_path), "-q")
     assert not any(line.startswith("cases that failed") for line in quiet)
     assert any(line.startswith("llm-funnel gate skipped") for line in quiet)
+
+
+def test_flipped_cases_keep_whole_names_and_reasons_at_v() -> None:
+    """-v cuts nothing: a long case id and reason wrap to the width, whole."""
+    case = "refund-window-for-orders-placed-through-the-partner-shop"
+    flip = Flip("tests/test_support.py::test_support", case, "default", "faithfulness",
+                "faithfulness", True, False, REASON, "You can ask for a refund within 60 days.")
+    data = ReportData(RunResult(), (), (), (flip,))
+    verbose = list(terminal_lines(data, verbosity=1, width=80))
+    assert max(len(line) for line in verbose) <= 80
+    text = " ".join(" ".join(verbose).split())
+    assert f"support/{case} faithfulness: pass -> fail" in text
+    assert f"why: {REASON.strip()}" in text
+    default = list(terminal_lines(data, verbosity=0, width=80))
+    assert max(len(line) for line in default) <= 80
+    assert any(line.endswith("…") for line in default)  # cut without -v
