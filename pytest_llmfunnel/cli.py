@@ -196,7 +196,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.format == "md":
         text = render_markdown(results, baseline=args.baseline)
     else:
-        text = render_text(results, baseline=args.baseline)
+        text = render_text(results, baseline=args.baseline, verbosity=args.verbose - args.quiet,
+                           width=args.width)
     _emit(text, args.output)
     return EXIT_OK
 
@@ -274,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Markdown for a pull request (default) or plain text")
     report.add_argument("-o", "--output", type=Path, metavar="PATH",
                         help="write here instead of stdout")
+    report.add_argument("--width", type=int, metavar="COLUMNS",
+                        help="text: wrap to this width (default: the terminal's, or COLUMNS)")
+    report.add_argument("-v", "--verbose", action="count", default=0,
+                        help="text: list every case, tag and flip, with whole reasons")
+    report.add_argument("-q", "--quiet", action="count", default=0,
+                        help="text: only the verdict and what failed, as pytest -q")
     report.set_defaults(handler=cmd_report)
 
     review = commands.add_parser("review", help="export the human-review slice, import labels")

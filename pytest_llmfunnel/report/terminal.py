@@ -1,10 +1,16 @@
-"""The terminal summary: plain lines built from the session's records and counters."""
+"""The session's end-of-run summary: the one terminal report around what only it knows.
+
+The body (funnel, failed cases, gate, warnings) is :func:`.terminal_text.terminal_lines`
+of the session's :class:`ReportData`, the same that ``llmfunnel report`` draws from a
+results file; this module adds the live counters, the endpoint's notes, the judges to
+distrust, the unpaired cases, and after the body what a results file does not hold.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
@@ -13,21 +19,22 @@ from pytest_llmfunnel.record import CaseRecord, RunResult, describe_problems, st
 from pytest_llmfunnel.report.calibration import calibration_lines, distrust_lines
 from pytest_llmfunnel.report.conclusion import Conclusion
 from pytest_llmfunnel.report.sections import section_lines
+from pytest_llmfunnel.report.summary import ReportData
 from pytest_llmfunnel.report.terminal_blocks import (
+    MAX_LISTED,
     MIN_WIDTH,
     WIDTH,
     funnel_table,
     rule,
     wrapped,
 )
-from pytest_llmfunnel.report.terminal_text import report_lines, verdict_lines
+from pytest_llmfunnel.report.terminal_text import SessionParts, terminal_lines
 from pytest_llmfunnel.report.variants import variant_lines
 from pytest_llmfunnel.tallies import Tallies
 from pytest_llmfunnel.wording import plural
 
 __all__ = ["ERRORS_ABOVE", "SummaryData", "funnel_table", "short_summary_lines", "summary_lines"]
 
-MAX_LISTED = 10
 # Where a failure message points at the llm-error cases; replaced by where
 # this summary actually lists them (see _where_errors_are).
 ERRORS_ABOVE = "see the llm-error cases above"
@@ -71,15 +78,11 @@ def _summary_lines(
             or fs.settings.explain_cache):
         return
     yield rule("llm-funnel", width)
-    yield from distrust_first(fs, width)
-    for dataset in run.datasets.values():
-        yield ""
-        yield from funnel_table(dataset, fs.settings.cost, tallies, width=width)
-    limit = None if verbosity > 0 else MAX_LISTED
-    if verbosity >= 0:
-        yield from problem_cases(fs.records, limit=limit, width=width, whole=verbosity > 0)
-    yield from endpoint_lines(tallies, width)
+    yield from terminal_lines(
+        report_data(fs), verbosity=verbosity, width=width, session=session_parts(fs, width)
+    )
     yield from conclusion_lines(fs, verbosity, width)
+    limit = None if verbosity > 0 else MAX_LISTED
     if fs.settings.dry_run:
         yield ""
         yield from dry_run_lines(tallies, fs.settings)
@@ -96,6 +99,46 @@ def _summary_lines(
         yield message.replace(ERRORS_ABOVE, _where_errors_are(listed, short_summary))
 
 
+def report_data(fs: SummaryData) -> ReportData:
+    """The session's report data: what a results file of this run holds.
+
+    The warnings are the gate's; the endpoint's notes have their own place
+    (:class:`SessionParts`' ``after_cases``).
+    """
+    out = fs.conclusion
+    gate = None if out is None else out.gate
+    return ReportData(
+        run=fs.run, records=tuple(fs.records),
+        decisions=() if gate is None else tuple(gate.decisions),
+        flips=() if gate is None else tuple(f for d in gate.datasets for f in d.flips),
+        missing_baselines=() if gate is None else tuple(gate.missing_baselines),
+        completeness=fs.completeness,
+        warnings=() if gate is None else tuple(gate.warnings),
+    )
+
+
+def session_parts(fs: SummaryData, width: int = WIDTH) -> SessionParts:
+    """What the session adds around the shared body: live counters, prices, the judges
+    to distrust, the endpoint's notes, the unpaired cases."""
+    out = fs.conclusion
+    gate = None if out is None else out.gate
+    if gate is not None:
+        shown: Literal["full", "verdict", "none"] = "full"
+    else:
+        # No gate ran (none configured, or an incomplete run decides nothing):
+        # the extent of the run still gets its line.
+        shown = "verdict" if out is not None and not fs.completeness.complete else "none"
+    return SessionParts(
+        tallies=fs.tallies, cost=fs.settings.cost,
+        before=list(distrust_first(fs, width)),
+        after_cases=list(endpoint_lines(fs.tallies, width)),
+        after_verdict=[] if gate is None else [
+            line for comparison in gate.datasets for line in _pairing_lines(comparison, width)
+        ],
+        gate=shown,
+    )
+
+
 def distrust_first(fs: SummaryData, width: int = WIDTH) -> Iterator[str]:
     """A warning for each judge that human labels disagree with, above everything else."""
     out = fs.conclusion
@@ -106,30 +149,11 @@ def distrust_first(fs: SummaryData, width: int = WIDTH) -> Iterator[str]:
 
 
 def conclusion_lines(fs: SummaryData, verbosity: int, width: int = WIDTH) -> Iterator[str]:
-    """The gate (quality, tags, flips, verdict), the variant ranking, the hooks' sections,
-    and what was written."""
+    """After the gate: judge changes, the variant ranking, calibration, the hooks'
+    sections, and what was written."""
     out = fs.conclusion
     if out is None:
         return
-    gate = out.gate
-    scope = fs.completeness
-    if gate is not None:
-        flips = [f for d in gate.datasets for f in d.flips]
-        yield ""
-        yield from report_lines(
-            gate.decisions, flips, records=fs.records,
-            missing_baselines=gate.missing_baselines, verbosity=verbosity, width=width,
-            completeness=scope,
-        )
-        for comparison in gate.datasets:
-            yield from _pairing_lines(comparison, width)
-        for warning in gate.warnings:
-            yield from wrapped("warning: " + warning, width)
-    elif not scope.complete:
-        # No gate ran (none configured, or an incomplete run decides nothing):
-        # the extent of the run still gets its line.
-        yield ""
-        yield from verdict_lines([], width=width, completeness=scope)
     if out.judge_changes:
         yield ""
         for change in out.judge_changes:
@@ -165,49 +189,6 @@ def _variant_lines(out: Conclusion, width: int = WIDTH) -> Iterator[str]:
     if out.rankings:
         yield ""
         yield from variant_lines(out.rankings, width=width)
-
-
-def problem_cases(
-    records: list[CaseRecord], *, limit: int | None, width: int = WIDTH,
-    whole: bool | None = None,
-) -> Iterator[str]:
-    """The llm-failed and llm-error cases with the stage and the reason, capped.
-
-    ``whole`` (default: when nothing is capped, as at ``-v``): every reason is
-    wrapped to ``width`` with a hanging indent, never cut; otherwise a reason
-    too long for one line is cut with an ellipsis and the list says how to
-    see it whole.
-    """
-    bad = [r for r in records if status_of(r) != "ok"]
-    if not bad:
-        return
-    if whole is None:
-        whole = limit is None
-    yield ""
-    yield f"cases that failed or errored in the funnel ({len(bad)}):"
-    shown = bad if limit is None else bad[:limit]
-    cut = False
-    for record in shown:
-        label = record.case if record.variant == "default" else (
-            f"{record.case}:{record.variant}"
-        )
-        # One entry per counted case: its further problems go on indented lines.
-        for index, problem in enumerate(describe_problems(record)):
-            lead = label if index == 0 else " " * len(label)
-            line = strip_escapes(f"  {lead}  {problem}")
-            if whole:
-                yield from wrapped(line, width, indent=" " * (len(label) + 6))
-            else:
-                clipped = truncate(line, width)
-                cut = cut or clipped != line
-                yield clipped
-    more = len(bad) - len(shown)
-    if more and cut:
-        yield f"  ... and {more} more (use -v to list all, with whole reasons)"
-    elif more:
-        yield f"  ... and {more} more (use -v to list all)"
-    elif cut:
-        yield "  (reasons cut at the terminal's width: use -v to see them whole)"
 
 
 def endpoint_lines(tallies: Tallies, width: int = WIDTH) -> Iterator[str]:

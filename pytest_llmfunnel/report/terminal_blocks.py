@@ -1,7 +1,8 @@
-"""The building blocks of the terminal renderer: wrapping, plain tables, the funnel table.
+"""The building blocks of the terminal renderer: wrapping, plain tables, the funnel table,
+the failed and errored cases.
 
-Shared by the end-of-run summary (:mod:`.terminal`) and the gate report
-(:mod:`.terminal_text`, also behind ``llmfunnel report``). Every block yields
+Drawn by :func:`.terminal_text.terminal_lines`, the one terminal report (behind the
+end-of-run summary and ``llmfunnel report``). Every block yields
 plain lines that fit ``width`` columns; untrusted text is made inert.
 """
 
@@ -13,14 +14,15 @@ from collections.abc import Callable, Iterator
 
 from tabulate import tabulate
 
-from pytest_llmfunnel.escape import strip_escapes
-from pytest_llmfunnel.record import DatasetRun
+from pytest_llmfunnel.escape import strip_escapes, truncate
+from pytest_llmfunnel.record import CaseRecord, DatasetRun, describe_problems, status_of
 from pytest_llmfunnel.tallies import Tallies
 from pytest_llmfunnel.wording import plural
 
 WIDTH = 80
 MIN_WIDTH = 60
 MIN_NAME = 8
+MAX_LISTED = 10  # problem cases listed without -v
 Cost = Callable[[int, int], "float | None"]
 
 
@@ -122,6 +124,49 @@ def funnel_table(
             "nothing sent, no new noise)",
             width,
         )
+
+
+def problem_cases(
+    records: list[CaseRecord], *, limit: int | None, width: int = WIDTH,
+    whole: bool | None = None,
+) -> Iterator[str]:
+    """The llm-failed and llm-error cases with the stage and the reason, capped.
+
+    ``whole`` (default: when nothing is capped, as at ``-v``): every reason is
+    wrapped to ``width`` with a hanging indent, never cut; otherwise a reason
+    too long for one line is cut with an ellipsis and the list says how to
+    see it whole.
+    """
+    bad = [r for r in records if status_of(r) != "ok"]
+    if not bad:
+        return
+    if whole is None:
+        whole = limit is None
+    yield ""
+    yield f"cases that failed or errored in the funnel ({len(bad)}):"
+    shown = bad if limit is None else bad[:limit]
+    cut = False
+    for record in shown:
+        label = record.case if record.variant == "default" else (
+            f"{record.case}:{record.variant}"
+        )
+        # One entry per counted case: its further problems go on indented lines.
+        for index, problem in enumerate(describe_problems(record)):
+            lead = label if index == 0 else " " * len(label)
+            line = strip_escapes(f"  {lead}  {problem}")
+            if whole:
+                yield from wrapped(line, width, indent=" " * (len(label) + 6))
+            else:
+                clipped = truncate(line, width)
+                cut = cut or clipped != line
+                yield clipped
+    more = len(bad) - len(shown)
+    if more and cut:
+        yield f"  ... and {more} more (use -v to list all, with whole reasons)"
+    elif more:
+        yield f"  ... and {more} more (use -v to list all)"
+    elif cut:
+        yield "  (reasons cut at the terminal's width: use -v to see them whole)"
 
 
 def pct(part: int, whole: int) -> str:

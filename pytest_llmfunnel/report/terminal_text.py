@@ -1,5 +1,11 @@
 """The terminal report: the verdict, quality per metric, a breakdown by tag, flipped cases.
 
+:func:`terminal_lines` is the one terminal renderer: it draws a
+:class:`ReportData`, built from a live session (the end-of-run summary, which
+adds what only the session knows through :class:`SessionParts`) or from a
+saved results file (``llmfunnel report --format text``), so the two print the
+same lines for what a results file holds.
+
 Every function yields plain lines that fit ``width`` columns (default: the
 terminal's, 80 under ``COLUMNS=80``); untrusted text is sanitised by
 :mod:`.escape`, so no model output can move the cursor, recolour or clear the
@@ -12,14 +18,16 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from pytest_llmfunnel.escape import strip_escapes, terminal_text, truncate
-from pytest_llmfunnel.record import CaseRecord, RunResult
+from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     FlipLike,
+    ReportData,
     TagRow,
     case_label,
     decision_label,
@@ -35,12 +43,21 @@ from pytest_llmfunnel.report.summary import (
     summarize,
     tag_rows,
 )
-from pytest_llmfunnel.report.terminal_blocks import funnel_table, plain_table, terminal_width
+from pytest_llmfunnel.report.terminal_blocks import (
+    MAX_LISTED,
+    Cost,
+    funnel_table,
+    plain_table,
+    problem_cases,
+    terminal_width,
+    wrapped,
+)
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.completeness import Completeness
     from pytest_llmfunnel.gate.decision import GateDecision
     from pytest_llmfunnel.report.results_json import ResultsDocument
+    from pytest_llmfunnel.tallies import Tallies
 
 FLIP_LIMIT = 10
 TAG_LIMIT = 20
@@ -178,11 +195,16 @@ def flip_lines(
         stage = f.stage if f.metric in ("", f.stage) else f"{f.stage} ({f.metric})"
         change = f"{fmt_value(f.before)} -> {fmt_value(f.after)}"
         head = f"{terminal_text(label, None)}  {terminal_text(f'{stage}: {change}', None)}"
-        yield "  " + truncate(head, w - 2)
+        parts = [("  ", head)]
         if f.reason:
-            yield "    " + terminal_text(f"why: {f.reason}", w - 4)
+            parts.append(("    ", terminal_text(f"why: {f.reason}", None)))
         if f.output_excerpt:
-            yield "    " + terminal_text(f"output: {f.output_excerpt}", w - 4)
+            parts.append(("    ", terminal_text(f"output: {f.output_excerpt}", None)))
+        for lead, text in parts:
+            if limit is None:  # -v: whole, wrapped with a hanging indent
+                yield from _wrap(text, w, indent=lead + "  ", first=lead)
+            else:
+                yield lead + truncate(text, w - len(lead))
     if len(ordered) > len(shown):
         yield f"  ... and {len(ordered) - len(shown)} more (use -v to list all)"
 
@@ -192,17 +214,12 @@ def report_lines(
     flips: Iterable[FlipLike] = (),
     *,
     records: Iterable[CaseRecord] = (),
-    run: RunResult | None = None,
     missing_baselines: Iterable[str] = (),
     verbosity: int = 0,
     width: int | None = None,
-    cost: Any = None,
     completeness: Completeness | None = None,
 ) -> Iterator[str]:
-    """The whole terminal report; ``run`` adds the funnel tables (omit when shown elsewhere).
-
-    The funnel tables keep :func:`pytest_llmfunnel.report.terminal.funnel_table`'s layout.
-    """
+    """The gate's part of the report: quality per metric, tags, flipped cases, the verdict."""
     w = terminal_width(width)
     if verbosity < 0:
         yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness)
@@ -213,11 +230,6 @@ def report_lines(
         for note in mde_notes([d for d in decisions if not d.fails], unit="pt"):
             yield from _wrap("note: " + note, w, indent="    ", first="  ")
         return
-    if run is not None:
-        price = cost or (lambda prompt, completion: None)
-        for dataset in run.datasets.values():
-            yield from (strip_escapes(line) for line in funnel_table(dataset, price))
-            yield ""
     blocks = [
         list(quality_lines(decisions, width=w)),
         list(tag_lines(list(records), limit=None if verbosity > 0 else TAG_LIMIT, width=w)),
@@ -230,6 +242,80 @@ def report_lines(
     yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness)
 
 
+def _no_cost(prompt: int, completion: int) -> float | None:
+    return None
+
+
+@dataclass(frozen=True)
+class SessionParts:
+    """What only a running session knows, placed around the shared body.
+
+    A results file holds none of it, so ``llmfunnel report`` goes without:
+    the live counters (``tallies``: cache misses and reused baseline verdicts
+    of this process), the prices (``cost``), and lines already wrapped to the
+    width: ``before`` the funnel tables (judges the human labels distrust),
+    ``after_cases`` (what the run learned about the judge endpoint), and
+    ``after_verdict`` (the cases the gate could not pair). ``gate``: ``full``
+    draws the gate's part, ``verdict`` only the verdict line (no gate ran on
+    an incomplete run), ``none`` nothing (no gate ran, or this process did not
+    conclude); None decides from the data (a gate ran if it decided something
+    or missed a baseline, or the run was not complete).
+    """
+
+    tallies: Tallies | None = None
+    cost: Cost = _no_cost
+    before: Sequence[str] = ()
+    after_cases: Sequence[str] = ()
+    after_verdict: Sequence[str] = ()
+    gate: Literal["full", "verdict", "none"] | None = None
+
+
+def terminal_lines(
+    data: ReportData, *, verbosity: int = 0, width: int | None = None,
+    session: SessionParts | None = None,
+) -> Iterator[str]:
+    """The terminal report of ``data``: the funnel per dataset, the failed and errored
+    cases (capped without ``-v``), the gate's part and its warnings.
+
+    ``width``: the terminal writer's (session) or ``COLUMNS``/``--width``
+    (command line), never below 60. Every line is made inert.
+    """
+    w = terminal_width(width)
+    parts = session or SessionParts()
+    body = _body(data, verbosity, w, parts)
+    return (strip_escapes(line) for line in body)
+
+
+def _body(data: ReportData, verbosity: int, width: int, parts: SessionParts) -> Iterator[str]:
+    yield from parts.before
+    for dataset in data.run.datasets.values():
+        yield ""
+        yield from funnel_table(dataset, parts.cost, parts.tallies, width=width)
+    if verbosity >= 0:
+        limit = None if verbosity > 0 else MAX_LISTED
+        yield from problem_cases(list(data.records), limit=limit, width=width,
+                                 whole=verbosity > 0)
+    yield from parts.after_cases
+    gate = parts.gate
+    if gate is None:
+        ran = bool(data.decisions or data.missing_baselines)
+        incomplete = data.completeness is not None and not data.completeness.complete
+        gate = "full" if ran or not incomplete else "verdict"
+    if gate == "full":
+        yield ""
+        yield from report_lines(
+            data.decisions, data.flips, records=data.records,
+            missing_baselines=data.missing_baselines, verbosity=verbosity, width=width,
+            completeness=data.completeness,
+        )
+    elif gate == "verdict":
+        yield ""
+        yield from verdict_lines([], width=width, completeness=data.completeness)
+    yield from parts.after_verdict
+    for warning in data.warnings:
+        yield from wrapped("warning: " + warning, width)
+
+
 def render_text(
     document: ResultsDocument, *, baseline: Path | None = None, verbosity: int = 0,
     width: int | None = None,
@@ -240,11 +326,7 @@ def render_text(
             "rendering against another baseline is not supported: the document already holds "
             "the gate's decisions; re-run pytest with --llm-funnel-baseline-dir to re-gate"
         )
-    data = document.report_data()
-    return "\n".join(
-        report_lines(
-            data.decisions, data.flips, records=data.records, run=data.run,
-            missing_baselines=data.missing_baselines, verbosity=verbosity, width=width,
-            completeness=data.completeness,
-        )
-    ) + "\n"
+    lines = list(terminal_lines(document.report_data(), verbosity=verbosity, width=width))
+    while lines and not lines[0]:
+        del lines[0]
+    return "\n".join(lines) + "\n"

@@ -253,7 +253,7 @@ def test_report_loads_results_and_renders_them(
           load_results=lambda path: ("loaded", path))
     _stub(monkeypatch, "pytest_llmfunnel.report.markdown", render_markdown=render_markdown)
     _stub(monkeypatch, "pytest_llmfunnel.report.terminal_text",
-          render_text=lambda results, baseline: "plain")
+          render_text=lambda results, baseline, **kw: "plain")
 
     assert cli.main(["report", "r.json", "--baseline", "b.json"]) == 0
     assert capsys.readouterr().out == "# md\n"

@@ -30,8 +30,9 @@ from pytest_llmfunnel.report.calibration import (
 )
 from pytest_llmfunnel.report.markdown import render_markdown
 from pytest_llmfunnel.report.results_json import SettingsSummary, build_document, to_json
-from pytest_llmfunnel.report.terminal import funnel_table, problem_cases
-from pytest_llmfunnel.report.terminal_text import report_lines
+from pytest_llmfunnel.report.summary import ReportData
+from pytest_llmfunnel.report.terminal_blocks import funnel_table, problem_cases
+from pytest_llmfunnel.report.terminal_text import terminal_lines
 from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
 from pytest_llmfunnel.review.agreement import Interval
 from pytest_llmfunnel.review.calibrated_rate import Estimate, RateInterval
@@ -211,10 +212,10 @@ def test_unlink_puts_one_word_joiner_where_each_pattern_breaks() -> None:
 @pytest.mark.parametrize("fields", [*SINGLE_FIELDS, EVERY_FIELD])
 def test_terminal_report_lines_are_inert_in_each_field(fields: tuple[str, ...]) -> None:
     x = report_inputs(ALL, fields)
-    run = RunResult.from_records(x["records"])
+    data = ReportData(RunResult.from_records(x["records"]), tuple(x["records"]),
+                      tuple(x["decisions"]), tuple(x["flips"]), tuple(x["missing"]))
     for verbosity in (-1, 0, 1):
-        lines = list(report_lines(x["decisions"], x["flips"], records=x["records"], run=run,
-                                  missing_baselines=x["missing"], verbosity=verbosity, width=80))
+        lines = list(terminal_lines(data, verbosity=verbosity, width=80))
         assert [p for line in lines for p in terminal_problems(line)] == []
 
 

@@ -23,6 +23,7 @@ from pytest_llmfunnel.report.terminal_text import (
     render_text,
     report_lines,
     tag_lines,
+    terminal_lines,
     verdict_lines,
 )
 from tests.support.paths import GOLDEN
@@ -220,10 +221,9 @@ def test_hostile_text_is_inert_and_short_in_every_terminal_line(width80: None) -
                    "dropped_at": None, "error": None,
                    "stages": [{"stage": HOSTILE, "status": "passed", "score": None}]}),
     ]
-    run = RunResult()
+    data = ReportData(RunResult(), tuple(records), tuple(decisions), tuple(hostile_flips(12)))
     for verbosity in (-1, 0, 1):
-        lines = list(report_lines(decisions, hostile_flips(12), records=records, run=run,
-                                  verbosity=verbosity))
+        lines = list(terminal_lines(data, verbosity=verbosity))
         for line in lines:
             assert not any(ch in line for ch in "\x1b\x07\x00\r\n\u202e"), repr(line)
             assert "[31m" not in line and "]0;title" not in line
