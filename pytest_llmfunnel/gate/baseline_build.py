@@ -15,8 +15,8 @@ from pytest_llmfunnel.gate.baseline_file import (
     BaselineCase,
     BaselineError,
     BaselineHeader,
-    StageInfo,
-    StageOutcome,
+    BaselineOutcome,
+    BaselineStage,
 )
 from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.wording import plural
@@ -36,7 +36,7 @@ def _case_line(record: CaseRecord) -> BaselineCase:
         promoted=record.promoted,
         dropped_at=record.dropped_at,
         error=record.error,
-        stages={s.stage: StageOutcome(status=s.status, score=s.score) for s in record.stages},
+        stages={s.stage: BaselineOutcome(status=s.status, score=s.score) for s in record.stages},
     )
 
 
@@ -86,7 +86,7 @@ def baseline_from_records(
         raise ValueError("no eval test key: pass dataset=")
     if path is None:
         path = next((r.path for r in records if r.path), "")
-    stages: dict[str, StageInfo] = {}
+    stages: dict[str, BaselineStage] = {}
     seen_judges: dict[str, list[str]] = {}
     lines: dict[tuple[str, str], BaselineCase] = {}
     for record in records:
@@ -94,7 +94,7 @@ def baseline_from_records(
             name = s.stage
             if name not in stages:
                 scale = (scales or {}).get(name) or s.scale
-                stages[name] = StageInfo(
+                stages[name] = BaselineStage(
                     kind=s.kind, gating=s.gating,
                     scale=scale,
                 )
@@ -138,8 +138,8 @@ def check_partial_update(
 
 
 def _merged_stages(
-    old: Mapping[str, StageInfo], new: Mapping[str, StageInfo]
-) -> dict[str, StageInfo]:
+    old: Mapping[str, BaselineStage], new: Mapping[str, BaselineStage]
+) -> dict[str, BaselineStage]:
     """New stage infos win, but a known scale is not forgotten for want of a new one."""
     out = dict(old)
     for name, info in new.items():

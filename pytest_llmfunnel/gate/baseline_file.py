@@ -58,7 +58,7 @@ BASELINE_FORMAT = FileFormat(
 )
 
 
-class StageInfo(BaseModel):
+class BaselineStage(BaseModel):
     """What the gate needs to know about one stage: its kind, whether it gates, its scale."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,7 +68,7 @@ class StageInfo(BaseModel):
     scale: tuple[float, float] | None = None
 
 
-class StageOutcome(BaseModel):
+class BaselineOutcome(BaseModel):
     """One stage's result on one baseline case (no reason: see the module docstring)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -87,7 +87,7 @@ class BaselineHeader(BaseModel):
     dataset: str
     path: str = ""
     judges: dict[str, str] = Field(default_factory=dict)
-    stages: dict[str, StageInfo] = Field(default_factory=dict)
+    stages: dict[str, BaselineStage] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -103,7 +103,7 @@ class BaselineCase(BaseModel):
     promoted: bool
     dropped_at: str | None = None
     error: str | None = None
-    stages: dict[str, StageOutcome] = Field(default_factory=dict)
+    stages: dict[str, BaselineOutcome] = Field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -196,9 +196,9 @@ def _flips(prep: _Prepared) -> list[Flip]:
         got = pair.cur.stages.get(stage)
         reason = got[2] if got else (pair.record.error or "")
         out.append(Flip(
-            prep.dataset, pair.key[0], pair.key[1], metric.name, stage,
-            "worse" if worse else "better", before, after, reason,
-            _excerpt(pair.record.output), severity,
+            prep.dataset, pair.key[0], pair.key[1], metric.name, stage, before, after,
+            reason, _excerpt(pair.record.output),
+            direction="worse" if worse else "better", severity=severity,
         ))
     return out
 
@@ -316,7 +316,7 @@ def compare(
         compared = [p for p in mine if p.decision is not None
                     and p.decision.decision != "not comparable"]
         flips = [f for p in compared for f in _flips(p)]
-        flips.sort(key=lambda f: (f.direction != "worse", -f.severity, f.metric, f.case,
+        flips.sort(key=lambda f: (f.direction != "worse", -(f.severity or 0.0), f.metric, f.case,
                                   f.variant))
         tags = [t for p in compared if p.metric.gated for t in _tags(p)]
         tags.sort(key=lambda t: (t.tag, t.metric))

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmfunnel.escape import strip_escapes, terminal_text, truncate
-from pytest_llmfunnel.record import CaseRecord, RunResult
+from pytest_llmfunnel.record import CaseRecord, Flip, RunResult
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
-    FlipLike,
     TagRow,
     case_label,
     decision_label,
@@ -164,7 +163,7 @@ def tag_lines(
 
 
 def flip_lines(
-    flips: Iterable[FlipLike], limit: int | None = FLIP_LIMIT, *, width: int | None = None
+    flips: Iterable[Flip], limit: int | None = FLIP_LIMIT, *, width: int | None = None
 ) -> Iterator[str]:
     """Cases whose verdict changed, most severe first: id, stage, reason, output excerpt."""
     ordered = sort_flips(flips)
@@ -189,7 +188,7 @@ def flip_lines(
 
 def report_lines(
     decisions: Sequence[GateDecision],
-    flips: Iterable[FlipLike] = (),
+    flips: Iterable[Flip] = (),
     *,
     records: Iterable[CaseRecord] = (),
     run: RunResult | None = None,

@@ -22,7 +22,7 @@ import pytest
 
 from pytest_llmfunnel import escape
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import RunResult
+from pytest_llmfunnel.record import Flip, RunResult
 from pytest_llmfunnel.report.calibration import (
     calibration_lines,
     calibration_markdown,
@@ -43,7 +43,6 @@ from pytest_llmfunnel.variants.ranking import (
     VariantResult,
 )
 from tests.support.hostile import ALL, CORPUS, markdown_problems, render_gfm, terminal_problems
-from tests.support.sample_flip import SampleFlip as Flip
 from tests.support.sample_records import as_record
 
 # As long as ALL, so it is cut where ALL is cut and both reports have the same shape.

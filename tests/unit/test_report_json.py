@@ -19,7 +19,7 @@ import pytest
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
 from pytest_llmfunnel.models import CaseResult, StageResult, Usage, Verdict
-from pytest_llmfunnel.record import CaseRecord, StageFacts, build_record
+from pytest_llmfunnel.record import CaseRecord, Flip, StageFacts, build_record
 from pytest_llmfunnel.report.results_json import (
     SCHEMA_VERSION,
     Decision,
@@ -33,7 +33,6 @@ from pytest_llmfunnel.report.results_json import (
     write_results,
 )
 from tests.support.paths import GOLDEN, REPO
-from tests.support.sample_flip import SampleFlip
 
 ROOT = REPO
 DOC = ROOT / "docs" / "json-schema.md"
@@ -131,17 +130,17 @@ def sample_decisions() -> list[GateDecision]:
     )
 
 
-def sample_flips() -> list[SampleFlip]:
+def sample_flips() -> list[Flip]:
     return [
-        SampleFlip(SUPPORT, "refund-method", "default", "faithfulness", "faithfulness",
+        Flip(SUPPORT, "refund-method", "default", "faithfulness", "faithfulness",
                    4.0, 3.5, "mostly supported", "Refunds go back to the card."),
-        SampleFlip(SUPPORT, "delete-account", "default", "faithfulness", "faithfulness",
+        Flip(SUPPORT, "delete-account", "default", "faithfulness", "faithfulness",
                    "passed", "failed", "invents a 90 day grace period",
                    "Your account is deleted after a 90 day grace period."),
-        SampleFlip(SUPPORT, "refund-window", "default", "faithfulness", "faithfulness",
+        Flip(SUPPORT, "refund-window", "default", "faithfulness", "faithfulness",
                    True, False, "claims 60 days; the context says 30",
                    "You can ask for a refund within 60 days."),
-        SampleFlip(QA, "capital-de", "default", "exact_match", "exact_match",
+        Flip(QA, "capital-de", "default", "exact_match", "exact_match",
                    False, True, None, "Berlin"),
     ]
 

@@ -24,7 +24,7 @@ from pytest_llmfunnel.escape import (
     mermaid_label,
 )
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import RunResult
+from pytest_llmfunnel.record import Flip, RunResult
 from pytest_llmfunnel.report.markdown import (
     MARKER,
     chart_markdown,
@@ -34,7 +34,6 @@ from pytest_llmfunnel.report.markdown import (
 from pytest_llmfunnel.report.results_json import load_results
 from pytest_llmfunnel.report.summary import judge_label
 from tests.support.paths import GOLDEN
-from tests.support.sample_flip import SampleFlip as Flip
 from tests.support.sample_records import as_record
 
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"

@@ -14,7 +14,7 @@ import pytest
 
 from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncate
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import RunResult
+from pytest_llmfunnel.record import Flip, RunResult
 from pytest_llmfunnel.report.results_json import load_results
 from pytest_llmfunnel.report.summary import ReportData, severity, sort_flips, tag_rows
 from pytest_llmfunnel.report.terminal_text import (
@@ -26,7 +26,6 @@ from pytest_llmfunnel.report.terminal_text import (
     verdict_lines,
 )
 from tests.support.paths import GOLDEN
-from tests.support.sample_flip import SampleFlip as Flip
 from tests.support.sample_records import as_record
 
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"
