@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, TypedDict
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -57,33 +57,51 @@ REASON_LIMIT = 400
 _OWN_KEYS = ("dataset", "path", "tags")
 
 
-# A flip's value on one side: a score as the gate reads it (None: the stage did
-# not run there); a results file may also hold a pass/fail or a status word.
-FlipValue = bool | float | str | None
+class _StageFields(TypedDict):
+
+    stage: str
+    kind: StageKind
+    status: StageStatus
+    gating: bool
+    must: bool
+    score: float | None
+    samples: tuple[float, ...]
+    reason: str
+    judge: str | None
+    scale: tuple[float, float] | None
+    threshold: float | None
+    requests: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
 
 
-@dataclass(frozen=True, slots=True)
-class Flip:
-    """One case whose outcome on a metric changed against the baseline.
+class StageJSON(_StageFields, total=False):
+    """:meth:`StageRecord.to_json`: the stage's fields; ``pair`` only on a comparison."""
 
-    The one flip type of the gate, the reports and the results file.
-    ``before``/``after`` are the stage's values on each side, ``reason`` the
-    current run's reason for the stage. ``direction`` and ``severity`` (the
-    drop as a share of the scale, which orders the gate's list) are the live
-    gate's; a flip read back from a results file has neither (``None``).
-    """
+    pair: tuple[str, str]
 
-    dataset: str
+
+class BaselineJSON(TypedDict):
+    """A record's nested ``baseline``: its own fields without dataset, path and tags."""
+
     case: str
     variant: str
-    metric: str
-    stage: str
-    before: FlipValue
-    after: FlipValue
-    reason: str | None
-    output_excerpt: str | None
-    direction: Literal["worse", "better"] | None = None
-    severity: float | None = None
+    fingerprint: str
+    output: str | None
+    promoted: bool
+    dropped_at: str | None
+    error: str | None
+    stages: list[StageJSON]
+
+
+class CaseJSON(BaselineJSON):
+    """:meth:`CaseRecord.to_json`: the xdist wire form and the files' form."""
+
+    dataset: str
+    path: str
+    tags: tuple[str, ...]
+    baseline: BaselineJSON | None
 
 
 class RecordError(ValueError):
@@ -137,8 +155,8 @@ class StageRecord:
         """A pass or a fail (not a measurement, not an error)."""
         return self.status in ("passed", "failed")
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def to_json(self) -> StageJSON:
+        data: StageJSON = {
             "stage": self.stage, "kind": self.kind, "status": self.status,
             "gating": self.gating, "must": self.must, "score": self.score,
             "samples": self.samples, "reason": self.reason, "judge": self.judge,
@@ -186,25 +204,26 @@ class CaseRecord:
                 return s
         return None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> CaseJSON:
         """The record as JSON-able data: the xdist wire form and the files' form.
 
         Arrays stay tuples (JSON writes them as arrays); the nested ``baseline``
         leaves out ``dataset``, ``path`` and ``tags``, which are the record's own.
         """
-        data = self._fields()
-        data["baseline"] = None if self.baseline is None else self.baseline._fields(nested=True)
-        return data
+        return {
+            "dataset": self.dataset, "path": self.path, "tags": self.tags,
+            "case": self.case, "variant": self.variant, "fingerprint": self.fingerprint,
+            "output": self.output, "promoted": self.promoted, "dropped_at": self.dropped_at,
+            "error": self.error, "stages": [s.to_json() for s in self.stages],
+            "baseline": None if self.baseline is None else self.baseline._own(),
+        }
 
-    def _fields(self, *, nested: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {} if nested else {
-            "dataset": self.dataset, "path": self.path, "tags": self.tags}
-        data.update(
-            case=self.case, variant=self.variant, fingerprint=self.fingerprint,
-            output=self.output, promoted=self.promoted, dropped_at=self.dropped_at,
-            error=self.error, stages=[s.to_json() for s in self.stages],
-        )
-        return data
+    def _own(self) -> BaselineJSON:
+        return {
+            "case": self.case, "variant": self.variant, "fingerprint": self.fingerprint,
+            "output": self.output, "promoted": self.promoted, "dropped_at": self.dropped_at,
+            "error": self.error, "stages": [s.to_json() for s in self.stages],
+        }
 
     @classmethod
     def from_json(cls, data: object) -> CaseRecord:

@@ -36,6 +36,7 @@ from pytest_llmfunnel.endpoint.formats import FormatChoice, ResponseFormat
 from pytest_llmfunnel.endpoint.health import (
     EndpointDown,
     EndpointHealth,
+    EndpointReport,
     Fault,
     classify_status,
     connection_fault,
@@ -378,7 +379,7 @@ class OpenAIJudgeBackend:
             )
 
     @property
-    def endpoint_report(self) -> dict[str, Any]:
+    def endpoint_report(self) -> EndpointReport:
         """Why the endpoint was given up and how many requests were not sent; the
         first error of each kind (``errors``) and the response-format note (``notes``),
         all redacted."""

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.gate import sensitivity
@@ -303,9 +303,10 @@ def compare(
                      (*s.current, *(c for _, c in p.worst_case)))
         for p, s in zip(to_decide, samples, strict=True)
     ]
-    kw: dict[str, Any] = {"alpha": alpha, "mode": cast(Mode, mode), "seed": seed}
+    rule = cast(Mode, mode)
     for prep, decision, pessimistic in zip(
-        to_decide, decide(samples, **kw), decide(worst, **kw), strict=True
+        to_decide, decide(samples, alpha=alpha, mode=rule, seed=seed),
+        decide(worst, alpha=alpha, mode=rule, seed=seed), strict=True,
     ):
         prep.decision = sensitivity.combine(
             decision, pessimistic, prep.errors, len(prep.worst_case) - prep.errors

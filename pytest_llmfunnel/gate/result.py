@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import Flip
 
 __all__ = ["UPDATE", "DatasetComparison", "Flip", "GateResult", "TagStat"]
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.escape import html_text, md_cell, md_code_block, md_text, mermaid_label
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import CaseRecord, Flip, RunResult
+from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     MINUS,

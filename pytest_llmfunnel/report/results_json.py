@@ -26,8 +26,9 @@ from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.escape import json_text
+from pytest_llmfunnel.flip import Flip, FlipValue
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import Flip, FlipValue, RunResult
+from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.completeness import Extent
 from pytest_llmfunnel.report.summary import ReportData, summarize
 from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned

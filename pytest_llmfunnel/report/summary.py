@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pytest_llmfunnel.completeness import Completeness
-from pytest_llmfunnel.record import CaseRecord, Flip, RunResult
+from pytest_llmfunnel.flip import Flip
+from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.judges import OFFLINE_JUDGE_MARK, judge_label
 
 if TYPE_CHECKING:

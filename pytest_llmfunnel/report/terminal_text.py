@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmfunnel.escape import strip_escapes, terminal_text, truncate
-from pytest_llmfunnel.record import CaseRecord, Flip, RunResult
+from pytest_llmfunnel.flip import Flip
+from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     TagRow,

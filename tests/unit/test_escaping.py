@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel import escape
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import Flip, RunResult
+from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.calibration import (
     calibration_lines,
     calibration_markdown,

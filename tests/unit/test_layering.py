@@ -35,7 +35,7 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "pytest_llmfunnel",
         "funnel",
         "dataset",
-        "record completeness config tallies",
+        "record flip completeness config tallies",
         "models stats escape redact atomic cache_mode",
         "wording display",
     )

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel.config import Settings
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
 from pytest_llmfunnel.models import CaseResult, StageResult, Usage, Verdict
-from pytest_llmfunnel.record import CaseRecord, Flip, StageFacts, build_record
+from pytest_llmfunnel.record import CaseRecord, StageFacts, build_record
 from pytest_llmfunnel.report.results_json import (
     SCHEMA_VERSION,
     Decision,

@@ -23,8 +23,9 @@ from pytest_llmfunnel.escape import (
     md_text,
     mermaid_label,
 )
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import Flip, RunResult
+from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.markdown import (
     MARKER,
     chart_markdown,

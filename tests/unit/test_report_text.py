@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncate
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import Flip, RunResult
+from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.results_json import load_results
 from pytest_llmfunnel.report.summary import ReportData, severity, sort_flips, tag_rows
 from pytest_llmfunnel.report.terminal_text import (

@@ -10,8 +10,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.result import Flip as GateFlip
-from pytest_llmfunnel.record import Flip
 from pytest_llmfunnel.report.results_json import SettingsSummary, build_document
 
 ROOT = Path(__file__).resolve().parents[2] / "pytest_llmfunnel"
@@ -42,10 +42,11 @@ def test_stage_and_flip_types_are_the_few_with_distinct_jobs() -> None:
     names = class_names()
     stage = sorted(n for n in names if n.startswith("Stage"))
     flip = sorted(n for n in names if "Flip" in n)
-    # The funnel's outcome, the record's, the counts, a stage's fixed facts, and
-    # the results file's entries for a stage's outcome and counts.
+    # The funnel's outcome, the record's and its JSON form's static type, the
+    # counts, a stage's fixed facts, and the results file's documented entries
+    # for a stage's outcome and counts.
     assert stage == ["StageCounts", "StageCountsEntry", "StageEntry", "StageFacts",
-                     "StageRecord", "StageResult"]
+                     "StageJSON", "StageRecord", "StageResult"]
     assert flip == ["Flip", "FlipEntry"]
 
 
