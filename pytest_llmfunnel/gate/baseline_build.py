@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
 
 from pytest_llmfunnel.gate.baseline_file import (
     DEFAULT_VARIANT,
@@ -15,8 +14,10 @@ from pytest_llmfunnel.gate.baseline_file import (
     BaselineCase,
     BaselineError,
     BaselineHeader,
+    BaselineMetrics,
     BaselineOutcome,
     BaselineStage,
+    BaselineStageTally,
 )
 from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.wording import plural
@@ -40,13 +41,14 @@ def _case_line(record: CaseRecord) -> BaselineCase:
     )
 
 
-def _summary(cases: Collection[BaselineCase]) -> dict[str, Any]:
+def _summary(cases: Collection[BaselineCase]) -> BaselineMetrics:
     """Descriptive counts for the header (the gate recomputes what it needs)."""
-    stages: dict[str, dict[str, Any]] = {}
+    stages: dict[str, BaselineStageTally] = {}
     scores: dict[str, list[float]] = {}
     for case in cases:
         for name, outcome in case.stages.items():
-            counts = stages.setdefault(name, {"passed": 0, "failed": 0, "measured": 0, "error": 0})
+            counts = stages.setdefault(
+                name, BaselineStageTally(passed=0, failed=0, measured=0, error=0))
             counts[outcome.status] += 1
             if outcome.score is not None:
                 scores.setdefault(name, []).append(outcome.score)

@@ -35,6 +35,9 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+# pydantic reads typing.TypedDict only from Python 3.12; typing_extensions is its own dependency.
+from typing_extensions import NotRequired, TypedDict
+
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
 
@@ -77,6 +80,25 @@ class BaselineOutcome(BaseModel):
     score: float | None = None
 
 
+class BaselineStageTally(TypedDict):
+    """A header's count of each status of one stage, and its mean score if it scores."""
+
+    passed: int
+    failed: int
+    measured: int
+    error: int
+    mean_score: NotRequired[float]
+
+
+class BaselineMetrics(TypedDict, total=False):
+    """A header's descriptive counts (the gate recomputes what it needs from the cases)."""
+
+    cases: int
+    promoted: int
+    promotion_rate: float | None
+    stages: dict[str, BaselineStageTally]
+
+
 class BaselineHeader(BaseModel):
     """The first line of a baseline file."""
 
@@ -88,7 +110,7 @@ class BaselineHeader(BaseModel):
     path: str = ""
     judges: dict[str, str] = Field(default_factory=dict)
     stages: dict[str, BaselineStage] = Field(default_factory=dict)
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    metrics: BaselineMetrics = Field(default_factory=lambda: BaselineMetrics())
 
 
 class BaselineCase(BaseModel):
