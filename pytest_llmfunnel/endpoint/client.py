@@ -55,6 +55,7 @@ from pytest_llmfunnel.endpoint.retry import (
 from pytest_llmfunnel.endpoint.retry import retry_after_seconds as _retry_after
 from pytest_llmfunnel.endpoint.wire import ClientPerLoop, completion_from, split_body
 from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest
+from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.redact import Redactor
 from pytest_llmfunnel.redact import redact as redact  # its former home
 from pytest_llmfunnel.wording import plural
@@ -267,7 +268,7 @@ class OpenAIJudgeBackend:
         self._check_usable(model, sent_before=True)
 
     async def _attempt(
-        self, body: dict[str, Any], model: str, *, sent_before: bool = False
+        self, body: JSONObject, model: str, *, sent_before: bool = False
     ) -> tuple[Fault | None, Completion | None]:
         try:
             ticket = await self.limiter.acquire(
@@ -318,12 +319,12 @@ class OpenAIJudgeBackend:
         self.stall.observe(self._clock() - began)
         return None, completion
 
-    async def _send(self, body: dict[str, Any]) -> Any:
+    async def _send(self, body: JSONObject) -> Any:
         known, extra = split_body(body)
         client = await self._clients.get()
         return await client.chat.completions.create(**known, extra_body=extra or None)
 
-    def _classify_status(self, exc: openai.APIStatusError, body: dict[str, Any]) -> Fault:
+    def _classify_status(self, exc: openai.APIStatusError, body: JSONObject) -> Fault:
         code = exc.status_code
         fault = classify_status(
             code,

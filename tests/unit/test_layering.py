@@ -37,7 +37,7 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "dataset",
         "record flip completeness config tallies",
         "models stats escape redact atomic cache_mode",
-        "wording display",
+        "wording display jsontypes",
     )
 )
 # Only these import pytest (never _pytest): the entry point, its hook
