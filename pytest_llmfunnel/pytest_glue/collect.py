@@ -25,8 +25,8 @@ from pytest_llmfunnel.pytest_glue.specs import (
     UNIT_KEY,
     BaselineFrom,
     EvalSpec,
+    EvalTestInfo,
     ItemInfo,
-    TestInfo,
 )
 from pytest_llmfunnel.pytest_glue.xdist_bridge import group_name
 
@@ -66,7 +66,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     fs.tests.specs[where] = spec
     root = fs.config.rootpath
     units = [u for case in dataset.cases for u in units_for(case, funnel)]
-    fs.tests.meta[where] = TestInfo(
+    fs.tests.meta[where] = EvalTestInfo(
         path=shown_path(dataset.path, root),
         baseline=None if baseline_file is None else str(baseline_file),
         baseline_from=where_from, ids=tuple(positions), columns=columns,

@@ -31,7 +31,7 @@ from pytest_llmfunnel.pytest_glue.paths import (
 from pytest_llmfunnel.pytest_glue.run_files import write_outputs
 from pytest_llmfunnel.pytest_glue.sections import report_sections
 from pytest_llmfunnel.pytest_glue.session import FunnelSession
-from pytest_llmfunnel.pytest_glue.specs import UNKNOWN_TEST, TestInfo
+from pytest_llmfunnel.pytest_glue.specs import UNKNOWN_TEST, EvalTestInfo
 from pytest_llmfunnel.report.conclusion import Conclusion
 from pytest_llmfunnel.wording import plural
 
@@ -147,7 +147,7 @@ def rank(fs: FunnelSession) -> list[Any]:
     ))
 
 
-def gate(fs: FunnelSession, metas: Mapping[str, TestInfo], out: Conclusion) -> None:
+def gate(fs: FunnelSession, metas: Mapping[str, EvalTestInfo], out: Conclusion) -> None:
     """Compare every eval test that has a baseline file configured."""
     settings = fs.settings
     ungated = sorted(k for k, m in metas.items() if not m.baseline)
@@ -216,7 +216,7 @@ def uncalibrated(result: GateResult, untrusted: Mapping[str, str]) -> GateResult
 
 
 def update_baselines(
-    fs: FunnelSession, metas: Mapping[str, TestInfo], out: Conclusion
+    fs: FunnelSession, metas: Mapping[str, EvalTestInfo], out: Conclusion
 ) -> None:
     """Write each eval test's baseline from this run (merged, when asked for)."""
     settings = fs.settings

@@ -14,7 +14,7 @@ import pytest
 from pytest_llmfunnel.record import CaseRecord, RunResult
 
 if TYPE_CHECKING:
-    from pytest_llmfunnel.pytest_glue.specs import TestInfo
+    from pytest_llmfunnel.pytest_glue.specs import EvalTestInfo
 
 
 class ResultStore:
@@ -53,7 +53,7 @@ class ResultStore:
             self._run = (len(self.records), RunResult.from_records(self.records))
         return self._run[1]
 
-    def order(self, spec_meta: Mapping[str, TestInfo]) -> None:
+    def order(self, spec_meta: Mapping[str, EvalTestInfo]) -> None:
         """Records in dataset order, whatever order xdist workers reported them in."""
         positions: dict[str, dict[str, int]] = {}
         for name, meta in spec_meta.items():

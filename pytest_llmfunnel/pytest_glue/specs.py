@@ -42,8 +42,8 @@ UNIT_KEY = pytest.StashKey[ItemInfo]()
 BaselineFrom = Literal["default", "ini", "marker", "off"]
 
 
-class TestInfoJSON(TypedDict):
-    """:class:`TestInfo` on the xdist wire (``config.workeroutput``)."""
+class EvalTestInfoJSON(TypedDict):
+    """:class:`EvalTestInfo` on the xdist wire (``config.workeroutput``)."""
 
     path: str
     baseline: str | None
@@ -55,7 +55,7 @@ class TestInfoJSON(TypedDict):
 
 
 @dataclass(frozen=True)
-class TestInfo:
+class EvalTestInfo:
     """What the controller needs of one eval test, whichever process collected it.
 
     ``path`` is the dataset file as shown (relative to the rootdir),
@@ -65,8 +65,6 @@ class TestInfo:
     many of them this run selected (``None`` until counted).
     """
 
-    __test__ = False  # not a test class, whatever its name
-
     path: str
     baseline: str | None
     baseline_from: BaselineFrom
@@ -75,20 +73,20 @@ class TestInfo:
     units: int = 0
     selected: int | None = None
 
-    def to_json(self) -> TestInfoJSON:
+    def to_json(self) -> EvalTestInfoJSON:
         return {"path": self.path, "baseline": self.baseline,
                 "baseline_from": self.baseline_from, "ids": list(self.ids),
                 "columns": self.columns, "units": self.units, "selected": self.selected}
 
     @classmethod
-    def from_json(cls, data: TestInfoJSON) -> TestInfo:
+    def from_json(cls, data: EvalTestInfoJSON) -> EvalTestInfo:
         return cls(path=data["path"], baseline=data["baseline"],
                    baseline_from=data["baseline_from"], ids=tuple(data["ids"]),
                    columns=data["columns"], units=data["units"], selected=data["selected"])
 
 
 # A dataset the records name but no process described (taken as ungated).
-UNKNOWN_TEST = TestInfo(path="", baseline=None, baseline_from="off", ids=(), columns=None)
+UNKNOWN_TEST = EvalTestInfo(path="", baseline=None, baseline_from="off", ids=(), columns=None)
 
 
 class EvalTests:
@@ -99,7 +97,7 @@ class EvalTests:
         self.specs: dict[str, EvalSpec] = {}
         self.single_variant: dict[str, str] = {}  # eval test → its one variant, not a parameter
         # Eval tests as the controller needs them; xdist workers send theirs (see xdist_bridge).
-        self.meta: dict[str, TestInfo] = {}
+        self.meta: dict[str, EvalTestInfo] = {}
 
     def dataset(self, path: Path, columns: dict[str, str] | None) -> Dataset:
         """The dataset at ``path`` with ``columns``, loaded once per process."""

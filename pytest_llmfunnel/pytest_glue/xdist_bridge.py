@@ -17,7 +17,7 @@ import pytest
 from pytest_llmfunnel.tallies import Tallies
 
 if TYPE_CHECKING:
-    from pytest_llmfunnel.pytest_glue.specs import TestInfo
+    from pytest_llmfunnel.pytest_glue.specs import EvalTestInfo
 
 WORKEROUTPUT_KEY = "llm_funnel"
 SPECS_KEY = "llm_funnel_specs"  # each worker's eval tests (dataset, baseline file, case ids)
@@ -56,7 +56,7 @@ class XdistBridge:
         workers = max(1, self.worker_count)
         return max(8, min(1000, math.ceil(n_cases / (workers * 2))))
 
-    def send(self, tallies: Tallies, spec_meta: Mapping[str, TestInfo]) -> None:
+    def send(self, tallies: Tallies, spec_meta: Mapping[str, EvalTestInfo]) -> None:
         """On a worker: hand the counters and the eval tests to the controller."""
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
@@ -64,7 +64,7 @@ class XdistBridge:
             workeroutput[SPECS_KEY] = {key: m.to_json() for key, m in spec_meta.items()}
 
     def receive(
-        self, node: Any, error: object, tallies: Tallies, spec_meta: dict[str, TestInfo]
+        self, node: Any, error: object, tallies: Tallies, spec_meta: dict[str, EvalTestInfo]
     ) -> None:
         """On the controller: add a finished worker's counters (a crashed one sends none)."""
         if error is not None:
@@ -74,10 +74,10 @@ class XdistBridge:
         if data:
             tallies.merge(data)
         # Lazy: the bridge is imported at start-up, the eval tests' module when a worker ends.
-        from pytest_llmfunnel.pytest_glue.specs import TestInfo
+        from pytest_llmfunnel.pytest_glue.specs import EvalTestInfo
 
         for key, meta in (output.get(SPECS_KEY) or {}).items():
-            spec_meta.setdefault(key, TestInfo.from_json(meta))
+            spec_meta.setdefault(key, EvalTestInfo.from_json(meta))
 
 
 def group_name(key: str, chunk: int) -> str:
