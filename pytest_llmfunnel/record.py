@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -55,6 +55,53 @@ from pytest_llmfunnel.models import (
 REASON_LIMIT = 400
 # Keys of the top-level record that its nested ``baseline`` does not repeat.
 _OWN_KEYS = ("dataset", "path", "tags")
+
+
+class _StageFields(TypedDict):
+
+    stage: str
+    kind: StageKind
+    status: StageStatus
+    gating: bool
+    must: bool
+    score: float | None
+    samples: tuple[float, ...]
+    reason: str
+    judge: str | None
+    scale: tuple[float, float] | None
+    threshold: float | None
+    requests: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class StageJSON(_StageFields, total=False):
+    """:meth:`StageRecord.to_json`: the stage's fields; ``pair`` only on a comparison."""
+
+    pair: tuple[str, str]
+
+
+class BaselineJSON(TypedDict):
+    """A record's nested ``baseline``: its own fields without dataset, path and tags."""
+
+    case: str
+    variant: str
+    fingerprint: str
+    output: str | None
+    promoted: bool
+    dropped_at: str | None
+    error: str | None
+    stages: list[StageJSON]
+
+
+class CaseJSON(BaselineJSON):
+    """:meth:`CaseRecord.to_json`: the xdist wire form and the files' form."""
+
+    dataset: str
+    path: str
+    tags: tuple[str, ...]
+    baseline: BaselineJSON | None
 
 
 class RecordError(ValueError):
@@ -108,8 +155,8 @@ class StageRecord:
         """A pass or a fail (not a measurement, not an error)."""
         return self.status in ("passed", "failed")
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def to_json(self) -> StageJSON:
+        data: StageJSON = {
             "stage": self.stage, "kind": self.kind, "status": self.status,
             "gating": self.gating, "must": self.must, "score": self.score,
             "samples": self.samples, "reason": self.reason, "judge": self.judge,
@@ -157,25 +204,26 @@ class CaseRecord:
                 return s
         return None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> CaseJSON:
         """The record as JSON-able data: the xdist wire form and the files' form.
 
         Arrays stay tuples (JSON writes them as arrays); the nested ``baseline``
         leaves out ``dataset``, ``path`` and ``tags``, which are the record's own.
         """
-        data = self._fields()
-        data["baseline"] = None if self.baseline is None else self.baseline._fields(nested=True)
-        return data
+        return {
+            "dataset": self.dataset, "path": self.path, "tags": self.tags,
+            "case": self.case, "variant": self.variant, "fingerprint": self.fingerprint,
+            "output": self.output, "promoted": self.promoted, "dropped_at": self.dropped_at,
+            "error": self.error, "stages": [s.to_json() for s in self.stages],
+            "baseline": None if self.baseline is None else self.baseline._own(),
+        }
 
-    def _fields(self, *, nested: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {} if nested else {
-            "dataset": self.dataset, "path": self.path, "tags": self.tags}
-        data.update(
-            case=self.case, variant=self.variant, fingerprint=self.fingerprint,
-            output=self.output, promoted=self.promoted, dropped_at=self.dropped_at,
-            error=self.error, stages=[s.to_json() for s in self.stages],
-        )
-        return data
+    def _own(self) -> BaselineJSON:
+        return {
+            "case": self.case, "variant": self.variant, "fingerprint": self.fingerprint,
+            "output": self.output, "promoted": self.promoted, "dropped_at": self.dropped_at,
+            "error": self.error, "stages": [s.to_json() for s in self.stages],
+        }
 
     @classmethod
     def from_json(cls, data: object) -> CaseRecord:

@@ -3,9 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from pytest_llmfunnel.wording import plural
+
+
+class EndpointErrorJSON(TypedDict):
+    """The first server message of one judge error cause, and the requests it ended."""
+
+    message: str
+    count: int
+
+
+class TalliesJSON(TypedDict, total=False):
+    """:class:`Tallies` on the xdist wire; :meth:`Tallies.merge` also takes a part of it."""
+
+    cache: dict[str, dict[str, dict[str, int]]]
+    dry_run: dict[str, int]
+    budget_spent: float
+    budget_refused: int
+    explanations: list[str]
+    verdict_keys: list[str]
+    endpoint_down: list[str]
+    not_sent: int
+    endpoint_errors: dict[str, EndpointErrorJSON]
+    endpoint_notices: list[str]
 
 
 @dataclass
@@ -33,10 +55,10 @@ class Tallies:
     verdict_keys: set[str] = field(default_factory=set)
     endpoint_down: list[str] = field(default_factory=list)
     not_sent: int = 0
-    endpoint_errors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoint_errors: dict[str, EndpointErrorJSON] = field(default_factory=dict)
     endpoint_notices: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> TalliesJSON:
         return {
             "cache": self.cache,
             "dry_run": self.dry_run,
@@ -50,7 +72,7 @@ class Tallies:
             "endpoint_notices": self.endpoint_notices,
         }
 
-    def merge(self, data: dict[str, Any]) -> None:
+    def merge(self, data: TalliesJSON) -> None:
         """Add another process's :meth:`to_json` into this one."""
         for dataset, stages in data.get("cache", {}).items():
             mine = self.cache.setdefault(dataset, {})
@@ -68,9 +90,9 @@ class Tallies:
             if reason not in self.endpoint_down:
                 self.endpoint_down.append(reason)
         self.not_sent += int(data.get("not_sent", 0))
-        for cause, entry in data.get("endpoint_errors", {}).items():
-            kept = self.endpoint_errors.setdefault(cause, {"message": entry["message"], "count": 0})
-            kept["count"] += int(entry["count"])
+        for cause, error in data.get("endpoint_errors", {}).items():
+            kept = self.endpoint_errors.setdefault(cause, {"message": error["message"], "count": 0})
+            kept["count"] += int(error["count"])
         for notice in data.get("endpoint_notices", ()):
             if notice not in self.endpoint_notices:
                 self.endpoint_notices.append(notice)

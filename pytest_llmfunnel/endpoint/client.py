@@ -36,6 +36,7 @@ from pytest_llmfunnel.endpoint.formats import FormatChoice, ResponseFormat
 from pytest_llmfunnel.endpoint.health import (
     EndpointDown,
     EndpointHealth,
+    EndpointReport,
     Fault,
     classify_status,
     connection_fault,
@@ -54,6 +55,7 @@ from pytest_llmfunnel.endpoint.retry import (
 from pytest_llmfunnel.endpoint.retry import retry_after_seconds as _retry_after
 from pytest_llmfunnel.endpoint.wire import ClientPerLoop, completion_from, split_body
 from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest
+from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.redact import Redactor
 from pytest_llmfunnel.redact import redact as redact  # its former home
 from pytest_llmfunnel.wording import plural
@@ -270,7 +272,7 @@ class OpenAIJudgeBackend:
         self._check_usable(model, sent_before=True)
 
     async def _attempt(
-        self, body: dict[str, Any], model: str, *, sent_before: bool = False
+        self, body: JSONObject, model: str, *, sent_before: bool = False
     ) -> tuple[Fault | None, Completion | None]:
         try:
             ticket = await self.limiter.acquire(
@@ -323,12 +325,12 @@ class OpenAIJudgeBackend:
         self.stall.observe(self._clock() - began)
         return None, completion
 
-    async def _send(self, body: dict[str, Any]) -> Any:
+    async def _send(self, body: JSONObject) -> Any:
         known, extra = split_body(body)
         client = await self._clients.get()
         return await client.chat.completions.create(**known, extra_body=extra or None)
 
-    def _classify_status(self, exc: openai.APIStatusError, body: dict[str, Any]) -> Fault:
+    def _classify_status(self, exc: openai.APIStatusError, body: JSONObject) -> Fault:
         code = exc.status_code
         fault = classify_status(
             code,
@@ -384,7 +386,7 @@ class OpenAIJudgeBackend:
             )
 
     @property
-    def endpoint_report(self) -> dict[str, Any]:
+    def endpoint_report(self) -> EndpointReport:
         """Why the endpoint was given up and how many requests were not sent; the
         first error of each kind (``errors``) and the response-format note (``notes``),
         all redacted."""

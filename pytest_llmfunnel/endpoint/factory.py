@@ -15,7 +15,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pytest_llmfunnel.config import Settings, is_local_endpoint
 from pytest_llmfunnel.funnel.backend import (
@@ -33,6 +33,7 @@ from pytest_llmfunnel.redact import MIN_SECRET_LENGTH, placeholder_reason
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.endpoint.client import OpenAIJudgeBackend
+    from pytest_llmfunnel.endpoint.health import EndpointReport
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
@@ -168,7 +169,7 @@ class LazyOpenAIBackend:
         return f"LazyOpenAIBackend({self.identity!r})"
 
 
-def endpoint_report(backend: object) -> dict[str, Any] | None:
+def endpoint_report(backend: object) -> EndpointReport | None:
     """The OpenAI-compatible backend's ``endpoint_report`` under any wrappers, once built.
 
     The report says why the endpoint was given up and how many requests that
@@ -177,7 +178,7 @@ def endpoint_report(backend: object) -> dict[str, Any] | None:
     for _ in range(5):  # a dry-run or budget wrapper, the lazy backend, the real one
         report = getattr(backend, "endpoint_report", None)
         if isinstance(report, dict):
-            return report
+            return cast("EndpointReport", report)
         backend = getattr(backend, "inner", None) or getattr(backend, "built", None)
         if backend is None:
             return None

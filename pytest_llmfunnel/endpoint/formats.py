@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Literal
+from typing import Literal
+
+from pytest_llmfunnel.jsontypes import JSONObject
 
 ResponseFormat = Literal["auto", "json_schema", "json_object", "prompt"]
 RESPONSE_FORMATS: tuple[ResponseFormat, ...] = ("auto", "json_schema", "json_object", "prompt")
@@ -54,7 +56,7 @@ def names_the_format(code: int, message: str) -> bool:
     return code in (400, 422, 500) and bool(_FORMAT_MESSAGE.search(message))
 
 
-def sent_format(body: dict[str, Any]) -> Sent:
+def sent_format(body: JSONObject) -> Sent:
     """The format a body asks for: a ``response_format`` type, or ``prompt`` without one."""
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
@@ -92,7 +94,7 @@ class FormatChoice:
         """
         return self.setting in ("auto", "json_schema")
 
-    def adapt(self, body: dict[str, Any]) -> dict[str, Any]:
+    def adapt(self, body: JSONObject) -> JSONObject:
         """``body`` with its ``response_format`` rewritten to the format in use (a new dict)."""
         if "response_format" not in body:
             return body  # a body without one (a free-text request) is sent as it is
@@ -103,12 +105,12 @@ class FormatChoice:
             return {k: v for k, v in body.items() if k != "response_format"}
         return {**body, "response_format": {"type": "json_object"}}
 
-    def accepted(self, body: dict[str, Any]) -> None:
+    def accepted(self, body: JSONObject) -> None:
         """The endpoint answered ``body`` (as sent): its format works here."""
         if "response_format" in body:
             self._accepted.add(sent_format(body))
 
-    def rejected(self, body: dict[str, Any], code: int, message: str) -> bool:
+    def rejected(self, body: JSONObject, code: int, message: str) -> bool:
         """Whether to send ``body`` again in a simpler format after this error.
 
         ``body`` is the body as sent. Steps the format in use down when the
@@ -134,7 +136,7 @@ class FormatChoice:
             )
             return True
 
-    def fix(self, body: dict[str, Any], code: int, message: str) -> str | None:
+    def fix(self, body: JSONObject, code: int, message: str) -> str | None:
         """The setting to change when a fixed format (not ``auto``) was refused."""
         if self.setting == "auto" or not names_the_format(code, message):
             return None

@@ -32,11 +32,12 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypedDict
 
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.endpoint.formats import names_the_format
 from pytest_llmfunnel.endpoint.retry import Clock
+from pytest_llmfunnel.tallies import EndpointErrorJSON
 
 Redact = Callable[[str], str]
 
@@ -49,6 +50,16 @@ _MODEL_ERROR = re.compile(
     re.IGNORECASE,
 )
 _MENTIONS_MODEL = re.compile(r"\bmodel\b", re.IGNORECASE)
+
+
+class EndpointReport(TypedDict):
+    """Why the endpoint was given up (``reasons``), the requests not sent, the first
+    error of each cause (``errors``) and what was learned about it (``notes``)."""
+
+    reasons: list[str]
+    not_sent: int
+    errors: dict[str, EndpointErrorJSON]
+    notes: list[str]
 
 
 @dataclass(frozen=True)
@@ -261,6 +272,7 @@ class EndpointHealth:
             self._down = down
         return down
 
-    def to_json(self, base_url: str) -> dict[str, Any]:
+    def to_json(self, base_url: str) -> EndpointReport:
         """What a run reports once: each reason and how many requests were not sent."""
-        return {"reasons": [d.describe(base_url) for d in self.downs], "not_sent": self.not_sent}
+        return {"reasons": [d.describe(base_url) for d in self.downs], "not_sent": self.not_sent,
+                "errors": {}, "notes": []}

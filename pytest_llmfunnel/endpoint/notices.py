@@ -11,7 +11,8 @@ many requests ended that way, for the session summary to print once.
 from __future__ import annotations
 
 import threading
-from typing import Any
+
+from pytest_llmfunnel.tallies import EndpointErrorJSON
 
 
 class ErrorLog:
@@ -28,7 +29,7 @@ class ErrorLog:
             self._first.setdefault(cause, message)
             self._counts[cause] = self._counts.get(cause, 0) + 1
 
-    def to_json(self) -> dict[str, dict[str, Any]]:
+    def to_json(self) -> dict[str, EndpointErrorJSON]:
         """``{cause: {"message": first message, "count": requests}}`` in first-seen order."""
         with self._lock:
             return {

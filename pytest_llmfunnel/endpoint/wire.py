@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmfunnel.funnel.backend import Completion
+from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.models import Usage
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def _known_params() -> frozenset[str]:
     return frozenset(names - {"self", "extra_headers", "extra_query", "extra_body", "timeout"})
 
 
-def split_body(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_body(body: JSONObject) -> tuple[JSONObject, JSONObject]:
     """Split a body into the SDK's named parameters and everything else (sent as extra_body).
 
     The SDK's ``create`` rejects unknown keyword arguments, but endpoints accept

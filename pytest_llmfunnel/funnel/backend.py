@@ -10,10 +10,11 @@ by :meth:`JudgeRequest.cache_key`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.models import Usage, sha256_json
 
 
@@ -40,7 +41,7 @@ class JudgeSubject:
 class JudgeRequest:
     """Exactly what is sent: the chat-completions ``body``, where, and which repeat."""
 
-    body: dict[str, Any]
+    body: JSONObject
     base_url: str
     repeat: int = 0
     subject: JudgeSubject | None = field(default=None, compare=False)

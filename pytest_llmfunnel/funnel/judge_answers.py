@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.backend import Completion
 from pytest_llmfunnel.funnel.prompts import Scale, scale_bounds
+from pytest_llmfunnel.jsontypes import JSONObject
 
 
 class JudgeAnswer(BaseModel):
@@ -69,14 +70,14 @@ class JudgeParseError(Exception):
         self.cause = cause
 
 
-def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+def strict_schema(model: type[BaseModel]) -> JSONObject:
     """The JSON schema of ``model`` in the form strict structured outputs accept.
 
     Titles are dropped so the schema (part of every cache key) stays small and
     does not change with cosmetic pydantic changes; every property is required.
     Each call returns a fresh copy, so a caller may change it freely.
     """
-    schema: dict[str, Any] = _copy_json(_strict_schema(model))
+    schema: JSONObject = _copy_json(_strict_schema(model))
     return schema
 
 
@@ -90,7 +91,7 @@ def _copy_json(value: Any) -> Any:
 
 
 @functools.cache
-def _strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+def _strict_schema(model: type[BaseModel]) -> JSONObject:
     # Generating a schema costs about 0.3 ms and every judge request needs
     # one: once per answer model is enough (answer models are classes defined
     # once, so the cache stays as small as their number).
@@ -109,7 +110,7 @@ def _strict_schema(model: type[BaseModel]) -> dict[str, Any]:
 @functools.cache
 def shared_response_format(
     model: type[BaseModel], name: str, *, json_schema: bool
-) -> dict[str, Any]:
+) -> JSONObject:
     """:func:`response_format`, built once and shared by every request that uses it.
 
     Request bodies are never changed in place (a fallback builds a new body),
@@ -119,7 +120,7 @@ def shared_response_format(
     return response_format(model, name, json_schema=json_schema)
 
 
-def response_format(model: type[BaseModel], name: str, *, json_schema: bool) -> dict[str, Any]:
+def response_format(model: type[BaseModel], name: str, *, json_schema: bool) -> JSONObject:
     """``json_schema`` structured output when supported, else plain JSON mode (a fresh copy)."""
     if not json_schema:
         return {"type": "json_object"}
@@ -137,7 +138,7 @@ class _DuplicateKeyError(ValueError):
     pass
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> JSONObject:
     keys = [key for key, _ in pairs]
     for key in keys:
         if keys.count(key) > 1:
@@ -145,7 +146,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _load_object(completion: Completion) -> dict[str, Any]:
+def _load_object(completion: Completion) -> JSONObject:
     """The answer as one JSON object, without ever searching the text for one."""
     if completion.finish_reason == "length":
         raise JudgeParseError(
@@ -174,7 +175,7 @@ def _load_object(completion: Completion) -> dict[str, Any]:
     return value
 
 
-def _validate(model: type[BaseModel], value: dict[str, Any], shape: str) -> Any:
+def _validate(model: type[BaseModel], value: JSONObject, shape: str) -> Any:
     try:
         return model.model_validate(value)
     except ValidationError as exc:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
 
 from pytest_llmfunnel.gate.baseline_file import (
     DEFAULT_VARIANT,
@@ -15,8 +14,10 @@ from pytest_llmfunnel.gate.baseline_file import (
     BaselineCase,
     BaselineError,
     BaselineHeader,
-    StageInfo,
-    StageOutcome,
+    BaselineMetrics,
+    BaselineOutcome,
+    BaselineStage,
+    BaselineStageTally,
 )
 from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.wording import plural
@@ -36,17 +37,18 @@ def _case_line(record: CaseRecord) -> BaselineCase:
         promoted=record.promoted,
         dropped_at=record.dropped_at,
         error=record.error,
-        stages={s.stage: StageOutcome(status=s.status, score=s.score) for s in record.stages},
+        stages={s.stage: BaselineOutcome(status=s.status, score=s.score) for s in record.stages},
     )
 
 
-def _summary(cases: Collection[BaselineCase]) -> dict[str, Any]:
+def _summary(cases: Collection[BaselineCase]) -> BaselineMetrics:
     """Descriptive counts for the header (the gate recomputes what it needs)."""
-    stages: dict[str, dict[str, Any]] = {}
+    stages: dict[str, BaselineStageTally] = {}
     scores: dict[str, list[float]] = {}
     for case in cases:
         for name, outcome in case.stages.items():
-            counts = stages.setdefault(name, {"passed": 0, "failed": 0, "measured": 0, "error": 0})
+            counts = stages.setdefault(
+                name, BaselineStageTally(passed=0, failed=0, measured=0, error=0))
             counts[outcome.status] += 1
             if outcome.score is not None:
                 scores.setdefault(name, []).append(outcome.score)
@@ -86,7 +88,7 @@ def baseline_from_records(
         raise ValueError("no eval test key: pass dataset=")
     if path is None:
         path = next((r.path for r in records if r.path), "")
-    stages: dict[str, StageInfo] = {}
+    stages: dict[str, BaselineStage] = {}
     seen_judges: dict[str, list[str]] = {}
     lines: dict[tuple[str, str], BaselineCase] = {}
     for record in records:
@@ -94,7 +96,7 @@ def baseline_from_records(
             name = s.stage
             if name not in stages:
                 scale = (scales or {}).get(name) or s.scale
-                stages[name] = StageInfo(
+                stages[name] = BaselineStage(
                     kind=s.kind, gating=s.gating,
                     scale=scale,
                 )
@@ -138,8 +140,8 @@ def check_partial_update(
 
 
 def _merged_stages(
-    old: Mapping[str, StageInfo], new: Mapping[str, StageInfo]
-) -> dict[str, StageInfo]:
+    old: Mapping[str, BaselineStage], new: Mapping[str, BaselineStage]
+) -> dict[str, BaselineStage]:
     """New stage infos win, but a known scale is not forgotten for want of a new one."""
     out = dict(old)
     for name, info in new.items():

@@ -35,6 +35,9 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+# pydantic reads typing.TypedDict only from Python 3.12; typing_extensions is its own dependency.
+from typing_extensions import NotRequired, TypedDict
+
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
 
@@ -58,7 +61,7 @@ BASELINE_FORMAT = FileFormat(
 )
 
 
-class StageInfo(BaseModel):
+class BaselineStage(BaseModel):
     """What the gate needs to know about one stage: its kind, whether it gates, its scale."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,13 +71,32 @@ class StageInfo(BaseModel):
     scale: tuple[float, float] | None = None
 
 
-class StageOutcome(BaseModel):
+class BaselineOutcome(BaseModel):
     """One stage's result on one baseline case (no reason: see the module docstring)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     status: Literal["passed", "failed", "measured", "error"]
     score: float | None = None
+
+
+class BaselineStageTally(TypedDict):
+    """A header's count of each status of one stage, and its mean score if it scores."""
+
+    passed: int
+    failed: int
+    measured: int
+    error: int
+    mean_score: NotRequired[float]
+
+
+class BaselineMetrics(TypedDict, total=False):
+    """A header's descriptive counts (the gate recomputes what it needs from the cases)."""
+
+    cases: int
+    promoted: int
+    promotion_rate: float | None
+    stages: dict[str, BaselineStageTally]
 
 
 class BaselineHeader(BaseModel):
@@ -87,8 +109,8 @@ class BaselineHeader(BaseModel):
     dataset: str
     path: str = ""
     judges: dict[str, str] = Field(default_factory=dict)
-    stages: dict[str, StageInfo] = Field(default_factory=dict)
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    stages: dict[str, BaselineStage] = Field(default_factory=dict)
+    metrics: BaselineMetrics = Field(default_factory=lambda: BaselineMetrics())
 
 
 class BaselineCase(BaseModel):
@@ -103,7 +125,7 @@ class BaselineCase(BaseModel):
     promoted: bool
     dropped_at: str | None = None
     error: str | None = None
-    stages: dict[str, StageOutcome] = Field(default_factory=dict)
+    stages: dict[str, BaselineOutcome] = Field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.gate import sensitivity
@@ -196,9 +196,9 @@ def _flips(prep: _Prepared) -> list[Flip]:
         got = pair.cur.stages.get(stage)
         reason = got[2] if got else (pair.record.error or "")
         out.append(Flip(
-            prep.dataset, pair.key[0], pair.key[1], metric.name, stage,
-            "worse" if worse else "better", before, after, reason,
-            _excerpt(pair.record.output), severity,
+            prep.dataset, pair.key[0], pair.key[1], metric.name, stage, before, after,
+            reason, _excerpt(pair.record.output),
+            direction="worse" if worse else "better", severity=severity,
         ))
     return out
 
@@ -303,9 +303,10 @@ def compare(
                      (*s.current, *(c for _, c in p.worst_case)))
         for p, s in zip(to_decide, samples, strict=True)
     ]
-    kw: dict[str, Any] = {"alpha": alpha, "mode": cast(Mode, mode), "seed": seed}
+    rule = cast(Mode, mode)
     for prep, decision, pessimistic in zip(
-        to_decide, decide(samples, **kw), decide(worst, **kw), strict=True
+        to_decide, decide(samples, alpha=alpha, mode=rule, seed=seed),
+        decide(worst, alpha=alpha, mode=rule, seed=seed), strict=True,
     ):
         prep.decision = sensitivity.combine(
             decision, pessimistic, prep.errors, len(prep.worst_case) - prep.errors
@@ -316,7 +317,7 @@ def compare(
         compared = [p for p in mine if p.decision is not None
                     and p.decision.decision != "not comparable"]
         flips = [f for p in compared for f in _flips(p)]
-        flips.sort(key=lambda f: (f.direction != "worse", -f.severity, f.metric, f.case,
+        flips.sort(key=lambda f: (f.direction != "worse", -(f.severity or 0.0), f.metric, f.case,
                                   f.variant))
         tags = [t for p in compared if p.metric.gated for t in _tags(p)]
         tags.sort(key=lambda t: (t.tag, t.metric))

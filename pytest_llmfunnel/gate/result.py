@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
 
+__all__ = ["UPDATE", "DatasetComparison", "Flip", "GateResult", "TagStat"]
+
 UPDATE = "--llm-funnel-update-baseline"
-
-
-@dataclass(frozen=True)
-class Flip:
-    """One case whose pass/fail outcome changed against the baseline.
-
-    ``before``/``after`` are the stage's scores (None when the stage did not
-    run on that side); ``reason`` is the current run's reason for the stage.
-    """
-
-    dataset: str
-    case: str
-    variant: str
-    metric: str
-    stage: str
-    direction: Literal["worse", "better"]
-    before: float | None
-    after: float | None
-    reason: str
-    output_excerpt: str
-    severity: float  # the drop as a share of the scale; sorts the worst first
 
 
 @dataclass(frozen=True)

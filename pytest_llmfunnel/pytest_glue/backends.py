@@ -165,5 +165,5 @@ class BackendLifetime:
         down = endpoint_report(backend)  # why the judge endpoint was given up, if it was
         if down is not None:
             tallies.merge({"endpoint_down": down["reasons"], "not_sent": down["not_sent"],
-                           "endpoint_errors": down.get("errors", {}),
-                           "endpoint_notices": down.get("notes", [])})
+                           "endpoint_errors": down["errors"],
+                           "endpoint_notices": down["notes"]})

@@ -20,7 +20,14 @@ from pytest_llmfunnel.gate.baseline_file import (
     load_baseline_if_exists,
 )
 from pytest_llmfunnel.pytest_glue.session import FunnelSession
-from pytest_llmfunnel.pytest_glue.specs import ENABLE_HINT, UNIT_KEY, EvalSpec, ItemInfo
+from pytest_llmfunnel.pytest_glue.specs import (
+    ENABLE_HINT,
+    UNIT_KEY,
+    BaselineFrom,
+    EvalSpec,
+    EvalTestInfo,
+    ItemInfo,
+)
 from pytest_llmfunnel.pytest_glue.xdist_bridge import group_name
 
 MARKER_KWARGS = ("funnel", "tags", "columns", "baseline")
@@ -58,16 +65,13 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
     )
     fs.tests.specs[where] = spec
     root = fs.config.rootpath
-    fs.tests.meta[where] = {
-        "path": shown_path(dataset.path, root),
-        "baseline": None if baseline_file is None else str(baseline_file),
-        "baseline_from": where_from,  # "default", "ini", "marker" or "off"
-        "ids": list(positions),
-        "columns": columns,
-    }
-
     units = [u for case in dataset.cases for u in units_for(case, funnel)]
-    fs.tests.meta[where]["units"] = len(units)  # what a complete run evaluates
+    fs.tests.meta[where] = EvalTestInfo(
+        path=shown_path(dataset.path, root),
+        baseline=None if baseline_file is None else str(baseline_file),
+        baseline_from=where_from, ids=tuple(positions), columns=columns,
+        units=len(units),  # what a complete run evaluates
+    )
     variants = {u.variant for u in units}
     ids = [f"{u.case.id}:{u.variant}" if len(variants) > 1 else u.case.id for u in units]
     if len(variants) == 1 and "llm_variant" not in metafunc.fixturenames:
@@ -118,7 +122,7 @@ def _marker_arguments(
 
 def _baseline_file(
     marker: pytest.Mark, where: str, metafunc: pytest.Metafunc, fs: FunnelSession
-) -> tuple[Path | None, str]:
+) -> tuple[Path | None, BaselineFrom]:
     """This eval test's baseline file and where that came from.
 
     ``baseline=`` on the marker (a path relative to the test file's folder, or

@@ -31,6 +31,7 @@ from pytest_llmfunnel.pytest_glue.paths import (
 from pytest_llmfunnel.pytest_glue.run_files import write_outputs
 from pytest_llmfunnel.pytest_glue.sections import report_sections
 from pytest_llmfunnel.pytest_glue.session import FunnelSession
+from pytest_llmfunnel.pytest_glue.specs import UNKNOWN_TEST, EvalTestInfo
 from pytest_llmfunnel.report.conclusion import Conclusion
 from pytest_llmfunnel.wording import plural
 
@@ -57,7 +58,7 @@ def conclude(fs: FunnelSession) -> Conclusion:
     """
     settings = fs.settings
     out = Conclusion()
-    metas = {r.dataset: fs.spec_meta.get(r.dataset, {}) for r in fs.records}
+    metas = {r.dataset: fs.spec_meta.get(r.dataset, UNKNOWN_TEST) for r in fs.records}
     if settings.labels is not None:
         calibrate_judges(fs, out)
     scope = fs.completeness
@@ -146,10 +147,10 @@ def rank(fs: FunnelSession) -> list[Any]:
     ))
 
 
-def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclusion) -> None:
+def gate(fs: FunnelSession, metas: Mapping[str, EvalTestInfo], out: Conclusion) -> None:
     """Compare every eval test that has a baseline file configured."""
     settings = fs.settings
-    ungated = sorted(k for k, m in metas.items() if not m.get("baseline"))
+    ungated = sorted(k for k, m in metas.items() if not m.baseline)
     if ungated:
         more = f" and {len(ungated) - 3} more" if len(ungated) > 3 else ""
         shown = ", ".join(ungated[:3]) + more
@@ -157,25 +158,25 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
     baselines: dict[str, Baseline | None] = {}
     ci = in_ci()
     for key, meta in sorted(metas.items()):
-        if not meta.get("baseline"):
+        if not meta.baseline:
             continue
         spec = fs.specs.get(key)
         if spec is not None and spec.baseline is not None:
             baselines[key] = spec.baseline
             continue
         try:
-            baselines[key] = load_baseline_if_exists(Path(meta["baseline"]))
+            baselines[key] = load_baseline_if_exists(Path(meta.baseline))
         except BaselineError as exc:
             out.failures.append(str(exc))
             continue
         if baselines[key] is not None:
             continue
         words = {"name": key, "command": create_command(key),
-                 "path": shown_path(meta["baseline"], fs)}
+                 "path": shown_path(meta.baseline, fs)}
         if ci:
             del baselines[key]
             out.failures.append(CI_NO_BASELINE.format(**words))
-        elif meta.get("baseline_from") == "default":
+        elif meta.baseline_from == "default":
             # Nothing was configured: a first local run evaluates and says how to gate.
             del baselines[key]
             out.notes.append(NO_BASELINE_YET.format(**words))
@@ -190,7 +191,7 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
     out.gate = compare(
         fs.records, baselines, alpha=settings.alpha, tolerance=settings.tolerance,
         mode=settings.gate_mode, max_error_share=settings.max_error_share, seed=settings.seed,
-        dataset_ids={key: meta.get("ids", ()) for key, meta in metas.items()},
+        dataset_ids={key: meta.ids for key, meta in metas.items()},
     )
     untrusted = distrusted(fs, out)
     if untrusted:
@@ -198,7 +199,7 @@ def gate(fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclus
     if out.gate.fails:
         out.failures.append(out.gate.message())
     for name in out.gate.missing_baselines:
-        out.failures.append(f"  expected at: {shown_path(metas[name]['baseline'], fs)}")
+        out.failures.append(f"  expected at: {shown_path(metas[name].baseline or '', fs)}")
 
 
 def uncalibrated(result: GateResult, untrusted: Mapping[str, str]) -> GateResult:
@@ -215,7 +216,7 @@ def uncalibrated(result: GateResult, untrusted: Mapping[str, str]) -> GateResult
 
 
 def update_baselines(
-    fs: FunnelSession, metas: Mapping[str, Mapping[str, Any]], out: Conclusion
+    fs: FunnelSession, metas: Mapping[str, EvalTestInfo], out: Conclusion
 ) -> None:
     """Write each eval test's baseline from this run (merged, when asked for)."""
     settings = fs.settings
@@ -228,7 +229,7 @@ def update_baselines(
         )
         return
     for key, meta in sorted(metas.items()):
-        if not meta.get("baseline"):
+        if not meta.baseline:
             out.failures.append(
                 f"{key}: no baseline file to update: llm_dataset(baseline=False) turns its "
                 "gate off; drop it (or name a file with baseline=...) to gate this eval test"
@@ -237,17 +238,17 @@ def update_baselines(
         records = [r for r in fs.records if r.dataset == key]
         selected = {r.case for r in records}
         refusal = check_partial_update(
-            meta.get("ids", ()), selected, settings.merge_baseline, dataset=key
+            meta.ids, selected, settings.merge_baseline, dataset=key
         )
         if refusal:
             out.failures.append(refusal)
             continue
-        path = Path(meta["baseline"])
+        path = Path(meta.baseline)
         try:
             if settings.merge_baseline and path.exists():
-                new = merge(load_baseline(path), records, selected, dataset_ids=meta.get("ids"))
+                new = merge(load_baseline(path), records, selected, dataset_ids=meta.ids)
             else:
-                new = baseline_from_records(records, dataset=key, path=meta.get("path"))
+                new = baseline_from_records(records, dataset=key, path=meta.path)
         except BaselineError as exc:
             out.failures.append(f"{exc} (the file was left as it was)")
             continue

@@ -113,7 +113,7 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
     facts = fs.rejudging.stage_facts(spec)
     fingerprint = info.unit.case.fingerprint()
     rebased = fs.rejudging.rebased(spec, info.unit)
-    path = fs.spec_meta[spec.key]["path"]
+    path = fs.spec_meta[spec.key].path
     record = build_record(
         result,
         spec.key,

@@ -7,11 +7,14 @@ arrive on the setup reports. The funnel counts are built from the records once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_llmfunnel.record import CaseRecord, RunResult
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.pytest_glue.specs import EvalTestInfo
 
 
 class ResultStore:
@@ -50,11 +53,11 @@ class ResultStore:
             self._run = (len(self.records), RunResult.from_records(self.records))
         return self._run[1]
 
-    def order(self, spec_meta: Mapping[str, Mapping[str, Any]]) -> None:
+    def order(self, spec_meta: Mapping[str, EvalTestInfo]) -> None:
         """Records in dataset order, whatever order xdist workers reported them in."""
         positions: dict[str, dict[str, int]] = {}
         for name, meta in spec_meta.items():
-            positions[name] = {case: i for i, case in enumerate(meta.get("ids", ()))}
+            positions[name] = {case: i for i, case in enumerate(meta.ids)}
 
         def place(record: CaseRecord) -> tuple[str, int, str]:
             where = positions.get(record.dataset, {})

@@ -190,7 +190,7 @@ def _cases(fs: FunnelSession) -> dict[str, Case]:
     # Under xdist the controller collected nothing: read the files the records name.
     for meta in fs.spec_meta.values():
         try:
-            dataset = load_dataset(fs.config.rootpath / meta["path"], columns=meta.get("columns"))
+            dataset = load_dataset(fs.config.rootpath / meta.path, columns=meta.columns)
         except (OSError, DatasetError, KeyError):
             continue
         for case in dataset.cases:

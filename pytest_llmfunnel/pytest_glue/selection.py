@@ -8,6 +8,8 @@ ended; :mod:`pytest_llmfunnel.completeness` judges what that means.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pytest_llmfunnel.completeness import Completeness, DatasetCount, assess
@@ -23,7 +25,7 @@ def count_selected(items: list[pytest.Item], fs: FunnelSession) -> None:
         if info is not None:
             counts[info.spec.key] = counts.get(info.spec.key, 0) + 1
     for key, meta in fs.spec_meta.items():
-        meta["selected"] = counts.get(key, 0)
+        fs.spec_meta[key] = replace(meta, selected=counts.get(key, 0))
 
 
 def mark_setup_report(item: pytest.Item, report: pytest.TestReport) -> None:
@@ -45,12 +47,12 @@ def completeness_of(session: pytest.Session, fs: FunnelSession) -> Completeness:
     evaluated: dict[str, int] = {}
     for record in fs.records:
         evaluated[record.dataset] = evaluated.get(record.dataset, 0) + 1
-    names = sorted(set(evaluated) | {k for k, m in fs.spec_meta.items() if m.get("selected")})
+    names = sorted(set(evaluated) | {k for k, m in fs.spec_meta.items() if m.selected})
     counts = [
         DatasetCount(
             name, evaluated.get(name, 0),
-            selected=fs.spec_meta.get(name, {}).get("selected"),
-            total=fs.spec_meta.get(name, {}).get("units"),
+            selected=fs.spec_meta[name].selected if name in fs.spec_meta else None,
+            total=fs.spec_meta[name].units if name in fs.spec_meta else None,
             started=fs.results.started.get(name, 0),
         )
         for name in names

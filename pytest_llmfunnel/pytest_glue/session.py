@@ -24,7 +24,7 @@ from pytest_llmfunnel.pytest_glue.backends import BackendLifetime
 from pytest_llmfunnel.pytest_glue.rejudge import BaselineRejudging
 from pytest_llmfunnel.pytest_glue.results import ResultStore
 from pytest_llmfunnel.pytest_glue.scheduler import BatchScheduler
-from pytest_llmfunnel.pytest_glue.specs import EvalSpec, EvalTests
+from pytest_llmfunnel.pytest_glue.specs import EvalSpec, EvalTestInfo, EvalTests
 from pytest_llmfunnel.pytest_glue.xdist_bridge import XdistBridge
 from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.conclusion import Conclusion
@@ -67,7 +67,7 @@ class FunnelSession:
         return self.tests.specs
 
     @property
-    def spec_meta(self) -> dict[str, dict[str, Any]]:
+    def spec_meta(self) -> dict[str, EvalTestInfo]:
         return self.tests.meta
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypedDict
 
 import pytest
 
@@ -39,6 +39,55 @@ class ItemInfo:
 
 UNIT_KEY = pytest.StashKey[ItemInfo]()
 
+BaselineFrom = Literal["default", "ini", "marker", "off"]
+
+
+class EvalTestInfoJSON(TypedDict):
+    """:class:`EvalTestInfo` on the xdist wire (``config.workeroutput``)."""
+
+    path: str
+    baseline: str | None
+    baseline_from: BaselineFrom
+    ids: list[str]
+    columns: dict[str, str] | None
+    units: int
+    selected: int | None
+
+
+@dataclass(frozen=True)
+class EvalTestInfo:
+    """What the controller needs of one eval test, whichever process collected it.
+
+    ``path`` is the dataset file as shown (relative to the rootdir),
+    ``baseline`` the baseline file (``None``: no gate), ``baseline_from`` where
+    that choice came from, ``ids`` the case ids in dataset order, ``units``
+    the (case, variant) pairs a complete run evaluates and ``selected`` how
+    many of them this run selected (``None`` until counted).
+    """
+
+    path: str
+    baseline: str | None
+    baseline_from: BaselineFrom
+    ids: tuple[str, ...]
+    columns: dict[str, str] | None
+    units: int = 0
+    selected: int | None = None
+
+    def to_json(self) -> EvalTestInfoJSON:
+        return {"path": self.path, "baseline": self.baseline,
+                "baseline_from": self.baseline_from, "ids": list(self.ids),
+                "columns": self.columns, "units": self.units, "selected": self.selected}
+
+    @classmethod
+    def from_json(cls, data: EvalTestInfoJSON) -> EvalTestInfo:
+        return cls(path=data["path"], baseline=data["baseline"],
+                   baseline_from=data["baseline_from"], ids=tuple(data["ids"]),
+                   columns=data["columns"], units=data["units"], selected=data["selected"])
+
+
+# A dataset the records name but no process described (taken as ungated).
+UNKNOWN_TEST = EvalTestInfo(path="", baseline=None, baseline_from="off", ids=(), columns=None)
+
 
 class EvalTests:
     """The eval tests this process collected, and what the controller needs of them."""
@@ -47,9 +96,8 @@ class EvalTests:
         self._datasets: dict[tuple[Path, tuple[tuple[str, str], ...]], Dataset] = {}
         self.specs: dict[str, EvalSpec] = {}
         self.single_variant: dict[str, str] = {}  # eval test → its one variant, not a parameter
-        # Eval tests as the controller needs them: key → {"path", "baseline", "ids", ...};
-        # xdist workers send theirs (see xdist_bridge).
-        self.meta: dict[str, dict[str, Any]] = {}
+        # Eval tests as the controller needs them; xdist workers send theirs (see xdist_bridge).
+        self.meta: dict[str, EvalTestInfo] = {}
 
     def dataset(self, path: Path, columns: dict[str, str] | None) -> Dataset:
         """The dataset at ``path`` with ``columns``, loaded once per process."""

@@ -9,12 +9,16 @@ sends its process-level counters (:class:`Tallies`) and its eval tests through
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.tallies import Tallies
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.pytest_glue.specs import EvalTestInfo
 
 WORKEROUTPUT_KEY = "llm_funnel"
 SPECS_KEY = "llm_funnel_specs"  # each worker's eval tests (dataset, baseline file, case ids)
@@ -53,15 +57,15 @@ class XdistBridge:
         workers = max(1, self.worker_count)
         return max(8, min(1000, math.ceil(n_cases / (workers * 2))))
 
-    def send(self, tallies: Tallies, spec_meta: dict[str, dict[str, Any]]) -> None:
+    def send(self, tallies: Tallies, spec_meta: Mapping[str, EvalTestInfo]) -> None:
         """On a worker: hand the counters and the eval tests to the controller."""
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[WORKEROUTPUT_KEY] = tallies.to_json()
-            workeroutput[SPECS_KEY] = spec_meta
+            workeroutput[SPECS_KEY] = {key: m.to_json() for key, m in spec_meta.items()}
 
     def receive(
-        self, node: Any, error: object, tallies: Tallies, spec_meta: dict[str, dict[str, Any]]
+        self, node: Any, error: object, tallies: Tallies, spec_meta: dict[str, EvalTestInfo]
     ) -> None:
         """On the controller: add a finished worker's counters (a crashed one sends none)."""
         if error is not None:
@@ -70,8 +74,11 @@ class XdistBridge:
         data = output.get(WORKEROUTPUT_KEY)
         if data:
             tallies.merge(data)
+        # Lazy: the bridge is imported at start-up, the eval tests' module when a worker ends.
+        from pytest_llmfunnel.pytest_glue.specs import EvalTestInfo
+
         for key, meta in (output.get(SPECS_KEY) or {}).items():
-            spec_meta.setdefault(key, meta)
+            spec_meta.setdefault(key, EvalTestInfo.from_json(meta))
 
 
 def group_name(key: str, chunk: int) -> str:

@@ -17,12 +17,12 @@ from typing import Any
 
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.escape import html_text, md_cell, md_code_block, md_text, mermaid_label
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     MINUS,
-    FlipLike,
     ReportData,
     case_label,
     decision_label,
@@ -192,7 +192,7 @@ def _chart_name(d: GateDecision, several: bool) -> str:
     return f"{short_dataset(d.dataset)}/{name}" if several else name
 
 
-def flips_markdown(flips: Iterable[FlipLike], limit: int | None = FLIP_LIMIT) -> str:
+def flips_markdown(flips: Iterable[Flip], limit: int | None = FLIP_LIMIT) -> str:
     """Each flipped case in its own collapsible block: reason, then the output excerpt."""
     ordered = sort_flips(flips)
     shown = ordered if limit is None else ordered[:limit]
@@ -282,7 +282,7 @@ def next_steps(
 def render_markdown(
     source: RunResult | Any,
     decisions: Sequence[GateDecision] = (),
-    flips: Iterable[FlipLike] = (),
+    flips: Iterable[Flip] = (),
     *,
     judge_label: str | None = None,
     title: str = TITLE,

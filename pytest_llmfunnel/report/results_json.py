@@ -26,10 +26,11 @@ from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.escape import json_text
+from pytest_llmfunnel.flip import Flip, FlipValue
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.completeness import Extent
-from pytest_llmfunnel.report.summary import FlipLike, ReportData, summarize
+from pytest_llmfunnel.report.summary import ReportData, summarize
 from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
 
 SCHEMA_VERSION = 1
@@ -53,7 +54,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StageRecord(_Model):
+# The file models are named *Entry: each documents and validates a file entry;
+# the program reads the in-memory type (record.StageRecord, CaseRecord, Flip).
+class StageEntry(_Model):
     """One stage's outcome on one case."""
 
     stage: str = Field(description="Stage name, unique within its funnel.")
@@ -87,7 +90,7 @@ class StageRecord(_Model):
     completion_tokens: int = Field(description="Completion tokens of the requests sent.")
 
 
-class BaselineRecord(_Model):
+class BaselineEntry(_Model):
     """The baseline's stored output, re-evaluated with the current stages."""
 
     case: str = Field(description="Case id.")
@@ -97,12 +100,10 @@ class BaselineRecord(_Model):
     promoted: bool = Field(description="Whether the baseline output passed every gating stage.")
     dropped_at: str | None = Field(default=None, description="Gating stage that stopped it.")
     error: str | None = Field(default=None, description="Why no output was available.")
-    stages: list[StageRecord] = Field(description="Stage outcomes, in funnel order.")
+    stages: list[StageEntry] = Field(description="Stage outcomes, in funnel order.")
 
 
-# The file form of pytest_llmfunnel.record.CaseRecord: this model documents and
-# validates the file, the program reads the record.
-class CaseRecord(_Model):
+class CaseEntry(_Model):
     """One case (and variant) of one dataset, as the funnel left it."""
 
     dataset: str = Field(description="The eval test that ran the dataset (its node id).")
@@ -115,15 +116,15 @@ class CaseRecord(_Model):
     promoted: bool = Field(description="Whether the case passed every gating stage.")
     dropped_at: str | None = Field(description="Name of the gating stage that stopped it.")
     error: str | None = Field(description="Target error (raised or timed out).")
-    stages: list[StageRecord] = Field(
+    stages: list[StageEntry] = Field(
         description="Stage outcomes in funnel order; stages after a drop are absent."
     )
-    baseline: BaselineRecord | None = Field(
+    baseline: BaselineEntry | None = Field(
         default=None, description="The baseline's output re-evaluated, when there is a baseline."
     )
 
 
-class StageSummary(_Model):
+class StageCountsEntry(_Model):
     """Funnel counts of one stage over one dataset."""
 
     stage: str = Field(description="Stage name.")
@@ -144,7 +145,7 @@ class DatasetSummary(_Model):
     cases: int = Field(description="Cases run (one per case and variant).")
     promoted: int = Field(description="Cases that passed every gating stage.")
     errors: int = Field(description="Cases with a target or stage error.")
-    stages: list[StageSummary] = Field(description="Per stage counts, in funnel order.")
+    stages: list[StageCountsEntry] = Field(description="Per stage counts, in funnel order.")
 
 
 class Decision(_Model):
@@ -199,7 +200,7 @@ class Decision(_Model):
         )
 
 
-class Flip(_Model):
+class FlipEntry(_Model):
     """A case whose verdict on a metric changed against the baseline."""
 
     dataset: str = Field(description="The eval test's node id.")
@@ -213,19 +214,20 @@ class Flip(_Model):
     output_excerpt: str | None = Field(description="The start of the current output.")
 
     @classmethod
-    def from_flip(cls, f: FlipLike) -> Flip:
-        def value(v: object) -> bool | float | str | None:
-            if v is None or isinstance(v, bool | str):
-                return v
-            if isinstance(v, int | float):
-                return float(v)
-            return str(v)
+    def from_flip(cls, f: Flip) -> FlipEntry:
+        def value(v: FlipValue) -> FlipValue:
+            return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
         return cls(
             dataset=f.dataset, case=f.case, variant=f.variant, metric=f.metric, stage=f.stage,
             before=value(f.before), after=value(f.after), reason=f.reason,
             output_excerpt=f.output_excerpt,
         )
+
+    def to_flip(self) -> Flip:
+        """The flip as the reports read it (direction and severity are not in the file)."""
+        return Flip(self.dataset, self.case, self.variant, self.metric, self.stage,
+                    self.before, self.after, self.reason, self.output_excerpt)
 
 
 class SettingsSummary(_Model):
@@ -269,11 +271,11 @@ class ResultsDocument(_Model):
     )
     headline: str = Field(description="The verdict in one sentence.")
     datasets: list[DatasetSummary] = Field(description="Funnel counts per dataset.")
-    cases: list[CaseRecord] = Field(description="Every case record of the session.")
+    cases: list[CaseEntry] = Field(description="Every case record of the session.")
     decisions: list[Decision] = Field(
         description="The gate's decisions, one per (dataset, metric)."
     )
-    flips: list[Flip] = Field(description="Cases whose verdict changed against the baseline.")
+    flips: list[FlipEntry] = Field(description="Cases whose verdict changed against the baseline.")
     missing_baselines: list[str] = Field(
         default_factory=list, description="Datasets that had no baseline to compare with."
     )
@@ -293,7 +295,7 @@ class ResultsDocument(_Model):
             run=RunResult.from_records(records),
             records=tuple(records),
             decisions=tuple(d.to_gate() for d in self.decisions),
-            flips=tuple(self.flips),
+            flips=tuple(f.to_flip() for f in self.flips),
             missing_baselines=tuple(self.missing_baselines),
             judge_label=self.settings.judge_label,
             completeness=None if self.completeness is None else self.completeness.to_completeness(),
@@ -304,7 +306,7 @@ class ResultsDocument(_Model):
 def build_document(
     records: Iterable[rec.CaseRecord],
     decisions: Sequence[GateDecision],
-    flips: Iterable[FlipLike],
+    flips: Iterable[Flip],
     *,
     settings: SettingsSummary,
     tool_version: str,
@@ -315,13 +317,13 @@ def build_document(
 ) -> ResultsDocument:
     """The results document of a session; raises pydantic's ValidationError on a bad record."""
     records = list(records)
-    cases = [CaseRecord.model_validate(r.to_json()) for r in records]
+    cases = [CaseEntry.model_validate(r.to_json()) for r in records]
     run = RunResult.from_records(records)
     datasets = [
         DatasetSummary(
             name=ds.name, cases=ds.cases, promoted=ds.promoted, errors=ds.errors,
             stages=[
-                StageSummary(
+                StageCountsEntry(
                     stage=name, cases_in=c.cases_in, passed=c.passed, failed=c.failed,
                     errors=c.errors, requests=c.requests, cache_hits=c.cache_hits,
                     prompt_tokens=c.usage.prompt_tokens,
@@ -338,7 +340,7 @@ def build_document(
         tool_version=tool_version, created_at=created_at, settings=settings,
         status=verdict.status, headline=verdict.headline(), datasets=datasets, cases=cases,
         decisions=[Decision.from_gate(d) for d in decisions],
-        flips=[Flip.from_flip(f) for f in flips], missing_baselines=missing,
+        flips=[FlipEntry.from_flip(f) for f in flips], missing_baselines=missing,
         completeness=None if completeness is None else Extent.from_completeness(completeness),
         warnings=list(warnings),
     )

@@ -6,13 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.report.results_json import SCHEMA_VERSION, ResultsDocument
 
 
 def schema_markdown() -> str:
     """The page's text: prose per model and field, then the JSON Schema."""
     schema = ResultsDocument.model_json_schema()
-    defs: dict[str, Any] = schema.get("$defs", {})
+    defs: JSONObject = schema.get("$defs", {})
     out = [
         "# JSON results schema",
         "",

@@ -5,9 +5,8 @@ request, :mod:`.jsonschema` for machines) share the verdict, the number
 formats, the order of flipped cases and the per-tag breakdown defined here, so
 the terminal and the pull-request comment never disagree.
 
-Flipped cases come from the regression module; this package only needs their
-fields, described by :class:`FlipLike`, so any object with those attributes
-(a dataclass, a pydantic model) can be rendered.
+Flipped cases are the gate's :class:`pytest_llmfunnel.record.Flip`, live or
+read back from a results file.
 """
 
 from __future__ import annotations
@@ -15,9 +14,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from pytest_llmfunnel.completeness import Completeness
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.judges import OFFLINE_JUDGE_MARK, judge_label
 
@@ -29,29 +29,6 @@ MINUS = "−"
 __all__ = ["OFFLINE_JUDGE_MARK", "judge_label"]  # re-exported from .judges
 
 
-class FlipLike(Protocol):
-    """A case whose verdict changed against the baseline on one metric."""
-
-    @property
-    def dataset(self) -> str: ...
-    @property
-    def case(self) -> str: ...
-    @property
-    def variant(self) -> str: ...
-    @property
-    def metric(self) -> str: ...
-    @property
-    def stage(self) -> str: ...
-    @property
-    def before(self) -> object: ...
-    @property
-    def after(self) -> object: ...
-    @property
-    def reason(self) -> str | None: ...
-    @property
-    def output_excerpt(self) -> str | None: ...
-
-
 @dataclass(frozen=True)
 class ReportData:
     """Everything a renderer needs, however it was obtained (a live session, a JSON file)."""
@@ -59,7 +36,7 @@ class ReportData:
     run: RunResult
     records: tuple[CaseRecord, ...]
     decisions: tuple[GateDecision, ...]
-    flips: tuple[FlipLike, ...]
+    flips: tuple[Flip, ...]
     missing_baselines: tuple[str, ...] = ()
     judge_label: str = "no judge stage ran"
     completeness: Completeness | None = None  # None: not recorded (taken as complete)
@@ -259,7 +236,7 @@ def as_number(value: object) -> float | None:
     return None
 
 
-def severity(flip: FlipLike) -> float:
+def severity(flip: Flip) -> float:
     """How much worse a case got (positive = worse; unknown = 0)."""
     before, after = as_number(flip.before), as_number(flip.after)
     if before is None or after is None:
@@ -267,7 +244,7 @@ def severity(flip: FlipLike) -> float:
     return before - after
 
 
-def sort_flips(flips: Iterable[FlipLike]) -> list[FlipLike]:
+def sort_flips(flips: Iterable[Flip]) -> list[Flip]:
     """Most severe first, then by dataset, case, variant and metric for a stable order."""
     return sorted(
         flips, key=lambda f: (-severity(f), f.dataset, f.case, f.variant, f.metric)

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pytest_llmfunnel.escape import strip_escapes, terminal_text, truncate
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
-    FlipLike,
     ReportData,
     TagRow,
     case_label,
@@ -181,7 +181,7 @@ def tag_lines(
 
 
 def flip_lines(
-    flips: Iterable[FlipLike], limit: int | None = FLIP_LIMIT, *, width: int | None = None
+    flips: Iterable[Flip], limit: int | None = FLIP_LIMIT, *, width: int | None = None
 ) -> Iterator[str]:
     """Cases whose verdict changed, most severe first: id, stage, reason, output excerpt."""
     ordered = sort_flips(flips)
@@ -211,7 +211,7 @@ def flip_lines(
 
 def report_lines(
     decisions: Sequence[GateDecision],
-    flips: Iterable[FlipLike] = (),
+    flips: Iterable[Flip] = (),
     *,
     records: Iterable[CaseRecord] = (),
     missing_baselines: Iterable[str] = (),

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.funnel.backend import CachedAnswer, JudgeRequest
+from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.models import Usage, canonical_json, sha256_json
 from pytest_llmfunnel.store.verdict_cache import VerdictRecord, VerdictStore
 from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
@@ -78,7 +79,7 @@ class LockfileLine(BaseModel):
     score: float = Field(allow_inf_nan=False)
     reasoning: str
     usage: Usage
-    body: dict[str, Any]
+    body: JSONObject
     digest: str = ""
 
     def expected_digest(self) -> str:

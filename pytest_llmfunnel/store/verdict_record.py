@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pytest_llmfunnel.funnel.backend import CachedAnswer, JudgeRequest
+from pytest_llmfunnel.jsontypes import JSONObject
 
 
 def now() -> str:
@@ -25,7 +25,7 @@ class VerdictRecord(BaseModel):
     stage: str
     base_url: str
     repeat: int
-    body: dict[str, Any]
+    body: JSONObject
     answer: CachedAnswer
     created: str = Field(default_factory=now)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmfunnel.dataset import json_rows as strict_json
+from pytest_llmfunnel.jsontypes import JSONObject
 
 
 class VersionedFileError(ValueError):
@@ -90,7 +91,7 @@ class VersionedFile:
 
     path: Path
     format: FileFormat
-    header: dict[str, Any]
+    header: JSONObject
     header_line: int
     rows: tuple[tuple[int, Any], ...]
 

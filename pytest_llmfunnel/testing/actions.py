@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pytest_llmfunnel.jsontypes import JSONObject
+
 ActionKind = Literal["ok", "status", "hang", "close", "empty_choices"]
 DEFAULT_CONTENT = '{"reasoning": "ok", "score": 4}'
 
@@ -95,14 +97,14 @@ def empty_choices() -> Action:
     return Action("empty_choices")
 
 
-def hashed_verdicts(low: int = 1, high: int = 5) -> Callable[[dict[str, Any]], Action]:
+def hashed_verdicts(low: int = 1, high: int = 5) -> Callable[[JSONObject], Action]:
     """A default answer whose score is a hash of the last user message, in ``[low, high]``.
 
     Deterministic, so a repeated prompt always gets the same score, and spread
     over the scale, so statistics over many cases are not degenerate.
     """
 
-    def answer(body: dict[str, Any]) -> Action:
+    def answer(body: JSONObject) -> Action:
         text = last_user_message(body)
         digest = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
         return verdict(low + digest % (high - low + 1), reasoning="hashed")
@@ -112,7 +114,7 @@ def hashed_verdicts(low: int = 1, high: int = 5) -> Callable[[dict[str, Any]], A
 
 def random_verdicts(
     seed: int, low: int = 1, high: int = 5
-) -> Callable[[dict[str, Any]], Action]:
+) -> Callable[[JSONObject], Action]:
     """A default answer whose score is a seeded random draw in ``[low, high]``.
 
     A noisy judge: the same prompt asked twice may get different scores, as
@@ -125,7 +127,7 @@ def random_verdicts(
     rng = random.Random(seed)
     lock = threading.Lock()
 
-    def answer(body: dict[str, Any]) -> Action:
+    def answer(body: JSONObject) -> Action:
         allowed = _allowed_scores(body)
         with lock:
             score = rng.choice(allowed) if allowed else rng.randint(low, high)
@@ -134,7 +136,7 @@ def random_verdicts(
     return answer
 
 
-def _allowed_scores(body: dict[str, Any]) -> list[Any]:
+def _allowed_scores(body: JSONObject) -> list[Any]:
     """The ``enum`` of the ``score`` property in a ``json_schema`` response format, if any."""
     fmt = body.get("response_format") or {}
     schema = (fmt.get("json_schema") or {}).get("schema") or {}
@@ -143,7 +145,7 @@ def _allowed_scores(body: dict[str, Any]) -> list[Any]:
     return list(allowed) if isinstance(allowed, list) else []
 
 
-def last_user_message(body: dict[str, Any]) -> str:
+def last_user_message(body: JSONObject) -> str:
     for message in reversed(body.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
             content = message.get("content")
@@ -155,7 +157,7 @@ def last_user_message(body: dict[str, Any]) -> str:
 TRANSIENT_FAULTS = (status(429), status(429, retry_after=0), status(500), status(502), status(503))
 
 
-def completion_body(body: dict[str, Any], action: Action) -> dict[str, Any]:
+def completion_body(body: JSONObject, action: Action) -> JSONObject:
     """A chat.completion object answering ``body`` as ``action`` says."""
     content = action.content or ""
     prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])

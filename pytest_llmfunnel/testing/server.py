@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.testing.actions import (
     TRANSIENT_FAULTS,
     Action,
@@ -57,7 +58,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
-    body: dict[str, Any] | None
+    body: JSONObject | None
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class ServerStats:
     unique_prompts: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return dataclasses.asdict(self)
 
 
@@ -104,7 +105,7 @@ class JudgeServer:
         self.seed = seed
         self.reject_json_schema = reject_json_schema
         self.refuse_formats = dict(refuse_formats or {})
-        self.default: Callable[[dict[str, Any]], Action] = lambda body: ok()
+        self.default: Callable[[JSONObject], Action] = lambda body: ok()
         self._port = port
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -246,11 +247,11 @@ _JSON_SCHEMA_REJECTION = (
 )
 
 
-def _wants_json_schema(body: dict[str, Any]) -> bool:
+def _wants_json_schema(body: JSONObject) -> bool:
     return _format_type(body) == "json_schema"
 
 
-def _format_type(body: dict[str, Any]) -> str:
+def _format_type(body: JSONObject) -> str:
     fmt = body.get("response_format")
     return str(fmt.get("type")) if isinstance(fmt, dict) else ""
 
@@ -342,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(*reply)
 
     def _reply(
-        self, judge: JudgeServer, body: dict[str, Any], action: Action
+        self, judge: JudgeServer, body: JSONObject, action: Action
     ) -> tuple[int, Any, dict[str, str]] | None:
         """The (status, payload, headers) to send, or None to drop the connection."""
         if action.kind == "close":
@@ -370,7 +371,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def _error(message: str, kind: str) -> dict[str, Any]:
+def _error(message: str, kind: str) -> JSONObject:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
 

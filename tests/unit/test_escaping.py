@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel import escape
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.calibration import (
@@ -44,7 +45,6 @@ from pytest_llmfunnel.variants.ranking import (
     VariantResult,
 )
 from tests.support.hostile import ALL, CORPUS, markdown_problems, render_gfm, terminal_problems
-from tests.support.sample_flip import SampleFlip as Flip
 from tests.support.sample_records import as_record
 
 # As long as ALL, so it is cut where ALL is cut and both reports have the same shape.

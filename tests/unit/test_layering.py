@@ -35,9 +35,9 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "pytest_llmfunnel",
         "funnel",
         "dataset",
-        "record completeness config tallies",
+        "record flip completeness config tallies",
         "models stats escape redact atomic cache_mode",
-        "wording display",
+        "wording display jsontypes",
     )
 )
 # Only these import pytest (never _pytest): the entry point, its hook

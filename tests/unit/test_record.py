@@ -88,7 +88,9 @@ def test_round_trip_through_plain_json() -> None:
 
 def test_the_nested_baseline_does_not_repeat_the_records_own_fields() -> None:
     data = sample_record().to_json()
-    assert {"dataset", "path", "tags"} & set(data["baseline"]) == set()
+    baseline = data["baseline"]
+    assert baseline is not None
+    assert {"dataset", "path", "tags"} & set(baseline) == set()
     assert "pair" not in data["stages"][0]  # only a comparison carries one
 
 

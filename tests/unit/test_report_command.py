@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel import cli
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.results_json import SettingsSummary, build_document, write_results
 from pytest_llmfunnel.report.summary import ReportData
 from pytest_llmfunnel.report.terminal_text import terminal_lines
 from tests.support.paths import GOLDEN
-from tests.support.sample_flip import SampleFlip as Flip
 from tests.support.sample_records import as_record
 
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel.config import Settings
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
 from pytest_llmfunnel.models import CaseResult, StageResult, Usage, Verdict
 from pytest_llmfunnel.record import CaseRecord, StageFacts, build_record
@@ -33,7 +34,6 @@ from pytest_llmfunnel.report.results_json import (
 )
 from pytest_llmfunnel.report.results_schema_doc import schema_markdown
 from tests.support.paths import GOLDEN, REPO
-from tests.support.sample_flip import SampleFlip
 
 ROOT = REPO
 DOC = ROOT / "docs" / "json-schema.md"
@@ -131,17 +131,17 @@ def sample_decisions() -> list[GateDecision]:
     )
 
 
-def sample_flips() -> list[SampleFlip]:
+def sample_flips() -> list[Flip]:
     return [
-        SampleFlip(SUPPORT, "refund-method", "default", "faithfulness", "faithfulness",
+        Flip(SUPPORT, "refund-method", "default", "faithfulness", "faithfulness",
                    4.0, 3.5, "mostly supported", "Refunds go back to the card."),
-        SampleFlip(SUPPORT, "delete-account", "default", "faithfulness", "faithfulness",
+        Flip(SUPPORT, "delete-account", "default", "faithfulness", "faithfulness",
                    "passed", "failed", "invents a 90 day grace period",
                    "Your account is deleted after a 90 day grace period."),
-        SampleFlip(SUPPORT, "refund-window", "default", "faithfulness", "faithfulness",
+        Flip(SUPPORT, "refund-window", "default", "faithfulness", "faithfulness",
                    True, False, "claims 60 days; the context says 30",
                    "You can ask for a refund within 60 days."),
-        SampleFlip(QA, "capital-de", "default", "exact_match", "exact_match",
+        Flip(QA, "capital-de", "default", "exact_match", "exact_match",
                    False, True, None, "Berlin"),
     ]
 

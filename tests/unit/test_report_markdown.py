@@ -23,6 +23,7 @@ from pytest_llmfunnel.escape import (
     md_text,
     mermaid_label,
 )
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.markdown import (
@@ -34,7 +35,6 @@ from pytest_llmfunnel.report.markdown import (
 from pytest_llmfunnel.report.results_json import load_results
 from pytest_llmfunnel.report.summary import judge_label
 from tests.support.paths import GOLDEN
-from tests.support.sample_flip import SampleFlip as Flip
 from tests.support.sample_records import as_record
 
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"

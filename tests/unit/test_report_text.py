@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncate
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.results_json import load_results
@@ -27,7 +28,6 @@ from pytest_llmfunnel.report.terminal_text import (
     verdict_lines,
 )
 from tests.support.paths import GOLDEN
-from tests.support.sample_flip import SampleFlip as Flip
 from tests.support.sample_records import as_record
 
 UPDATE = os.environ.get("LLMFUNNEL_UPDATE_GOLDEN") == "1"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.backend import (
@@ -77,6 +77,16 @@ __all__ = [
 ]
 
 REASON_LIMIT = 500
+
+
+class _Totals(TypedDict, total=False):
+    """What every request of one judge stage adds up to: the verdict's shared fields."""
+
+    criterion: str
+    judge: str
+    usage: Usage
+    requests: int
+    cache_hits: int
 
 
 @dataclass(frozen=True)
@@ -152,9 +162,9 @@ async def _ask(
     backend: JudgeBackend,
     store: AnswerStore,
     parse_retries: int,
-) -> tuple[list[_Outcome], dict[str, Any], str | None]:
+) -> tuple[list[_Outcome], _Totals, str | None]:
     """Render and answer every request concurrently: outcomes, Verdict totals, first error."""
-    totals: dict[str, Any] = {"criterion": judge.criterion, "judge": backend.identity}
+    totals: _Totals = {"criterion": judge.criterion, "judge": backend.identity}
     try:
         requests = judge.requests(
             case,
@@ -175,14 +185,12 @@ async def _ask(
         if outcome.usage is not None:
             usage += outcome.usage
     labels = dict.fromkeys(o.judge for o in outcomes if o.judge) or {backend.identity: None}
-    totals.update(
-        # Every cached answer carries its own copy of the judge's name; a run
-        # keeps a verdict per case, so keep one copy.
-        judge=sys.intern(" + ".join(labels)),
-        usage=usage,
-        requests=sum(o.requests for o in outcomes),
-        cache_hits=sum(o.cache_hit for o in outcomes),
-    )
+    # Every cached answer carries its own copy of the judge's name; a run
+    # keeps a verdict per case, so keep one copy.
+    totals["judge"] = sys.intern(" + ".join(labels))
+    totals["usage"] = usage
+    totals["requests"] = sum(o.requests for o in outcomes)
+    totals["cache_hits"] = sum(o.cache_hit for o in outcomes)
     what = "repeat" if isinstance(judge, RubricJudge) else "order"
     for index, outcome in enumerate(outcomes):
         if outcome.error is not None:
@@ -191,7 +199,7 @@ async def _ask(
     return outcomes, totals, None
 
 
-def _error(judge: RubricJudge | PairwiseJudge, error: str, totals: dict[str, Any]) -> StageResult:
+def _error(judge: RubricJudge | PairwiseJudge, error: str, totals: _Totals) -> StageResult:
     verdict = Verdict(error=error, **totals)
     return StageResult(
         stage=judge.name,

@@ -35,6 +35,7 @@ from pytest_llmfunnel.funnel.judge_answers import (
     shared_response_format,
 )
 from pytest_llmfunnel.funnel.prompts import Scale, scale_bounds
+from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.models import Case
 
 __all__ = [
@@ -93,8 +94,8 @@ class _Judge:
         )
 
     def _body(
-        self, messages: list[dict[str, str]], model: str, response: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, messages: list[dict[str, str]], model: str, response: JSONObject
+    ) -> JSONObject:
         return {
             "model": self.model or model,
             "messages": messages,
