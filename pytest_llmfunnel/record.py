@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -51,57 +51,11 @@ from pytest_llmfunnel.models import (
     StageStatus,
     Usage,
 )
+from pytest_llmfunnel.record_json import BaselineJSON, CaseJSON, StageJSON
 
 REASON_LIMIT = 400
 # Keys of the top-level record that its nested ``baseline`` does not repeat.
 _OWN_KEYS = ("dataset", "path", "tags")
-
-
-class _StageFields(TypedDict):
-
-    stage: str
-    kind: StageKind
-    status: StageStatus
-    gating: bool
-    must: bool
-    score: float | None
-    samples: tuple[float, ...]
-    reason: str
-    judge: str | None
-    scale: tuple[float, float] | None
-    threshold: float | None
-    requests: int
-    cache_hits: int
-    prompt_tokens: int
-    completion_tokens: int
-
-
-class StageJSON(_StageFields, total=False):
-    """:meth:`StageRecord.to_json`: the stage's fields; ``pair`` only on a comparison."""
-
-    pair: tuple[str, str]
-
-
-class BaselineJSON(TypedDict):
-    """A record's nested ``baseline``: its own fields without dataset, path and tags."""
-
-    case: str
-    variant: str
-    fingerprint: str
-    output: str | None
-    promoted: bool
-    dropped_at: str | None
-    error: str | None
-    stages: list[StageJSON]
-
-
-class CaseJSON(BaselineJSON):
-    """:meth:`CaseRecord.to_json`: the xdist wire form and the files' form."""
-
-    dataset: str
-    path: str
-    tags: tuple[str, ...]
-    baseline: BaselineJSON | None
 
 
 class RecordError(ValueError):

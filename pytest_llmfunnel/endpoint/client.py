@@ -27,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import openai
 
+from pytest_llmfunnel.endpoint.backoff import backoff_delay
+from pytest_llmfunnel.endpoint.backoff import retry_after_seconds as _retry_after
 from pytest_llmfunnel.endpoint.formats import FormatChoice, ResponseFormat
 from pytest_llmfunnel.endpoint.health import (
     EndpointDown,
@@ -45,32 +47,19 @@ from pytest_llmfunnel.endpoint.health import (
 from pytest_llmfunnel.endpoint.notices import ErrorLog
 from pytest_llmfunnel.endpoint.retry import (
     AdaptiveLimiter,
+    BackendStats,
     Clock,
     LimiterClosed,
     Sleep,
     StallEstimate,
     StopSignal,
-    backoff_delay,
 )
-from pytest_llmfunnel.endpoint.retry import retry_after_seconds as _retry_after
 from pytest_llmfunnel.endpoint.wire import ClientPerLoop, completion_from, split_body
 from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest
 from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.redact import Redactor
 from pytest_llmfunnel.redact import redact as redact  # its former home
 from pytest_llmfunnel.wording import plural
-
-
-@dataclass(frozen=True)
-class BackendStats:
-    """Counters of one backend: attempts sent, retries, 429s and peak concurrency."""
-
-    requests: int
-    retries: int
-    rate_limited: int
-    failures: int
-    max_in_flight: int
-    current_limit: int
 
 
 class OpenAIJudgeBackend:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from pytest_llmfunnel.endpoint.backoff import http_date
 from pytest_llmfunnel.endpoint.client import OpenAIJudgeBackend
-from pytest_llmfunnel.endpoint.retry import http_date
 from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest
 from pytest_llmfunnel.testing import (
     Action,

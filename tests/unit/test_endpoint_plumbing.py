@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from pytest_llmfunnel.endpoint.backoff import backoff_delay, http_date, retry_after_seconds
 from pytest_llmfunnel.endpoint.client import redact
 from pytest_llmfunnel.endpoint.health import EndpointHealth, Fault, classify_status
 from pytest_llmfunnel.endpoint.retry import (
@@ -18,9 +19,6 @@ from pytest_llmfunnel.endpoint.retry import (
     LimiterClosed,
     StallEstimate,
     StopSignal,
-    backoff_delay,
-    http_date,
-    retry_after_seconds,
 )
 
 

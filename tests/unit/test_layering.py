@@ -36,6 +36,7 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "funnel",
         "dataset",
         "record flip completeness config tallies",
+        "record_json",
         "models stats escape redact atomic cache_mode",
         "wording display jsontypes",
     )
