@@ -19,9 +19,12 @@ run alternately, so both sides share the machine's noise:
   against the warm run without xdist (target ≤ 1.5).
 
 - ``adaptive_ratio`` (with ``--adaptive``, on by default; ``--no-adaptive``
-  skips it): the same cold run with the default concurrency (16, growing
-  while the judge keeps up) against it at ``--llm-funnel-concurrency=64``
-  (target ≤ 1.3).
+  skips it): the same cold run with a hosted endpoint's default concurrency
+  (16, growing while the judge keeps up, up to 64) against it at
+  ``--llm-funnel-concurrency=64`` (target ≤ 1.3). The loopback judge counts
+  as a local endpoint, whose default starts at 2, so the hosted default is
+  passed as the settings it stands for: ``--llm-funnel-concurrency=16
+  --llm-funnel-max-concurrency=64``.
 
 The plain start-up of the eval project is ``pytest -p no:llmfunnel`` over the
 project's one ordinary test (``-k plain``), so both sides import the same
@@ -170,7 +173,9 @@ def measure_adaptive(
     try:
         for _ in range(runs):
             server_call(base_url, "/reset", "POST")
-            default.append(timed(pytest_command(*judge), folder, env))
+            # A hosted endpoint's default (the loopback server counts as a local one).
+            hosted = ("--llm-funnel-concurrency=16", "--llm-funnel-max-concurrency=64")
+            default.append(timed(pytest_command(*judge, *hosted), folder, env))
             peak = int(str(server_call(base_url, "/stats")["max_inflight"]))
             fixed.append(timed(pytest_command(*judge, "--llm-funnel-concurrency=64"), folder, env))
     finally:

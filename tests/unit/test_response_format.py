@@ -127,14 +127,16 @@ def test_a_local_endpoint_starts_low_and_waits_longer_unless_set() -> None:
     local = resolve_settings({"llm_funnel_base_url": "http://127.0.0.1:8080/v1"},
                              enabled=True, env={})
     assert (local.concurrency, local.timeout) == (2, 600.0)
+    # Both start where they do and may grow while answers stay fast (a CPU model's do not).
+    assert local.max_concurrency == 64
     cloud = resolve_settings({"llm_funnel_base_url": "https://api.example.com/v1"},
                              enabled=True, env={})
-    assert (cloud.concurrency, cloud.timeout) == (16, 60.0)
+    assert (cloud.concurrency, cloud.timeout, cloud.max_concurrency) == (16, 60.0, 64)
     chosen = resolve_settings(
         {"llm_funnel_base_url": "http://127.0.0.1:8080/v1", "llm_funnel_concurrency": 6},
         enabled=True, env={"LLM_FUNNEL_TIMEOUT": "30"},
     )
-    assert (chosen.concurrency, chosen.timeout) == (6, 30.0)
+    assert (chosen.concurrency, chosen.timeout, chosen.max_concurrency) == (6, 30.0, 6)
     from_env = resolve_settings({}, enabled=True, env={"OPENAI_BASE_URL": "http://localhost:1/v1"})
     assert from_env.concurrency == 2
 
