@@ -44,6 +44,7 @@ from pytest_llmfunnel.endpoint.health import (
     connection_fault,
     server_message,
 )
+from pytest_llmfunnel.endpoint.identity import EndpointIdentity
 from pytest_llmfunnel.endpoint.notices import ErrorLog
 from pytest_llmfunnel.endpoint.retry import (
     AdaptiveLimiter,
@@ -62,7 +63,7 @@ from pytest_llmfunnel.redact import redact as redact  # its former home
 from pytest_llmfunnel.wording import plural
 
 
-class OpenAIJudgeBackend:
+class OpenAIJudgeBackend(EndpointIdentity):
     """A :class:`~pytest_llmfunnel.funnel.backend.JudgeBackend` for any OpenAI-compatible endpoint.
 
     Args:
@@ -147,19 +148,7 @@ class OpenAIJudgeBackend:
         self._rate_limited = 0
         self._failures = 0
 
-    # -- JudgeBackend ----------------------------------------------------------
-    @property
-    def identity(self) -> str:
-        return f"openai-compatible {self._model} @ {self._base_url}"
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
-    @property
-    def model(self) -> str:
-        return self._model
-
+    # -- JudgeBackend (identity, base_url and model: EndpointIdentity) ------------
     @property
     def supports_json_schema(self) -> bool:
         """Whether judges render ``json_schema`` bodies: False only for a fixed simpler format.

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from pytest_llmfunnel.config import Settings, is_local_endpoint
+from pytest_llmfunnel.endpoint.identity import EndpointIdentity
 from pytest_llmfunnel.funnel.backend import (
     AnswerStore,
     CachedAnswer,
@@ -88,7 +89,7 @@ def _import_client() -> None:
         import pytest_llmfunnel.endpoint.client  # noqa: F401
 
 
-class LazyOpenAIBackend:
+class LazyOpenAIBackend(EndpointIdentity):
     """An OpenAI-compatible backend built on the first request that is actually sent.
 
     A warm re-run answers every request from the verdict cache, and importing
@@ -109,19 +110,6 @@ class LazyOpenAIBackend:
         self._inner: OpenAIJudgeBackend | None = None
         self._stopped = False
         self._lock = threading.Lock()
-
-    @property
-    def identity(self) -> str:
-        # Must equal OpenAIJudgeBackend.identity: every verdict carries it.
-        return f"openai-compatible {self._model} @ {self._base_url}"
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
-    @property
-    def model(self) -> str:
-        return self._model
 
     @property
     def supports_json_schema(self) -> bool:
