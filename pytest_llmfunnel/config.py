@@ -304,9 +304,8 @@ def resolve_settings(
     _check_range(values, "min_concurrency", 1, 4096, "a whole number from 1 to 4096")
     if values["max_concurrency"] is None:
         # A concurrency the user set is kept; the default one grows while the endpoint keeps up.
-        # A local endpoint starts at 2 and grows too: a CPU model's answers slow down as
-        # requests queue, and the limiter grows only while answers stay fast.
-        grown = "concurrency" not in given
+        # A local endpoint (often one model on this machine's CPU) stays where it starts.
+        grown = "concurrency" not in given and not local
         values["max_concurrency"] = GROWN_CONCURRENCY if grown else values["concurrency"]
     _check_range(values, "max_concurrency", 1, 4096, "a whole number from 1 to 4096")
     _check_range(values, "max_retries", 0, 100, "a whole number from 0 to 100")
