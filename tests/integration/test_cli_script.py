@@ -10,26 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel import cli
-from pytest_llmfunnel.funnel.backend import CachedAnswer, JudgeRequest
-from pytest_llmfunnel.models import Usage
-from pytest_llmfunnel.store.verdict_cache import VerdictStore
-
-
-def request(text: str) -> JudgeRequest:
-    body = {"model": "judge", "messages": [{"role": "user", "content": text}], "seed": 1}
-    return JudgeRequest(body=body, base_url="http://judge.local/v1")
-
-
-def fill(directory: Path, count: int) -> list[JudgeRequest]:
-    requests = [request(f"case {i}") for i in range(count)]
-    with VerdictStore(directory) as store:
-        for i, req in enumerate(requests):
-            answer = CachedAnswer(
-                score=float(1 + i % 5), reasoning="r", usage=Usage(prompt_tokens=5),
-                model="judge-1", judge="openai:judge",
-            )
-            store.put(req, answer, case_id=f"case-{i}", stage="relevance")
-    return requests
+from tests.support.judge_requests import fill_cache
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +23,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:
     directory = tmp_path / "cache"
-    fill(directory, 3)
+    fill_cache(directory, 3)
     return directory
 
 

@@ -13,26 +13,8 @@ from typing import Any
 import pytest
 
 from pytest_llmfunnel import cli
-from pytest_llmfunnel.funnel.backend import CachedAnswer, JudgeRequest
-from pytest_llmfunnel.models import Usage
 from pytest_llmfunnel.store.verdict_cache import VerdictStore
-
-
-def request(text: str) -> JudgeRequest:
-    body = {"model": "judge", "messages": [{"role": "user", "content": text}], "seed": 1}
-    return JudgeRequest(body=body, base_url="http://judge.local/v1")
-
-
-def fill(directory: Path, count: int) -> list[JudgeRequest]:
-    requests = [request(f"case {i}") for i in range(count)]
-    with VerdictStore(directory) as store:
-        for i, req in enumerate(requests):
-            answer = CachedAnswer(
-                score=float(1 + i % 5), reasoning="r", usage=Usage(prompt_tokens=5),
-                model="judge-1", judge="openai:judge",
-            )
-            store.put(req, answer, case_id=f"case-{i}", stage="relevance")
-    return requests
+from tests.support.judge_requests import cli_request, fill_cache
 
 
 def verdicts_in(directory: Path) -> int:
@@ -50,7 +32,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:
     directory = tmp_path / "cache"
-    fill(directory, 3)
+    fill_cache(directory, 3)
     return directory
 
 
@@ -68,7 +50,7 @@ def test_stats_counts_verdicts_and_reports_mode_and_size(
 def test_stats_default_dir_is_under_the_current_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fill(tmp_path / ".llmfunnel" / "cache", 2)
+    fill_cache(tmp_path / ".llmfunnel" / "cache", 2)
     assert cli.main(["cache", "stats"]) == 0
     assert "verdicts: 2" in capsys.readouterr().out
 
@@ -76,8 +58,8 @@ def test_stats_default_dir_is_under_the_current_directory(
 def test_from_a_subfolder_the_default_is_the_nearest_cache_above(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fill(tmp_path / ".llmfunnel" / "cache", 2)
-    fill(tmp_path / "pkg" / ".llmfunnel" / "cache", 5)
+    fill_cache(tmp_path / ".llmfunnel" / "cache", 2)
+    fill_cache(tmp_path / "pkg" / ".llmfunnel" / "cache", 5)
     deep = tmp_path / "pkg" / "tests" / "evals"
     deep.mkdir(parents=True)
     monkeypatch.chdir(deep)
@@ -95,7 +77,7 @@ def test_without_a_cache_anywhere_import_creates_it_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = tmp_path / "source"
-    fill(source, 3)
+    fill_cache(source, 3)
     lockfile = tmp_path / "verdicts.jsonl"
     assert cli.main(["cache", "export", str(lockfile), "--cache-dir", str(source)]) == 0
     here = tmp_path / "project"
@@ -154,7 +136,7 @@ def test_export_then_import_into_a_fresh_cache_replays_every_verdict(
     assert cli.main(["cache", "import", str(lockfile), "--cache-dir", str(fresh)]) == 0
     assert "imported 3 verdicts" in capsys.readouterr().out
     with VerdictStore(fresh, mode="replay-only") as store:
-        got = store.get(request("case 2"), case_id="case-2", stage="relevance")
+        got = store.get(cli_request("case 2"), case_id="case-2", stage="relevance")
     assert got is not None and got.score == 3.0
 
 
