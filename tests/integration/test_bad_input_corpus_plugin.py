@@ -1,30 +1,14 @@
-"""A corpus of hostile and unlucky dataset files, each one either loaded correctly or
-refused with an error naming file and line: never a traceback, never a row lost.
+"""The bad-input corpus through a real ``pytest --llm-funnel`` run: what the user sees.
 
-Every kind is checked through the loader, and (all but the very large ones)
-through a real ``pytest --llm-funnel`` run, to see what the user sees.
-The kinds are in bad_input_kinds.py; docs/reliability.md lists them.
+Each refused kind is a collection error naming file and line, each loaded kind
+runs every case (tests/unit/test_bad_input_corpus.py checks the loader itself).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.support.bad_input_kinds import KINDS, Kind
-
-REFUSED = [k for k in KINDS if not k.loads]
-LOADED = [k for k in KINDS if k.loads]
-
-
-def write(folder: Path, kind: Kind) -> Path:
-    path = folder / kind.file
-    if isinstance(kind.content, bytes):
-        path.write_bytes(kind.content)
-    else:
-        path.write_bytes(kind.content.encode("utf-8"))  # no newline translation
-    return path
+from tests.support.bad_input_kinds import LOADED, REFUSED, Kind, write
 
 
 def make_project(pytester: pytest.Pytester, kinds: list[Kind]) -> None:

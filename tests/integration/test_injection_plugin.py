@@ -1,17 +1,8 @@
-"""A canary set of hostile outputs: none can steer the judge or break the prompt.
+"""The canary set end to end: through the plugin against a real loopback judge server.
 
-Each canary is an output an attacker (or an unlucky model) could produce. For
-every one we check three things:
-
-* the request a built-in judge renders is exactly the expected prompt: one
-  opening and one closing fence per field, in order, with the cleaned text
-  only between the OUTPUT fences, control characters escaped, and the system
-  prompt and everything outside the fences the same as for a benign output;
-* ``checks.not_addressing_judge()`` flags the canaries that address the judge,
-  with the pattern listed beside each canary;
-* end to end through the plugin against a real loopback server, the bodies
-  the server receives are exactly those prompts, and a fake verdict inside an
-  output never becomes the score.
+The bodies the server receives are exactly the prompts a built-in judge
+renders for each canary, and a fake verdict inside an output never becomes the
+score (tests/unit/test_injection.py checks the rendering and the check itself).
 """
 
 from __future__ import annotations

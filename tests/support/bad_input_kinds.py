@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -377,3 +378,18 @@ KINDS = [
         in_plugin=False,
     ),
 ]
+
+
+# The kinds a loader must refuse and those it must load, and one kind's file.
+REFUSED = [k for k in KINDS if not k.loads]
+LOADED = [k for k in KINDS if k.loads]
+
+
+def write(folder: Path, kind: Kind) -> Path:
+    """Write ``kind``'s file into ``folder`` byte for byte; return its path."""
+    path = folder / kind.file
+    if isinstance(kind.content, bytes):
+        path.write_bytes(kind.content)
+    else:
+        path.write_bytes(kind.content.encode("utf-8"))  # no newline translation
+    return path

@@ -1,9 +1,9 @@
 """A corpus of hostile and unlucky dataset files, each one either loaded correctly or
 refused with an error naming file and line: never a traceback, never a row lost.
 
-Every kind is checked through the loader, and (all but the very large ones)
-through a real ``pytest --llm-funnel`` run, to see what the user sees.
-The kinds are in bad_input_kinds.py; docs/reliability.md lists them.
+Here every kind goes through the loader; tests/integration/test_bad_input_corpus_plugin.py
+runs them through ``pytest --llm-funnel``. The kinds are in tests/support/bad_input_kinds.py;
+docs/reliability.md lists them.
 """
 
 from __future__ import annotations
@@ -13,19 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
-from tests.support.bad_input_kinds import KINDS, Kind
-
-REFUSED = [k for k in KINDS if not k.loads]
-LOADED = [k for k in KINDS if k.loads]
-
-
-def write(folder: Path, kind: Kind) -> Path:
-    path = folder / kind.file
-    if isinstance(kind.content, bytes):
-        path.write_bytes(kind.content)
-    else:
-        path.write_bytes(kind.content.encode("utf-8"))  # no newline translation
-    return path
+from tests.support.bad_input_kinds import KINDS, LOADED, REFUSED, Kind, write
 
 
 def test_the_corpus_has_at_least_40_kinds_with_unique_names() -> None:
