@@ -37,6 +37,7 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "dataset",
         "record flip completeness config tallies",
         "record_json",
+        "output",
         "models stats escape redact atomic cache_mode",
         "wording display jsontypes",
     )
