@@ -29,11 +29,15 @@ import math
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pytest_llmfunnel.escape import one_line, truncate
-from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.report.summary import MINUS, decision_label, is_binary, short_dataset
+
+if TYPE_CHECKING:
+    # Annotations only: drawing the plot needs no statistics (as in .summary).
+    from pytest_llmfunnel.gate.decision import GateDecision
+    from pytest_llmfunnel.record import CaseRecord
 
 CLIP = 10.0  # the axis reaches at most this many (largest) tolerances from zero
 WIDE_PLOT = 40  # columns of plot that leave room for the labels beside it
