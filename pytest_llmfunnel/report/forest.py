@@ -76,7 +76,7 @@ def score_scales(records: Iterable[CaseRecord]) -> dict[tuple[str, str], tuple[f
 
 def _unit(d: GateDecision, scales: Scales) -> float | None:
     """Points of 100 per unit of the metric, or None when it has no known range."""
-    if is_binary(d) or d.metric.endswith((" pass rate", "promotion rate")):
+    if is_binary(d):
         return 100.0
     stage = d.metric.removesuffix(" mean score")
     scale = scales.get((d.dataset, stage))
@@ -235,6 +235,8 @@ def forest_lines(
         return []
     shown = rows if measured else [r for r in rows if r.gated]
     hidden = len(rows) - len(shown)
+    if not shown:
+        return _hidden(hidden, width)
     drawn = [r for r in shown if r.change is not None]
     layout = _layout(shown, width)
     axis = axis_for(drawn, layout.plot) if drawn else None
@@ -252,11 +254,16 @@ def forest_lines(
         out += textwrap.wrap(f"{title}:", width)
         for r in block:
             out += _row_lines(r, axis, layout, width)
-    if hidden:
-        out += textwrap.wrap(
-            f"({hidden} measured-only metric{'s' * (hidden != 1)} not drawn; -v draws them)",
-            width)
+    out += _hidden(hidden, width)
     return [line.rstrip() for line in out]
+
+
+def _hidden(count: int, width: int) -> list[str]:
+    """The line that counts the measured-only metrics left out, if any."""
+    if not count:
+        return []
+    text = f"({count} measured-only metric{'s' * (count != 1)} not drawn; -v draws them)"
+    return textwrap.wrap(text, width)
 
 
 def terminal_forest(

@@ -182,3 +182,20 @@ def test_the_terminal_draws_it_when_the_gate_failed_or_at_verbose() -> None:
     assert terminal_forest(passed) == []
     assert terminal_forest(passed, verbosity=1)[0] == "what decided the gate, per metric:"
     assert terminal_forest(failed, verbosity=-1) == []
+
+
+def test_only_measured_metrics_left_out_leaves_just_their_count() -> None:
+    assert forest_lines(decide([score_drop(0.4)]), scales=SCALES, measured=False) == [
+        "(1 measured-only metric not drawn; -v draws them)"]
+    assert forest_lines([]) == []
+
+
+def test_a_zero_tolerance_puts_both_tolerance_lines_on_zero() -> None:
+    base = (1.0,) * 900 + (0.0,) * 100
+    cur = (0.0,) * 25 + base[25:]
+    strict = PairedSample(MetricSpec("promotion rate", "binary", 0.0), DATASET, base, cur)
+    text = plot([strict])
+    row = row_of(text, "promotion rate")
+    assert "┆" not in row  # both tolerance lines fall on the zero line
+    assert row.index("●") < row.index("┫") < row.index("│")
+    assert row.rstrip().endswith("REGRESSED")
