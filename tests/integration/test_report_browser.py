@@ -81,6 +81,7 @@ def index_of(measured: Measured, tag: str, starts: str) -> int:
         # its quality table is wider than the comment's column; both scroll inside.
         ("sample", sample_report, "❌ Regression in 2 of 3 gated metrics", False),
     ],
+    ids=["golden", "sample"],
 )
 def test_the_report_reads_in_order_and_fits_at_1000_px(
     tmp_path: Path, name: str, report: Callable[[], str], verdict: str,
