@@ -13,7 +13,6 @@ by context:
 * :func:`md_text` / :func:`md_cell` - inline Markdown (a paragraph, a table cell);
 * :func:`md_code_block` - a fenced block the text cannot close;
 * :func:`html_text` - text inside an HTML element such as ``<summary>``;
-* :func:`mermaid_label` - a label inside a Mermaid chart;
 * :func:`json_text` - JSON a person may open (results, review files);
 * :func:`guard_cell` - a CSV cell a spreadsheet must not run as a formula.
 
@@ -239,12 +238,3 @@ def unguard_cell(text: str) -> str:
     """Undo :func:`guard_cell`: drop one leading ``'`` before a formula character."""
     return text[1:] if _GUARDED.match(text) else text
 
-
-def mermaid_label(text: object, limit: int = 16) -> str:
-    """A short chart label made only of characters Mermaid cannot misread.
-
-    Quotes, brackets, backticks and semicolons would end a label or a
-    statement, so anything outside a small safe set becomes ``_``.
-    """
-    safe = re.sub(r"[^A-Za-z0-9 _./%-]", "_", one_line(text))
-    return truncate(safe, limit).replace(ELLIPSIS, "_") or "_"

@@ -10,16 +10,16 @@ nor leave its code block. Long texts are cut (:data:`CELL_LIMIT` in tables,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_llmfunnel.completeness import Completeness
-from pytest_llmfunnel.escape import html_text, md_cell, md_code_block, md_text, mermaid_label
+from pytest_llmfunnel.escape import html_text, md_cell, md_code_block, md_text
 from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import CaseRecord, RunResult
+from pytest_llmfunnel.report.forest import forest_lines, score_scales
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     MINUS,
@@ -33,7 +33,6 @@ from pytest_llmfunnel.report.summary import (
     fmt_tag_diff,
     fmt_tag_value,
     fmt_value,
-    is_binary,
     short_dataset,
     sort_flips,
     summarize,
@@ -47,7 +46,7 @@ CELL_LIMIT = 300
 DETAIL_LIMIT = 1000
 FLIP_LIMIT = 25
 TAG_LIMIT = 50
-CHART_LIMIT = 12
+CHART_WIDTH = 80  # fits a pull-request comment at 1000 px without scrolling
 UPDATE_FLAG = "--llm-funnel-update-baseline"
 ICONS = {
     "regressed": "❌", "not comparable": "⚠️", "passed": "✅", "no gate": "ℹ️", "incomplete": "⏹️",
@@ -152,44 +151,12 @@ def quality_markdown(decisions: Sequence[GateDecision]) -> str:
     return "\n".join(out)
 
 
-def chart_markdown(decisions: Sequence[GateDecision], limit: int = CHART_LIMIT) -> str:
-    """Mermaid bar charts, baseline (bars) against current (line): pass rates, then scores."""
-    charts = []
-    usable = [
-        d for d in decisions if math.isfinite(d.baseline_mean) and math.isfinite(d.current_mean)
-    ]
-    for binary in (True, False):
-        group = [d for d in usable if is_binary(d) == binary][:limit]
-        if not group:
-            continue
-        scale = 100.0 if binary else 1.0
-        several = len({d.dataset for d in group}) > 1
-        labels = ", ".join(f'"{mermaid_label(_chart_name(d, several), 24)}"' for d in group)
-        base = ", ".join(f"{d.baseline_mean * scale:.4g}" for d in group)
-        cur = ", ".join(f"{d.current_mean * scale:.4g}" for d in group)
-        title = "Pass rate in %" if binary else "Mean score"
-        y_axis = '    y-axis "%" 0 --> 100' if binary else '    y-axis "score"'
-        charts.append(
-            "\n".join(
-                [
-                    "```mermaid",
-                    "xychart-beta",
-                    f'    title "{title} - bars baseline, line current"',
-                    f"    x-axis [{labels}]",
-                    y_axis,
-                    f"    bar [{base}]",
-                    f"    line [{cur}]",
-                    "```",
-                ]
-            )
-        )
-    return "\n\n".join(charts)
-
-
-def _chart_name(d: GateDecision, several: bool) -> str:
-    """A metric's short name on a chart (the chart's title says pass rate or mean score)."""
-    name = d.metric.removesuffix(" pass rate").removesuffix(" mean score")
-    return f"{short_dataset(d.dataset)}/{name}" if several else name
+def chart_markdown(decisions: Sequence[GateDecision], records: Iterable[CaseRecord] = (),
+                   width: int = CHART_WIDTH) -> str:
+    """The forest plot of every metric (:mod:`.forest`) in a code block: GitHub shows it
+    in monospace as the terminal does, and no text in it can leave the block."""
+    lines = forest_lines(decisions, width=width, scales=score_scales(records))
+    return md_code_block("\n".join(lines), None) if lines else ""
 
 
 def flips_markdown(flips: Iterable[Flip], limit: int | None = FLIP_LIMIT) -> str:
@@ -325,7 +292,7 @@ def render_markdown(
         parts += ["### Funnel", funnel_markdown(data.run, cost)]
     if data.decisions:
         parts += ["### Quality", quality_markdown(data.decisions)]
-        chart = chart_markdown(data.decisions)
+        chart = chart_markdown(data.decisions, data.records)
         if chart:
             parts.append(chart)
     if flip_list:

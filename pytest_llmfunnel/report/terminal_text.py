@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal
 from pytest_llmfunnel.escape import strip_escapes, terminal_text, truncate
 from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.record import CaseRecord
+from pytest_llmfunnel.report.forest import terminal_forest
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     ReportData,
@@ -230,8 +231,10 @@ def report_lines(
         for note in mde_notes([d for d in decisions if not d.fails], unit="pt"):
             yield from _wrap("note: " + note, w, indent="    ", first="  ")
         return
+    records = tuple(records)  # read twice: the plot's score scales, the tag table
     blocks = [
         list(quality_lines(decisions, width=w)),
+        terminal_forest(decisions, records, verbosity=verbosity, width=w),
         list(tag_lines(list(records), limit=None if verbosity > 0 else TAG_LIMIT, width=w)),
         list(flip_lines(flips, None if verbosity > 0 else FLIP_LIMIT, width=w)),
     ]

@@ -15,9 +15,11 @@ IGNORED = shutil.ignore_patterns(".*", "__pycache__")
 
 
 def run_example(
-    name: str, tmp_path: Path, *args: str, cwd: Path | None = None, **env: str
+    name: str, tmp_path: Path, *args: str, cwd: Path | None = None, columns: int = 120,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Copy example ``name`` into ``tmp_path`` and run pytest in it (or in ``cwd``)."""
+    """Copy example ``name`` into ``tmp_path`` and run pytest in it (or in ``cwd``), with a
+    terminal ``columns`` wide."""
     folder = tmp_path / name
     if not folder.exists():  # a test may have prepared the copy (e.g. imported a lockfile)
         shutil.copytree(EXAMPLES / name, folder, ignore=IGNORED)
@@ -27,7 +29,7 @@ def run_example(
         if not key.startswith(("OPENAI_", "LLM_FUNNEL", "LLMFUNNEL_", "PYTEST_", "GITHUB_"))
         and key != "CI"
     }
-    environment.update(env, COLUMNS="120")
+    environment.update(env, COLUMNS=str(columns))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--llm-funnel", "-p", "no:cacheprovider", *args],
         cwd=cwd or folder,

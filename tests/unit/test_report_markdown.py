@@ -21,7 +21,6 @@ from pytest_llmfunnel.escape import (
     md_cell,
     md_code_block,
     md_text,
-    mermaid_label,
 )
 from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
@@ -171,7 +170,8 @@ def test_report_structure_from_the_sample() -> None:
     assert "Judged by: offline reference judge &#40;rule-based, not an LLM&#41;" in lines
     for heading in ("### Funnel", "### Quality", "### Flipped cases (4)"):
         assert heading in lines
-    assert markdown.count("```mermaid") == 2
+    assert "```mermaid" not in markdown
+    assert markdown.count("```text\nchange = current − baseline") == 1  # the forest plot
     assert markdown.count("<details><summary>") == 5  # four flips and the tag breakdown
     assert "--llm-funnel-update-baseline" in lines[-2]
 
@@ -182,9 +182,13 @@ def test_hostile_text_cannot_break_out() -> None:
     assert "\x1b" not in markdown
     _, blocks = split_code(markdown)
     code = ["\n".join(b) for b in blocks]
-    # The excerpts survive (inert) inside their code blocks, cut at the detail limit.
-    assert any("<script>x</script>" in c for c in code)
-    assert all(len(c) <= 1_000 for c in code)
+    # The excerpts survive (inert) inside their code blocks, cut at the detail limit;
+    # the forest plot wraps the metric names, up to their own limit.
+    excerpts = [c for c in code if not c.startswith("change = current")]
+    assert any("<script>x</script>" in c for c in excerpts)
+    assert all(len(c) <= 1_000 for c in excerpts)
+    (plot,) = [c for c in code if c.startswith("change = current")]
+    assert max(len(line) for line in plot.splitlines()) <= 80 and len(plot) <= 2_000
     assert "(truncated: 10," in markdown
 
 
@@ -220,15 +224,13 @@ def test_verdict_line(decisions: list[GateDecision], expected: str) -> None:
     assert verdict_markdown(decisions) == expected
 
 
-def test_chart_is_capped_and_labels_are_safe() -> None:
-    decisions = [decision("d", f'm"{i}`];\nx', "ok") for i in range(20)]
+def test_forest_plot_keeps_hostile_labels_inside_its_block() -> None:
+    decisions = [decision("d", f'm"{i}```];\nx <b>', "ok", bound=0.01) for i in range(20)]
     chart = chart_markdown(decisions)
-    axis = next(line for line in chart.split("\n") if "x-axis" in line)
-    labels = re.findall(r'"([^"]*)"', axis)
-    assert len(labels) == 12
-    assert all(re.fullmatch(r"[A-Za-z0-9 _./%-]+", label) for label in labels)
-    assert "bar [90, 90" in chart and "line [80, 80" in chart
-    assert chart_markdown([decision("d", "m", "not comparable", baseline_mean=float("nan"))]) == ""
+    assert chart.startswith("````text\n") and chart.endswith("\n````")  # a longer fence
+    assert_well_formed_and_inert(chart + "\n")
+    assert sum('m"' in line for line in chart.splitlines()) == 20  # every metric, none capped
+    assert chart_markdown([]) == ""
 
 
 def test_judge_label_names_offline_judge_and_lockfile() -> None:
@@ -309,7 +311,7 @@ def test_md_code_block_fence_outgrows_any_backtick_run() -> None:
     assert max(len(line) for line in long.split("\n")) <= 100
 
 
-def test_html_text_and_mermaid_label() -> None:
+def test_html_text() -> None:
     assert html_text('<b onclick="x">&</b>') == (
         "&#60;b onclick=&#34;x&#34;&#62;&#38;&#60;/b&#62;"
     )
@@ -318,9 +320,6 @@ def test_html_text_and_mermaid_label() -> None:
     )
     assert "](" not in html_text("[a](b)") and "![" not in html_text("![a](b)")
     assert html_text("a\n\nb") == "a b"
-    assert mermaid_label('a"b]c;d`e\nf', 40) == "a_b_c_d_e f"
-    assert mermaid_label("x" * 50, 10) == "x" * 9 + "_"
-    assert mermaid_label("") == "_"
 
 
 def test_warnings_stand_under_the_verdict_and_are_inert() -> None:
