@@ -19,6 +19,18 @@ from pydantic import BaseModel, ValidationError
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.stages.base import Check, CheckOutcome
 from pytest_llmfunnel.funnel.stages.injection import JUDGE_ADDRESSING_PATTERNS, not_addressing_judge
+from pytest_llmfunnel.funnel.stages.structure import (
+    context_has_source,
+    cost_within,
+    json_path,
+    latency_within,
+)
+from pytest_llmfunnel.funnel.stages.tool_checks import (
+    tool_args_match,
+    tool_args_valid,
+    tool_called,
+    tool_not_called,
+)
 from pytest_llmfunnel.models import Case
 from pytest_llmfunnel.wording import plural
 
@@ -26,7 +38,11 @@ __all__ = [
     "JUDGE_ADDRESSING_PATTERNS",
     "check",
     "contains",
+    "context_has_source",
+    "cost_within",
+    "json_path",
     "json_schema",
+    "latency_within",
     "length_between",
     "matches",
     "max_chars",
@@ -35,6 +51,10 @@ __all__ = [
     "not_contains",
     "not_empty",
     "not_matches",
+    "tool_args_match",
+    "tool_args_valid",
+    "tool_called",
+    "tool_not_called",
     "valid_json",
 ]
 

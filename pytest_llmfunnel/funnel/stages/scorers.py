@@ -19,6 +19,7 @@ from typing import Literal
 
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.stages.base import Scorer
+from pytest_llmfunnel.funnel.stages.tool_checks import tool_calls_f1
 from pytest_llmfunnel.models import Case
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "scorer",
     "token_f1",
     "token_f1_score",
+    "tool_calls_f1",
 ]
 
 ScoreFn = Callable[[Case, str], float]
