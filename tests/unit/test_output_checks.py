@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import pytest
@@ -21,8 +22,9 @@ CASE = Case(id="c1", input="q")
 
 
 def run(stage: Check, case: Case, output: str | Output) -> StageResult:
-    """The stage's result on ``output`` (a stage takes an Output or its text)."""
+    """The stage's result on ``output``, the same run synchronously and awaited."""
     result: StageResult = stage.run(case, cast(Any, output))
+    assert asyncio.run(stage.arun(case, cast(Any, output))) == result
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from itertools import permutations
 from typing import Any, cast
@@ -26,8 +27,9 @@ CASE = Case(id="c1", input="book me a flight")
 
 
 def run(stage: Check | Scorer, case: Case, output: str | Output) -> StageResult:
-    """The stage's result on ``output`` (a stage takes an Output or its text)."""
+    """The stage's result on ``output``, the same run synchronously and awaited."""
     result: StageResult = stage.run(case, cast(Any, output))
+    assert asyncio.run(stage.arun(case, cast(Any, output))) == result
     return result
 
 

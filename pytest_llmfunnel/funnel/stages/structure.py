@@ -43,6 +43,8 @@ _MISSING: Any = object()
 class OutputCheck(Check):
     """A check over the whole output; the factories below build these."""
 
+    structured = True
+
     def __init__(self, name: str, fn: OutputCheckFn, *, must: bool) -> None:
         super().__init__(name, must=must)
         self._fn = fn

@@ -327,6 +327,8 @@ def precision_recall_f1(matched: int, n_expected: int, n_actual: int) -> tuple[f
 
 
 class _ToolCallsF1(Scorer):
+    structured = True
+
     def __init__(
         self,
         name: str,
@@ -354,7 +356,13 @@ class _ToolCallsF1(Scorer):
         return self._scores(case, Output.of(output))[0]
 
     def run(self, case: Case, output: str | Output) -> StageResult:
-        result = super().run(case, output)  # type: ignore[arg-type]
+        return self._explained(super().run(case, output), case, output)
+
+    async def arun(self, case: Case, output: str | Output) -> StageResult:
+        return self._explained(await super().arun(case, output), case, output)
+
+    def _explained(self, result: StageResult, case: Case, output: str | Output) -> StageResult:
+        """``result`` with precision and recall in its reason."""
         if result.status == "error":
             return result
         _, detail = self._scores(case, Output.of(output))
