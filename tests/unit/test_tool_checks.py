@@ -98,7 +98,10 @@ def test_tool_args_valid_names_the_call_and_the_field(schema: object) -> None:
     assert result.status == "failed"
     assert result.reason.startswith("call 2 of book: arguments do not match")
     assert "passengers" in result.reason
-    assert run(check, CASE, _out(("search", {}))).status == "failed"
+    # Not called: nothing to validate (tool_called() is what requires a call).
+    assert (
+        run(check, CASE, _out(("search", {}))).reason == "book was not called: nothing to validate"
+    )
 
 
 def test_an_invalid_json_schema_is_refused_when_the_check_is_made() -> None:
@@ -134,6 +137,16 @@ def test_tool_args_match_reads_the_cases_expected_calls_from_a_json_cell() -> No
     check = tool_args_match("book")
     assert run(check, case, _out(("book", {"origin": "CDG", "x": 1}))).status == "passed"
     assert run(check, case, _out(("book", {"origin": "ORY"}))).status == "failed"
+    assert run(check, case, _out(("search", {}))).reason == "book was not called"
+
+
+def test_tool_args_match_from_the_case_wants_no_call_of_a_tool_it_does_not_expect() -> None:
+    case = _case([{"name": "search", "arguments": {}}])
+    check = tool_args_match("book")
+    assert run(check, case, _out(("search", {}))).status == "passed"
+    called = run(check, case, _out(("search", {}), ("book", {"to": "OSL"})))
+    assert called.status == "failed"
+    assert called.reason == "book was called, but the case expects no call of it"
 
 
 @pytest.mark.parametrize(
