@@ -29,6 +29,7 @@ CLI = "import sys; from pytest_llmfunnel.cli import main; sys.exit(main())"
         ("summarization", "50 passed, 14 llm-failed"),
         ("extraction", "47 passed, 17 llm-failed"),
         ("ab_variants", "72 passed, 48 llm-failed"),
+        ("agent", "18 passed, 2 llm-failed"),
     ],
 )
 def test_example_passes_offline(name: str, summary: str, tmp_path: Path) -> None:
@@ -38,9 +39,10 @@ def test_example_passes_offline(name: str, summary: str, tmp_path: Path) -> None
     assert f" {summary} in " in last, last
     assert OFFLINE_JUDGE in result.stdout
     assert not (EXAMPLES / name / ".llmfunnel").exists()
-    if name == "support":
+    reused = {"support": 112, "agent": 19}
+    if name in reused:
         # Its shipped baseline answers for every unchanged output: no judge asked.
-        assert "reused 112 baseline verdicts of unchanged" in result.stdout
+        assert f"reused {reused[name]} baseline verdicts of unchanged" in result.stdout
     else:
         assert (tmp_path / name / ".llmfunnel" / "cache").is_dir()
 
@@ -118,3 +120,16 @@ def test_docs_sample_report_is_the_support_examples_regression_report(tmp_path: 
     assert report == sample.read_text(encoding="utf-8"), "docs/sample-report.md is stale"
     assert report.startswith("<!-- pytest-llmfunnel report -->")
     assert "Regression in 2 of 3 gated metrics" in report
+
+
+def test_agent_regression_switch_fails_the_gate_and_names_the_cases(tmp_path: Path) -> None:
+    normal = run_example("agent", tmp_path / "normal")
+    assert normal.returncode == 0, normal.stdout + normal.stderr
+    assert "llm-funnel gate passed" in normal.stdout
+    result = run_example("agent", tmp_path / "regressed", LLMFUNNEL_DEMO_REGRESSION="1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert " 7 passed, 13 llm-failed in " in result.stdout.strip().splitlines()[-1]
+    out = " ".join(result.stdout.split())
+    assert "llm-funnel gate FAILED" in out
+    assert "look-rome booking as asked: failed: book_flight was called, but the case expects" in out
+    assert "book-oslo-2 booking as asked: failed: no call of book_flight matches" in out

@@ -19,9 +19,10 @@ UNTYPED = re.compile(r"dict\[str, Any\]|\bJSONObject\b")
 ALLOWED: dict[str, tuple[int, str]] = {
     "config": (2, "raw setting values from CLI, env and ini before pydantic validates them"),
     "dataset.json_rows": (1, "a dataset row as parsed JSON, before the Case model validates it"),
-    "dataset.load": (3, "a row's fields and its extra columns before the Case model validates"),
+    "dataset.load": (2, "a row's fields and its extra columns before the Case model validates"),
+    "dataset.row_fields": (1, "a row's extra columns, merged into its metadata"),
     "models": (1, "Case.metadata: the user's free-form metadata column"),
-    "output": (2, "a tool call's JSON arguments and the output's free-form metadata"),
+    "output": (2, "a tool call's arguments and an output's metadata: the application's own JSON"),
     "funnel.backend": (1, "the chat-completions request body, the cache key's input"),
     "funnel.judge_answers": (8, "JSON Schema documents and a judge's answer before validation"),
     "funnel.stages.judge_kinds": (3, "request body and response format; built-in judge kwargs"),

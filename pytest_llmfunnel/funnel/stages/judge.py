@@ -52,6 +52,7 @@ from pytest_llmfunnel.funnel.stages.judge_kinds import (
     tone,
 )
 from pytest_llmfunnel.models import NO_USAGE, Case, StageResult, Usage, Verdict
+from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.wording import plural
 
 # The judges and the answer format (defined next to the prompts) are re-exported
@@ -158,7 +159,7 @@ async def _answer(
 async def _ask(
     judge: RubricJudge | PairwiseJudge,
     case: Case,
-    outputs: tuple[str, ...],
+    outputs: tuple[str | Output, ...],
     backend: JudgeBackend,
     store: AnswerStore,
     parse_retries: int,
@@ -215,7 +216,7 @@ def _error(judge: RubricJudge | PairwiseJudge, error: str, totals: _Totals) -> S
 async def run_judge(
     judge: RubricJudge,
     case: Case,
-    output: str,
+    output: str | Output,
     *,
     backend: JudgeBackend,
     store: AnswerStore,
@@ -259,8 +260,8 @@ def _winner(a_view: float, variant_a: str, variant_b: str) -> str:
 async def run_pairwise(
     judge: PairwiseJudge,
     case: Case,
-    output_a: str,
-    output_b: str,
+    output_a: str | Output,
+    output_b: str | Output,
     *,
     variant_a: str,
     variant_b: str,
