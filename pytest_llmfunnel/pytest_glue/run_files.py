@@ -10,7 +10,6 @@ GitHub expects.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -82,7 +81,12 @@ def shard_entry(fs: FunnelSession) -> ShardEntry | None:
     if settings.shard is None:
         return None
     # Start-up choice: the shard models load only when the run is a shard.
-    from pytest_llmfunnel.report.shard_entry import GateSettings, ShardDataset, ShardEntry
+    from pytest_llmfunnel.report.shard_entry import (
+        GateSettings,
+        ShardDataset,
+        ShardEntry,
+        file_sha256,
+    )
 
     root = fs.config.rootpath
     datasets = []
@@ -116,14 +120,6 @@ def run_id(given: str | None) -> str | None:
         return f"github:{github}.{os.environ.get('GITHUB_RUN_ATTEMPT', '1').strip()}"
     gitlab = os.environ.get("CI_PIPELINE_ID", "").strip()
     return f"gitlab:{gitlab}" if gitlab else None
-
-
-def file_sha256(path: Path) -> str | None:
-    """The sha256 of a file's bytes; None when there is no such file."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 def write_lockfile(fs: FunnelSession, out: Conclusion, *, unfinished: str | None) -> None:

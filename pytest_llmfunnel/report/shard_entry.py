@@ -12,6 +12,7 @@ their files can be compared byte for byte.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +30,14 @@ def shard_of(dataset: str, case: str, count: int) -> int:
     """
     digest = hashlib.sha256(f"{dataset}\0{case}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def file_sha256(path: Path) -> str | None:
+    """The sha256 of a file's bytes (a baseline's); None when there is no such file."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 class ShardDataset(_Model):

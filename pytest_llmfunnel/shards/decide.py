@@ -20,13 +20,11 @@ from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.baseline_file import Baseline, BaselineError, load_baseline
 from pytest_llmfunnel.gate.decision import GateDecision
-from pytest_llmfunnel.pytest_glue.end_of_run import CI_NO_BASELINE, NO_BASELINE_YET
-from pytest_llmfunnel.pytest_glue.paths import create_command, in_ci
-from pytest_llmfunnel.pytest_glue.run_files import file_sha256
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.conclusion import Conclusion
 from pytest_llmfunnel.report.pr_report import pr_report
 from pytest_llmfunnel.report.results_json import ResultsDocument, build_document
+from pytest_llmfunnel.report.shard_entry import file_sha256
 from pytest_llmfunnel.report.summary import judge_label
 from pytest_llmfunnel.shards.combine import Combined, ShardMismatch, combine
 from pytest_llmfunnel.wording import plural
@@ -128,6 +126,10 @@ def gate(combined: Combined, settings: Settings, rootdir: Path, out: Conclusion)
                 "merge on the commit the shards ran on (check out the repository first)"
             )
         if meta.baseline_sha256 is None:
+            # Start-up choice: the session's messages (and pytest) load only for a missing file.
+            from pytest_llmfunnel.pytest_glue.end_of_run import CI_NO_BASELINE, NO_BASELINE_YET
+            from pytest_llmfunnel.pytest_glue.paths import create_command, in_ci
+
             words = {"name": name, "command": create_command(name), "path": meta.baseline}
             if in_ci():
                 out.failures.append(CI_NO_BASELINE.format(**words))

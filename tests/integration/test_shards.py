@@ -15,6 +15,7 @@ import json
 
 import pytest
 
+from pytest_llmfunnel.report.shard_entry import shard_of
 from pytest_llmfunnel.testing import JudgeServer
 from tests.support.gate_project import project, rows_with
 from tests.support.shards import SHARDS, accept_baseline, gate, shard, text, unsharded
@@ -60,6 +61,47 @@ def test_three_shards_merge_into_the_unsharded_runs_bytes_and_exit_status(
     again = gate(pytester, list(reversed(FILES)))
     assert again.ret == whole.ret
     assert text(pytester, "merged.json") == text(pytester, "full.json")
+
+
+def test_shards_run_with_xdist_merge_into_the_unsharded_runs_bytes(
+    pytester: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    accept_baseline(pytester, judge_server, rows_with())
+    project(pytester, rows_with(range(0, 60, 4)))
+    whole = unsharded(pytester, judge_server)
+    runs = [shard(pytester, judge_server, i, "-n", "2") for i in range(1, SHARDS + 1)]
+    assert [r.ret for r in runs] == [0, 0, 0], [r.stdout.str() for r in runs]
+
+    merged = gate(pytester, FILES)
+
+    assert merged.ret == whole.ret == 1, merged.out + merged.err
+    assert text(pytester, "merged.json") == text(pytester, "full.json")
+    assert text(pytester, "merged.md") == text(pytester, "full.md")
+
+
+def test_a_shard_whose_judge_failed_never_lets_the_merge_pass(
+    pytester: pytest.Pytester, judge_server: JudgeServer
+) -> None:
+    """Judge errors in one shard: the merge says what the unsharded run says, and fails."""
+    accept_baseline(pytester, judge_server, rows_with())
+    rows = rows_with()
+    failing = [i for i, row in enumerate(rows)
+               if shard_of("test_eval.py::test_eval", row["id"], SHARDS) == 2][:6]
+    for i in failing:
+        rows[i]["output"] += " GARBAGE"  # the server answers outside the scale: an error
+    project(pytester, rows)
+    whole = unsharded(pytester, judge_server)
+    runs = [shard(pytester, judge_server, i) for i in range(1, SHARDS + 1)]
+    assert [r.ret for r in runs] == [0, 1, 0], [r.stdout.str() for r in runs]
+
+    merged = gate(pytester, FILES)
+
+    assert merged.ret == whole.ret == 1, merged.out + merged.err
+    assert text(pytester, "merged.json") == text(pytester, "full.json")
+    assert text(pytester, "merged.md") == text(pytester, "full.md")
+    document = json.loads(text(pytester, "merged.json"))
+    assert document["status"] != "passed"
+    assert "ended in a judge or target error" in merged.out
 
 
 def test_a_missing_shard_makes_the_merge_incomplete_and_names_it_and_its_cases(
