@@ -1,8 +1,9 @@
 """The ``llmfunnel`` command: what is not a test run.
 
 Cache housekeeping (statistics, export to and import from a verdict lockfile,
-clearing), rendering a report from a run's JSON results, and moving the
-human-review slice out to labellers and their labels back in.
+clearing), rendering a report from a run's JSON results, moving the
+human-review slice out to labellers and their labels back in, and gating the
+merged results of a run's CI shards.
 
 Exit codes: 0 done, 1 a problem with the input (a damaged lockfile, a missing
 file, a cache that cannot be read), 2 a usage problem (bad arguments, a
@@ -27,6 +28,7 @@ from pytest_llmfunnel import __version__
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.cache_mode import CacheMode, parse_cache_mode
 from pytest_llmfunnel.escape import clean
+from pytest_llmfunnel.shards.command import add_gate_command
 from pytest_llmfunnel.store.lockfile import LockfileError, export_lockfile, import_lockfile
 from pytest_llmfunnel.store.verdict_cache import VerdictStore
 from pytest_llmfunnel.wording import plural
@@ -283,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="text: only the verdict and what failed, as pytest -q")
     report.set_defaults(handler=cmd_report)
 
+    add_gate_command(commands)
     review = commands.add_parser("review", help="export the human-review slice, import labels")
     review_commands = review.add_subparsers(
         title="review commands", metavar="ACTION", required=True

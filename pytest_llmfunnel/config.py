@@ -153,6 +153,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("export_lockfile", "At the end of the run, write the verdicts this run used (cache "
            "hits and new verdicts, nothing else) to this verdict lockfile.", None, "path",
            metavar="PATH"),
+    Option("shard", "Run shard I of N: the eval cases whose id hashes to it (other tests run "
+           "in every shard); `llmfunnel gate` merges the shards' JSON results and gates.",
+           None, ini=False, metavar="I/N"),
+    Option("run_id", "The CI run the shards belong to, for `llmfunnel gate` (default: "
+           "GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT, or CI_PIPELINE_ID).", None, ini=False,
+           metavar="ID"),
     Option("explain_cache", "For this case id, say per judge stage whether the cache hit "
            "and, on a miss, what differs from the last cached request.", None, ini=False,
            metavar="CASE_ID"),
@@ -242,6 +248,8 @@ class Settings:
     calibration_floor: float = 0.7
     seed: int = 0
     export_lockfile: Path | None = None
+    shard: tuple[int, int] | None = None  # (index from 1, count)
+    run_id: str | None = None
     explain_cache: str | None = None
 
     @property
@@ -348,6 +356,8 @@ def resolve_settings(
             f"{why} keeps none of the new ones; use --llm-funnel-cache=read-write to "
             "record (or replay-only to replay)."
         )
+    if values["shard"] is not None:
+        values["shard"] = _shard(values["shard"], values)
     if values["judge"] == "openai" and values["base_url"] is None and api_key is None:
         raise ConfigError(
             "--llm-funnel-judge=openai needs an endpoint: set OPENAI_API_KEY (or "
@@ -375,6 +385,20 @@ def is_local_endpoint(base_url: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_private or address.is_link_local
+
+
+def _shard(raw: str, values: Mapping[str, Any]) -> tuple[int, int]:
+    """``"2/3"`` -> ``(2, 3)``; refuse what a shard cannot do alone."""
+    index, _, count = raw.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise ConfigError(f"--llm-funnel-shard={raw!r} is not a shard: use I/N, 1 <= I <= N.")
+    for name in ("update_baseline", "labels", "require_calibration"):
+        if values[name]:
+            raise ConfigError(
+                f"--llm-funnel-shard cannot be combined with {OPTIONS_BY_NAME[name].flag}: "
+                "a shard sees part of the cases; do that in an unsharded run."
+            )
+    return int(index), int(count)
 
 
 def _check_range(values: dict[str, Any], name: str, lo: float, hi: float, what: str) -> None:

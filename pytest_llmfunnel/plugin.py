@@ -122,8 +122,10 @@ def pytest_collection_modifyitems(
         return
     # Start-up choice: as in pytest_configure.
     from pytest_llmfunnel.pytest_glue.collect import annotate_items
+    from pytest_llmfunnel.pytest_glue.selection import select_shard
 
     annotate_items(items, fs)
+    select_shard(items, config, fs)
 
 
 @pytest.hookimpl(specname="pytest_collection_modifyitems", trylast=True)

@@ -45,6 +45,10 @@ NO_BASELINE_YET = (
     "no baseline yet for {name}, so no gate: create it with `{command}` and commit "
     "{path}. In CI (the CI environment variable set) this fails the run."
 )
+SHARD_NOTE = (
+    "shard {index} of {count}: no gate here; `llmfunnel gate` decides on the results "
+    "of all {count} shards (--llm-funnel-json files)."
+)
 CI_NO_BASELINE = (
     "{name}: no baseline file, and in CI an eval test without one fails: create it with "
     "`{command}` and commit {path} (or opt out with llm_dataset(..., baseline=False))."
@@ -72,6 +76,9 @@ def conclude(fs: FunnelSession) -> Conclusion:
             )
     elif settings.update_baseline:
         update_baselines(fs, metas, out)
+    elif settings.shard is not None:
+        # One shard's cases decide nothing alone: the merge gates them all at once.
+        out.notes.append(SHARD_NOTE.format(index=settings.shard[0], count=settings.shard[1]))
     else:
         gate(fs, metas, out)
     if scope.status != "incomplete":

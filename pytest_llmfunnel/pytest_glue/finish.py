@@ -26,6 +26,7 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         if fs.settings.dry_run:
             return
         fs.results.order(fs.spec_meta)  # before the counts are first built, so they are built once
+        fs.pytest_status = int(session.exitstatus)
         fs.completeness = completeness_of(session, fs)
         check_error_share(session, fs)
         fs.conclusion = conclude(fs)

@@ -10,6 +10,7 @@ GitHub expects.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmfunnel import __version__
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.dataset.load import DatasetError, load_dataset
+from pytest_llmfunnel.display import shown_path as display_path
 from pytest_llmfunnel.endpoint.factory import make_store
-from pytest_llmfunnel.escape import md_text
 from pytest_llmfunnel.pytest_glue.paths import shown_path, step_summary_path
 from pytest_llmfunnel.pytest_glue.session import FunnelSession
 from pytest_llmfunnel.report.conclusion import Conclusion
-from pytest_llmfunnel.report.sections import sections_markdown
+from pytest_llmfunnel.report.pr_report import pr_report
 from pytest_llmfunnel.report.summary import judge_label
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.models import Case
+    from pytest_llmfunnel.report.shard_entry import ShardEntry
 
 
 def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
@@ -64,13 +66,60 @@ def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
         document = build_document(
             fs.records, decisions, flips, settings=SettingsSummary.from_settings(settings, label),
             tool_version=__version__, missing_baselines=missing, completeness=scope,
-            warnings=report_warnings(fs, out),
+            warnings=report_warnings(fs, out), shard=shard_entry(fs),
         )
         write_results(document, settings.json)
         out.notes.append(f"JSON results written: {shown_path(str(settings.json), fs)}")
     if settings.review and fs.records:
         out.notes.append(review(fs, [(f.case, f.variant) for f in flips
                                      if f.direction == "worse"]))
+
+
+def shard_entry(fs: FunnelSession) -> ShardEntry | None:
+    """What ``llmfunnel gate`` needs of this run, when it is a shard (else None)."""
+    settings = fs.settings
+    if settings.shard is None:
+        return None
+    # Start-up choice: the shard models load only when the run is a shard.
+    from pytest_llmfunnel.report.shard_entry import (
+        GateSettings,
+        ShardDataset,
+        ShardEntry,
+        file_sha256,
+    )
+
+    root = fs.config.rootpath
+    datasets = []
+    for name, meta in sorted(fs.spec_meta.items()):
+        baseline = None if meta.baseline is None else Path(meta.baseline)
+        datasets.append(ShardDataset(
+            name=name, path=meta.path, ids=list(meta.ids), units=meta.units,
+            selected=meta.selected or 0,
+            baseline=None if baseline is None else display_path(str(baseline), root),
+            baseline_from=meta.baseline_from,
+            baseline_sha256=file_sha256(baseline) if baseline is not None else None,
+        ))
+    return ShardEntry(
+        index=settings.shard[0], count=settings.shard[1], run_id=run_id(settings.run_id),
+        pytest_status=fs.pytest_status,
+        gate=GateSettings(
+            alpha=settings.alpha, tolerance=settings.tolerance, gate_mode=settings.gate_mode,
+            max_error_share=settings.max_error_share, seed=settings.seed,
+            price_in=settings.price_in, price_out=settings.price_out,
+        ),
+        datasets=datasets, endpoint_notes=fs.tallies.endpoint_notes(),
+    )
+
+
+def run_id(given: str | None) -> str | None:
+    """The run a shard belongs to: given, else the CI system's own run (and attempt)."""
+    if given:
+        return given
+    github = os.environ.get("GITHUB_RUN_ID", "").strip()
+    if github:
+        return f"github:{github}.{os.environ.get('GITHUB_RUN_ATTEMPT', '1').strip()}"
+    gitlab = os.environ.get("CI_PIPELINE_ID", "").strip()
+    return f"gitlab:{gitlab}" if gitlab else None
 
 
 def write_lockfile(fs: FunnelSession, out: Conclusion, *, unfinished: str | None) -> None:
@@ -112,35 +161,12 @@ def verdict_label(fs: FunnelSession) -> str:
 def markdown(
     fs: FunnelSession, out: Conclusion, decisions: Any, flips: Any, missing: Any, label: str
 ) -> str:
-    """The pull-request report, with the variant ranking when a dataset has variants."""
-    # Start-up choice: the Markdown renderer loads only when a report is written.
-    from pytest_llmfunnel.report.markdown import render_markdown
-
-    text = render_markdown(
-        fs.run_result(), decisions, flips, judge_label=label, records=fs.records,
-        missing_baselines=missing, cost=fs.settings.cost, completeness=fs.completeness,
-        warnings=report_warnings(fs, out),
+    """The pull-request report (the same function draws a merge of CI shards)."""
+    return pr_report(
+        fs.run_result(), fs.records, decisions, flips, out, judge_label=label, missing=missing,
+        cost=fs.settings.cost, completeness=fs.completeness, warnings=report_warnings(fs, out),
+        require_calibration=fs.settings.require_calibration,
     )
-    ranking = "\n\n".join(
-        p for p in (variants_markdown(out), sections_markdown(out.sections)) if p
-    )
-    if out.judge_changes:
-        # Start-up choice: loaded only when a judge changed.
-        from pytest_llmfunnel.gate.judge_change import judge_change_markdown
-
-        ranking = "\n\n".join(p for p in (judge_change_markdown(out.judge_changes), ranking) if p)
-    if out.calibration is not None:
-        # Start-up choice: the calibration report loads only with human labels.
-        from pytest_llmfunnel.report.calibration import calibration_markdown, distrust_lines
-
-        ranking = "\n".join([ranking, *calibration_markdown(*out.calibration)]).strip()
-        warnings = distrust_lines(out.calibration[0], required=fs.settings.require_calibration)
-        text = _first(text, [f"> ⚠️ {md_text(w, None)}" for w in warnings])
-    if ranking:
-        marker = "\n---\n"
-        head, sep, tail = text.rpartition(marker)
-        text = f"{head.rstrip()}\n\n{ranking}\n{sep}{tail}" if sep else f"{text}\n{ranking}\n"
-    return text
 
 
 def report_warnings(fs: FunnelSession, out: Conclusion) -> list[str]:
@@ -149,16 +175,6 @@ def report_warnings(fs: FunnelSession, out: Conclusion) -> list[str]:
     if out.gate is not None:
         found += list(out.gate.warnings)
     return found
-
-
-def variants_markdown(out: Conclusion) -> str:
-    """The variant ranking section ('' when no dataset has several variants)."""
-    if not out.rankings:
-        return ""
-    # Start-up choice: the variant report loads only when there are variants.
-    from pytest_llmfunnel.report.variants import variants_markdown as render
-
-    return render(out.rankings)
 
 
 def review(fs: FunnelSession, flips: list[tuple[str, str]]) -> str:
@@ -196,14 +212,3 @@ def _cases(fs: FunnelSession) -> dict[str, Case]:
         for case in dataset.cases:
             cases.setdefault(case.id, case)
     return cases
-
-
-def _first(text: str, lines: list[str]) -> str:
-    """The report with ``lines`` right under its title, before everything else."""
-    if not lines:
-        return text
-    head, sep, rest = text.partition("\n## ")
-    if not sep:
-        return "\n\n".join([*lines, text])
-    title, _, body = rest.partition("\n")
-    return f"{head}{sep}{title}\n\n" + "\n>\n".join(lines) + f"\n{body}"

@@ -17,6 +17,29 @@ from pytest_llmfunnel.pytest_glue.session import FunnelSession
 from pytest_llmfunnel.pytest_glue.specs import UNIT_KEY
 
 
+def select_shard(items: list[pytest.Item], config: pytest.Config, fs: FunnelSession) -> None:
+    """Keep the eval items of ``--llm-funnel-shard=I/N``; deselect the other shards' cases.
+
+    Items that are not eval cases stay: every shard runs them.
+    """
+    shard = fs.settings.shard
+    if shard is None or not fs.settings.enabled:
+        return
+    # Start-up choice: the results models load only when the run is a shard.
+    from pytest_llmfunnel.report.shard_entry import shard_of
+
+    index, count = shard
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        info = item.stash.get(UNIT_KEY, None)
+        mine = info is None or shard_of(info.spec.key, info.unit.case.id, count) == index
+        (kept if mine else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def count_selected(items: list[pytest.Item], fs: FunnelSession) -> None:
     """Note how many items of each eval test this run selected (after -k, --deselect)."""
     counts: dict[str, int] = {}

@@ -54,6 +54,7 @@ class FunnelSession:
         self.conclusion: Conclusion | None = None  # set on the controller at the end
         self.completeness = Completeness()  # how much of the selection ran (set at the end)
         self.interrupt_message: str | None = None  # why pytest.exit or xdist stopped the run
+        self.pytest_status = 0  # pytest's exit status before the funnel's (a shard's file has it)
         self._frozen = False
 
     # -- what the end of the run and the reports read ----------------------------

@@ -31,6 +31,7 @@ from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.completeness import Extent
+from pytest_llmfunnel.report.shard_entry import ShardEntry
 from pytest_llmfunnel.report.summary import ReportData, summarize
 from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
 
@@ -307,6 +308,10 @@ class ResultsDocument(_Model):
         default_factory=list, description="What a reader must not miss beside the verdict: "
         "why the judge endpoint was given up, a large share of unpaired cases."
     )
+    shard: ShardEntry | None = Field(
+        default=None, description="Only in a shard's file (--llm-funnel-shard): what "
+        "`llmfunnel gate` needs to merge the shards into one decision."
+    )
 
     def report_data(self) -> ReportData:
         """What the renderers need, rebuilt from the document."""
@@ -334,6 +339,7 @@ def build_document(
     missing_baselines: Iterable[str] = (),
     completeness: Completeness | None = None,
     warnings: Iterable[str] = (),
+    shard: ShardEntry | None = None,
 ) -> ResultsDocument:
     """The results document of a session; raises pydantic's ValidationError on a bad record."""
     records = list(records)
@@ -363,14 +369,14 @@ def build_document(
         decisions=[Decision.from_gate(d) for d in decisions],
         flips=[FlipEntry.from_flip(f) for f in flips], missing_baselines=missing,
         completeness=None if completeness is None else Extent.from_completeness(completeness),
-        warnings=list(warnings),
+        warnings=list(warnings), shard=shard,
     )
 
 
 def to_json(document: ResultsDocument) -> str:
     """The document as stable JSON: sorted keys, two-space indent, a final newline."""
     data = document.model_dump(mode="json", exclude_none=False)
-    for optional in ("created_at", "completeness"):  # left out unless known
+    for optional in ("created_at", "completeness", "shard"):  # left out unless known
         if data.get(optional) is None:
             data.pop(optional, None)
     # Only structured outputs and failed target calls add these: plain files stay as they were.

@@ -25,6 +25,7 @@ TIERS: tuple[frozenset[str], ...] = tuple(
     for tier in (
         "plugin cli testing",
         "hookspecs",
+        "shards",
         "pytest_glue",
         "report",
         "variants",

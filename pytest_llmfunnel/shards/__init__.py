@@ -1,0 +1,1 @@
+"""One gate across CI shards: ``llmfunnel gate`` merges the shards' JSON results."""
