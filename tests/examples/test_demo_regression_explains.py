@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from tests.support.examples import run_example
+from tests.support.paths import REPO
 
 
 def worst_faithfulness_drops(results: Path) -> list[tuple[float, str, str]]:
@@ -56,3 +57,32 @@ def test_the_terminal_names_the_three_worst_faithfulness_cases_and_why(tmp_path:
         reason = " ".join(by_case[case][1].split())
         assert f"support_answer/{case} faithfulness: pass → fail" in text
         assert f"why: {reason} input:" in text, case
+
+
+def readme_regression_block() -> list[str]:
+    """The README's abridged terminal block of the demo regression."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```text\n")[1:]]
+    [block] = [b for b in blocks if "llm-funnel gate FAILED" in b]
+    return block.splitlines()
+
+
+def test_the_readmes_regression_block_matches_the_demo_output(tmp_path: Path) -> None:
+    """Each part of the README's block (between its ``...`` elisions) is in the real output,
+    in order, the same words whatever the width."""
+    run = run_example("support", tmp_path, LLMFUNNEL_DEMO_REGRESSION="1")
+    output = " ".join(run.stdout.split())
+    parts, current = [], []
+    for line in readme_regression_block():
+        if line.strip() == "...":
+            parts.append(current)
+            current = []
+        else:
+            current.append(line)
+    parts.append(current)
+    at = 0
+    for part in parts:
+        words = " ".join(" ".join(part).split())
+        found = output.find(words, at)
+        assert found >= 0, f"the README's block is stale: not in the output:\n{words}"
+        at = found + len(words)
