@@ -72,7 +72,8 @@ def test_the_readmes_regression_block_matches_the_demo_output(tmp_path: Path) ->
     in order, the same words whatever the width."""
     run = run_example("support", tmp_path, LLMFUNNEL_DEMO_REGRESSION="1")
     output = " ".join(run.stdout.split())
-    parts, current = [], []
+    parts: list[list[str]] = []
+    current: list[str] = []
     for line in readme_regression_block():
         if line.strip() == "...":
             parts.append(current)

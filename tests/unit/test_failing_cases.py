@@ -115,7 +115,7 @@ def test_reasons_are_whole_and_wrapped_to_the_width() -> None:
                                   width=width))
         assert max(len(line) for line in lines) <= width
         start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("why:"))
-        why = []
+        why: list[str] = []
         for line in lines[start:]:
             if why and not line.startswith(" " * 15):
                 break
