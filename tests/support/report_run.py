@@ -51,8 +51,8 @@ VAGUE = ("pause-subscription", "accessories-child-seat", "theft-lock-rules", "ri
 
 EDITED = {
     "billing-deposit": (
-        "There is a refundable deposit of 150 EUR, taken with the first payment and paid "
-        "back within 10 days after the bike is returned undamaged."
+        "A deposit of 150 EUR is required. A one-time setup fee of 29 EUR is charged with "
+        "your first payment; it is paid back within 10 days of returning the bike."
     ),
 }
 """Answers the change edits into close but unsupported ones: keys are case ids."""
