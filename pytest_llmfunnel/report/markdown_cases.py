@@ -20,6 +20,9 @@ from pytest_llmfunnel.wording import plural
 CASES_SHOWN = 20  # per failing metric
 TEXT_LIMIT = 1000  # characters of an input or output
 REASON_LIMIT = None  # reasons are shown whole
+# Characters of cases the whole section may hold: a pull-request comment has a
+# size limit (65,536 on GitHub), and the funnel, quality table and notes follow.
+BUDGET = 32_000
 
 
 def case_markdown(number: int, c: CaseChange) -> str:
@@ -48,8 +51,13 @@ def case_markdown(number: int, c: CaseChange) -> str:
 def failing_cases_markdown(
     metrics: Sequence[MetricCases], limit: int | None = CASES_SHOWN
 ) -> str:
-    """A collapsible block per regressed gated metric with its flipped cases, capped."""
+    """A collapsible block per regressed gated metric with its flipped cases, capped.
+
+    At most ``limit`` cases per metric, and no case past :data:`BUDGET`
+    characters of cases in all (each metric shows at least one); the rest are counted.
+    """
     blocks = []
+    used = 0
     for m in metrics:
         if not m.cases:
             continue
@@ -60,10 +68,17 @@ def failing_cases_markdown(
         if better:
             counts += f", {better} fail → pass"
         summary = f"{name} ({fmt_diff(d, minus=MINUS, unit=' pts')}): {counts}, worst first"
-        shown = m.cases if limit is None else m.cases[:limit]
+        wanted = m.cases if limit is None else m.cases[:limit]
         body = [f"<details><summary>{html_text(summary, 300)}</summary>"]
-        body += [case_markdown(i, c) for i, c in enumerate(shown, 1)]
-        rest = len(m.cases) - len(shown)
+        shown = 0
+        for i, c in enumerate(wanted, 1):
+            text = case_markdown(i, c)
+            if shown and used + len(text) > BUDGET:
+                break
+            body.append(text)
+            used += len(text)
+            shown += 1
+        rest = len(m.cases) - shown
         if rest:
             body.append(
                 f"… and {plural(rest, 'more case')} on this metric: "

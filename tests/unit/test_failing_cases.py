@@ -14,6 +14,7 @@ from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.explain import failing_metrics, word_diff
 from pytest_llmfunnel.report.markdown import render_markdown
+from pytest_llmfunnel.report.markdown_cases import BUDGET
 from pytest_llmfunnel.report.terminal_text import report_lines
 from tests.support.hostile import ALL, markdown_problems, terminal_problems
 from tests.support.sample_records import DATASET, as_record
@@ -178,3 +179,18 @@ def test_hostile_text_stays_inert_in_both_reports() -> None:
     hostile = markdown(records, flips, decisions)
     benign = markdown(benign_records, flips, decisions)
     assert markdown_problems(hostile, benign) == []
+
+
+def test_the_markdown_cases_stay_within_a_comments_size() -> None:
+    """Long outputs: the cases stop at the budget, each metric keeps one, the rest are counted."""
+    long = "a long answer " * 200
+    records = [as_record({**judged(f"c{i:02d}", 5, 1, output=long + str(i),
+                                   base_output=str(i) + long).to_json(), "input": long})
+               for i in range(20)]
+    flips = [flip(f"c{i:02d}", "faithfulness pass rate", 5.0, 1.0) for i in range(20)]
+    text = markdown(records, flips, [decision("faithfulness pass rate")])
+    section = text[text.index("### Why it failed"):text.index("### Funnel")]
+    assert len(section) <= BUDGET + 5_000
+    shown = section.count("**x/c")
+    assert 1 <= shown < 20
+    assert f"… and {20 - shown} more cases on this metric" in section
