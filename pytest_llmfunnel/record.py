@@ -36,7 +36,7 @@ on the records: they are counted per process
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +55,11 @@ from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.record_json import BaselineJSON, CaseJSON, StageJSON
 from pytest_llmfunnel.wording import plural
 
-REASON_LIMIT = 400
+# A bound on one stage's reason, against a runaway judge answer: far above any
+# real reasoning, so the reports show every reason whole (wrapped, never cut).
+REASON_LIMIT = 8000
 # Keys of the top-level record that its nested ``baseline`` does not repeat.
-_OWN_KEYS = ("dataset", "path", "tags")
+_OWN_KEYS = ("dataset", "path", "tags", "input")
 
 
 class RecordError(ValueError):
@@ -135,7 +137,9 @@ class CaseRecord:
     target failed (``error`` says why); ``dropped_at`` names the gating stage
     that stopped promotion; ``stages`` are in funnel order, those after a drop
     absent. ``baseline`` is the baseline's stored output re-evaluated with the
-    current stages: a record of the same dataset, path and tags. ``output`` is
+    current stages: a record of the same dataset, path, tags and input.
+    ``input`` is the case's input as text (a chat input one ``role: content``
+    line per message), so a report can show what the case asked. ``output`` is
     the output's text; ``structured`` the whole output when it carries more
     (chunks, tool calls, ...). ``target_errors`` counts the target calls that
     failed (a target error on its own, or some of several target repeats).
@@ -157,6 +161,7 @@ class CaseRecord:
     baseline: CaseRecord | None = None
     structured: Output | None = None
     target_errors: int = 0
+    input: str = ""
 
     def stage(self, name: str) -> StageRecord | None:
         """The outcome of the stage called ``name``, if the case reached it."""
@@ -169,10 +174,10 @@ class CaseRecord:
         """The record as JSON-able data: the xdist wire form and the files' form.
 
         Arrays stay tuples (JSON writes them as arrays); the nested ``baseline``
-        leaves out ``dataset``, ``path`` and ``tags``, which are the record's own.
+        leaves out ``dataset``, ``path``, ``tags`` and ``input``, which are the record's own.
         """
         data: CaseJSON = {
-            "dataset": self.dataset, "path": self.path, "tags": self.tags,
+            "dataset": self.dataset, "path": self.path, "tags": self.tags, "input": self.input,
             "case": self.case, "variant": self.variant, "fingerprint": self.fingerprint,
             "output": self.output, "promoted": self.promoted, "dropped_at": self.dropped_at,
             "error": self.error, "stages": [s.to_json() for s in self.stages],
@@ -238,6 +243,7 @@ def build_record(
     result: CaseResult, dataset: str, *, path: str = "", fingerprint: str = "",
     tags: tuple[str, ...] = (), judges: Mapping[str, str] | None = None,
     facts: Mapping[str, StageFacts] | None = None, baseline: CaseRecord | None = None,
+    input: str = "",
 ) -> CaseRecord:
     """The record of one case from the funnel's result.
 
@@ -263,6 +269,7 @@ def build_record(
         baseline=baseline,
         structured=result.structured,
         target_errors=result.target_errors,
+        input=input,
     )
 
 
@@ -313,6 +320,13 @@ def describe_problems(record: CaseRecord) -> list[str]:
             score = "" if s.score is None else f" (score {s.score:g})"
             lines.append(f"{s.stage}: {s.status}{score}: {s.reason}")
     return lines
+
+
+def input_text(value: str | Sequence[Any]) -> str:
+    """A case's input as a report shows it: the text, or one ``role: content`` line per message."""
+    if isinstance(value, str):
+        return value
+    return "\n".join(f"{getattr(m, 'role', '')}: {getattr(m, 'content', m)}" for m in value)
 
 
 def _short(text: str) -> str:

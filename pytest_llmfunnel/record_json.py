@@ -61,4 +61,5 @@ class CaseJSON(BaselineJSON):
     dataset: str
     path: str
     tags: tuple[str, ...]
+    input: str
     baseline: BaselineJSON | None

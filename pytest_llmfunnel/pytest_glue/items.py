@@ -8,7 +8,7 @@ from pytest_llmfunnel.escape import clean, terminal_text
 from pytest_llmfunnel.pytest_glue.selection import mark_setup_report
 from pytest_llmfunnel.pytest_glue.session import FunnelSession
 from pytest_llmfunnel.pytest_glue.specs import DRY_RUN_HINT, UNIT_KEY
-from pytest_llmfunnel.record import build_record, describe_problems, status_of
+from pytest_llmfunnel.record import build_record, describe_problems, input_text, status_of
 
 
 def start_run(session: pytest.Session, fs: FunnelSession) -> None:
@@ -122,6 +122,7 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
         tags=info.unit.case.tags,
         judges=identities,
         facts=facts,
+        input=input_text(info.unit.case.input),
         baseline=None if rebased is None else build_record(
             rebased, spec.key, path=path, fingerprint=fingerprint,
             tags=info.unit.case.tags, judges=identities, facts=facts,

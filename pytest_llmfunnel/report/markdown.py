@@ -19,7 +19,14 @@ from pytest_llmfunnel.escape import html_text, md_cell, md_code_block, md_text
 from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import CaseRecord, RunResult
+from pytest_llmfunnel.report.explain import (
+    PROMOTION,
+    failing_metrics,
+    promotion_change,
+    shown_elsewhere,
+)
 from pytest_llmfunnel.report.forest import forest_lines, score_scales
+from pytest_llmfunnel.report.markdown_cases import failing_cases_markdown
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     MINUS,
@@ -159,17 +166,26 @@ def chart_markdown(decisions: Sequence[GateDecision], records: Iterable[CaseReco
     return md_code_block("\n".join(lines), None) if lines else ""
 
 
-def flips_markdown(flips: Iterable[Flip], limit: int | None = FLIP_LIMIT) -> str:
-    """Each flipped case in its own collapsible block: reason, then the output excerpt."""
+def flips_markdown(
+    flips: Iterable[Flip], limit: int | None = FLIP_LIMIT, records: Iterable[CaseRecord] = ()
+) -> str:
+    """Each flipped case in its own collapsible block: reason, then the output excerpt.
+
+    ``records`` name a promotion-rate flip's two sides (``promoted → dropped at not_empty``).
+    """
     ordered = sort_flips(flips)
     shown = ordered if limit is None else ordered[:limit]
+    index = {(r.dataset, r.case, r.variant): r for r in records}
     blocks = []
     for f in shown:
         stage = f.stage if f.metric in ("", f.stage) else f"{f.stage} ({f.metric})"
-        summary = (
-            f"{case_label(f.dataset, f.case, f.variant)} · {stage}: "
-            f"{fmt_value(f.before)} → {fmt_value(f.after)}"
+        record = index.get((f.dataset, f.case, f.variant))
+        change = (
+            promotion_change(record.baseline, record)
+            if f.metric == PROMOTION and record is not None
+            else f"{fmt_value(f.before)} → {fmt_value(f.after)}"
         )
+        summary = f"{case_label(f.dataset, f.case, f.variant)} · {stage}: {change}"
         body = [f"<details><summary>{html_text(summary, 200)}</summary>", ""]
         if f.reason:
             body += [f"**Why:** {md_text(f.reason, DETAIL_LIMIT)}", ""]
@@ -225,7 +241,8 @@ def next_steps(
         accept += " on the whole selection"
     if status == "regressed":
         return (
-            "**Next:** inspect the flipped cases above. If the change is intended, accept it "
+            "**Next:** inspect the cases behind each failing metric above. If the change is "
+            "intended, accept it "
             f"as the new baseline with {accept} and commit the baseline files."
         )
     if status == "not comparable":
@@ -280,7 +297,11 @@ def render_markdown(
         )
     else:
         data = source.report_data()
-    flip_list = sort_flips(data.flips)
+    failing = failing_metrics(data.decisions, data.flips, data.records)
+    listed = shown_elsewhere(failing)
+    flip_list = sort_flips(
+        f for f in data.flips if (f.dataset, f.case, f.variant, f.metric) not in listed
+    )
     parts = [
         MARKER,
         f"## {md_text(title, 120)}",
@@ -288,6 +309,9 @@ def render_markdown(
         *(f"> ⚠️ warning: {md_text(w, None)}" for w in data.warnings),
         f"Judged by: {md_text(data.judge_label, CELL_LIMIT)}",
     ]
+    cases = failing_cases_markdown(failing)
+    if cases:  # the cases behind each failing metric come first
+        parts += ["### Why it failed", cases]
     if data.run.datasets:
         parts += ["### Funnel", funnel_markdown(data.run, cost)]
     if data.decisions:
@@ -296,7 +320,9 @@ def render_markdown(
         if chart:
             parts.append(chart)
     if flip_list:
-        parts += [f"### Flipped cases ({len(flip_list)})", flips_markdown(flip_list, flip_limit)]
+        heading = "Other flipped cases" if listed else "Flipped cases"
+        parts += [f"### {heading} ({len(flip_list)})",
+                  flips_markdown(flip_list, flip_limit, data.records)]
     tags = tags_markdown(data.records)
     if tags:
         parts.append(tags)

@@ -75,7 +75,7 @@ class StageEntry(_Model):
     must: bool = Field(description="Whether failing this stage fails the test item.")
     score: float | None = Field(description="The stage's score, if it gives one.")
     samples: list[float] = Field(description="Every judge sample behind the score (repeats).")
-    reason: str = Field(description="Why, in one line (the judge's reasoning, shortened).")
+    reason: str = Field(description="Why, in one line (the judge's whole reasoning).")
     judge: str | None = Field(description="Identity of the judge that answered, for judge stages.")
     scale: list[float] | None = Field(
         default=None, description="The judge's score scale [low, high], for rubric judges."
@@ -122,6 +122,8 @@ class CaseEntry(_Model):
     variant: str = Field(description='Output variant ("default" unless the dataset has several).')
     fingerprint: str = Field(description="sha256 of input, context and expected (not the output).")
     tags: list[str] = Field(description="The case's tags.")
+    input: str = Field(default="", description="The case's input as text (a chat input: one "
+                       "'role: content' line per message).")
     output: str | None = Field(description="The output judged; null when the target failed.")
     promoted: bool = Field(description="Whether the case passed every gating stage.")
     dropped_at: str | None = Field(description="Name of the gating stage that stopped it.")

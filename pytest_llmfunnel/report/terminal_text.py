@@ -25,6 +25,12 @@ from typing import TYPE_CHECKING, Literal
 from pytest_llmfunnel.escape import strip_escapes, terminal_text, truncate
 from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.record import CaseRecord
+from pytest_llmfunnel.report.explain import (
+    PROMOTION,
+    failing_metrics,
+    promotion_change,
+    shown_elsewhere,
+)
 from pytest_llmfunnel.report.forest import terminal_forest
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
@@ -53,6 +59,7 @@ from pytest_llmfunnel.report.terminal_blocks import (
     terminal_width,
     wrapped,
 )
+from pytest_llmfunnel.report.terminal_cases import CASES_SHOWN, failing_case_lines
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.completeness import Completeness
@@ -182,19 +189,30 @@ def tag_lines(
 
 
 def flip_lines(
-    flips: Iterable[Flip], limit: int | None = FLIP_LIMIT, *, width: int | None = None
+    flips: Iterable[Flip], limit: int | None = FLIP_LIMIT, *, width: int | None = None,
+    records: Iterable[CaseRecord] = (), other: bool = False,
 ) -> Iterator[str]:
-    """Cases whose verdict changed, most severe first: id, stage, reason, output excerpt."""
+    """Cases whose verdict changed, most severe first: id, stage, reason, output excerpt.
+
+    ``records`` name a promotion-rate flip's two sides (``promoted -> dropped at
+    not_empty``); ``other``: the failing metrics' cases are listed apart.
+    """
     ordered = sort_flips(flips)
     if not ordered:
         return
     w = terminal_width(width)
+    index = {(r.dataset, r.case, r.variant): r for r in records}
     shown = ordered if limit is None else ordered[:limit]
-    yield f"flipped cases ({len(ordered)}, most severe first):"
+    title = "other flipped cases" if other else "flipped cases"
+    yield f"{title} ({len(ordered)}, most severe first):"
     for f in shown:
         label = case_label(f.dataset, f.case, f.variant)
         stage = f.stage if f.metric in ("", f.stage) else f"{f.stage} ({f.metric})"
-        change = f"{fmt_value(f.before)} -> {fmt_value(f.after)}"
+        record = index.get((f.dataset, f.case, f.variant))
+        if f.metric == PROMOTION and record is not None:
+            change = promotion_change(record.baseline, record).replace("→", "->")
+        else:
+            change = f"{fmt_value(f.before)} -> {fmt_value(f.after)}"
         head = f"{terminal_text(label, None)}  {terminal_text(f'{stage}: {change}', None)}"
         parts = [("  ", head)]
         if f.reason:
@@ -231,17 +249,25 @@ def report_lines(
         for note in mde_notes([d for d in decisions if not d.fails], unit="pt"):
             yield from _wrap("note: " + note, w, indent="    ", first="  ")
         return
-    records = tuple(records)  # read twice: the plot's score scales, the tag table
+    records, flips = list(records), list(flips)
+    failing = failing_metrics(decisions, flips, records)
+    shown = shown_elsewhere(failing)
+    others = [f for f in flips if (f.dataset, f.case, f.variant, f.metric) not in shown]
     blocks = [
         list(quality_lines(decisions, width=w)),
         terminal_forest(decisions, records, verbosity=verbosity, width=w),
-        list(tag_lines(list(records), limit=None if verbosity > 0 else TAG_LIMIT, width=w)),
-        list(flip_lines(flips, None if verbosity > 0 else FLIP_LIMIT, width=w)),
+        list(tag_lines(records, limit=None if verbosity > 0 else TAG_LIMIT, width=w)),
+        list(flip_lines(others, None if verbosity > 0 else FLIP_LIMIT, width=w,
+                        records=records, other=bool(shown))),
     ]
     for block in blocks:
         if block:
             yield from block
             yield ""
+    # The cases behind each failing metric, last before the verdict: what a red build
+    # shows on its final screen.
+    yield from failing_case_lines(failing, width=w,
+                                  limit=None if verbosity > 0 else CASES_SHOWN)
     yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness)
 
 

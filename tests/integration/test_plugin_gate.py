@@ -98,7 +98,10 @@ def test_a_real_regression_fails_with_exit_status_1_and_says_what_to_do(
     out = result.stdout.str()
     assert "llm-funnel gate FAILED" in out
     assert "relevance pass rate" in out and "REGRESSED" in out
-    assert "flipped cases (20, most severe first):" in out
+    # The cases behind the failing metric, above the verdict.
+    words = " ".join(out.split())
+    assert "why eval: relevance pass rate regressed" in words
+    assert "20 cases pass → fail, worst first" in words
     assert "accept it with --llm-funnel-update-baseline" in out
 
 

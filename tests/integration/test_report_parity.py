@@ -3,7 +3,7 @@
 A real session against the loopback judge server regresses (a quarter of the
 outputs get worse), writes its JSON results, and the command line renders
 them at the same width: the verdict, the quality table, the tag table and the
-flipped cases must be the same lines.
+cases behind the failing metric must be the same lines.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def llmfunnel() -> str:
 BLOCKS: dict[str, Callable[[str], bool]] = {
     "quality": lambda line: line.startswith("quality per metric"),
     "tags": lambda line: line.startswith("by case tag"),
-    "flips": lambda line: line.startswith("flipped cases"),
+    "failing cases": lambda line: line.startswith("why "),
     "verdict": lambda line: line.startswith("llm-funnel gate"),
     "problems": lambda line: line.startswith("cases that failed or errored"),
 }

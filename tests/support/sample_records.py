@@ -38,7 +38,7 @@ def record_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     baseline = out.get("baseline")
     if baseline is not None:
         inner = {k: v for k, v in record_fields(baseline).items()
-                 if k not in ("dataset", "path", "tags")}
+                 if k not in ("dataset", "path", "tags", "input")}
         out["baseline"] = inner
     return out
 

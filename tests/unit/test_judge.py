@@ -472,8 +472,14 @@ def test_invalid_cached_score_is_an_error() -> None:
     assert result.status == "error" and "invalid score (9.0)" in result.reason
 
 
-def test_long_reasoning_is_truncated_in_the_reason_only() -> None:
-    reasoning = "word " * 400
+def test_a_long_reasoning_is_kept_whole_in_the_reason() -> None:
+    reasoning = "word " * 400  # 2,000 characters: the reports wrap it, never cut it
+    result = run(J.relevance(), FakeBackend([answer(4, reasoning)]))
+    assert result.reason == "score 4 >= threshold 4: " + reasoning
+
+
+def test_a_runaway_reasoning_is_cut_in_the_reason_only() -> None:
+    reasoning = "word " * 3000
     result = run(J.relevance(), FakeBackend([answer(4, reasoning)]))
     assert result.verdict is not None and result.verdict.reasoning == reasoning
     assert result.reason.endswith("…")

@@ -168,11 +168,13 @@ def test_report_structure_from_the_sample() -> None:
     assert lines[4].startswith("**❌ Regression in 1 of 3 gated metrics** (support: faithfulness "
                                "−6.0 pts, p&#95;adj=0.031)")
     assert "Judged by: offline reference judge &#40;rule-based, not an LLM&#41;" in lines
-    for heading in ("### Funnel", "### Quality", "### Flipped cases (4)"):
+    for heading in ("### Why it failed", "### Funnel", "### Quality",
+                    "### Other flipped cases (1)"):
         assert heading in lines
     assert "```mermaid" not in markdown
     assert markdown.count("```text\nchange = current − baseline") == 1  # the forest plot
-    assert markdown.count("<details><summary>") == 5  # four flips and the tag breakdown
+    # The failing metric's three cases in one block, the other flip, the tag breakdown.
+    assert markdown.count("<details><summary>") == 3
     assert "--llm-funnel-update-baseline" in lines[-2]
 
 
@@ -254,7 +256,8 @@ def test_render_refuses_a_baseline_it_cannot_use(tmp_path: Path) -> None:
 
 def test_flip_list_is_capped() -> None:
     flips = [Flip("d", f"c{i}", "default", "m", "m", True, False, None, None) for i in range(30)]
-    markdown = render_markdown(RunResult(), [decision("d", "m")], flips, judge_label="j",
+    # Flips of a metric that did not fail: the list of other flipped cases.
+    markdown = render_markdown(RunResult(), [decision("d", "m", "ok")], flips, judge_label="j",
                                flip_limit=5)
     assert markdown.count("<summary>") == 5
     assert "… and 25 more in the JSON results." in markdown

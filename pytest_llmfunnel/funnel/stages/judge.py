@@ -77,7 +77,9 @@ __all__ = [
     "tone",
 ]
 
-REASON_LIMIT = 500
+# A bound against a runaway answer only, far above any real reasoning: the
+# reports show a judge's reason whole (the record keeps the same bound).
+REASON_LIMIT = 8000
 
 
 class _Totals(TypedDict, total=False):
