@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from pytest_llmfunnel.config import Settings, is_local_endpoint
@@ -63,19 +64,21 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
     )
 
 
-def preload_client(settings: Settings) -> threading.Thread | None:
+def preload_client(settings: Settings, then: Sequence[str] = ()) -> threading.Thread | None:
     """Start importing the ``openai`` client in a thread when this run will send requests.
 
     Importing the SDK takes 0.4 s to 2 s, and building its client and sending
     the first request import about 0.3 s more; a cold run needs all of it
     before its first request, so it is loaded while pytest collects (see
-    :func:`will_send`; a warm run never imports the SDK at all). Returns the
-    thread (join it before the process ends), or None.
+    :func:`will_send`; a warm run never imports the SDK at all). The modules
+    in ``then`` are imported next on the same thread, while the run waits for
+    the judge's answers. Returns the thread (join it before the process
+    ends), or None.
     """
     if not will_send(settings):
         return None
     thread = threading.Thread(
-        target=import_client, args=(settings,), name="llmfunnel-preload", daemon=True
+        target=import_client, args=(settings, then), name="llmfunnel-preload", daemon=True
     )
     thread.start()
     return thread
@@ -91,8 +94,8 @@ def will_send(settings: Settings) -> bool:
     return settings.cache == "off" or settings.cache_dir is None or not settings.cache_dir.exists()
 
 
-def import_client(settings: Settings) -> None:
-    """Import the client and what its first request needs (for a thread started early)."""
+def import_client(settings: Settings, then: Sequence[str] = ()) -> None:
+    """Import the client and what its first request needs, then ``then`` (on an early thread)."""
     # A failure here is raised again, with its message, by the import on the first request.
     with contextlib.suppress(Exception):
         # Start-up choice: the SDK loads beside collection, off the critical path.
@@ -100,6 +103,9 @@ def import_client(settings: Settings) -> None:
         from pytest_llmfunnel.endpoint.wire import warm_up
 
         warm_up(settings.base_url or OPENAI_DEFAULT_URL)
+    for module in then:
+        with contextlib.suppress(Exception):  # raised again where the module is needed
+            importlib.import_module(module)
 
 
 class LazyOpenAIBackend(EndpointIdentity):

@@ -62,9 +62,10 @@ class BackendLifetime:
             if controller:  # it sends nothing and waits for its workers
                 self.preloading = END_OF_RUN
                 self._preload = preload(END_OF_RUN)
-            else:
-                self._preload = preload_client(settings)
-                self.preloading = ("openai",) if self._preload is not None else ()
+            else:  # a cold run waits for the judge: the end of the run loads meanwhile
+                then = () if hasattr(config, "workerinput") else END_OF_RUN
+                self._preload = preload_client(settings, then)
+                self.preloading = ("openai", *then) if self._preload is not None else ()
 
     @property
     def loop(self) -> LoopThread:

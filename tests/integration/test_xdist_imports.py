@@ -83,3 +83,16 @@ def test_the_controller_loads_the_end_of_the_run_while_it_waits(
     assert config.stash[SESSION_KEY].backends.preloading == END_OF_RUN
     alone = pytester.parseconfigure("--llm-funnel", "-p", "no:xdist")
     assert alone.stash[SESSION_KEY].backends.preloading == ()  # offline judge: nothing to load
+
+
+def test_a_cold_run_loads_the_client_then_the_end_of_the_run_while_it_waits(
+    pytester: pytest.Pytester,
+) -> None:
+    judge = (
+        "--llm-funnel", "--llm-funnel-judge=openai", "--llm-funnel-base-url=http://127.0.0.1:9/v1"
+    )
+    cold = pytester.parseconfigure(*judge, "--llm-funnel-cache=off", "-p", "no:xdist")
+    assert cold.stash[SESSION_KEY].backends.preloading == ("openai", *END_OF_RUN)
+    (pytester.path / "cache").mkdir()
+    warm = pytester.parseconfigure(*judge, "--llm-funnel-cache-dir=cache", "-p", "no:xdist")
+    assert warm.stash[SESSION_KEY].backends.preloading == ()  # the cache may answer everything
