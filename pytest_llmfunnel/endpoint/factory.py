@@ -15,7 +15,7 @@ import contextlib
 import importlib
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from pytest_llmfunnel.config import Settings, is_local_endpoint
@@ -64,21 +64,25 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
     )
 
 
-def preload_client(settings: Settings, then: Sequence[str] = ()) -> threading.Thread | None:
+def preload_client(settings: Settings) -> threading.Thread | None:
     """Start importing the ``openai`` client in a thread when this run will send requests.
 
     Importing the SDK takes 0.4 s to 2 s, and building its client and sending
     the first request import about 0.3 s more; a cold run needs all of it
     before its first request, so it is loaded while pytest collects (see
-    :func:`will_send`; a warm run never imports the SDK at all). The modules
-    in ``then`` are imported next on the same thread, while the run waits for
-    the judge's answers. Returns the thread (join it before the process
-    ends), or None.
+    :func:`will_send`; a warm run never imports the SDK at all). Returns the
+    thread (join it before the process ends), or None.
+
+    The thread imports no module of this package: pytest rewrites the asserts
+    of a plugin's own modules, parsing them with :func:`ast.parse`, and two
+    threads parsing at once can fail with ``SystemError: AST constructor
+    recursion depth mismatch`` on CPython before 3.11.8 and 3.12.2. Only
+    third-party modules, which are compiled without that step, load here.
     """
     if not will_send(settings):
         return None
     thread = threading.Thread(
-        target=import_client, args=(settings, then), name="llmfunnel-preload", daemon=True
+        target=import_client, args=(settings,), name="llmfunnel-preload", daemon=True
     )
     thread.start()
     return thread
@@ -94,18 +98,27 @@ def will_send(settings: Settings) -> bool:
     return settings.cache == "off" or settings.cache_dir is None or not settings.cache_dir.exists()
 
 
-def import_client(settings: Settings, then: Sequence[str] = ()) -> None:
-    """Import the client and what its first request needs, then ``then`` (on an early thread)."""
+def import_client(settings: Settings) -> None:
+    """Import the SDK and what building its client and a first request import (no send).
+
+    The SDK imports its HTTP transport when a client is built, its chat
+    resource on first use and anyio's asyncio backend on the first request:
+    about 0.3 s on top of ``import openai`` that a cold run would otherwise
+    pay before its first request. The client built here never sends, holds
+    no connection and belongs to no event loop, so it is simply dropped.
+    """
     # A failure here is raised again, with its message, by the import on the first request.
     with contextlib.suppress(Exception):
         # Start-up choice: the SDK loads beside collection, off the critical path.
-        import pytest_llmfunnel.endpoint.client  # noqa: F401
-        from pytest_llmfunnel.endpoint.wire import warm_up
+        import openai
 
-        warm_up(settings.base_url or OPENAI_DEFAULT_URL)
-    for module in then:
-        with contextlib.suppress(Exception):  # raised again where the module is needed
-            importlib.import_module(module)
+        client = openai.AsyncOpenAI(
+            base_url=settings.base_url or OPENAI_DEFAULT_URL, api_key="no-key", max_retries=0
+        )
+        _ = client.chat.completions
+        # The SDK's HTTP stack runs on anyio (its dependency, not ours), which
+        # loads its asyncio backend on the first request.
+        importlib.import_module("anyio._backends._asyncio")
 
 
 class LazyOpenAIBackend(EndpointIdentity):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import importlib
 import inspect
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
@@ -62,26 +60,6 @@ def completion_from(response: Any, model: str) -> Completion | None:
         ),
         model=getattr(response, "model", None) or model,
     )
-
-
-def warm_up(base_url: str) -> None:
-    """Import what building a client and sending its first request import, and nothing more.
-
-    The SDK imports its HTTP transport when a client is built, its chat
-    resource on first use and the async backend on the first request: about
-    0.3 s on top of ``import openai``, which a cold run would otherwise pay on
-    its first request. The client built here never sends, holds no
-    connection and belongs to no event loop, so it is simply dropped.
-    """
-    import openai
-
-    client = openai.AsyncOpenAI(base_url=base_url, api_key=NO_KEY, max_retries=0)
-    _ = client.chat.completions
-    _known_params()
-    with contextlib.suppress(ImportError):
-        # The SDK's HTTP stack runs on anyio, which loads its asyncio backend on
-        # the first request; anyio is the SDK's dependency, not ours.
-        importlib.import_module("anyio._backends._asyncio")
 
 
 class ClientPerLoop:

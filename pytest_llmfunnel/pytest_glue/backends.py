@@ -9,7 +9,6 @@ settings. Everything is closed on the background loop it ran on.
 from __future__ import annotations
 
 import contextlib
-import threading
 import traceback
 from typing import Any
 
@@ -27,7 +26,6 @@ from pytest_llmfunnel.endpoint.factory import (
 from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend
 from pytest_llmfunnel.funnel.loop_thread import LoopThread
 from pytest_llmfunnel.funnel.runner import OutputRecorder
-from pytest_llmfunnel.pytest_glue.preload import END_OF_RUN, preload
 from pytest_llmfunnel.tallies import Tallies
 
 MAKE_BACKEND = "pytest_llmfunnel_make_backend"
@@ -55,17 +53,11 @@ class BackendLifetime:
         self._outputs_made = False
         # The xdist controller sends nothing: its workers do.
         controller = not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
-        self._preload: threading.Thread | None = None
-        # What this process imports on a thread while it waits (see preload).
-        self.preloading: tuple[str, ...] = ()
-        if settings.enabled and not config.option.collectonly:
-            if controller:  # it sends nothing and waits for its workers
-                self.preloading = END_OF_RUN
-                self._preload = preload(END_OF_RUN)
-            else:  # a cold run waits for the judge: the end of the run loads meanwhile
-                then = () if hasattr(config, "workerinput") else END_OF_RUN
-                self._preload = preload_client(settings, then)
-                self.preloading = ("openai", *then) if self._preload is not None else ()
+        self._preload = (
+            preload_client(settings)
+            if settings.enabled and not config.option.collectonly and not controller
+            else None
+        )
 
     @property
     def loop(self) -> LoopThread:

@@ -3,9 +3,9 @@
 Tests of structure, not of time. A worker hands its records and counters to
 the controller and ends, so it never loads the end of the run (the gate, the
 reports, the files): a process that does not need them should not pay for
-them. The controller, which waits for its workers, loads that end on a
-thread while it waits. Modules are read from ``sys.modules`` at each process's
-end by a conftest hook, in fresh processes.
+them, and the controller waits for the slowest worker's end. Modules are read
+from ``sys.modules`` at each process's end by a conftest hook, in fresh
+processes.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import json
 
 import pytest
 
-from pytest_llmfunnel.plugin import SESSION_KEY
-from pytest_llmfunnel.pytest_glue.preload import END_OF_RUN
 from tests.support.runs import cases, write_jsonl
 
 pytest.importorskip("xdist")
@@ -74,25 +72,3 @@ def test_workers_never_load_the_end_of_the_run_the_controller_does(
         assert "pytest_llmfunnel.funnel.runner" in modules  # it did evaluate: the check is real
         assert sorted(set(CONTROLLER_ONLY) & modules) == []
 
-
-def test_the_controller_loads_the_end_of_the_run_while_it_waits(
-    pytester: pytest.Pytester,
-) -> None:
-    # pytest-xdist turns -n into --dist=load when the command runs, after parsing.
-    config = pytester.parseconfigure("--llm-funnel", "-n", "2", "--dist=load")
-    assert config.stash[SESSION_KEY].backends.preloading == END_OF_RUN
-    alone = pytester.parseconfigure("--llm-funnel", "-p", "no:xdist")
-    assert alone.stash[SESSION_KEY].backends.preloading == ()  # offline judge: nothing to load
-
-
-def test_a_cold_run_loads_the_client_then_the_end_of_the_run_while_it_waits(
-    pytester: pytest.Pytester,
-) -> None:
-    judge = (
-        "--llm-funnel", "--llm-funnel-judge=openai", "--llm-funnel-base-url=http://127.0.0.1:9/v1"
-    )
-    cold = pytester.parseconfigure(*judge, "--llm-funnel-cache=off", "-p", "no:xdist")
-    assert cold.stash[SESSION_KEY].backends.preloading == ("openai", *END_OF_RUN)
-    (pytester.path / "cache").mkdir()
-    warm = pytester.parseconfigure(*judge, "--llm-funnel-cache-dir=cache", "-p", "no:xdist")
-    assert warm.stash[SESSION_KEY].backends.preloading == ()  # the cache may answer everything
