@@ -112,6 +112,7 @@ def import_client(settings: Settings) -> None:
         # Start-up choice: the SDK loads beside collection, off the critical path.
         import openai
 
+        # Any key: this client sends nothing (wire.NO_KEY's module is ours, so not imported).
         client = openai.AsyncOpenAI(
             base_url=settings.base_url or OPENAI_DEFAULT_URL, api_key="no-key", max_retries=0
         )

@@ -92,4 +92,3 @@ def test_the_first_request_leaves_before_the_last_is_prepared() -> None:
     assert backend.events.count("sent") == 50
     # All 50 prepared before the first is sent would put the first "sent" at 50.
     assert backend.events.index("sent") <= 3
-
