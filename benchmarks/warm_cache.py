@@ -6,7 +6,10 @@ parametrized tests costs, at most 1.3 times as long (median of whole-process
 runs). The plain baseline is a test file that loads the same JSONL at
 collection, parametrizes over the 2,000 case dicts and asserts one field per
 case; the plugin is installed but not switched on there, as in a project that
-uses it.
+uses it. The same plain run with ``-p no:llmfunnel`` (the plugin blocked) is
+measured alongside and printed as ``ratio_to_no_plugin``: since the
+installed-but-off plugin loads next to nothing, the two baselines should
+agree, and the second one shows it.
 
 Steps: write a temporary project (the dataset with realistic lengths, a funnel
 test with ``Funnel(checks.not_empty(), judges.relevance())`` and the plain
@@ -17,8 +20,9 @@ process. The server's ``/stats`` counts the judge requests sent during the
 warm runs.
 
 Run: ``python benchmarks/warm_cache.py [--cases 2000] [--runs 5] [--keep]``
-The last line is ``warm_cache ratio_to_plain=R requests=N``; the exit status
-is 1 when R exceeds ``--limit`` (1.3) or any warm request was sent.
+The last line is ``warm_cache ratio_to_plain=R ratio_to_no_plugin=B
+requests=N``; the exit status is 1 when R exceeds ``--limit`` (1.3) or any
+warm request was sent.
 """
 
 from __future__ import annotations
@@ -175,10 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         warm_times: list[float] = []
         plain_times: list[float] = []
+        blocked_times: list[float] = []
         for i in range(args.runs):
             warm_times.append(run_pytest(root, funnel, env))
             plain_times.append(run_pytest(root, plain, env))
-            print(f"run {i + 1}: warm funnel {warm_times[-1]:.2f} s, plain {plain_times[-1]:.2f} s")
+            blocked_times.append(run_pytest(root, ["-p", "no:llmfunnel", *plain], env))
+            print(
+                f"run {i + 1}: warm funnel {warm_times[-1]:.2f} s, plain {plain_times[-1]:.2f} s, "
+                f"plain -p no:llmfunnel {blocked_times[-1]:.2f} s"
+            )
         warm_requests = judge_requests(base_url) - cold_requests
     finally:
         server.terminate()
@@ -189,9 +198,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
 
     warm, base = statistics.median(warm_times), statistics.median(plain_times)
+    blocked = statistics.median(blocked_times)
     ratio = warm / base
-    print(f"median warm funnel {warm:.2f} s, median plain {base:.2f} s ({args.cases} cases)")
-    print(f"warm_cache ratio_to_plain={ratio:.2f} requests={warm_requests}")
+    print(
+        f"median warm funnel {warm:.2f} s, median plain {base:.2f} s, median plain "
+        f"-p no:llmfunnel {blocked:.2f} s ({args.cases} cases)"
+    )
+    print(
+        f"warm_cache ratio_to_plain={ratio:.2f} ratio_to_no_plugin={warm / blocked:.2f} "
+        f"requests={warm_requests}"
+    )
     return 0 if ratio <= args.limit and warm_requests == 0 else 1
 
 

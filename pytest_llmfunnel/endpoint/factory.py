@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import math
 import threading
 from collections.abc import Callable
@@ -66,27 +67,59 @@ def make_backend(settings: Settings, worker_count: int = 1) -> JudgeBackend:
 def preload_client(settings: Settings) -> threading.Thread | None:
     """Start importing the ``openai`` client in a thread when this run will send requests.
 
-    Importing the SDK takes 0.4 s to 2 s; a cold run needs it before its first
-    request, so it is loaded while pytest collects. Only a run that is known
-    to miss starts it (an OpenAI-compatible judge, nothing dry, and the cache
-    off or not yet made): a warm run never imports the SDK at all. Returns
-    the thread (join it before the process ends), or None.
+    Importing the SDK takes 0.4 s to 2 s, and building its client and sending
+    the first request import about 0.3 s more; a cold run needs all of it
+    before its first request, so it is loaded while pytest collects (see
+    :func:`will_send`; a warm run never imports the SDK at all). Returns the
+    thread (join it before the process ends), or None.
+
+    The thread imports no module of this package: pytest rewrites the asserts
+    of a plugin's own modules, parsing them with :func:`ast.parse`, and two
+    threads parsing at once can fail with ``SystemError: AST constructor
+    recursion depth mismatch`` on CPython before 3.11.8 and 3.12.2. Only
+    third-party modules, which are compiled without that step, load here.
     """
-    if settings.use_offline_judge or settings.dry_run or settings.cache == "replay-only":
+    if not will_send(settings):
         return None
-    cold = settings.cache == "off" or settings.cache_dir is None or not settings.cache_dir.exists()
-    if not cold:
-        return None
-    thread = threading.Thread(target=_import_client, name="llmfunnel-preload", daemon=True)
+    thread = threading.Thread(
+        target=import_client, args=(settings,), name="llmfunnel-preload", daemon=True
+    )
     thread.start()
     return thread
 
 
-def _import_client() -> None:
+def will_send(settings: Settings) -> bool:
+    """Whether this run is known to send judge requests before its first answer comes back.
+
+    An OpenAI-compatible judge, nothing dry, and the cache off or not yet made.
+    """
+    if settings.use_offline_judge or settings.dry_run or settings.cache == "replay-only":
+        return False
+    return settings.cache == "off" or settings.cache_dir is None or not settings.cache_dir.exists()
+
+
+def import_client(settings: Settings) -> None:
+    """Import the SDK and what building its client and a first request import (no send).
+
+    The SDK imports its HTTP transport when a client is built, its chat
+    resource on first use and anyio's asyncio backend on the first request:
+    about 0.3 s on top of ``import openai`` that a cold run would otherwise
+    pay before its first request. The client built here never sends, holds
+    no connection and belongs to no event loop, so it is simply dropped.
+    """
     # A failure here is raised again, with its message, by the import on the first request.
     with contextlib.suppress(Exception):
         # Start-up choice: the SDK loads beside collection, off the critical path.
-        import pytest_llmfunnel.endpoint.client  # noqa: F401
+        import openai
+
+        # Any key: this client sends nothing (wire.NO_KEY's module is ours, so not imported).
+        client = openai.AsyncOpenAI(
+            base_url=settings.base_url or OPENAI_DEFAULT_URL, api_key="no-key", max_retries=0
+        )
+        _ = client.chat.completions
+        # The SDK's HTTP stack runs on anyio (its dependency, not ours), which
+        # loads its asyncio backend on the first request.
+        importlib.import_module("anyio._backends._asyncio")
 
 
 class LazyOpenAIBackend(EndpointIdentity):

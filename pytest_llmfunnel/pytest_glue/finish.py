@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmfunnel.pytest_glue.end_of_run import conclude
-from pytest_llmfunnel.pytest_glue.run_files import write_lockfile
 from pytest_llmfunnel.pytest_glue.selection import completeness_of
 from pytest_llmfunnel.pytest_glue.session import FunnelSession
-from pytest_llmfunnel.report.junit import mark_junit_file
-from pytest_llmfunnel.report.terminal import ERRORS_ABOVE
 from pytest_llmfunnel.wording import plural
 
 
@@ -25,6 +21,12 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         remember_last_failed(session.config, [nodeid for nodeid, _, _ in fs.problem_items])
         if fs.settings.dry_run:
             return
+        # Start-up choice: the end of the run (gate, reports, files) loads on the
+        # controller only; an xdist worker hands over above and never needs it.
+        from pytest_llmfunnel.pytest_glue.end_of_run import conclude
+        from pytest_llmfunnel.pytest_glue.run_files import write_lockfile
+        from pytest_llmfunnel.report.junit import mark_junit_file
+
         fs.results.order(fs.spec_meta)  # before the counts are first built, so they are built once
         fs.pytest_status = int(session.exitstatus)
         fs.completeness = completeness_of(session, fs)
@@ -74,6 +76,9 @@ def check_error_share(session: pytest.Session, fs: FunnelSession) -> None:
     share = fs.settings.max_error_share
     if not run.cases or run.error_share <= share or session.exitstatus != 0:
         return
+    # Start-up choice: as in finish (only the controller checks the share).
+    from pytest_llmfunnel.report.terminal import ERRORS_ABOVE
+
     hint = "fix the endpoint or raise the share"
     if fs.tallies.endpoint_down:
         hint = "fix the judge endpoint as said above"
