@@ -69,16 +69,19 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import a public name on first use, then keep it as a plain module attribute."""
+    """Import a public name on use, from the module loaded now.
+
+    Not kept as a module attribute: a module can be unloaded and loaded again
+    in one process (pytest's in-process ``pytester`` runs do so), and a kept
+    class would then differ from the one the plugin checks against.
+    """
     try:
         module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     # Start-up choice: the public API loads when a test file first asks for it.
     module = importlib.import_module(module_name)
-    value = module if attribute is None else getattr(module, attribute)
-    globals()[name] = value
-    return value
+    return module if attribute is None else getattr(module, attribute)
 
 
 def __dir__() -> list[str]:
