@@ -149,6 +149,7 @@ class Verdict(_FrozenModel):
     requests: int = 0
     cache_hits: int = 0
     error: str | None = None
+    reused: bool = False  # the baseline's stored verdict of this same output, not asked
 
     @property
     def is_error(self) -> bool:
@@ -250,5 +251,6 @@ class StageCounts:
     cache_hits: int = 0
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
+    reused: int = 0  # verdicts reused from the baseline (unchanged output, same judge)
 
 

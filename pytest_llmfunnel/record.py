@@ -103,6 +103,7 @@ class StageRecord:
     scale: tuple[float, float] | None = None
     threshold: float | None = None
     pair: tuple[str, str] | None = None
+    reused: bool = False
 
     @property
     def pairwise(self) -> bool:
@@ -124,6 +125,8 @@ class StageRecord:
         }
         if self.pair is not None:  # only comparisons carry it: no key per rubric stage
             data["pair"] = self.pair
+        if self.reused:  # only reused verdicts carry it
+            data["reused"] = True
         return data
 
 
@@ -298,6 +301,7 @@ def _stage(
         scale=known.scale,  # one tuple per stage, shared by every record
         threshold=None if s.pair is not None else known.threshold,
         pair=s.pair,
+        reused=bool(v and v.reused),
     )
 
 
@@ -375,6 +379,7 @@ class DatasetRun:
             counts.errors += s.status == "error"
             counts.requests += s.requests
             counts.cache_hits += s.cache_hits
+            counts.reused += s.reused
             if s.prompt_tokens or s.completion_tokens:  # none on a cache hit
                 counts.usage = counts.usage + Usage(
                     prompt_tokens=s.prompt_tokens, completion_tokens=s.completion_tokens

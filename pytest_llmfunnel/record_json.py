@@ -34,9 +34,11 @@ class _StageFields(TypedDict):
 
 
 class StageJSON(_StageFields, total=False):
-    """:meth:`StageRecord.to_json`: the stage's fields; ``pair`` only on a comparison."""
+    """:meth:`StageRecord.to_json`: the stage's fields; ``pair`` only on a comparison,
+    ``reused`` only on a verdict reused from the baseline."""
 
     pair: tuple[str, str]
+    reused: bool
 
 
 class BaselineJSON(TypedDict):

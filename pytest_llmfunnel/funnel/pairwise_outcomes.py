@@ -36,6 +36,7 @@ def mirror(result: StageResult) -> StageResult:
                 "samples": tuple(-s for s in verdict.samples),
                 "requests": 0,
                 "cache_hits": 0,
+                "reused": False,
                 "usage": Usage(),
             }
         )

@@ -95,7 +95,7 @@ def reused_verdicts(
         reason = REUSED.format(score=score, op=">=" if passed else "<", threshold=threshold)
         verdict = Verdict(
             criterion=judge.criterion, judge=identities.get(judge.name, ""), score=score,
-            passed=passed, reasoning=reason, samples=(score,),
+            passed=passed, reasoning=reason, samples=(score,), reused=True,
         )
         reused[judge.name] = StageResult(
             stage=judge.name, kind="judge", status="passed" if passed else "failed",
@@ -209,7 +209,7 @@ class BaselineSide:
         reason = f"baseline comparison reused (same outputs, same judge): score {stored.score:g}"
         verdict = Verdict(
             criterion=judge.criterion, judge=self.identities.get(judge.name, ""),
-            score=stored.score, reasoning=reason, samples=(stored.score,),
+            score=stored.score, reasoning=reason, samples=(stored.score,), reused=True,
         )
         if count:
             entry = self.counts.setdefault(name, {"hits": 0, "misses": 0})

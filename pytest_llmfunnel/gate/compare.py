@@ -92,6 +92,7 @@ class _Pair:
     record: CaseRecord
     base: Side
     cur: Side
+    same_output: bool = False  # the baseline stored this very output: it cannot flip
 
 
 @dataclass
@@ -275,7 +276,8 @@ def compare(
                 continue
             reeval = record.baseline
             base = side_of_record(reeval) if reeval is not None else side_of_line(line)
-            pairs.append(_Pair(key, record, base, side_of_record(record)))
+            same = record.output is not None and record.output == line.output
+            pairs.append(_Pair(key, record, base, side_of_record(record), same))
         comparisons.append((
             dataset, len(pairs), tuple(changed),
             tuple(_label(k) for k in sorted(set(current) - set(stored))),
@@ -295,12 +297,13 @@ def compare(
     to_decide = [p for p in prepared if p.decision is None]
     samples = [
         PairedSample(p.spec, p.dataset, tuple(b for _, b, _ in p.pairs),
-                     tuple(c for _, _, c in p.pairs))
+                     tuple(c for _, _, c in p.pairs),
+                     sum(pair.same_output for pair, _, _ in p.pairs))
         for p in to_decide
     ]
     worst = [
         PairedSample(p.spec, p.dataset, (*s.baseline, *(b for b, _ in p.worst_case)),
-                     (*s.current, *(c for _, c in p.worst_case)))
+                     (*s.current, *(c for _, c in p.worst_case)), s.unchanged)
         for p, s in zip(to_decide, samples, strict=True)
     ]
     rule = cast(Mode, mode)

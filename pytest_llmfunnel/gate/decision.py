@@ -31,9 +31,10 @@ comparison) is named in the reason.
 
 ``mde`` is the true drop the superiority test catches with 80% power at the
 Bonferroni level α/m, computed under that alternative (the observed flips'
-discordance kept, the drop added as pass→fail flips; for scores the observed
-SD). In non-inferiority mode it is the smallest margin an unchanged metric is
-shown within 80% of the time. A gated metric is *underpowered* when a drop of
+discordance kept, the drop seen through the judge's noise as measured on the
+pairs whose output changed; for scores the observed SD). In non-inferiority
+mode it is the smallest margin an unchanged metric is shown within 80% of the
+time. A gated metric is *underpowered* when a drop of
 twice its tolerance would be missed more than 20% of the time.
 """
 
@@ -86,12 +87,18 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class PairedSample:
-    """Baseline and current values of one metric on one dataset, aligned by case."""
+    """Baseline and current values of one metric on one dataset, aligned by case.
+
+    ``unchanged`` counts the pairs whose output is the same on both sides: they
+    keep their verdict and cannot flip, so the judge's noise is measured on
+    the others (it only shapes the MDE, never the test).
+    """
 
     metric: MetricSpec
     dataset: str
     baseline: tuple[float, ...]
     current: tuple[float, ...]
+    unchanged: int = 0
 
 
 @dataclass(frozen=True)
@@ -184,7 +191,7 @@ def _test_sample(sample: PairedSample) -> Tested | str:
                 f"{sample.dataset}/{spec.name} is binary but has values "
                 "other than 0 and 1; declare it kind='score'"
             )
-        tested = binary_test(diffs, n, spec.tolerance_units)
+        tested = binary_test(diffs, n, spec.tolerance_units, sample.unchanged)
     else:
         if n < 2:
             return "a score needs at least 2 paired cases to estimate its noise"

@@ -50,13 +50,17 @@ class Tested:
     needed: Callable[[float, float, float], int | None]
 
 
-def binary_test(diffs: list[float], n: int, tol: float) -> Tested:
+def binary_test(diffs: list[float], n: int, tol: float, unchanged: int = 0) -> Tested:
+    """``unchanged``: pairs whose output is the same on both sides (they cannot flip)."""
     worse, better = diffs.count(-1.0), diffs.count(1.0)
-    # The background discordance the power calculation keeps under the alternative.
+    # The background discordance and judge noise the power calculation keeps
+    # under the alternative (a noisy judge sees a true drop only in part).
     q = (worse + better) / n
+    noise = margin_mod.judge_noise(worse + better, n - min(max(unchanged, 0), n))
 
     def needed(level: float, drop: float, margin: float) -> int | None:
-        return margin_mod.binary_cases_needed(q / 2 + drop, q / 2, -margin, level, POWER)
+        p_worse, p_better = margin_mod.drop_flips(q, drop, noise)
+        return margin_mod.binary_cases_needed(p_worse, p_better, -margin, level, POWER)
 
     return Tested(
         n=n,
@@ -70,7 +74,7 @@ def binary_test(diffs: list[float], n: int, tol: float) -> Tested:
         p_noninferior=margin_mod.tango_p_above(better, worse, n, -tol),
         upper=lambda level: margin_mod.tango_upper(better, worse, n, level),
         lower=lambda level: margin_mod.tango_lower(better, worse, n, level),
-        mde=lambda level: margin_mod.binary_mde(n, q, tol, level, POWER),
+        mde=lambda level: margin_mod.binary_mde(n, q, tol, level, POWER, noise),
         margin_mde=lambda level: margin_mod.binary_margin_mde(n, q, level, POWER),
         needed=needed,
     )

@@ -97,14 +97,14 @@ def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | N
             row = [
                 md_cell(short_dataset(ds.name), 80), md_cell(name, 80), str(c.cases_in),
                 str(c.passed), str(c.failed), str(c.errors), str(c.requests),
-                str(c.cache_hits), str(c.usage.total_tokens),
+                str(c.cache_hits), str(c.reused), str(c.usage.total_tokens),
             ]
             if cost is not None:
                 price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
                 row.append("-" if price is None else f"{price:.4f}")
             rows.append(row)
     headers = ["dataset", "stage", "in", "passed", "failed", "errors", "judge requests",
-               "cache hits", "tokens"]
+               "cache hits", "reused", "tokens"]
     if cost is not None:
         headers.append("cost")
     if rows:

@@ -94,6 +94,10 @@ class StageEntry(_Model):
     cache_hits: int = Field(description="Judge answers served from the verdict cache.")
     prompt_tokens: int = Field(description="Prompt tokens of the requests sent.")
     completion_tokens: int = Field(description="Completion tokens of the requests sent.")
+    reused: bool = Field(
+        default=False, description="The baseline's stored verdict, reused because the output, "
+        "the judge and its prompt are unchanged: no request was sent.",
+    )
 
 
 class BaselineEntry(_Model):
@@ -155,6 +159,10 @@ class StageCountsEntry(_Model):
     errors: int = Field(description="Cases on which the stage could not decide.")
     requests: int = Field(description="Judge requests sent.")
     cache_hits: int = Field(description="Judge answers from the cache.")
+    reused: int = Field(
+        default=0, description="Verdicts reused from the baseline (unchanged output, judge and "
+        "prompt): neither asked nor read from the cache.",
+    )
     prompt_tokens: int = Field(description="Prompt tokens.")
     completion_tokens: int = Field(description="Completion tokens.")
 
@@ -355,6 +363,7 @@ def build_document(
                 StageCountsEntry(
                     stage=name, cases_in=c.cases_in, passed=c.passed, failed=c.failed,
                     errors=c.errors, requests=c.requests, cache_hits=c.cache_hits,
+                    reused=c.reused,
                     prompt_tokens=c.usage.prompt_tokens,
                     completion_tokens=c.usage.completion_tokens,
                 )

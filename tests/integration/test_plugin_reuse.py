@@ -154,3 +154,31 @@ def test_an_update_keeps_the_verdicts_of_unchanged_outputs(
     assert again.ret == 0
     again.stdout.fnmatch_lines([f"*baseline unchanged: {BASELINE}*"])
     assert (pytester.path / BASELINE).read_bytes() == first
+
+
+def test_the_markdown_report_and_the_json_count_the_reused_verdicts(
+    pytester: pytest.Pytester, tmp_path: Path, plugin_args: list[str]
+) -> None:
+    rows = cases(N)
+    with JudgeServer(latency=0.0) as server:
+        server.default = random_verdicts(seed=11)
+        project(pytester, rows, "judges.relevance()")
+        assert run(pytester, server, tmp_path / "a", "--llm-funnel-update-baseline").ret == 0
+        rows[3]["output"] += " Edited."
+        project(pytester, rows, "judges.relevance()")
+        server.reset()
+        result = run(pytester, server, tmp_path / "b", "--llm-funnel-json=out.json",
+                     "--llm-funnel-report=report.md", *plugin_args)
+        assert server.stats.requests == 1
+    assert result.ret == 0, result.stdout.str()
+    document = json.loads((pytester.path / "out.json").read_text())
+    (stage,) = document["datasets"][0]["stages"]
+    assert (stage["stage"], stage["reused"], stage["requests"]) == ("relevance", N - 1, 1)
+    reused = {r["case"] for r in document["cases"] if r["stages"][0].get("reused")}
+    assert reused == {r["id"] for r in rows} - {rows[3]["id"]}
+    report = (pytester.path / "report.md").read_text()
+    header = next(line for line in report.splitlines() if "| stage |" in line)
+    row = next(line for line in report.splitlines() if "| relevance |" in line)
+    cells = dict(zip(
+        [c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")], strict=True))
+    assert (cells["reused"], cells["judge requests"]) == (str(N - 1), "1")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_llmfunnel import stats
 from pytest_llmfunnel.gate.decision import MetricSpec, PairedSample, decide
 
 TOL = 0.02
@@ -60,9 +59,10 @@ def test_the_reported_bound_covers_the_true_difference(
 
 def test_with_no_flips_the_bound_is_the_score_bound_not_zero() -> None:
     (d,) = decide([_binary(200, 0, 0, 140)])
-    z = stats.norm_ppf(0.95)
-    # Tango's score bound with no discordant pairs solves n·δ/(1−δ) = z², a closed form.
-    assert d.bound == pytest.approx(z * z / (200 + z * z), rel=1e-8)
+    # With no discordant pair seen, an exact bound solves (1 − δ)^n = α; the
+    # corrected score bound lies just above it (never below: it keeps its level).
+    exact = 1.0 - 0.05 ** (1.0 / 200)
+    assert exact <= d.bound <= 1.06 * exact
     assert d.decision == "ok" and d.p_value == 1.0
 
 

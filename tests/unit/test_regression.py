@@ -191,13 +191,13 @@ def test_judge_errors_are_left_out_of_both_sides() -> None:
 
 
 def test_errors_that_could_hide_a_drop_make_the_metric_not_comparable() -> None:
-    # 5 pass→fail flips alone do not show a drop past 2 points; with the 4 errored
-    # pairs counted as fails (9 of 200) they do, so the errors decide.
-    current = [rec(c, None if i < 3 else 1.0 if i < 8 else 5.0) for i, c in enumerate(ids())]
+    # 6 pass→fail flips alone do not show a drop past 2 points; with the 4 errored
+    # pairs counted as fails (10 of 200) they do, so the errors decide.
+    current = [rec(c, None if i < 3 else 1.0 if i < 9 else 5.0) for i, c in enumerate(ids())]
     base = make_baseline(rec(c, None if i == 199 else 5.0) for i, c in enumerate(ids()))
     result = run(current, base, max_error_share=0.05)
     d = by_metric(result)["faithfulness pass rate"]
-    assert d.n == N - 4 and d.flips == (5, 0)
+    assert d.n == N - 4 and d.flips == (6, 0)
     assert d.decision == "not comparable" and d.fails and result.fails
     assert "4 pairs with stage errors could hide a drop: counted as fails, the metric " \
         "regresses" in d.reason

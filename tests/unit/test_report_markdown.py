@@ -166,7 +166,7 @@ def test_report_structure_from_the_sample() -> None:
     lines = markdown.split("\n")
     assert lines[0] == MARKER
     assert lines[4].startswith("**❌ Regression in 1 of 3 gated metrics** (support: faithfulness "
-                               "−6.0 pts, p&#95;adj=0.031)")
+                               "−6.0 pts, p&#95;adj=0.046)")
     assert "Judged by: offline reference judge &#40;rule-based, not an LLM&#41;" in lines
     for heading in ("### Why it failed", "### Funnel", "### Quality",
                     "### Other flipped cases (1)"):
