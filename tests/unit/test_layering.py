@@ -26,6 +26,7 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "plugin cli testing",
         "hookspecs",
         "pytest_glue",
+        "ledger",
         "report",
         "variants",
         "review",
