@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pytest_llmfunnel import stats
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.gate.metrics import PROMOTION, Metric
-from pytest_llmfunnel.gate.sides import side_of_record, value_of
+from pytest_llmfunnel.gate.sides import FLOOR, side_of_record, value_of
 from pytest_llmfunnel.ledger.entries import Cost, MetricEntry, RunEntry
 from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.variants.ranking import VariantRanking, VariantResult
@@ -120,8 +120,12 @@ def _metric(
     metric: Metric, records: Sequence[CaseRecord], decision: GateDecision | None,
     ranking: VariantRanking | None, variant: str,
 ) -> MetricEntry:
-    values = [v for v in (value_of(side_of_record(r), metric) for r in records)
-              if isinstance(v, float)]
+    raw = [value_of(side_of_record(r), metric) for r in records]
+    numbers = [v for v in raw if isinstance(v, float)]
+    # A case dropped before a scored stage scores the scale's minimum, as in the gate.
+    floor = metric.scale[0] if metric.scale else min(numbers, default=0.0)
+    values = [v if isinstance(v, float) else floor for v in raw
+              if isinstance(v, float) or v == FLOOR]
     value, low, high = interval(values, metric.kind)
     diff = against = word = None
     comparison = None
