@@ -104,7 +104,7 @@ def pytest_llmfunnel_report_sections(
     # Start-up choice: as in pytest_configure.
     from pytest_llmfunnel.pytest_glue.ledger_run import ledger_sections
 
-    return ledger_sections(settings, records)
+    return ledger_sections(config, settings, records)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

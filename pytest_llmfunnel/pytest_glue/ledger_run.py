@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel.config import Settings
+from pytest_llmfunnel.display import shown_path as display_path
 from pytest_llmfunnel.ledger.build import Decided, RunFacts, run_entries
 from pytest_llmfunnel.ledger.entries import LedgerError, RunEntry
 from pytest_llmfunnel.ledger.files import append_entries, read_ledgers
@@ -37,11 +38,15 @@ def note_start(config: pytest.Config) -> None:
     config.stash[STARTED] = time.monotonic()
 
 
-def ledger_sections(settings: Settings, records: Sequence[CaseRecord]) -> list[tuple[str, str]]:
+def ledger_sections(
+    config: pytest.Config, settings: Settings, records: Sequence[CaseRecord]
+) -> list[tuple[str, str]]:
     """The report section: the ledger's last runs and this one, per gated metric."""
     path = settings.ledger
     if path is None or not records:
         return []
+    # Damaged lines are named by the path as the user gave it, not the machine's.
+    shown = display_path(path, config.rootpath)
     current = run_entries(records, RunFacts("", "", None, None, 0.0), Decided())
     problems: list[str] = []
     history: list[RunEntry] = []
@@ -49,8 +54,10 @@ def ledger_sections(settings: Settings, records: Sequence[CaseRecord]) -> list[t
         try:
             ledger = read_ledgers([path])
         except (OSError, LedgerError) as exc:
-            return [(SECTION_TITLE, f"the ledger could not be read: {exc}")]
-        history, problems = ledger.runs, ledger.problems
+            text = str(exc).replace(str(path), shown)
+            return [(SECTION_TITLE, f"the ledger could not be read: {text}")]
+        history = ledger.runs
+        problems = [p.replace(str(path), shown, 1) for p in ledger.problems]
     text = section_text(history, current, SECTION_RUNS)
     return [(SECTION_TITLE, "\n".join([text, *problems]).strip())]
 
