@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from scipy import stats as sps
 
-from pytest_llmfunnel.gate.decision import GateDecision
+from pytest_llmfunnel.gate.decision import Decision, GateDecision
 from pytest_llmfunnel.ledger.build import Decided, RunFacts, interval, run_entries
 from pytest_llmfunnel.ledger.entries import RunEntry
 from pytest_llmfunnel.ledger.trend import section_text, sparkline, trend_lines
@@ -42,7 +42,7 @@ def records(variant: str = "default", fails: int = 2, n: int = 10) -> list[CaseR
     return out
 
 
-def decision(metric: str, verdict: str, diff: float) -> GateDecision:
+def decision(metric: str, verdict: Decision, diff: float) -> GateDecision:
     return GateDecision(
         dataset=DATASET, metric=metric, n=10, baseline_mean=0.8, current_mean=0.8 + diff,
         diff=diff, bound=diff - 0.1, p_value=0.5, p_adjusted=0.5, mde=0.2, decision=verdict,

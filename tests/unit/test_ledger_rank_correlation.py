@@ -36,6 +36,7 @@ def test_the_interval_is_fisher_z_with_the_bonett_wright_standard_error() -> Non
     z = 0.5 * math.log((1 + rho) / (1 - rho))
     assert got.low == pytest.approx(math.tanh(z - 1.959963984540054 * se), abs=1e-12)
     assert got.high == pytest.approx(math.tanh(z + 1.959963984540054 * se), abs=1e-12)
+    assert got.low is not None and got.high is not None
     # By hand: z = ln(16.5)/2 = 1.40168, SE = 0.68124, tanh(1.40168 ∓ 1.33520).
     assert (round(got.low, 4), round(got.high, 4)) == (0.0664, 0.9916)
 
