@@ -153,3 +153,26 @@ def test_a_ledger_that_cannot_be_written_fails_the_run_with_the_reason(
                                "--llm-funnel-ledger=taken/ledger.jsonl")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*cannot append to the run ledger taken/ledger.jsonl*"])
+
+
+def test_a_run_that_did_not_finish_appends_nothing(pytester: pytest.Pytester) -> None:
+    write_jsonl(pytester.path / "cases.jsonl", cases(4))
+    pytester.makepyfile(test_evals="""
+import pytest
+
+@pytest.mark.llm_dataset("cases.jsonl", baseline=False)
+def test_first(case):
+    pass
+
+def test_broken():
+    assert False
+
+@pytest.mark.llm_dataset("cases.jsonl", baseline=False)
+def test_never_reached(case):
+    pass
+""")
+    result = pytester.runpytest("--llm-funnel", "-p", "no:cacheprovider", "-x",
+                                "--llm-funnel-ledger=ledger.jsonl")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["run ledger not appended: the run did not finish"])
+    assert not (pytester.path / "ledger.jsonl").exists()
