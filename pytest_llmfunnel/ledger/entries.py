@@ -115,6 +115,13 @@ def to_line(entry: RunEntry | OnlineEntry) -> str:
 
 def from_line(text: str) -> RunEntry | OnlineEntry:
     """Parse one line; raise :class:`LedgerError` with what is wrong (no file or line yet)."""
+    try:  # the fast path: pydantic parses and validates in one go (a long ledger is read whole)
+        entry = _ENTRY.validate_json(text)
+    except ValidationError:
+        pass  # say what is wrong, below
+    else:
+        if entry.schema_ <= SCHEMA_VERSION:
+            return entry
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
