@@ -28,6 +28,7 @@ from pytest_llmfunnel import __version__
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.cache_mode import CacheMode, parse_cache_mode
 from pytest_llmfunnel.escape import clean
+from pytest_llmfunnel.ledger.commands import add_ledger_commands
 from pytest_llmfunnel.shards.command import add_gate_command
 from pytest_llmfunnel.store.lockfile import LockfileError, export_lockfile, import_lockfile
 from pytest_llmfunnel.store.verdict_cache import VerdictStore
@@ -309,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     rimport.add_argument("--results", type=Path, required=True, metavar="RESULTS.json",
                          help="the results the slice was exported from")
     rimport.set_defaults(handler=cmd_review_import)
+
+    add_ledger_commands(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ from a flag (flags end up in shell history and CI logs).
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -159,6 +160,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("run_id", "The CI run the shards belong to, for `llmfunnel gate` (default: "
            "GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT, or CI_PIPELINE_ID).", None, ini=False,
            metavar="ID"),
+    Option("ledger", "Append one line per eval test and variant of this run (metrics with "
+           "intervals, gate decisions, commit, judge, cost) to this JSONL run ledger.", None,
+           "path", metavar="PATH"),
+    Option("mlflow", "Log this run to MLflow (the mlflow extra): the tracking URI is "
+           "llm_funnel_mlflow_tracking_uri, else MLflow's own MLFLOW_TRACKING_URI.", False,
+           "bool"),
+    Option("mlflow_tracking_uri", "MLflow tracking URI to log each run to (setting it turns "
+           "the logging on).", None, metavar="URI"),
+    Option("mlflow_experiment", "MLflow experiment the runs are logged under.", "llm-funnel",
+           metavar="NAME"),
     Option("explain_cache", "For this case id, say per judge stage whether the cache hit "
            "and, on a miss, what differs from the last cached request.", None, ini=False,
            metavar="CASE_ID"),
@@ -250,6 +261,10 @@ class Settings:
     export_lockfile: Path | None = None
     shard: tuple[int, int] | None = None  # (index from 1, count)
     run_id: str | None = None
+    ledger: Path | None = None
+    mlflow: bool = False
+    mlflow_tracking_uri: str | None = None
+    mlflow_experiment: str = "llm-funnel"
     explain_cache: str | None = None
 
     @property
@@ -309,7 +324,8 @@ def resolve_settings(
     elif values["cache_dir"] is None and rootdir is not None:
         values["cache_dir"] = rootdir / ".llmfunnel" / "cache"
 
-    for name in ("baseline_dir", "report", "json", "review", "labels", "export_lockfile"):
+    for name in ("baseline_dir", "report", "json", "review", "labels", "export_lockfile",
+                 "ledger"):
         if values[name] is not None and rootdir is not None:
             values[name] = (rootdir / values[name]).resolve()
     _check_range(values, "alpha", 1e-6, 0.5, "a level between 0 and 0.5, e.g. 0.05")
@@ -363,6 +379,12 @@ def resolve_settings(
             "--llm-funnel-judge=openai needs an endpoint: set OPENAI_API_KEY (or "
             "LLM_FUNNEL_API_KEY) in the environment, and --llm-funnel-base-url for a "
             "server other than OpenAI; or use --llm-funnel-judge=offline."
+        )
+    values["mlflow"] = values["mlflow"] or values["mlflow_tracking_uri"] is not None
+    if values["mlflow"] and enabled and importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(
+            "--llm-funnel-mlflow needs MLflow: pip install 'pytest-llmfunnel[mlflow]', or "
+            "drop the flag (and llm_funnel_mlflow_tracking_uri)."
         )
     return Settings(enabled=enabled, api_key=api_key, **values)
 

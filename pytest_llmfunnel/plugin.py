@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pytest_llmfunnel.funnel.backend import JudgeBackend
     from pytest_llmfunnel.models import CaseResult
     from pytest_llmfunnel.pytest_glue.session import FunnelSession
+    from pytest_llmfunnel.record import CaseRecord
 
 SESSION_KEY: pytest.StashKey[FunnelSession] = pytest.StashKey()
 SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()
@@ -68,6 +69,11 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = config.stash[SETTINGS_KEY] = read_settings(config)
     if settings.enabled:
         _session_for(config)
+        if settings.ledger is not None or settings.mlflow:
+            # Start-up choice: the ledger glue loads only when a ledger or MLflow is set.
+            from pytest_llmfunnel.pytest_glue.ledger_run import note_start
+
+            note_start(config)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -86,6 +92,19 @@ def pytest_llmfunnel_make_backend(config: pytest.Config, settings: Settings) -> 
     from pytest_llmfunnel.pytest_glue.start import default_backend
 
     return default_backend(config, settings)
+
+
+def pytest_llmfunnel_report_sections(
+    config: pytest.Config, records: list[CaseRecord]
+) -> list[tuple[str, str]] | None:
+    """The run ledger's last runs of the gated metrics, when a ledger is configured."""
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or settings.ledger is None:
+        return None
+    # Start-up choice: as in pytest_configure.
+    from pytest_llmfunnel.pytest_glue.ledger_run import ledger_sections
+
+    return ledger_sections(config, settings, records)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from pytest_llmfunnel.testing import JudgeServer
-from tests.support.preload import load_the_dataset_readers, load_the_http_stack
+from tests.support.preload import load_the_dataset_readers, load_the_funnel, load_the_http_stack
 
 ENV_PREFIXES = ("LLM_FUNNEL", "OPENAI_", "PYTEST_XDIST_", "GITHUB_STEP_SUMMARY")
 
 # Before any in-process pytester run can unload them (see tests/support/preload.py).
 load_the_http_stack()
 load_the_dataset_readers()
+load_the_funnel()
 
 _HERE = Path(__file__).resolve().parent
 _INTEGRATION = (_HERE / "integration", _HERE / "examples")

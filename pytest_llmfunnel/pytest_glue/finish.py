@@ -32,6 +32,11 @@ def finish(session: pytest.Session, fs: FunnelSession) -> None:
         fs.completeness = completeness_of(session, fs)
         check_error_share(session, fs)
         fs.conclusion = conclude(fs)
+        if fs.settings.ledger is not None or fs.settings.mlflow:
+            # Start-up choice: the ledger loads only when a ledger or MLflow is configured.
+            from pytest_llmfunnel.pytest_glue.ledger_run import log_run
+
+            log_run(session, fs, fs.conclusion)
         if fs.settings.export_lockfile is not None:
             unfinished = None
             if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

@@ -31,3 +31,14 @@ def load_the_dataset_readers() -> None:
     do not catch, and a YAML error would escape raw.
     """
     import yaml  # noqa: F401
+
+
+def load_the_funnel() -> None:
+    """Import the funnel's runner, for the same reason.
+
+    Were it first imported inside a pytester run, the next run's test file
+    would build its ``Funnel`` from the package's cached attribute while the
+    plugin checks against a freshly imported class, and the marker would be
+    refused ("must be a pytest_llmfunnel.Funnel, got Funnel").
+    """
+    import pytest_llmfunnel.funnel.runner  # noqa: F401

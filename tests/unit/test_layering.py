@@ -27,6 +27,7 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "hookspecs",
         "shards",
         "pytest_glue",
+        "ledger",
         "report",
         "variants",
         "review",

@@ -1,0 +1,142 @@
+"""The ledger's lines: an offline run of one eval test and variant, or an online outcome.
+
+A ledger is JSON Lines, one entry per line, keys in a stable (sorted) order
+so two branches that each append merge as plain added lines. Each line names
+its ``kind`` and the ``schema`` version it was written with; a reader refuses
+a newer schema by name instead of misreading it.
+
+Secrets have no field here: the judge is named by model and prompt version
+(a hash of the request it sends), never by its endpoint or key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+SCHEMA_VERSION = 1
+Decision = Literal["win", "loss", "flat"]
+DECISIONS: tuple[Decision, ...] = ("win", "loss", "flat")
+
+
+class LedgerError(ValueError):
+    """A ledger line or file that cannot be read; the message names file and line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricEntry(_Strict):
+    """One metric of a run: its value with a 95% interval, and what the gate or ranking said.
+
+    ``diff`` is this run minus ``against`` (``baseline``, or the variant it was
+    ranked against), the difference the gate or the ranking decided on.
+    """
+
+    name: str
+    kind: Literal["binary", "score"]
+    gated: bool
+    n: int
+    value: float | None
+    low: float | None
+    high: float | None
+    diff: float | None = None
+    against: str | None = None
+    decision: str | None = None
+
+
+class Cost(_Strict):
+    requests: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+
+
+class RunEntry(_Strict):
+    """One eval test and variant in one ``--llm-funnel`` run."""
+
+    kind: Literal["run"] = "run"
+    schema_: int = Field(default=SCHEMA_VERSION, alias="schema")
+    run_id: str
+    time: str  # ISO 8601, UTC
+    commit: str | None
+    branch: str | None
+    test: str  # the eval test (dataset key)
+    variant: str
+    cases: int
+    dataset_fingerprint: str
+    judges: dict[str, str]  # judge stage -> "model · prompt <hash>"
+    metrics: list[MetricEntry]
+    decision: str  # the gate's word for this test: passed, regressed, not comparable, ...
+    ranking: str | None = None  # best, candidate or discarded, when the test has variants
+    promoted: bool | None  # passed the gate / ranked best or candidate; None: nothing decided
+    cost: Cost
+    duration: float  # seconds, of the whole run
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def metric(self, name: str) -> MetricEntry | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+class OnlineEntry(_Strict):
+    """What an online A/B experiment found for one variant."""
+
+    kind: Literal["online"] = "online"
+    schema_: int = Field(default=SCHEMA_VERSION, alias="schema")
+    run_id: str  # this line's own id (dedup across merged files)
+    time: str
+    variant: str
+    experiment: str
+    metric: str
+    effect: float
+    low: float | None = None
+    high: float | None = None
+    decision: Decision
+    test: str | None = None  # the eval test, when a variant name is used by several
+    control: str | None = None  # the variant the experiment compared against
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Entry = Annotated[RunEntry | OnlineEntry, Field(discriminator="kind")]
+_ENTRY: TypeAdapter[RunEntry | OnlineEntry] = TypeAdapter(Entry)
+
+
+def to_line(entry: RunEntry | OnlineEntry) -> str:
+    """One entry as one JSON line (with its newline), keys sorted, no spaces to diff on."""
+    data = entry.model_dump(mode="json", by_alias=True)
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def from_line(text: str) -> RunEntry | OnlineEntry:
+    """Parse one line; raise :class:`LedgerError` with what is wrong (no file or line yet)."""
+    try:  # the fast path: pydantic parses and validates in one go (a long ledger is read whole)
+        entry = _ENTRY.validate_json(text)
+    except ValidationError:
+        pass  # say what is wrong, below
+    else:
+        if entry.schema_ <= SCHEMA_VERSION:
+            return entry
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LedgerError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise LedgerError("not a JSON object")
+    version = data.get("schema")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise LedgerError(
+            f"written with ledger schema {version}; this version reads up to "
+            f"{SCHEMA_VERSION}: upgrade pytest-llmfunnel"
+        )
+    try:
+        return _ENTRY.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the line"
+        raise LedgerError(f"{where}: {first['msg']}") from None
