@@ -95,16 +95,34 @@ def _strict_schema(model: type[BaseModel]) -> JSONObject:
     # Generating a schema costs about 0.3 ms and every judge request needs
     # one: once per answer model is enough (answer models are classes defined
     # once, so the cache stays as small as their number).
-    props = {
-        name: {k: v for k, v in prop.items() if k != "title"}
-        for name, prop in model.model_json_schema()["properties"].items()
-    }
+    schema = model.model_json_schema()
+    return _strict_object(schema, schema.get("$defs", {}))
+
+
+def _strict_object(schema: JSONObject, defs: JSONObject) -> JSONObject:
+    props = {name: _strict_node(prop, defs) for name, prop in schema["properties"].items()}
     return {
         "type": "object",
         "properties": props,
         "required": list(props),
         "additionalProperties": False,
     }
+
+
+def _strict_node(node: JSONObject, defs: JSONObject) -> JSONObject:
+    # Nested models (a list of claims) are inlined: strict structured outputs
+    # want every object closed and fully required, and a $ref to a dropped
+    # $defs would leave the schema dangling.
+    if "$ref" in node:
+        return _strict_object(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    out = {k: v for k, v in node.items() if k != "title"}
+    if "properties" in out:
+        return _strict_object(out, defs)
+    if "items" in out:
+        out["items"] = _strict_node(out["items"], defs)
+    if "anyOf" in out:
+        out["anyOf"] = [_strict_node(option, defs) for option in out["anyOf"]]
+    return out
 
 
 @functools.cache
@@ -210,3 +228,12 @@ def parse_pairwise_answer(completion: Completion) -> PairwiseAnswer:
     shape = '{"reasoning": string, "winner": "A" | "B" | "tie"}'
     answer: PairwiseAnswer = _validate(PairwiseAnswer, _load_object(completion), shape)
     return answer
+
+
+def parse_structured(completion: Completion, model: type[BaseModel], shape: str) -> Any:
+    """The answer validated as ``model`` (for judges with their own answer form).
+
+    As strict as :func:`parse_answer`: the whole answer (or the whole of one
+    ```json fence) must be one JSON object; ``shape`` describes it in errors.
+    """
+    return _validate(model, _load_object(completion), shape)

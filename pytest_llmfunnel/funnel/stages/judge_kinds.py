@@ -105,8 +105,10 @@ class _Judge:
             "response_format": response,
         }
 
-    def parse(self, completion: Completion) -> tuple[float, str]:
-        """``(score as stored, reasoning)``; raises JudgeParseError."""
+    def parse(
+        self, completion: Completion, request: JudgeRequest | None = None
+    ) -> tuple[float, str]:
+        """``(score as stored, reasoning)`` of the answer to ``request``; raises JudgeParseError."""
         raise NotImplementedError
 
     def valid_score(self, score: float) -> bool:
@@ -211,7 +213,9 @@ class RubricJudge(_Judge):
             for i in range(self.repeats)
         ]
 
-    def parse(self, completion: Completion) -> tuple[float, str]:
+    def parse(
+        self, completion: Completion, request: JudgeRequest | None = None
+    ) -> tuple[float, str]:
         answer = parse_answer(completion, self.scale)
         return answer.score, answer.reasoning
 
@@ -315,7 +319,9 @@ class PairwiseJudge(_Judge):
             result.append(JudgeRequest(body=body, base_url=base_url, subject=subject))
         return result
 
-    def parse(self, completion: Completion) -> tuple[float, str]:
+    def parse(
+        self, completion: Completion, request: JudgeRequest | None = None
+    ) -> tuple[float, str]:
         answer = parse_pairwise_answer(completion)
         return WINNER_SCORES[answer.winner], answer.reasoning
 
