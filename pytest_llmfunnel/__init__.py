@@ -23,14 +23,22 @@ if TYPE_CHECKING:
     from pytest_llmfunnel.funnel.runner import Funnel
     from pytest_llmfunnel.funnel.stages import checks, scorers
     from pytest_llmfunnel.funnel.stages import judge as judges
+    from pytest_llmfunnel.funnel.target import TransientTargetError
     from pytest_llmfunnel.models import Case, CaseResult, ChatMessage, StageResult, Usage, Verdict
+    from pytest_llmfunnel.output import Chunk, Message, Output, TokenUsage, ToolCall
 
 __all__ = [
     "Case",
     "CaseResult",
     "ChatMessage",
+    "Chunk",
     "Funnel",
+    "Message",
+    "Output",
     "StageResult",
+    "TokenUsage",
+    "ToolCall",
+    "TransientTargetError",
     "Usage",
     "Verdict",
     "checks",
@@ -48,6 +56,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Usage": ("pytest_llmfunnel.models", "Usage"),
     "Verdict": ("pytest_llmfunnel.models", "Verdict"),
     "Funnel": ("pytest_llmfunnel.funnel.runner", "Funnel"),
+    "Output": ("pytest_llmfunnel.output", "Output"),
+    "Chunk": ("pytest_llmfunnel.output", "Chunk"),
+    "ToolCall": ("pytest_llmfunnel.output", "ToolCall"),
+    "Message": ("pytest_llmfunnel.output", "Message"),
+    "TokenUsage": ("pytest_llmfunnel.output", "TokenUsage"),
+    "TransientTargetError": ("pytest_llmfunnel.funnel.target", "TransientTargetError"),
     "checks": ("pytest_llmfunnel.funnel.stages.checks", None),
     "scorers": ("pytest_llmfunnel.funnel.stages.scorers", None),
     "judges": ("pytest_llmfunnel.funnel.stages.judge", None),

@@ -92,8 +92,14 @@ OPTIONS: tuple[Option, ...] = (
            metavar="SECONDS"),
     Option("max_retries", "Retries of a judge request on 429, 5xx, timeouts and "
            "connection errors.", 6, "int", metavar="N"),
-    Option("case_timeout", "Seconds a target callable may take for one case.", 120.0,
-           "float", metavar="SECONDS"),
+    Option("case_timeout", "Seconds a target callable may take for one case (one call; "
+           "a funnel's target_timeout=... wins).", 120.0, "float", metavar="SECONDS"),
+    Option("target_concurrency", "Target calls in flight at once, per eval test (default: "
+           "as many as the cases in flight; a funnel's target_concurrency=... wins).", None,
+           "int", metavar="N"),
+    Option("target_retries", "Retries of a target call that failed transiently (timeout, "
+           "connection error, HTTP 408/409/429/5xx, TransientTargetError), with jittered "
+           "backoff (a funnel's target_retries=... wins).", 2, "int", metavar="N"),
     Option("cache", "Verdict cache mode.", "read-write", "choice", CACHE_MODES),
     Option("cache_dir", "Folder of the verdict cache (default: .llmfunnel/cache under "
            "the rootdir).", None, "path", metavar="DIR"),
@@ -210,6 +216,8 @@ class Settings:
     timeout: float = CLOUD_TIMEOUT
     max_retries: int = 6
     case_timeout: float = 120.0
+    target_concurrency: int | None = None
+    target_retries: int = 2
     cache: CacheMode = "read-write"
     cache_dir: Path | None = None
     strict: bool = False
@@ -309,6 +317,9 @@ def resolve_settings(
         values["max_concurrency"] = GROWN_CONCURRENCY if grown else values["concurrency"]
     _check_range(values, "max_concurrency", 1, 4096, "a whole number from 1 to 4096")
     _check_range(values, "max_retries", 0, 100, "a whole number from 0 to 100")
+    _check_range(values, "target_retries", 0, 100, "a whole number from 0 to 100")
+    if values["target_concurrency"] is not None:
+        _check_range(values, "target_concurrency", 1, 4096, "a whole number from 1 to 4096")
     _check_range(values, "max_error_share", 0.0, 1.0, "a share between 0 and 1, e.g. 0.02")
     for name in ("timeout", "case_timeout"):
         _check_range(values, name, 1e-3, 86_400.0, "a number of seconds above 0")

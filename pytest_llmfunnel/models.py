@@ -6,14 +6,18 @@ answers, files on disk); frozen dataclasses for what only lives in memory.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Role = Literal["system", "user", "assistant", "tool", "developer"]
+# The hashing helpers and Role live a layer down (output.py needs them too);
+# they are re-exported here, where the rest of the package has always found them.
+from pytest_llmfunnel.jsontypes import canonical_json as canonical_json
+from pytest_llmfunnel.jsontypes import sha256_json as sha256_json
+from pytest_llmfunnel.jsontypes import sha256_text as sha256_text
+from pytest_llmfunnel.output import Output
+from pytest_llmfunnel.output import Role as Role
 
 # One set of field names per combination given, shared by the instances of
 # frozen models (see _FrozenModel).
@@ -53,7 +57,9 @@ class Case(_FrozenModel):
 
     ``outputs`` holds pre-logged outputs by variant name: a plain ``output``
     column becomes the variant ``"default"``; columns ``output_<name>`` become
-    variant ``<name>``.
+    variant ``<name>``. An output is a string, or an :class:`Output` when it
+    carries more than text (an ``Output`` with only ``text`` is kept as its
+    string, so a plain output is the same whichever way it was written).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -62,12 +68,19 @@ class Case(_FrozenModel):
     input: str | tuple[ChatMessage, ...]
     expected: str | None = None
     context: str | None = None
-    outputs: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, str | Output] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     tags: tuple[str, ...] = ()
 
+    @field_validator("outputs")
+    @classmethod
+    def _plain_as_text(cls, value: dict[str, str | Output]) -> dict[str, str | Output]:
+        if all(isinstance(v, str) for v in value.values()):
+            return value
+        return {k: v.text if isinstance(v, Output) and v.is_plain else v for k, v in value.items()}
+
     @property
-    def output(self) -> str | None:
+    def output(self) -> str | Output | None:
         """The pre-logged output of the default (or only) variant, if any."""
         if "default" in self.outputs:
             return self.outputs["default"]
@@ -182,7 +195,9 @@ class CaseResult:
 
     ``dropped_at`` names the gating stage that stopped promotion; ``None`` for a
     promoted case. ``error`` is set when no output could be produced (a target
-    that raised or timed out).
+    that raised, timed out or returned something that is not an output).
+    ``output`` is the output's text; ``structured`` the whole :class:`Output`
+    when it has more than text.
     """
 
     case_id: str
@@ -192,6 +207,17 @@ class CaseResult:
     promoted: bool
     dropped_at: str | None = None
     error: str | None = None
+    # The whole output when it carries more than text (``output`` is its text).
+    structured: Output | None = None
+    # How many target calls failed for this case (each repeat is a call).
+    target_errors: int = 0
+
+    @property
+    def whole_output(self) -> Output | None:
+        """The output with its structure (``None`` when no output was produced)."""
+        if self.structured is not None:
+            return self.structured
+        return None if self.output is None else Output(text=self.output)
 
     @property
     def failed_stages(self) -> tuple[StageResult, ...]:
@@ -226,14 +252,3 @@ class StageCounts:
     cost: float = 0.0
 
 
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces: the form every hash is taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def sha256_json(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

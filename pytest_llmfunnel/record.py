@@ -51,7 +51,9 @@ from pytest_llmfunnel.models import (
     StageStatus,
     Usage,
 )
+from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.record_json import BaselineJSON, CaseJSON, StageJSON
+from pytest_llmfunnel.wording import plural
 
 REASON_LIMIT = 400
 # Keys of the top-level record that its nested ``baseline`` does not repeat.
@@ -133,7 +135,10 @@ class CaseRecord:
     target failed (``error`` says why); ``dropped_at`` names the gating stage
     that stopped promotion; ``stages`` are in funnel order, those after a drop
     absent. ``baseline`` is the baseline's stored output re-evaluated with the
-    current stages: a record of the same dataset, path and tags.
+    current stages: a record of the same dataset, path and tags. ``output`` is
+    the output's text; ``structured`` the whole output when it carries more
+    (chunks, tool calls, ...). ``target_errors`` counts the target calls that
+    failed (a target error on its own, or some of several target repeats).
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -150,6 +155,8 @@ class CaseRecord:
     error: str | None
     stages: tuple[StageRecord, ...]
     baseline: CaseRecord | None = None
+    structured: Output | None = None
+    target_errors: int = 0
 
     def stage(self, name: str) -> StageRecord | None:
         """The outcome of the stage called ``name``, if the case reached it."""
@@ -164,20 +171,31 @@ class CaseRecord:
         Arrays stay tuples (JSON writes them as arrays); the nested ``baseline``
         leaves out ``dataset``, ``path`` and ``tags``, which are the record's own.
         """
-        return {
+        data: CaseJSON = {
             "dataset": self.dataset, "path": self.path, "tags": self.tags,
             "case": self.case, "variant": self.variant, "fingerprint": self.fingerprint,
             "output": self.output, "promoted": self.promoted, "dropped_at": self.dropped_at,
             "error": self.error, "stages": [s.to_json() for s in self.stages],
             "baseline": None if self.baseline is None else self.baseline._own(),
         }
+        self._extras(data)
+        return data
 
     def _own(self) -> BaselineJSON:
-        return {
+        data: BaselineJSON = {
             "case": self.case, "variant": self.variant, "fingerprint": self.fingerprint,
             "output": self.output, "promoted": self.promoted, "dropped_at": self.dropped_at,
             "error": self.error, "stages": [s.to_json() for s in self.stages],
         }
+        self._extras(data)
+        return data
+
+    def _extras(self, data: BaselineJSON) -> None:
+        # Only when set, so a plain output's record keeps the form it always had.
+        if self.structured is not None:
+            data["structured"] = self.structured.model_dump(mode="json", exclude_defaults=True)
+        if self.target_errors:
+            data["target_errors"] = self.target_errors
 
     @classmethod
     def from_json(cls, data: object) -> CaseRecord:
@@ -243,6 +261,8 @@ def build_record(
         error=result.error,
         stages=tuple(_stage(s, judges, facts) for s in result.stages),
         baseline=baseline,
+        structured=result.structured,
+        target_errors=result.target_errors,
     )
 
 
@@ -309,11 +329,29 @@ class DatasetRun:
     errors: int = 0
     stages: dict[str, StageCounts] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # stage name → check/scorer/judge
+    target_errors: int = 0  # target calls that failed (apart from judge and check errors)
+
+    @property
+    def judge_errors(self) -> int:  # judge stages that could not decide, over every case
+        return sum(c.errors for n, c in self.stages.items() if self.kinds.get(n) == "judge")
+
+    @property
+    def failed_checks(self) -> int:  # check stages that failed, over every case
+        return sum(c.failed for n, c in self.stages.items() if self.kinds.get(n) == "check")
+
+    def target_error_note(self) -> str:
+        """``"; 2 target errors (apart from 1 judge error, 3 failed checks)"``; "" without any."""
+        if not self.target_errors:
+            return ""
+        return (f"; {plural(self.target_errors, 'target error')} (apart from "
+                f"{plural(self.judge_errors, 'judge error')}, "
+                f"{plural(self.failed_checks, 'failed check')})")
 
     def add(self, record: CaseRecord) -> None:
         self.cases += 1
         self.promoted += record.promoted
         self.errors += status_of(record) == "llm-error"
+        self.target_errors += record.target_errors
         for s in record.stages:
             counts = self.stages.setdefault(s.stage, StageCounts())
             self.kinds.setdefault(s.stage, s.kind)

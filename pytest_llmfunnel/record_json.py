@@ -6,7 +6,9 @@ with ``to_json()`` and are read back, validated, with ``from_json()``.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Mapping
+
+from typing_extensions import NotRequired, TypedDict
 
 from pytest_llmfunnel.models import StageKind, StageStatus
 
@@ -48,6 +50,9 @@ class BaselineJSON(TypedDict):
     dropped_at: str | None
     error: str | None
     stages: list[StageJSON]
+    # Only when set: a plain output's record keeps the form it always had.
+    structured: NotRequired[Mapping[str, object]]  # Output.model_dump(exclude_defaults)
+    target_errors: NotRequired[int]
 
 
 class CaseJSON(BaselineJSON):

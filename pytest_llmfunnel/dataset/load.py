@@ -18,13 +18,17 @@ column that is not a case field also lands here, under its own name) and
 A CSV cell holding a JSON list or object is read as JSON for ``input``,
 ``context``, ``metadata`` and ``tags``. An empty CSV cell counts as absent,
 except in an output column, where it is an empty output.
+
+A structured output (:class:`~pytest_llmfunnel.output.Output`: text,
+retrieved chunks, tool calls, ...) is an object in an output field of a JSONL
+or YAML row. A CSV output cell stays text (an application may answer in
+JSON); a structured output goes in a column named ``output:json`` (or
+``output_<variant>:json``), whose cell holds the object as JSON.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -33,11 +37,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pytest_llmfunnel.dataset import json_rows as dataset_json
 from pytest_llmfunnel.dataset.case_ids import derive_case_id, is_id_shaped, validate_case_id
 from pytest_llmfunnel.dataset.readers import READERS, DatasetError, RawRow
 from pytest_llmfunnel.dataset.readers import kind as _kind
+from pytest_llmfunnel.dataset.row_fields import JSON_SUFFIX
+from pytest_llmfunnel.dataset.row_fields import RowError as _RowError
+from pytest_llmfunnel.dataset.row_fields import context as _context
+from pytest_llmfunnel.dataset.row_fields import json_in_text as _json_in_text
+from pytest_llmfunnel.dataset.row_fields import metadata as _metadata
+from pytest_llmfunnel.dataset.row_fields import output as _output
+from pytest_llmfunnel.dataset.row_fields import tags as _tags
 from pytest_llmfunnel.models import Case, ChatMessage
+from pytest_llmfunnel.output import Output
 
 __all__ = [
     "Dataset",
@@ -91,6 +102,7 @@ def load_dataset(path: str | Path, *, columns: Mapping[str, str] | None = None) 
     """
     path = Path(path)
     for source, target in (columns or {}).items():
+        target = target.removesuffix(JSON_SUFFIX) if target.startswith("output") else target
         if target not in CASE_FIELDS and not target.startswith("output_"):
             raise DatasetError(
                 path,
@@ -123,10 +135,6 @@ def resolve_dataset_path(path: str | Path, *, relative_to: Path) -> Path:
 
 
 # --- building cases: one raw row in, one validated Case out ---
-
-
-class _RowError(Exception):
-    """``(field, message)`` for a problem with one row; the builder adds file and line."""
 
 
 def _collect(path: Path, rows: Iterator[RawRow], columns: Mapping[str, str]) -> Dataset:
@@ -216,11 +224,13 @@ def _build_case(
             )
     fields: dict[str, Any] = {}
     sources: dict[str, str] = {}  # case field (or "output:<variant>") -> column it came from
-    outputs: dict[str, str] = {}
+    outputs: dict[str, str | Output] = {}
     extra: dict[str, Any] = {}
     for key, value in data.items():
         column = str(key)
         name = columns.get(column, column)
+        in_json = name.startswith("output") and name.endswith(JSON_SUFFIX)
+        name = name.removesuffix(JSON_SUFFIX) if in_json else name
         is_output = name == "output" or name.startswith("output_")
         if not is_output and name not in CASE_FIELDS:
             extra[column] = value
@@ -233,12 +243,8 @@ def _build_case(
         sources[target] = column
         if not is_output:
             fields[name] = value
-        elif isinstance(value, str):
-            outputs[target[len("output:") :]] = value
         else:
-            raise _RowError(
-                column, f"should be a string (the pre-logged output), got {_kind(value)}"
-            )
+            outputs[target[len("output:") :]] = _output(column, value, in_json)
     if "input" not in fields:
         mapped = [s for s, t in columns.items() if t == "input"]
         hint = f" (read from column {mapped[0]!r})" if mapped else ""
@@ -319,56 +325,6 @@ def _input(column: str, value: Any, from_text: bool) -> str | tuple[ChatMessage,
         "should be a string or a non-empty list of chat messages {role, content}, "
         f"got {_kind(value)}",
     )
-
-
-def _context(column: str, value: Any, from_text: bool) -> Any:
-    if from_text:
-        parsed = _json_in_text(column, value)
-        if isinstance(parsed, list) and all(isinstance(part, str) for part in parsed):
-            value = parsed
-    if not isinstance(value, list):
-        return value  # None or a string; anything else is rejected by the model
-    if not all(isinstance(part, str) for part in value):
-        raise _RowError(column, "a context list should hold only strings")
-    return "\n\n".join(value)
-
-
-def _tags(column: str, value: Any, from_text: bool) -> tuple[str, ...]:
-    if isinstance(value, str):
-        parsed = _json_in_text(column, value) if from_text else None
-        value = parsed if isinstance(parsed, list) else re.split(r"[;,]", value)
-    if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) for t in value):
-        message = "should be a list of strings or one string separated by ';' or ','"
-        raise _RowError(column, f"{message}, got {_kind(value)}")
-    return tuple(dict.fromkeys(tag for tag in map(str.strip, value) if tag))
-
-
-def _metadata(column: str, value: Any, extra: dict[str, Any], from_text: bool) -> Any:
-    if from_text and value is not None:
-        value = _json_in_text(column, value)
-        if not isinstance(value, dict):
-            raise _RowError(column, "should be a JSON object (in a CSV cell)")
-    if value is None:
-        return extra
-    if not isinstance(value, dict):
-        raise _RowError(column, f"should be a mapping, got {_kind(value)}")
-    clash = sorted(set(value).intersection(extra))
-    if clash:
-        message = f"key {clash[0]!r} is both in metadata and a column of its own; rename one"
-        raise _RowError(column, message)
-    return {**value, **extra}
-
-
-def _json_in_text(column: str, text: Any) -> Any:
-    """The JSON list or object a CSV cell holds, or ``None`` for plain text."""
-    if not isinstance(text, str) or not text.lstrip().startswith(("[", "{")):
-        return None
-    try:
-        return dataset_json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    except dataset_json.JSONProblem as exc:
-        raise _RowError(column, f"the JSON in this cell is refused: {exc}") from None
 
 
 def _explain(exc: ValidationError, *, skip: int = 0) -> str:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.models import Usage, sha256_json
+from pytest_llmfunnel.output import Output
 
 
 @dataclass(frozen=True)
@@ -35,20 +36,42 @@ class JudgeSubject:
     scale_max: float = 5.0
     # For a pairwise request: the second output, shown as "B".
     output_b: str | None = None
+    # The whole output when it carries more than text (``output`` is its text).
+    structured: Output | None = None
 
 
 @dataclass(frozen=True)
 class JudgeRequest:
-    """Exactly what is sent: the chat-completions ``body``, where, and which repeat."""
+    """Exactly what is sent: the chat-completions ``body``, where, and which repeat.
+
+    ``output_digest`` is :meth:`Output.digest` of a structured output judged
+    (of both, for a comparison), ``None`` for plain text: a verdict is about
+    the whole output, so a changed chunk or tool call is a new key even when
+    the judge's prompt shows only the text. A plain output's key is the
+    body's alone, as it always was (existing caches and lockfiles stay valid).
+    """
 
     body: JSONObject
     base_url: str
     repeat: int = 0
     subject: JudgeSubject | None = field(default=None, compare=False)
+    output_digest: str | None = None
 
     def cache_key(self) -> str:
-        """sha256 of the body, the base URL and the repeat index; never a secret."""
-        return sha256_json({"body": self.body, "base_url": self.base_url, "repeat": self.repeat})
+        """sha256 of the body, the base URL, the repeat index (and output digest); no secret."""
+        keyed = {"body": self.body, "base_url": self.base_url, "repeat": self.repeat}
+        if self.output_digest is not None:
+            keyed["output"] = self.output_digest
+        return sha256_json(keyed)
+
+
+def outputs_digest(*outputs: Output) -> str | None:
+    """The ``output_digest`` of a request over ``outputs``: ``None`` when none has structure."""
+    if not any(o.has_structure for o in outputs):
+        return None
+    if len(outputs) == 1:
+        return outputs[0].digest()
+    return sha256_json([o.digest() for o in outputs])
 
 
 @dataclass(frozen=True)

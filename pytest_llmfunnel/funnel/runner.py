@@ -13,44 +13,52 @@ pairwise judge compares the case's first variant with each other variant.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend, NullStore
 from pytest_llmfunnel.funnel.pairwise_outcomes import mirror, walkover
+
+# Where outputs come from (recorded, pre-logged, the target) is its own module;
+# these two names are imported from here as they always were.
+from pytest_llmfunnel.funnel.producing import OutputRecorder as OutputRecorder
+from pytest_llmfunnel.funnel.producing import TargetNotCalled as TargetNotCalled
+from pytest_llmfunnel.funnel.producing import produce_output
+from pytest_llmfunnel.funnel.repeats import fold
 from pytest_llmfunnel.funnel.stages.base import Check, Scorer
 from pytest_llmfunnel.funnel.stages.judge import run_judge, run_pairwise
 from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
+from pytest_llmfunnel.funnel.target import (
+    Target,
+    TargetCaller,
+    TargetError,
+    TargetPolicy,
+    check_target_options,
+)
 from pytest_llmfunnel.models import Case, CaseResult, StageResult
+from pytest_llmfunnel.output import Output
 
 T = TypeVar("T")
-Target = Callable[[Case], str | Awaitable[str]]
 Stage = Check | Scorer | RubricJudge | PairwiseJudge
-
-
-class OutputRecorder(Protocol):
-    """Where target outputs are recorded (the store's ``OutputStore``)."""
-
-    def get(self, case: Case, target_name: str, version: str) -> str | None: ...
-
-    def put(self, case: Case, target_name: str, version: str, output: str) -> None: ...
-
-
-class TargetNotCalled(Exception):
-    """A dry run needed a target's output but calls no target."""
 
 
 class Funnel:
     """The stages of one dataset, in order, and where outputs come from.
 
     ``target`` is a callable (sync or async) taking a :class:`Case` and returning
-    the output; without one, the dataset's pre-logged outputs are evaluated (one
+    the output (a str, an :class:`~pytest_llmfunnel.output.Output`, or a dict of
+    its fields); without one, the dataset's pre-logged outputs are evaluated (one
     variant per ``output`` / ``output_<name>`` column). With ``target_version``
     set, the target's outputs are recorded in the output cache, keyed by case,
     target name and version: bump the version when the target changes.
+
+    ``target_concurrency``, ``target_timeout`` and ``target_retries`` override
+    the session's target policy for this funnel (see
+    :mod:`pytest_llmfunnel.funnel.target`); ``target_repeats=k`` calls the
+    target k times per case and folds the results (see
+    :mod:`pytest_llmfunnel.funnel.repeats`).
 
     A :class:`~pytest_llmfunnel.funnel.stages.judge_kinds.PairwiseJudge` compares pre-logged
     variants, so it cannot be combined with a target.
@@ -62,6 +70,10 @@ class Funnel:
         target: Target | None = None,
         target_version: str | None = None,
         name: str | None = None,
+        target_concurrency: int | None = None,
+        target_timeout: float | None = None,
+        target_retries: int | None = None,
+        target_repeats: int = 1,
     ) -> None:
         for stage in stages:
             if not isinstance(stage, (Check, Scorer, RubricJudge, PairwiseJudge)):
@@ -84,10 +96,27 @@ class Funnel:
             )
         if target_version is not None and target is None:
             raise ValueError("target_version=... only makes sense with a target=... callable")
+        check_target_options(
+            target, target_concurrency, target_timeout, target_retries, target_repeats
+        )
+        self.target_concurrency = target_concurrency
+        self.target_timeout = target_timeout
+        self.target_retries = target_retries
+        self.target_repeats = target_repeats
         self.stages: tuple[Stage, ...] = tuple(stages)
         self.target = target
         self.target_version = target_version
         self.name = name
+
+    def target_policy(self, session: TargetPolicy) -> TargetPolicy:
+        """The session's target policy with this funnel's own settings over it."""
+        return replace(
+            session,
+            concurrency=session.concurrency
+            if self.target_concurrency is None else self.target_concurrency,
+            timeout=session.timeout if self.target_timeout is None else self.target_timeout,
+            retries=session.retries if self.target_retries is None else self.target_retries,
+        )
 
     @property
     def judges(self) -> tuple[RubricJudge, ...]:
@@ -129,6 +158,9 @@ class FunnelRunner:
             ``target_version``).
         call_targets: False in a dry run: a target that would be called makes
             its case an error instead.
+        target_policy: the session's target policy (a funnel's own settings
+            override it); ``None``: ``case_timeout`` and the default retries.
+        target_callers: the target callers by funnel (see :meth:`_caller`).
         explain_case: a case id whose judge requests are explained against the
             cache (see :meth:`VerdictStore.explain`) before they are answered;
             the rendered lines collect in ``explanations``.
@@ -145,6 +177,7 @@ class FunnelRunner:
     store: AnswerStore = field(default_factory=NullStore)
     concurrency: int = 16
     case_timeout: float = 120.0
+    target_policy: TargetPolicy | None = None  # None: case_timeout, default retries
     parse_retries: int = 2
     stop_event: threading.Event = field(default_factory=threading.Event)
     outputs: OutputRecorder | None = None
@@ -152,9 +185,10 @@ class FunnelRunner:
     explain_case: str | None = None
     explanations: list[str] = field(default_factory=list)
     after_case: Callable[[Sequence[Unit], list[CaseResult]], Awaitable[None]] | None = None
-    reuse: Callable[[Unit, str], Mapping[str, StageResult]] | None = None
+    reuse: Callable[[Unit, str | Output], Mapping[str, StageResult]] | None = None
     reuse_pair: Callable[[PairwiseJudge, Case, CaseResult, CaseResult, str],
                          StageResult | None] | None = None
+    target_callers: dict[int, TargetCaller] = field(default_factory=dict)
 
     async def run(
         self,
@@ -223,23 +257,43 @@ class FunnelRunner:
         return results
 
     async def run_one(self, funnel: Funnel, unit: Unit) -> CaseResult:
-        """One variant of one case through the checks, scorers and rubric judges."""
+        """One variant of one case through the checks, scorers and rubric judges.
+
+        With ``target_repeats`` above 1 the target is called that many times and
+        the repeats' results are folded (:func:`pytest_llmfunnel.funnel.repeats.fold`).
+        """
+        repeats = funnel.target_repeats if funnel.target is not None else 1
+        if repeats == 1:
+            return await self._run_repeat(funnel, unit, 0, reuse_baseline=True)
+        done = await asyncio.gather(
+            *(self._run_repeat(funnel, unit, i, reuse_baseline=False) for i in range(repeats))
+        )
+        ran = [r for r in done if r.error is None]
+        failed = [r.error for r in done if r.error is not None]
+        if not ran:
+            return replace(done[0], target_errors=sum(r.target_errors for r in done))
+        return fold(ran, [e for e in failed if e])
+
+    async def _run_repeat(
+        self, funnel: Funnel, unit: Unit, repeat: int, *, reuse_baseline: bool
+    ) -> CaseResult:
         try:
-            output = await self._output(funnel, unit)
-        except asyncio.TimeoutError:
-            return _not_run(unit, f"target timed out after {self.case_timeout:g} s")
+            output = await self._output(funnel, unit, repeat)
         except TargetNotCalled as exc:
+            return _not_run(unit, str(exc), target_error=False)
+        except TargetError as exc:
             return _not_run(unit, str(exc))
         except Exception as exc:
             return _not_run(unit, f"target raised {type(exc).__name__}: {exc}")
-        reuse = self.reuse(unit, output) if self.reuse is not None else None
+        use = self.reuse is not None and reuse_baseline
+        reuse = self.reuse(unit, output) if use and self.reuse is not None else None
         return await self.evaluate(funnel, unit, output, reuse=reuse)
 
     async def evaluate(
         self,
         funnel: Funnel,
         unit: Unit,
-        output: str,
+        output: str | Output,
         reuse: Mapping[str, StageResult] | None = None,
     ) -> CaseResult:
         """One given output through the per-variant stages.
@@ -266,18 +320,20 @@ class FunnelRunner:
                     parse_retries=self.parse_retries,
                 )
             else:
-                result = stage.run(case, output)
+                result = await stage.arun(case, output)
             stage_results.append(result)
             if result.gating and result.status in ("failed", "error"):
                 dropped_at = stage.name
                 break
+        whole = Output.of(output)
         return CaseResult(
             case_id=case.id,
             variant=unit.variant,
-            output=output,
+            output=whole.text,
             stages=tuple(stage_results),
             promoted=dropped_at is None,
             dropped_at=dropped_at,
+            structured=None if whole.is_plain else whole,
         )
 
     async def compare(
@@ -301,13 +357,14 @@ class FunnelRunner:
                 if reused is not None:
                     result = reused
                 elif first.promoted and other.promoted:
-                    assert first.output is not None and other.output is not None
-                    self._explain(judge, case, first.variant, first.output, other.output)
+                    output_a, output_b = first.whole_output, other.whole_output
+                    assert output_a is not None and output_b is not None
+                    self._explain(judge, case, first.variant, output_a, output_b)
                     result = await run_pairwise(
                         judge,
                         case,
-                        first.output,
-                        other.output,
+                        output_a,
+                        output_b,
                         variant_a=first.variant,
                         variant_b=other.variant,
                         backend=self.backend,
@@ -327,7 +384,7 @@ class FunnelRunner:
         ]
 
     def _explain(self, judge: RubricJudge | PairwiseJudge, case: Case, variant: str,
-                 *outputs: str) -> None:
+                 *outputs: str | Output) -> None:
         explain = getattr(self.store, "explain", None)
         if self.explain_case != case.id or not callable(explain):
             return
@@ -346,42 +403,30 @@ class FunnelRunner:
             text = explain(case.id, judge.name, request).render()
             self.explanations.append(text.replace(f"{case.id} [", f"{case.id}:{variant} [", 1))
 
-    async def _output(self, funnel: Funnel, unit: Unit) -> str:
+    async def _output(self, funnel: Funnel, unit: Unit, repeat: int = 0) -> str | Output:
         target = funnel.target
-        if target is None:
-            output = unit.case.outputs.get(unit.variant)
-            if output is None:
-                raise ValueError(
-                    f"case {unit.case.id!r} has no output for variant {unit.variant!r}; "
-                    "add an 'output' column or give the funnel a target"
-                )
-            return output
-        version = funnel.target_version
-        if version is not None and self.outputs is not None:
-            recorded = self.outputs.get(unit.case, funnel.target_name, version)
-            if recorded is not None:
-                return recorded
-        if not self.call_targets:
-            raise TargetNotCalled("dry run: the target was not called and no output is recorded")
-        value = await self._call(target, unit.case)
-        if version is not None and self.outputs is not None:
-            self.outputs.put(unit.case, funnel.target_name, version, value)
-        return value
+        return await produce_output(
+            unit.case, unit.variant, repeat, target_version=funnel.target_version,
+            target_name=funnel.target_name if target is not None else "",
+            outputs=self.outputs, call_targets=self.call_targets,
+            caller=None if target is None else lambda: self._caller(funnel, target),
+        )
 
-    async def _call(self, target: Target, case: Case) -> str:
-        if inspect.iscoroutinefunction(target):
-            value = await asyncio.wait_for(target(case), self.case_timeout)
-        else:
-            # A sync target runs in a thread; on timeout we stop waiting for it.
-            value = await asyncio.wait_for(asyncio.to_thread(target, case), self.case_timeout)
-            if inspect.isawaitable(value):
-                value = await asyncio.wait_for(value, self.case_timeout)
-        if not isinstance(value, str):
-            raise TypeError(f"the target returned {type(value).__name__}, not a str")
-        return value
+    def _caller(self, funnel: Funnel, target: Target) -> TargetCaller:
+        """The funnel's target caller: one concurrency limit per funnel (and event loop).
+
+        ``target_callers`` may be shared between runners (the session shares
+        it), so that the limit holds across the chunks of one eval test.
+        """
+        caller = self.target_callers.get(id(funnel))
+        if caller is None or caller.loop is not asyncio.get_running_loop():
+            session = self.target_policy or TargetPolicy(timeout=self.case_timeout)
+            caller = TargetCaller(target, funnel.target_policy(session))
+            self.target_callers[id(funnel)] = caller
+        return caller
 
 
-def _not_run(unit: Unit, error: str) -> CaseResult:
+def _not_run(unit: Unit, error: str, *, target_error: bool = True) -> CaseResult:
     return CaseResult(
         case_id=unit.case.id,
         variant=unit.variant,
@@ -390,6 +435,7 @@ def _not_run(unit: Unit, error: str) -> CaseResult:
         promoted=False,
         dropped_at="target",
         error=error,
+        target_errors=int(target_error),
     )
 
 

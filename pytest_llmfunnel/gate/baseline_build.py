@@ -34,6 +34,7 @@ def _case_line(record: CaseRecord) -> BaselineCase:
         variant=record.variant or DEFAULT_VARIANT,
         fingerprint=record.fingerprint,
         output=record.output,
+        structured=record.structured,
         promoted=record.promoted,
         dropped_at=record.dropped_at,
         error=record.error,

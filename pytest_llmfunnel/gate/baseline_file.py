@@ -33,12 +33,13 @@ import re
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
 # pydantic reads typing.TypedDict only from Python 3.12; typing_extensions is its own dependency.
 from typing_extensions import NotRequired, TypedDict
 
 from pytest_llmfunnel.atomic import atomic_write
+from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
 
 FORMAT: Final = "pytest-llmfunnel baseline"
@@ -126,10 +127,25 @@ class BaselineCase(BaseModel):
     dropped_at: str | None = None
     error: str | None = None
     stages: dict[str, BaselineOutcome] = Field(default_factory=dict)
+    # The whole output when it carried more than text; absent from the line otherwise.
+    structured: Output | None = None
+
+    @field_serializer("structured")
+    def _compact(self, value: Output | None) -> object:
+        return None if value is None else value.model_dump(mode="json", exclude_defaults=True)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.case, self.variant)
+
+    def same_output(self, text: str | None, structured: Output | None) -> bool:
+        """Whether an output (its text and structure, by digest) is the one stored here."""
+        if self.output is None or text is None or self.output != text:
+            return False
+        if self.structured is None and structured is None:
+            return True
+        stored = self.structured or Output(text=self.output)
+        return stored.digest() == (structured or Output(text=text)).digest()
 
 
 class Baseline(BaseModel):
@@ -156,7 +172,8 @@ def dumps_baseline(baseline: Baseline) -> str:
     """The exact text of a baseline file (header line, then sorted case lines)."""
     lines = [_dumps(baseline.header.model_dump(mode="json"))]
     for case in sorted(baseline.cases, key=lambda c: c.key):
-        lines.append(_dumps(case.model_dump(mode="json")))
+        plain = {"structured"} if case.structured is None else None
+        lines.append(_dumps(case.model_dump(mode="json", exclude=plain)))
     return "\n".join(lines) + "\n"
 
 

@@ -36,6 +36,7 @@ from pytest_llmfunnel.funnel.stages.base import Scorer
 from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
 from pytest_llmfunnel.gate.baseline_file import Baseline, BaselineCase
 from pytest_llmfunnel.models import Case, CaseResult, StageResult, Verdict, sha256_json
+from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.record import StageFacts
 
 _PROBE = Case(id="probe", input="probe input", context="probe context", expected="probe expected")
@@ -109,16 +110,20 @@ def unchanged_verdicts(
     funnel: Funnel,
     line: BaselineCase,
     unit: Unit,
-    output: str,
+    output: str | Output,
     same_judges: set[str],
     identities: Mapping[str, str],
 ) -> dict[str, StageResult]:
     """The stored verdicts that stand for ``output`` on the current side (see the module).
 
-    Empty unless the output, the case's fingerprint and the variant are the
-    ones the baseline stored; then the verdicts of the unchanged judges.
+    Empty unless the output (its text and its whole structure), the case's
+    fingerprint and the variant are the ones the baseline stored; then the
+    verdicts of the unchanged judges.
     """
-    if line.output != output or not line.fingerprint:
+    whole = Output.of(output)
+    if not line.same_output(whole.text, None if whole.is_plain else whole):
+        return {}
+    if not line.fingerprint:
         return {}
     if line.fingerprint != unit.case.fingerprint() or line.variant != unit.variant:
         return {}
@@ -140,7 +145,8 @@ async def reevaluate(
             promoted=False, error=line.error or "the baseline has no output for this case",
         )
     reuse = reused_verdicts(funnel, line, same_judges, identities)
-    return await runner.evaluate(funnel, unit, line.output, reuse=reuse)
+    stored = line.output if line.structured is None else line.structured
+    return await runner.evaluate(funnel, unit, stored, reuse=reuse)
 
 
 @dataclass
@@ -167,7 +173,7 @@ class BaselineSide:
         judges = self.baseline.header.judges
         self.same_judges = {n for n, i in self.identities.items() if judges.get(n) == i}
 
-    def reuse(self, unit: Unit, output: str) -> dict[str, StageResult]:
+    def reuse(self, unit: Unit, output: str | Output) -> dict[str, StageResult]:
         """The stored verdicts that answer for ``output`` (for :attr:`FunnelRunner.reuse`)."""
         line = self.index.get((unit.case.id, unit.variant))
         if line is None or not self.same_judges:
@@ -194,7 +200,7 @@ class BaselineSide:
         lines = []
         for result in (first, other):
             line = self.index.get((case.id, result.variant))
-            if line is None or result.output is None or line.output != result.output:
+            if line is None or not line.same_output(result.output, result.structured):
                 return None
             if not line.fingerprint or line.fingerprint != case.fingerprint():
                 return None
@@ -236,7 +242,7 @@ class BaselineSide:
             rebased: list[CaseResult] = []
             shared = True
             for unit, result, line in paired:
-                if line.output is not None and line.output == result.output:
+                if line.same_output(result.output, result.structured):
                     rebased.append(result)
                 else:
                     shared = False

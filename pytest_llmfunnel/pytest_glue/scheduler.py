@@ -20,8 +20,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import pytest
 
 from pytest_llmfunnel.config import Settings
+from pytest_llmfunnel.endpoint.backoff import backoff_delay
 from pytest_llmfunnel.endpoint.factory import CountingStore
 from pytest_llmfunnel.funnel.runner import FunnelRunner, Unit
+from pytest_llmfunnel.funnel.target import TargetCaller, TargetPolicy
 from pytest_llmfunnel.models import CaseResult
 from pytest_llmfunnel.pytest_glue.backends import BackendLifetime
 from pytest_llmfunnel.pytest_glue.rejudge import BaselineRejudging
@@ -29,6 +31,7 @@ from pytest_llmfunnel.pytest_glue.specs import UNIT_KEY, EvalSpec
 from pytest_llmfunnel.tallies import Tallies
 
 WARM_PROBE = 0.5  # seconds an item waits for a first cache hit before streaming
+TARGET_BACKOFF = (0.5, 8.0)  # seconds: base and cap of the waits between target tries
 Group = tuple[EvalSpec, list[tuple[str, Unit]]]  # an eval test and (node id, unit) pairs
 
 
@@ -55,6 +58,15 @@ class BatchScheduler:
         self._results: dict[str, CaseResult] = {}
         self._cond = threading.Condition()
         self._failures: list[BaseException] = []
+        # The target's own policy, apart from the judge's: the judge client's
+        # jittered backoff between tries, one concurrency limit per funnel.
+        self.target_policy = TargetPolicy(
+            timeout=settings.case_timeout,
+            retries=settings.target_retries,
+            concurrency=settings.target_concurrency,
+            delay=functools.partial(backoff_delay, base=TARGET_BACKOFF[0], cap=TARGET_BACKOFF[1]),
+        )
+        self.target_callers: dict[int, TargetCaller] = {}
 
     def start(self, items: Iterable[pytest.Item]) -> None:
         """Start the batch for the eval items among ``items`` that have not started yet."""
@@ -101,6 +113,8 @@ class BatchScheduler:
             store=CountingStore(self.backends.store, counts),
             concurrency=self.backends.peak_concurrency,  # cases in flight may follow the limit
             case_timeout=self.settings.case_timeout,
+            target_policy=self.target_policy,
+            target_callers=self.target_callers,
             stop_event=self.stop_event,
             outputs=self.backends.outputs,
             call_targets=not self.settings.dry_run,

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
 import pytest_llmfunnel.record as rec
 from pytest_llmfunnel.atomic import atomic_write
@@ -28,6 +28,7 @@ from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.escape import json_text
 from pytest_llmfunnel.flip import Flip, FlipValue
 from pytest_llmfunnel.gate.decision import GateDecision
+from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.completeness import Extent
 from pytest_llmfunnel.report.summary import ReportData, summarize
@@ -52,6 +53,10 @@ RESULTS_FORMAT = FileFormat(
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _compact_output(value: Output | None) -> object:  # as records have it: no defaults
+    return None if value is None else value.model_dump(mode="json", exclude_defaults=True)
 
 
 # The file models are named *Entry: each documents and validates a file entry;
@@ -101,6 +106,10 @@ class BaselineEntry(_Model):
     dropped_at: str | None = Field(default=None, description="Gating stage that stopped it.")
     error: str | None = Field(default=None, description="Why no output was available.")
     stages: list[StageEntry] = Field(description="Stage outcomes, in funnel order.")
+    structured: Output | None = Field(default=None, description="As a case's `structured`.")
+    target_errors: int = Field(default=0, description="As a case's `target_errors`.")
+
+    _compact = field_serializer("structured")(lambda self, v: _compact_output(v))
 
 
 class CaseEntry(_Model):
@@ -122,6 +131,15 @@ class CaseEntry(_Model):
     baseline: BaselineEntry | None = Field(
         default=None, description="The baseline's output re-evaluated, when there is a baseline."
     )
+    structured: Output | None = Field(
+        default=None, description="The whole output when it carried more than text: "
+        "`text`, retrieved `context` chunks (`text`, `id`, `source`, `score`), `tool_calls` "
+        "(`name`, `arguments`, `result`), `messages`, `usage`, `latency_s`, `cost`, "
+        "`metadata` (fields left at their defaults are omitted); omitted for a plain output."
+    )
+    target_errors: int = Field(default=0, description="Failed target calls; omitted when 0.")
+
+    _compact = field_serializer("structured")(lambda self, v: _compact_output(v))
 
 
 class StageCountsEntry(_Model):
@@ -146,6 +164,8 @@ class DatasetSummary(_Model):
     promoted: int = Field(description="Cases that passed every gating stage.")
     errors: int = Field(description="Cases with a target or stage error.")
     stages: list[StageCountsEntry] = Field(description="Per stage counts, in funnel order.")
+    target_errors: int = Field(default=0, description="Failed target calls (apart from judge "
+                               "errors and failed checks); omitted when 0.")
 
 
 class Decision(_Model):
@@ -322,6 +342,7 @@ def build_document(
     datasets = [
         DatasetSummary(
             name=ds.name, cases=ds.cases, promoted=ds.promoted, errors=ds.errors,
+            target_errors=ds.target_errors,
             stages=[
                 StageCountsEntry(
                     stage=name, cases_in=c.cases_in, passed=c.passed, failed=c.failed,
@@ -352,6 +373,11 @@ def to_json(document: ResultsDocument) -> str:
     for optional in ("created_at", "completeness"):  # left out unless known
         if data.get(optional) is None:
             data.pop(optional, None)
+    # Only structured outputs and failed target calls add these: plain files stay as they were.
+    for entry in [*data["cases"], *(c["baseline"] or {} for c in data["cases"]), *data["datasets"]]:
+        for key, unset in (("structured", None), ("target_errors", 0)):
+            if key in entry and entry[key] == unset:
+                del entry[key]
     text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     return json_text(text) + "\n"  # C1, bidi, U+2028/9 as escapes: same value, inert text
 

@@ -17,6 +17,7 @@ with a warning, not code that runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pytest_llmfunnel.cache_mode import CacheMode
 from pytest_llmfunnel.funnel.backend import CachedAnswer, CacheMissError, JudgeRequest
 from pytest_llmfunnel.models import Case, canonical_json, sha256_json
+from pytest_llmfunnel.output import Output, OutputError
 from pytest_llmfunnel.store.disk_store import DiskStore
 
 # Re-exported: callers catch it where they use the stores.
@@ -275,8 +277,11 @@ class OutputStore(DiskStore):
     def key(case: Case, target_name: str, version: str) -> str:
         return sha256_json({"case": case.fingerprint(), "target": target_name, "version": version})
 
-    def get(self, case: Case, target_name: str, version: str) -> str | None:
-        """The recorded output, or None; in ``replay-only`` a miss raises CacheMissError."""
+    def get(self, case: Case, target_name: str, version: str) -> str | Output | None:
+        """The recorded output (with its structure), or None; in ``replay-only`` a miss raises.
+
+        An entry that cannot be read back as an output counts as absent.
+        """
         if self.mode == "off":
             return None
         value = self.cache.get(f"{_OUTPUT}:{self.key(case, target_name, version)}")
@@ -287,6 +292,9 @@ class OutputStore(DiskStore):
                 output = None
             if isinstance(output, str):
                 return output
+            if isinstance(output, dict):
+                with contextlib.suppress(OutputError):
+                    return Output.parse(output)
         if self.mode == "replay-only":
             raise CacheMissError(
                 f"no recorded output for case {case.id!r} from target {target_name!r} "
@@ -295,16 +303,20 @@ class OutputStore(DiskStore):
             )
         return None
 
-    def put(self, case: Case, target_name: str, version: str, output: str) -> None:
-        """Record one output; a no-op unless the mode is ``read-write``."""
+    def put(self, case: Case, target_name: str, version: str, output: str | Output) -> None:
+        """Record one output, its whole structure; a no-op unless the mode is ``read-write``."""
         if self.mode != "read-write":
             return
+        whole = Output.of(output)
         text = canonical_json(
             {
                 "case_id": case.id,
                 "target": target_name,
                 "version": version,
-                "output": output,
+                # A plain output is stored as its string, as it always was.
+                "output": whole.text
+                if whole.is_plain
+                else whole.model_dump(mode="json", exclude_defaults=True),
                 "created": _now(),
             }
         )

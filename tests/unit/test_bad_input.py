@@ -79,7 +79,7 @@ def test_missing_input_names_the_mapped_column(tmp_path: Path) -> None:
         ('{"input": "a", "tags": 3}', "tags", "should be a list of strings"),
         ('{"input": "a", "tags": ["a", 1]}', "tags", "should be a list of strings"),
         ('{"input": "a", "metadata": [1]}', "metadata", "should be a mapping, got list"),
-        ('{"input": "a", "output": 1}', "output", "should be a string (the pre-logged output)"),
+        ('{"input": "a", "output": 1}', "output", "should be a string or an object of Outp"),
         ('{"input": "a", "id": ["x"]}', "id", "should be a string, got list"),
         ('{"input": "a", "output_": "x"}', "output_", "is not a usable variant name"),
         ('{"input": "a", "output": "x", "output_default": "y"}', "output_default", "already"),

@@ -37,8 +37,8 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "dataset",
         "record flip completeness config tallies",
         "record_json",
-        "output",
         "models stats escape redact atomic cache_mode",
+        "output",
         "wording display jsontypes",
     )
 )

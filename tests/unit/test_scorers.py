@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import random
@@ -238,8 +239,8 @@ def test_scorer_construction_is_validated() -> None:
 
     with pytest.raises(TypeError, match="callable"):
         scorer(1.0)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="synchronous"):
-        scorer(later)  # type: ignore[arg-type]
+    # an async scorer is awaited by the funnel (tests/unit/test_async_stages.py)
+    assert asyncio.run(scorer(later).arun(case(None), "x")).score == 1.0
     for bad in (math.nan, "0.5", True):
         with pytest.raises(ValueError, match="threshold must be a finite number"):
             token_f1(threshold=bad)  # type: ignore[arg-type]

@@ -19,8 +19,10 @@ UNTYPED = re.compile(r"dict\[str, Any\]|\bJSONObject\b")
 ALLOWED: dict[str, tuple[int, str]] = {
     "config": (2, "raw setting values from CLI, env and ini before pydantic validates them"),
     "dataset.json_rows": (1, "a dataset row as parsed JSON, before the Case model validates it"),
-    "dataset.load": (3, "a row's fields and its extra columns before the Case model validates"),
+    "dataset.load": (2, "a row's fields and its extra columns before the Case model validates"),
+    "dataset.row_fields": (1, "a row's extra columns, merged into its metadata"),
     "models": (1, "Case.metadata: the user's free-form metadata column"),
+    "output": (2, "a tool call's arguments and an output's metadata: the application's own JSON"),
     "funnel.backend": (1, "the chat-completions request body, the cache key's input"),
     "funnel.judge_answers": (8, "JSON Schema documents and a judge's answer before validation"),
     "funnel.stages.judge_kinds": (3, "request body and response format; built-in judge kwargs"),
@@ -70,7 +72,7 @@ def test_the_allowance_is_lowered_when_types_replace_untyped_json() -> None:
 
 
 def test_the_whole_package_stays_small() -> None:
-    assert sum(untyped_counts().values()) <= sum(n for n, _ in ALLOWED.values()) == 56
+    assert sum(untyped_counts().values()) <= sum(n for n, _ in ALLOWED.values()) == 58
 
 
 def test_the_counter_sees_every_spelling_it_counts() -> None:

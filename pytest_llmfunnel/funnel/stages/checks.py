@@ -11,8 +11,8 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,7 +38,7 @@ __all__ = [
     "valid_json",
 ]
 
-CheckFn = Callable[[Case, str], CheckOutcome]
+CheckFn = Callable[[Case, Any], CheckOutcome | Awaitable[CheckOutcome]]
 
 class _FnCheck(Check):
     """A check whose logic is a closure; the factories below build these."""
@@ -47,7 +47,7 @@ class _FnCheck(Check):
         super().__init__(name, must=must)
         self._fn = fn
 
-    def check(self, case: Case, output: str) -> CheckOutcome:
+    def check(self, case: Case, output: str) -> CheckOutcome | Awaitable[CheckOutcome]:
         return self._fn(case, output)
 
     def __repr__(self) -> str:
@@ -260,21 +260,28 @@ def json_schema(
     return _FnCheck(name or f"json_schema({model.__name__})", fn, must=must)
 
 
-def check(fn: Callable[[Case, str], object], name: str | None = None, must: bool = False) -> Check:
+def check(
+    fn: Callable[[Case, Any], object],
+    name: str | None = None,
+    must: bool = False,
+    *,
+    structured: bool = False,
+) -> Check:
     """Turn ``fn(case, output) -> bool | (bool, reason) | CheckOutcome`` into a check.
 
+    ``fn`` may be ``async def``: the funnel awaits it, and the checks of
+    different cases run concurrently. ``output`` is the output's text; with
+    ``structured=True`` it is the whole :class:`~pytest_llmfunnel.output.Output`
+    (retrieved ``context``, ``tool_calls``, ``metadata``, ...).
     The default name is the function's ``__name__``; pass ``name=`` for lambdas.
     Any other return value (``None``, a string, a number) is an error result.
     """
     if not callable(fn):
         raise TypeError(f"check() needs a callable fn(case, output), got {fn!r}")
-    if inspect.iscoroutinefunction(fn):
-        raise TypeError(f"check() needs a synchronous function; {fn!r} is async")
     default = getattr(fn, "__name__", type(fn).__name__)
     check_name = name or ("check" if default == "<lambda>" else default)
 
-    def wrapped(case: Case, output: str) -> CheckOutcome:
-        result = fn(case, output)
+    def outcome(result: object) -> CheckOutcome:
         if isinstance(result, CheckOutcome):
             return result
         if isinstance(result, bool):
@@ -290,4 +297,19 @@ def check(fn: Callable[[Case, str], object], name: str | None = None, must: bool
             "return a bool, a (bool, reason) tuple or a CheckOutcome"
         )
 
-    return _FnCheck(check_name, wrapped, must=must)
+    async def later(pending: Awaitable[object]) -> CheckOutcome:
+        return outcome(await pending)
+
+    async def awaited(case: Case, output: Any) -> CheckOutcome:
+        # fn is called only when awaited: a coroutine never awaited is never made
+        return outcome(await fn(case, output))  # type: ignore[misc]
+
+    def wrapped(case: Case, output: Any) -> CheckOutcome | Awaitable[CheckOutcome]:
+        result = fn(case, output)
+        return later(result) if inspect.isawaitable(result) else outcome(result)
+
+    made = _FnCheck(
+        check_name, awaited if inspect.iscoroutinefunction(fn) else wrapped, must=must
+    )
+    made.structured = structured
+    return made

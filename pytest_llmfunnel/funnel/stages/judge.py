@@ -59,6 +59,7 @@ from pytest_llmfunnel.funnel.stages.rag_judges import (
     rag_faithfulness,
 )
 from pytest_llmfunnel.models import NO_USAGE, Case, StageResult, Usage, Verdict
+from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.wording import plural
 
 # The judges and the answer format (defined next to the prompts) are re-exported
@@ -170,7 +171,7 @@ async def _answer(
 async def _ask(
     judge: RubricJudge | PairwiseJudge,
     case: Case,
-    outputs: tuple[str, ...],
+    outputs: tuple[str | Output, ...],
     backend: JudgeBackend,
     store: AnswerStore,
     parse_retries: int,
@@ -227,7 +228,7 @@ def _error(judge: RubricJudge | PairwiseJudge, error: str, totals: _Totals) -> S
 async def run_judge(
     judge: RubricJudge,
     case: Case,
-    output: str,
+    output: str | Output,
     *,
     backend: JudgeBackend,
     store: AnswerStore,
@@ -271,8 +272,8 @@ def _winner(a_view: float, variant_a: str, variant_b: str) -> str:
 async def run_pairwise(
     judge: PairwiseJudge,
     case: Case,
-    output_a: str,
-    output_b: str,
+    output_a: str | Output,
+    output_b: str | Output,
     *,
     variant_a: str,
     variant_b: str,

@@ -24,7 +24,12 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar, Literal
 
 from pytest_llmfunnel.funnel import prompts
-from pytest_llmfunnel.funnel.backend import Completion, JudgeRequest, JudgeSubject
+from pytest_llmfunnel.funnel.backend import (
+    Completion,
+    JudgeRequest,
+    JudgeSubject,
+    outputs_digest,
+)
 from pytest_llmfunnel.funnel.judge_answers import (
     WINNER_SCORES,
     JudgeAnswer,
@@ -37,6 +42,7 @@ from pytest_llmfunnel.funnel.judge_answers import (
 from pytest_llmfunnel.funnel.prompts import Scale, scale_bounds
 from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.models import Case
+from pytest_llmfunnel.output import Output
 
 __all__ = [
     "MissingFieldError",
@@ -181,9 +187,9 @@ class RubricJudge(_Judge):
         return 1.0 if self.scale == "pass_fail" else low + 0.75 * (high - low)
 
     def requests(
-        self, case: Case, output: str, *, model: str, base_url: str, json_schema: bool
+        self, case: Case, output: str | Output, *, model: str, base_url: str, json_schema: bool
     ) -> list[JudgeRequest]:
-        """The exact requests for one output, one per repeat.
+        """The exact requests for one output (a string or an Output), one per repeat.
 
         Args:
             model, base_url: the backend's defaults (``self.model`` overrides).
@@ -194,12 +200,13 @@ class RubricJudge(_Judge):
         """
         context, expected = self._case_fields(case, self.requires)
         text = case.input_text()
+        whole = Output.of(output)
         messages = prompts.render_messages(
             self.rubric,
             self.criterion,
             self.scale,
             input=text,
-            output=output,
+            output=whole.text,
             context=context,
             expected=expected,
         )
@@ -207,9 +214,15 @@ class RubricJudge(_Judge):
         answer_format = shared_response_format(answer, "judge_answer", json_schema=json_schema)
         body = self._body(messages, model, answer_format)
         low, high = scale_bounds(self.scale)
-        subject = JudgeSubject(self.criterion, text, output, context, expected, low, high)
+        structured = None if whole.is_plain else whole
+        subject = JudgeSubject(
+            self.criterion, text, whole.text, context, expected, low, high, structured=structured
+        )
+        digest = outputs_digest(whole)
         return [
-            JudgeRequest(body=body, base_url=base_url, repeat=i, subject=subject)
+            JudgeRequest(
+                body=body, base_url=base_url, repeat=i, subject=subject, output_digest=digest
+            )
             for i in range(self.repeats)
         ]
 
@@ -288,8 +301,8 @@ class PairwiseJudge(_Judge):
     def requests(
         self,
         case: Case,
-        output_a: str,
-        output_b: str,
+        output_a: str | Output,
+        output_b: str | Output,
         *,
         model: str,
         base_url: str,
@@ -298,11 +311,16 @@ class PairwiseJudge(_Judge):
         """Two requests: ``output_a`` shown as A, then ``output_b`` shown as A."""
         context, expected = self._case_fields(case)
         text = case.input_text()
+        whole_a, whole_b = Output.of(output_a), Output.of(output_b)
+        digests = (outputs_digest(whole_a, whole_b), outputs_digest(whole_b, whole_a))
+        output_a, output_b = whole_a.text, whole_b.text
         response = shared_response_format(
             PairwiseAnswer, "pairwise_answer", json_schema=json_schema
         )
         result = []
-        for first, second in ((output_a, output_b), (output_b, output_a)):
+        for (first, second), digest in zip(
+            ((output_a, output_b), (output_b, output_a)), digests, strict=True
+        ):
             messages = prompts.render_pairwise_messages(
                 self.rubric,
                 self.criterion,
@@ -316,7 +334,9 @@ class PairwiseJudge(_Judge):
                 self.criterion, text, first, context, expected, 0.0, 1.0, output_b=second
             )
             body = self._body(messages, model, response)
-            result.append(JudgeRequest(body=body, base_url=base_url, subject=subject))
+            result.append(
+                JudgeRequest(body=body, base_url=base_url, subject=subject, output_digest=digest)
+            )
         return result
 
     def parse(

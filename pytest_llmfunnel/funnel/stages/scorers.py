@@ -14,8 +14,8 @@ import numbers
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal
 
 from pytest_llmfunnel.display import truncate
 from pytest_llmfunnel.funnel.stages.base import Scorer
@@ -31,7 +31,7 @@ __all__ = [
     "token_f1_score",
 ]
 
-ScoreFn = Callable[[Case, str], float]
+ScoreFn = Callable[[Case, Any], float | Awaitable[float]]
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _WORDS = re.compile(r"\w+")
@@ -52,7 +52,7 @@ class _FnScorer(Scorer):
         super().__init__(name, threshold=threshold, must=must)
         self._fn = fn
 
-    def score(self, case: Case, output: str) -> float:
+    def score(self, case: Case, output: str) -> float | Awaitable[float]:
         return self._fn(case, output)
 
     def __repr__(self) -> str:
@@ -187,26 +187,28 @@ def length_ratio(
 
 
 def scorer(
-    fn: Callable[[Case, str], float],
+    fn: Callable[[Case, Any], object],
     name: str | None = None,
     threshold: float | None = None,
     must: bool = False,
+    *,
+    structured: bool = False,
 ) -> Scorer:
     """Turn ``fn(case, output) -> float`` into a scorer.
 
+    ``fn`` may be ``async def``: the funnel awaits it, and the scorers of
+    different cases run concurrently. ``output`` is the output's text; with
+    ``structured=True`` it is the whole :class:`~pytest_llmfunnel.output.Output`.
     The default name is the function's ``__name__``; pass ``name=`` for lambdas.
     A return value that is not a real number (``None``, a string, a bool) is an
     error result naming the scorer; so is NaN or infinity.
     """
     if not callable(fn):
         raise TypeError(f"scorer() needs a callable fn(case, output), got {fn!r}")
-    if inspect.iscoroutinefunction(fn):
-        raise TypeError(f"scorer() needs a synchronous function; {fn!r} is async")
     default = getattr(fn, "__name__", type(fn).__name__)
     scorer_name = name or ("scorer" if default == "<lambda>" else default)
 
-    def wrapped(case: Case, output: str) -> float:
-        value: object = fn(case, output)
+    def number(value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(
                 f"scorer {scorer_name!r} returned {type(value).__name__} "
@@ -215,4 +217,18 @@ def scorer(
             )
         return float(value)
 
-    return _FnScorer(scorer_name, wrapped, threshold=threshold, must=must)
+    async def later(pending: Awaitable[object]) -> float:
+        return number(await pending)
+
+    async def awaited(case: Case, output: Any) -> float:
+        # fn is called only when awaited: a coroutine never awaited is never made
+        return number(await fn(case, output))  # type: ignore[misc]
+
+    def wrapped(case: Case, output: Any) -> float | Awaitable[float]:
+        value = fn(case, output)
+        return later(value) if inspect.isawaitable(value) else number(value)
+
+    chosen = awaited if inspect.iscoroutinefunction(fn) else wrapped
+    made = _FnScorer(scorer_name, chosen, threshold=threshold, must=must)
+    made.structured = structured
+    return made
