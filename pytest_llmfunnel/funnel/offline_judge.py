@@ -38,6 +38,7 @@ faithfulness
     ``N = A - Q`` (words that merely repeat the question claim nothing);
     ``v = s``, so 75% support scores 4 on 1-5. An answer with no new words
     gets v = 0.5: there is nothing to check, and the rule does not vouch for it.
+    With no case context, ``C`` is the words of the output's retrieved chunks.
 correctness
     over content words counted with multiplicity, recall ``R`` of the
     expected answer's words in the output and token F1; ``v = 0.75 R +
@@ -78,8 +79,11 @@ from collections.abc import Callable
 
 from pytest_llmfunnel.funnel import offline_rag
 from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest, JudgeSubject
-from pytest_llmfunnel.funnel.offline_words import PREFIX, content_tokens, content_words, words
-from pytest_llmfunnel.funnel.offline_words import stem as stem  # the rules' stemmer, shown here
+from pytest_llmfunnel.funnel.offline_words import PREFIX, content_tokens, words
+
+# Re-exported: the rules are written in these words, and readers look for them here.
+from pytest_llmfunnel.funnel.offline_words import content_words as content_words
+from pytest_llmfunnel.funnel.offline_words import stem as stem
 from pytest_llmfunnel.funnel.rag_answers import RagSubject
 from pytest_llmfunnel.models import Usage
 
@@ -143,12 +147,14 @@ def relevance(subject: JudgeSubject, output: str) -> tuple[float, str]:
 
 
 def faithfulness(subject: JudgeSubject, output: str) -> tuple[float, str]:
-    if subject.context is None:
+    chunks = subject.structured.context if subject.structured is not None else ()
+    grounds = [subject.context] if subject.context is not None else [c.text for c in chunks]
+    if not grounds:
         raise JudgeCallError("missing_field", "the offline faithfulness rule needs a context")
     new = content_words(output) - content_words(subject.input)
     if not new:
         return 0.5, "the output adds no words beyond the question; nothing to check, neutral"
-    supported = new & content_words(subject.context)
+    supported = new & set().union(*(content_words(text) for text in grounds))
     value = len(supported) / len(new)
     text = (
         f"{_share(len(supported), len(new))} of the output's new content words are in the context"

@@ -18,13 +18,15 @@ from pytest_llmfunnel import Case, judges
 from pytest_llmfunnel.funnel import offline_rag
 from pytest_llmfunnel.funnel.backend import Completion, JudgeRequest, NullStore
 from pytest_llmfunnel.funnel.judge_answers import JudgeParseError, strict_schema
-from pytest_llmfunnel.funnel.offline_judge import PREFIX, OfflineReferenceJudge
+from pytest_llmfunnel.funnel.offline_judge import OfflineReferenceJudge
+from pytest_llmfunnel.funnel.offline_words import PREFIX
 from pytest_llmfunnel.funnel.rag_answers import (
     ContextPrecisionAnswer,
     RagSubject,
     average_precision,
 )
 from pytest_llmfunnel.funnel.stages.judge import run_judge
+from pytest_llmfunnel.funnel.stages.judge_kinds import RubricJudge
 from pytest_llmfunnel.funnel.stages.rag_judges import RagJudge
 from pytest_llmfunnel.models import StageResult, Usage
 from pytest_llmfunnel.output import Chunk, Output
@@ -56,10 +58,9 @@ def parse(judge: RagJudge, answer: dict[str, Any] | str) -> tuple[float, str]:
     return judge.parse(completion(answer), request_for(judge))
 
 
-def offline(judge: RagJudge, output: Output | str = OUTPUT, case: Case = CASE) -> StageResult:
-    given: Any = output  # the stages take an Output as well as a str
+def offline(judge: RubricJudge, output: Output | str = OUTPUT, case: Case = CASE) -> StageResult:
     return asyncio.run(
-        run_judge(judge, case, given, backend=OfflineReferenceJudge(), store=NullStore())
+        run_judge(judge, case, output, backend=OfflineReferenceJudge(), store=NullStore())
     )
 
 
@@ -332,3 +333,14 @@ def test_a_faithful_answer_from_the_right_chunk_passes_offline() -> None:
     good = Output(text="Refunds are paid within 14 days to the original card.", context=CHUNKS)
     assert offline(judges.rag_faithfulness(), good).score == 1.0
     assert offline(judges.answer_relevance(), good).status == "passed"
+
+
+def test_the_offline_rubric_faithfulness_rule_reads_the_chunks_when_the_case_has_no_context(
+) -> None:
+    case = Case(id="c", input="How long does a refund take?")
+    good = Output(text="Refunds are paid within 14 days.", context=CHUNKS)
+    made_up = Output(text="Refunds come with a free helmet voucher.", context=CHUNKS[1:])
+    assert offline(judges.faithfulness(), good, case).status == "passed"
+    result = offline(judges.faithfulness(), made_up, case)
+    assert result.status == "failed"
+    assert "0 of 4 (0%)" in (result.reason or "") and "helmet, voucher" in (result.reason or "")

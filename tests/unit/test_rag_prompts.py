@@ -11,10 +11,13 @@ import hashlib
 import json
 import re
 
+import pytest
+
 from pytest_llmfunnel import Case, judges
 from pytest_llmfunnel.funnel import rag_prompts
 from pytest_llmfunnel.funnel.prompts import chunk_fields, clean_untrusted, render_messages
 from pytest_llmfunnel.funnel.rag_prompts import render_rag_messages
+from pytest_llmfunnel.funnel.stages.judge_kinds import MissingFieldError
 from pytest_llmfunnel.output import Chunk, Output
 
 FENCE = re.compile(r"<<<(END )?([A-Z]+(?: \d+)?) ([0-9a-f]{12})>>>")
@@ -233,3 +236,42 @@ def test_the_rag_prompts_are_deterministic_and_follow_every_chunk() -> None:
     assert render(CHUNKS) == render(CHUNKS)
     assert render(CHUNKS) != render(CHUNKS[::-1])  # the order is the ranking: it counts
     assert render(CHUNKS) != render((CHUNKS[0], Chunk(text="Helmets are sold online.")))
+
+
+def test_a_rubric_judge_shows_the_outputs_chunks_each_in_its_own_fence() -> None:
+    case = Case(id="c", input="q", context="reference text")
+    output = Output(text="answer", context=CHUNKS)
+    (request,) = judges.rubric("grounded", "Judge grounding.").requests(
+        case, output, model="m", base_url="u", json_schema=True
+    )
+    fields = fenced(request.body["messages"][1]["content"])
+    assert list(fields) == ["INPUT", "CONTEXT", "CHUNK 1", "CHUNK 2", "OUTPUT"]
+    assert fields["CONTEXT"] == "reference text"  # the case's reference stays one string
+    assert fields["CHUNK 2"] == CHUNKS[1].text
+    # A judge shown no context is shown no chunks either; its prompt is as for the text.
+    (plain,) = judges.relevance().requests(case, output, model="m", base_url="u", json_schema=True)
+    (text_only,) = judges.relevance().requests(
+        case, "answer", model="m", base_url="u", json_schema=True
+    )
+    assert plain.body == text_only.body
+
+
+def test_builtin_faithfulness_grades_against_the_retrieved_chunks_when_the_case_has_no_context(
+) -> None:
+    case = Case(id="c", input="How long does a refund take?")
+    output = Output(text="14 days.", context=CHUNKS)
+    (request,) = judges.faithfulness().requests(
+        case, output, model="m", base_url="u", json_schema=True
+    )
+    assert list(fenced(request.body["messages"][1]["content"])) == [
+        "INPUT", "CHUNK 1", "CHUNK 2", "OUTPUT"
+    ]
+    with pytest.raises(MissingFieldError, match="needs context"):
+        judges.faithfulness().requests(case, "14 days.", model="m", base_url="u", json_schema=True)
+    with_reference = case.model_copy(update={"context": "Refunds: 14 days."})
+    (both,) = judges.faithfulness().requests(
+        with_reference, output, model="m", base_url="u", json_schema=True
+    )
+    assert list(fenced(both.body["messages"][1]["content"])) == [
+        "INPUT", "CONTEXT", "CHUNK 1", "CHUNK 2", "OUTPUT"
+    ]

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pytest_llmfunnel.funnel.backend import Completion, JudgeRequest
+from pytest_llmfunnel.funnel.backend import Completion, JudgeRequest, outputs_digest
 from pytest_llmfunnel.funnel.judge_answers import JudgeParseError, shared_response_format
 from pytest_llmfunnel.funnel.rag_answers import ANSWERS, RagKind, RagSubject, parse_rag_answer
 from pytest_llmfunnel.funnel.rag_prompts import TASKS, render_rag_messages
@@ -122,10 +122,15 @@ class RagJudge(RubricJudge):
         body = self._body(messages, model, answer_format)
         subject = RagSubject(
             self.criterion, question, whole.text, None, expected, 0.0, 1.0,
-            kind=self.aspect, chunks=whole.context, order_aware=self.order_aware,
+            structured=whole, kind=self.aspect, chunks=whole.context,
+            order_aware=self.order_aware,
         )
+        # Keyed by the whole output, like every judge's verdict (see JudgeRequest).
+        digest = outputs_digest(whole)
         return [
-            JudgeRequest(body=body, base_url=base_url, repeat=i, subject=subject)
+            JudgeRequest(
+                body=body, base_url=base_url, repeat=i, subject=subject, output_digest=digest
+            )
             for i in range(self.repeats)
         ]
 
