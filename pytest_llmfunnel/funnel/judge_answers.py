@@ -96,32 +96,28 @@ def _strict_schema(model: type[BaseModel]) -> JSONObject:
     # one: once per answer model is enough (answer models are classes defined
     # once, so the cache stays as small as their number).
     schema = model.model_json_schema()
-    return _strict_object(schema, schema.get("$defs", {}))
+    return _strict(schema, schema.get("$defs", {}))
 
 
-def _strict_object(schema: JSONObject, defs: JSONObject) -> JSONObject:
-    props = {name: _strict_node(prop, defs) for name, prop in schema["properties"].items()}
-    return {
-        "type": "object",
-        "properties": props,
-        "required": list(props),
-        "additionalProperties": False,
-    }
-
-
-def _strict_node(node: JSONObject, defs: JSONObject) -> JSONObject:
+def _strict(node: JSONObject, defs: JSONObject) -> JSONObject:
     # Nested models (a list of claims) are inlined: strict structured outputs
-    # want every object closed and fully required, and a $ref to a dropped
+    # want every object closed and fully required, and a $ref to the dropped
     # $defs would leave the schema dangling.
     if "$ref" in node:
-        return _strict_object(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        node = defs[node["$ref"].rsplit("/", 1)[-1]]
+    if "properties" in node:
+        props = {name: _strict(prop, defs) for name, prop in node["properties"].items()}
+        return {
+            "type": "object",
+            "properties": props,
+            "required": list(props),
+            "additionalProperties": False,
+        }
     out = {k: v for k, v in node.items() if k != "title"}
-    if "properties" in out:
-        return _strict_object(out, defs)
     if "items" in out:
-        out["items"] = _strict_node(out["items"], defs)
+        out["items"] = _strict(out["items"], defs)
     if "anyOf" in out:
-        out["anyOf"] = [_strict_node(option, defs) for option in out["anyOf"]]
+        out["anyOf"] = [_strict(option, defs) for option in out["anyOf"]]
     return out
 
 

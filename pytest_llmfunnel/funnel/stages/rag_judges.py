@@ -146,7 +146,7 @@ class RagJudge(RubricJudge):
         return 0.0 <= score <= 1.0
 
 
-def _rag(kind: RagKind, default_name: str, kw: dict[str, Any]) -> RagJudge:
+def _rag(kind: RagKind, default_name: str, **kw: Any) -> RagJudge:
     task = TASKS[kind]
     kw.setdefault("scale", (0, 1))
     kw.setdefault("fields", ())
@@ -161,7 +161,7 @@ def rag_faithfulness(**kw: Any) -> RagJudge:
     Keyword arguments as for :class:`RagJudge` (``name``, ``threshold``,
     ``gating``, ``repeats``, ``model``, ...).
     """
-    return _rag("faithfulness", "rag_faithfulness", kw)
+    return _rag("faithfulness", "rag_faithfulness", **kw)
 
 
 def context_precision(*, order_aware: bool = True, **kw: Any) -> RagJudge:
@@ -171,14 +171,14 @@ def context_precision(*, order_aware: bool = True, **kw: Any) -> RagJudge:
     the default name ``context_relevance``.
     """
     name = "context_precision" if order_aware else "context_relevance"
-    return _rag("context_precision", name, {**kw, "order_aware": order_aware})
+    return _rag("context_precision", name, order_aware=order_aware, **kw)
 
 
 def context_recall(**kw: Any) -> RagJudge:
     """Do the chunks hold each claim of the case's expected answer? (Requires it.)"""
-    return _rag("context_recall", "context_recall", kw)
+    return _rag("context_recall", "context_recall", **kw)
 
 
 def answer_relevance(**kw: Any) -> RagJudge:
     """Does each statement of the answer address the question? 0 if it is evasive."""
-    return _rag("answer_relevance", "answer_relevance", kw)
+    return _rag("answer_relevance", "answer_relevance", **kw)
