@@ -29,6 +29,7 @@ CLI = "import sys; from pytest_llmfunnel.cli import main; sys.exit(main())"
         ("summarization", "50 passed, 14 llm-failed"),
         ("extraction", "47 passed, 17 llm-failed"),
         ("ab_variants", "72 passed, 48 llm-failed"),
+        ("rag", "26 passed, 3 llm-failed"),
     ],
 )
 def test_example_passes_offline(name: str, summary: str, tmp_path: Path) -> None:
@@ -41,6 +42,8 @@ def test_example_passes_offline(name: str, summary: str, tmp_path: Path) -> None
     if name == "support":
         # Its shipped baseline answers for every unchanged output: no judge asked.
         assert "reused 112 baseline verdicts of unchanged" in result.stdout
+    elif name == "rag":
+        assert "reused 116 baseline verdicts of unchanged" in result.stdout
     else:
         assert (tmp_path / name / ".llmfunnel" / "cache").is_dir()
 
