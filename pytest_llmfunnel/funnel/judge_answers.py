@@ -95,16 +95,30 @@ def _strict_schema(model: type[BaseModel]) -> JSONObject:
     # Generating a schema costs about 0.3 ms and every judge request needs
     # one: once per answer model is enough (answer models are classes defined
     # once, so the cache stays as small as their number).
-    props = {
-        name: {k: v for k, v in prop.items() if k != "title"}
-        for name, prop in model.model_json_schema()["properties"].items()
-    }
-    return {
-        "type": "object",
-        "properties": props,
-        "required": list(props),
-        "additionalProperties": False,
-    }
+    schema = model.model_json_schema()
+    return _strict(schema, schema.get("$defs", {}))
+
+
+def _strict(node: JSONObject, defs: JSONObject) -> JSONObject:
+    # Nested models (a list of claims) are inlined: strict structured outputs
+    # want every object closed and fully required, and a $ref to the dropped
+    # $defs would leave the schema dangling.
+    if "$ref" in node:
+        node = defs[node["$ref"].rsplit("/", 1)[-1]]
+    if "properties" in node:
+        props = {name: _strict(prop, defs) for name, prop in node["properties"].items()}
+        return {
+            "type": "object",
+            "properties": props,
+            "required": list(props),
+            "additionalProperties": False,
+        }
+    out = {k: v for k, v in node.items() if k != "title"}
+    if "items" in out:
+        out["items"] = _strict(out["items"], defs)
+    if "anyOf" in out:
+        out["anyOf"] = [_strict(option, defs) for option in out["anyOf"]]
+    return out
 
 
 @functools.cache
@@ -210,3 +224,12 @@ def parse_pairwise_answer(completion: Completion) -> PairwiseAnswer:
     shape = '{"reasoning": string, "winner": "A" | "B" | "tie"}'
     answer: PairwiseAnswer = _validate(PairwiseAnswer, _load_object(completion), shape)
     return answer
+
+
+def parse_structured(completion: Completion, model: type[BaseModel], shape: str) -> Any:
+    """The answer validated as ``model`` (for judges with their own answer form).
+
+    As strict as :func:`parse_answer`: the whole answer (or the whole of one
+    ```json fence) must be one JSON object; ``shape`` describes it in errors.
+    """
+    return _validate(model, _load_object(completion), shape)

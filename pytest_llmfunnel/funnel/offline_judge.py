@@ -10,7 +10,7 @@ Its rules are deliberately simple so that a reader can predict every score;
 they catch clear failures (off-topic, unsupported, rude, truncated, wrong)
 and let clearly good answers through, nothing subtler.
 
-Words
+Words (the names below are in :mod:`pytest_llmfunnel.funnel.offline_words`)
     lowercased runs of letters and digits. *Content words* are words not in
     :data:`STOPWORDS` (function words, contraction pieces, conversational
     filler such as "please" or "happy", generic question words such as "long"
@@ -38,6 +38,7 @@ faithfulness
     ``N = A - Q`` (words that merely repeat the question claim nothing);
     ``v = s``, so 75% support scores 4 on 1-5. An answer with no new words
     gets v = 0.5: there is nothing to check, and the rule does not vouch for it.
+    With no case context, ``C`` is the words of the output's retrieved chunks.
 correctness
     over content words counted with multiplicity, recall ``R`` of the
     expected answer's words in the output and token F1; ``v = 0.75 R +
@@ -62,6 +63,10 @@ decimals; the scale ``(0, 1)`` is taken as pass/fail (1 when v >= 0.5).
 A pairwise request (``subject.output_b`` set) applies the criterion's rule to
 both outputs; the one ahead by more than 0.05 wins, otherwise it is a tie.
 Since the rule ignores the order shown, both orders always agree.
+
+A RAG judge's request (its subject a ``RagSubject``) is answered by the rules
+of :mod:`pytest_llmfunnel.funnel.offline_rag`, per claim, chunk or statement,
+in the structured form that judge asks for.
 """
 
 from __future__ import annotations
@@ -72,34 +77,16 @@ import statistics
 from collections import Counter
 from collections.abc import Callable
 
+from pytest_llmfunnel.funnel import offline_rag
 from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest, JudgeSubject
+from pytest_llmfunnel.funnel.offline_words import PREFIX, content_tokens, words
+
+# Re-exported: the rules are written in these words, and readers look for them here.
+from pytest_llmfunnel.funnel.offline_words import content_words as content_words
+from pytest_llmfunnel.funnel.offline_words import stem as stem
+from pytest_llmfunnel.funnel.rag_answers import RagSubject
 from pytest_llmfunnel.models import Usage
 
-# A word list reads better as one string than as 200 quoted items.
-STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for
-    from further had has have having he her here hers him his how i if in into is it its
-    itself just me more most my no nor not of off on once only or other our ours out over
-    own same she should so some such than that the their theirs them then there these they
-    this those through to too under until up very was we were what when where which while
-    who whom why will with within without would you your yours yourself via per upon
-    may might must shall let lets get gets got getting go goes going make makes made
-    want wants need needs know like also still even well really simply already
-    d ll m re s t ve don doesn didn isn aren wasn weren won wouldn couldn shouldn haven hasn
-    hi hello hey please thanks thank sorry happy glad help sure yes ok okay
-    one way thing things something anything ask asking happen happens long much many often
-    soon able possible exactly actually currently now right""".split()  # noqa: SIM905
-)
-# Procedural verbs of instructions ("click", "open", "follow the steps"): they tell
-# the user what to do rather than state a fact a context could support.
-INSTRUCTION_WORDS = frozenset(
-    """click clicking tap press open select choose enter type follow step steps use using
-    check try find see look visit head contact""".split()  # noqa: SIM905
-)
-IGNORED = STOPWORDS | INSTRUCTION_WORDS
-#: Stripped in this order, longest first; at most one per word.
-SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ed", "es", "ly", "s")
 RUDE_MARKERS = (
     "stupid",
     "idiot",
@@ -122,48 +109,17 @@ RUDE_MARKERS = (
     "read the manual",
     "figure it out yourself",
 )
-#: How every reasoning string starts, so no reader mistakes it for an LLM's.
-PREFIX = "offline reference judge (rule-based, not an LLM)"
 RELEVANCE_SATURATION = 0.4
 CORRECTNESS_RECALL_WEIGHT = 0.75
 PAIRWISE_MARGIN = 0.05
 LONG_SENTENCE_WORDS = 35
 
-_WORD = re.compile(r"[^\W_]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _CLEAN_END = tuple(".!?…\"')]}*`")
 _RUDE = re.compile(r"\b(?:" + "|".join(re.escape(m) for m in RUDE_MARKERS) + r")\b", re.I)
-_DOUBLED = re.compile(r"([b-df-hj-np-tv-z])\1$")
 
 #: A rule: (subject, output) -> (value in [0, 1], explanation).
 Rule = Callable[[JudgeSubject, str], tuple[float, str]]
-
-
-def words(text: str) -> list[str]:
-    """Lowercased runs of letters and digits."""
-    return _WORD.findall(text.lower())
-
-
-def stem(word: str) -> str:
-    """A light stem: one common suffix off, then a final "e" and a doubled consonant."""
-    for suffix in SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= (4 if suffix == "ly" else 3):
-            if suffix == "s" and word.endswith("ss"):
-                continue
-            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
-            break
-    if len(word) > 3 and word.endswith("e"):
-        word = word[:-1]
-    return _DOUBLED.sub(r"\1", word) if len(word) > 3 else word
-
-
-def content_tokens(text: str) -> list[str]:
-    """The stems of the non-stop words, in order, with repeats."""
-    return [stem(w) for w in words(text) if w not in IGNORED]
-
-
-def content_words(text: str) -> set[str]:
-    return set(content_tokens(text))
 
 
 def _share(part: int, whole: int) -> str:
@@ -191,12 +147,14 @@ def relevance(subject: JudgeSubject, output: str) -> tuple[float, str]:
 
 
 def faithfulness(subject: JudgeSubject, output: str) -> tuple[float, str]:
-    if subject.context is None:
+    chunks = subject.structured.context if subject.structured is not None else ()
+    grounds = [subject.context] if subject.context is not None else [c.text for c in chunks]
+    if not grounds:
         raise JudgeCallError("missing_field", "the offline faithfulness rule needs a context")
     new = content_words(output) - content_words(subject.input)
     if not new:
         return 0.5, "the output adds no words beyond the question; nothing to check, neutral"
-    supported = new & content_words(subject.context)
+    supported = new & set().union(*(content_words(text) for text in grounds))
     value = len(supported) / len(new)
     text = (
         f"{_share(len(supported), len(new))} of the output's new content words are in the context"
@@ -322,7 +280,12 @@ class OfflineReferenceJudge:
                 "the offline reference judge needs the request's subject (the plain case "
                 "fields); build requests with the judge stages' requests() method",
             )
-        answer = self._pairwise(subject) if subject.output_b is not None else self._rubric(subject)
+        if isinstance(subject, RagSubject):
+            answer = self._rag(subject)
+        elif subject.output_b is not None:
+            answer = self._pairwise(subject)
+        else:
+            answer = self._rubric(subject)
         return Completion(
             content=json.dumps(answer, ensure_ascii=False),
             finish_reason="stop",
@@ -335,6 +298,9 @@ class OfflineReferenceJudge:
         score = to_scale(value, subject.scale_min, subject.scale_max)
         reasoning = f"{PREFIX}, {rule} rule: {text} -> score {score:g}"
         return {"reasoning": reasoning, "score": score}
+
+    def _rag(self, subject: RagSubject) -> dict[str, object]:
+        return offline_rag.answer(subject)
 
     def _pairwise(self, subject: JudgeSubject) -> dict[str, object]:
         assert subject.output_b is not None

@@ -33,6 +33,16 @@ prompt therefore keeps instructions and data apart:
   cannot be encoded as UTF-8, so left in place one output would make its
   request, its nonce and every write of it fail.
 
+**Retrieved chunks stay a list.** When an output carries the chunks its
+retriever found (:class:`pytest_llmfunnel.output.Chunk`), each chunk is its own
+fence, numbered from 1 in the retriever's order (``<<<CHUNK 1 …>>>``,
+``<<<CHUNK 2 …>>>``); its ``id`` and ``source``, when given, are the first
+lines inside its fence (``id: …``, ``source: …``, on one line each, a blank
+line, then the text). The number is ours and the judge names a chunk by it;
+the id and source are the system's own text, cleaned and fenced like the
+rest. The retriever's score is not shown, so it cannot sway the judge. A
+case's reference ``context`` (a string) stays one ``CONTEXT`` fence.
+
 The system prompt tells the judge that fenced text is data to evaluate, never
 instructions, and the user message repeats it after the data (instructions on
 both sides of untrusted text are harder to talk past). Text is never truncated
@@ -45,10 +55,12 @@ What the judge must answer, and how its answer is read, is in
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal, TypeAlias
 
 from pytest_llmfunnel.funnel.stages.lookalikes import INVISIBLE_CLASS
 from pytest_llmfunnel.models import sha256_json
+from pytest_llmfunnel.output import Chunk
 
 #: A judge's scale: inclusive ``(low, high)`` bounds, or ``"pass_fail"`` (0 or 1).
 Scale: TypeAlias = tuple[float, float] | Literal["pass_fail"]
@@ -209,6 +221,28 @@ def fence_fields(fields: list[tuple[str, str | None]]) -> tuple[str, str]:
     return nonce, "\n\n".join(blocks)
 
 
+def chunk_fields(chunks: Sequence[Chunk]) -> list[tuple[str, str]]:
+    """Retrieved chunks as fields ``("CHUNK 1", text)``, … in the retriever's order.
+
+    The id and source (when given) head the text, each on one line: a line
+    break inside them is shown as ``\\n``, so they cannot add lines of their own.
+    """
+    fields = []
+    for number, chunk in enumerate(chunks, start=1):
+        head = [
+            f"{label}: {_one_line(value)}"
+            for label, value in (("id", chunk.id), ("source", chunk.source))
+            if value is not None
+        ]
+        text = "\n".join([*head, "", chunk.text]) if head else chunk.text
+        fields.append((f"CHUNK {number}", text))
+    return fields
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+
+
 def render_messages(
     rubric: str,
     criterion: str,
@@ -218,6 +252,7 @@ def render_messages(
     output: str,
     context: str | None = None,
     expected: str | None = None,
+    chunks: Sequence[Chunk] = (),
 ) -> list[dict[str, str]]:
     """The exact chat messages of a rubric judge request.
 
@@ -227,9 +262,17 @@ def render_messages(
         scale: ``(low, high)`` or ``"pass_fail"``.
         input, output, context, expected: the untrusted case text; ``None``
             fields are left out.
+        chunks: the output's retrieved chunks, one numbered fence each after
+            the context (none: no fence, the prompt is as without them).
     """
     nonce, fenced = fence_fields(
-        [("INPUT", input), ("CONTEXT", context), ("EXPECTED", expected), ("OUTPUT", output)]
+        [
+            ("INPUT", input),
+            ("CONTEXT", context),
+            *chunk_fields(chunks),
+            ("EXPECTED", expected),
+            ("OUTPUT", output),
+        ]
     )
     system = SYSTEM_PROMPT.format(scale_text=scale_text(scale))
     user = USER_PROMPT.format(

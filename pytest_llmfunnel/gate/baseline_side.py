@@ -56,7 +56,9 @@ def judge_identities(funnel: Funnel, backend: JudgeBackend) -> dict[str, str]:
     for stage in funnel.stages:
         if not isinstance(stage, RubricJudge | PairwiseJudge):
             continue
-        outputs = ("probe output",) if isinstance(stage, RubricJudge) else ("probe a", "probe b")
+        # A judge that needs more than text (a RAG judge's chunks) brings its own probe.
+        probe = getattr(stage, "probe_output", "probe output")
+        outputs = (probe,) if isinstance(stage, RubricJudge) else ("probe a", "probe b")
         requests = stage.requests(
             _PROBE, *outputs, model=backend.model, base_url=backend.base_url, json_schema=True
         )

@@ -81,10 +81,19 @@ class LockfileLine(BaseModel):
     usage: Usage
     body: JSONObject
     digest: str = ""
+    # A structured output's digest, part of the key; absent for plain text,
+    # so those lines (and their checksums) are as they always were.
+    output: str | None = None
 
     def expected_digest(self) -> str:
         """sha256 of every field but ``digest``: the request and the answer."""
-        return sha256_json(self.model_dump(mode="json", exclude={"digest"}))
+        return sha256_json(self.to_json(exclude={"digest"}))
+
+    def to_json(self, exclude: set[str] | None = None) -> JSONObject:
+        """The line's fields, without ``output`` for a plain output."""
+        skip = set(exclude or ()) | ({"output"} if self.output is None else set())
+        dumped: JSONObject = self.model_dump(mode="json", exclude=skip)
+        return dumped
 
     @classmethod
     def from_record(cls, record: VerdictRecord) -> LockfileLine:
@@ -106,6 +115,7 @@ class LockfileLine(BaseModel):
             reasoning=answer.reasoning,
             usage=answer.usage,
             body=record.body,
+            output=record.output,
         )
 
     def to_record(self) -> VerdictRecord:
@@ -124,6 +134,7 @@ class LockfileLine(BaseModel):
             repeat=self.repeat,
             body=self.body,
             answer=answer,
+            output=self.output,
         )
 
 
@@ -152,7 +163,7 @@ def export_lockfile(
             )
     records.sort(key=lambda r: (r.case_id, r.stage, r.repeat, r.key))
     lines = [canonical_json(LockfileHeader().model_dump(mode="json"))]
-    lines += [canonical_json(LockfileLine.from_record(r).model_dump(mode="json")) for r in records]
+    lines += [canonical_json(LockfileLine.from_record(r).to_json()) for r in records]
     text = "\n".join(lines) + "\n"
     store.guard_secrets(text, f"the lockfile {path}")
     atomic_write(Path(path), text.encode("utf-8"))
@@ -173,7 +184,10 @@ def read_lockfile(path: str | Path) -> list[VerdictRecord]:
             entry = LockfileLine.model_validate(raw)
         except ValidationError as exc:
             raise read.error(number, f"bad verdict line: {_first_error(exc)}") from None
-        actual = JudgeRequest(body=entry.body, base_url=entry.base_url, repeat=entry.repeat)
+        actual = JudgeRequest(
+            body=entry.body, base_url=entry.base_url, repeat=entry.repeat,
+            output_digest=entry.output,
+        )
         if actual.cache_key() != entry.key:
             raise read.error(
                 number,

@@ -159,6 +159,7 @@ class VerdictStore(DiskStore):
             repeat=request.repeat,
             body=request.body,
             answer=self._redacted(answer),
+            output=request.output_digest,
         )
         what = f"the verdict for case {case_id!r}, stage {stage!r}"
         if self._withhold(record.model_dump_json(), what):

@@ -28,6 +28,10 @@ class VerdictRecord(BaseModel):
     body: JSONObject
     answer: CachedAnswer
     created: str = Field(default_factory=now)
+    # The digest of a structured output judged (part of the key), None for text.
+    output: str | None = None
 
     def request(self) -> JudgeRequest:
-        return JudgeRequest(body=self.body, base_url=self.base_url, repeat=self.repeat)
+        return JudgeRequest(
+            body=self.body, base_url=self.base_url, repeat=self.repeat, output_digest=self.output
+        )

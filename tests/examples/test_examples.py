@@ -30,6 +30,7 @@ CLI = "import sys; from pytest_llmfunnel.cli import main; sys.exit(main())"
         ("extraction", "47 passed, 17 llm-failed"),
         ("ab_variants", "72 passed, 48 llm-failed"),
         ("agent", "18 passed, 2 llm-failed"),
+        ("rag", "26 passed, 3 llm-failed"),
     ],
 )
 def test_example_passes_offline(name: str, summary: str, tmp_path: Path) -> None:
@@ -39,7 +40,7 @@ def test_example_passes_offline(name: str, summary: str, tmp_path: Path) -> None
     assert f" {summary} in " in last, last
     assert OFFLINE_JUDGE in result.stdout
     assert not (EXAMPLES / name / ".llmfunnel").exists()
-    reused = {"support": 112, "agent": 19}
+    reused = {"support": 112, "agent": 19, "rag": 116}
     if name in reused:
         # Its shipped baseline answers for every unchanged output: no judge asked.
         assert f"reused {reused[name]} baseline verdicts of unchanged" in result.stdout

@@ -24,12 +24,12 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "models": (1, "Case.metadata: the user's free-form metadata column"),
     "output": (2, "a tool call's arguments and an output's metadata: the application's own JSON"),
     "funnel.backend": (1, "the chat-completions request body, the cache key's input"),
-    "funnel.judge_answers": (8, "JSON Schema documents and a judge's answer before validation"),
+    "funnel.judge_answers": (11, "JSON Schema documents and a judge's answer before validation"),
     "funnel.stages.judge_kinds": (3, "request body and response format; built-in judge kwargs"),
     "endpoint.client": (3, "the chat-completions request body the openai client sends"),
     "endpoint.formats": (6, "the request body whose response_format is adapted"),
     "endpoint.wire": (3, "the request body, split into openai's arguments and extra_body"),
-    "store.lockfile": (1, "the request body kept beside each exported verdict"),
+    "store.lockfile": (3, "the request body kept beside each exported verdict; a line as written"),
     "store.verdict_record": (1, "the request body kept beside each cached verdict"),
     "store.versioned_file": (1, "a file's first line as JSON, before its format's model reads it"),
     "report.results_schema_doc": (1, "the JSON Schema document rendered to docs/json-schema.md"),
@@ -72,7 +72,7 @@ def test_the_allowance_is_lowered_when_types_replace_untyped_json() -> None:
 
 
 def test_the_whole_package_stays_small() -> None:
-    assert sum(untyped_counts().values()) <= sum(n for n, _ in ALLOWED.values()) == 58
+    assert sum(untyped_counts().values()) <= sum(n for n, _ in ALLOWED.values()) == 63
 
 
 def test_the_counter_sees_every_spelling_it_counts() -> None:

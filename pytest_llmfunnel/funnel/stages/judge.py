@@ -51,6 +51,13 @@ from pytest_llmfunnel.funnel.stages.judge_kinds import (
     rubric,
     tone,
 )
+from pytest_llmfunnel.funnel.stages.rag_judges import (
+    RagJudge,
+    answer_relevance,
+    context_precision,
+    context_recall,
+    rag_faithfulness,
+)
 from pytest_llmfunnel.models import NO_USAGE, Case, StageResult, Usage, Verdict
 from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.wording import plural
@@ -63,13 +70,18 @@ __all__ = [
     "MissingFieldError",
     "PairwiseAnswer",
     "PairwiseJudge",
+    "RagJudge",
     "RubricJudge",
+    "answer_relevance",
     "coherence",
+    "context_precision",
+    "context_recall",
     "correctness",
     "faithfulness",
     "pairwise",
     "parse_answer",
     "parse_pairwise_answer",
+    "rag_faithfulness",
     "relevance",
     "rubric",
     "run_judge",
@@ -139,7 +151,7 @@ async def _answer(
             return _Outcome(usage=usage, requests=sent, error=error)
         usage += completion.usage
         try:
-            score, reasoning = judge.parse(completion)
+            score, reasoning = judge.parse(completion, request)
         except JudgeParseError as exc:
             last = exc
             continue

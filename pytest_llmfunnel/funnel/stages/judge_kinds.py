@@ -111,8 +111,10 @@ class _Judge:
             "response_format": response,
         }
 
-    def parse(self, completion: Completion) -> tuple[float, str]:
-        """``(score as stored, reasoning)``; raises JudgeParseError."""
+    def parse(
+        self, completion: Completion, request: JudgeRequest | None = None
+    ) -> tuple[float, str]:
+        """``(score as stored, reasoning)`` of the answer to ``request``; raises JudgeParseError."""
         raise NotImplementedError
 
     def valid_score(self, score: float) -> bool:
@@ -196,9 +198,14 @@ class RubricJudge(_Judge):
 
         Raises MissingFieldError when the case lacks a required field.
         """
-        context, expected = self._case_fields(case, self.requires)
-        text = case.input_text()
         whole = Output.of(output)
+        # Retrieved chunks are context too: a judge shown the context is shown
+        # them, one fence each, and they satisfy a required context.
+        chunks_only = bool(whole.context) and case.context is None
+        requires = [r for r in self.requires if not (r == "context" and chunks_only)]
+        context, expected = self._case_fields(case, requires)
+        shows_context = "context" in (*self.fields, *self.requires)
+        text = case.input_text()
         messages = prompts.render_messages(
             self.rubric,
             self.criterion,
@@ -207,6 +214,7 @@ class RubricJudge(_Judge):
             output=whole.text,
             context=context,
             expected=expected,
+            chunks=whole.context if shows_context else (),
         )
         answer = PassFailAnswer if self.scale == "pass_fail" else JudgeAnswer
         answer_format = shared_response_format(answer, "judge_answer", json_schema=json_schema)
@@ -224,7 +232,9 @@ class RubricJudge(_Judge):
             for i in range(self.repeats)
         ]
 
-    def parse(self, completion: Completion) -> tuple[float, str]:
+    def parse(
+        self, completion: Completion, request: JudgeRequest | None = None
+    ) -> tuple[float, str]:
         answer = parse_answer(completion, self.scale)
         return answer.score, answer.reasoning
 
@@ -335,7 +345,9 @@ class PairwiseJudge(_Judge):
             )
         return result
 
-    def parse(self, completion: Completion) -> tuple[float, str]:
+    def parse(
+        self, completion: Completion, request: JudgeRequest | None = None
+    ) -> tuple[float, str]:
         answer = parse_pairwise_answer(completion)
         return WINNER_SCORES[answer.winner], answer.reasoning
 
