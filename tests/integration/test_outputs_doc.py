@@ -119,3 +119,28 @@ def test_target_errors_are_reported_apart_and_structure_is_shown(
     by_case = {c["case"]: c for c in doc["cases"]}
     assert by_case["c01"]["target_errors"] == 1 and "target_errors" not in by_case["c00"]
     assert by_case["c02"]["structured"]["context"] == [{"text": "a chunk", "id": "doc-c02"}]
+
+
+def test_the_baseline_keeps_the_structure_and_reuses_only_unchanged_outputs(
+    pytester: pytest.Pytester, judge_server: JudgeServer, tmp_path: Path
+) -> None:
+    rows = doc_project(pytester)
+    pytester.makeini("[pytest]\nllm_funnel_baseline_dir = baselines\n")
+    judge_server.default = lambda body: verdict(5)
+    update = run(pytester, judge_server, tmp_path / "first", "--llm-funnel-update-baseline")
+    assert update.ret == 0, update.stdout.str()
+    (baseline,) = (pytester.path / "baselines").glob("*.jsonl")
+    lines = [json.loads(line) for line in baseline.read_text().splitlines()[1:]]
+    assert {line["case"]: line["structured"]["context"][0]["id"] for line in lines} == {
+        "returns": "returns-1", "shipping": "shipping-1"}
+
+    # A fresh machine (empty cache): the unchanged case takes the baseline's verdict; the
+    # case whose chunk changed (same text) is judged, as its whole output is not the same.
+    rows[1]["output"]["context"][0]["text"] = "Orders ship in 2 to 4 working days."
+    write_jsonl(pytester.path / "cases.jsonl", rows)
+    judge_server.reset()
+    judge_server.default = lambda body: verdict(5)
+    result = run(pytester, judge_server, tmp_path / "second")
+    assert result.ret == 0, result.stdout.str()
+    assert judge_server.stats.requests == 1
+    result.stdout.fnmatch_lines(["*reused 1 baseline verdict of unchanged outputs*"])
