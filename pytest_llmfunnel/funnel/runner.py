@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend, NullStore
+from pytest_llmfunnel.funnel.explained import explain_requests
 from pytest_llmfunnel.funnel.pairwise_outcomes import mirror, walkover
 
 # Where outputs come from (recorded, pre-logged, the target) is its own module;
@@ -110,12 +111,8 @@ class Funnel:
 
     def target_policy(self, session: TargetPolicy) -> TargetPolicy:
         """The session's target policy with this funnel's own settings over it."""
-        return replace(
-            session,
-            concurrency=session.concurrency
-            if self.target_concurrency is None else self.target_concurrency,
-            timeout=session.timeout if self.target_timeout is None else self.target_timeout,
-            retries=session.retries if self.target_retries is None else self.target_retries,
+        return session.overridden(
+            self.target_concurrency, self.target_timeout, self.target_retries
         )
 
     @property
@@ -385,23 +382,10 @@ class FunnelRunner:
 
     def _explain(self, judge: RubricJudge | PairwiseJudge, case: Case, variant: str,
                  *outputs: str | Output) -> None:
-        explain = getattr(self.store, "explain", None)
-        if self.explain_case != case.id or not callable(explain):
-            return
-        try:
-            requests = judge.requests(
-                case,
-                *outputs,
-                model=self.backend.model,
-                base_url=self.backend.base_url,
-                json_schema=self.backend.supports_json_schema,
+        if self.explain_case == case.id:
+            self.explanations += explain_requests(
+                self.store, self.backend, judge, case, variant, outputs
             )
-        except ValueError as exc:
-            self.explanations.append(f"{case.id} [{judge.name}] ({variant}): not asked: {exc}")
-            return
-        for request in requests:
-            text = explain(case.id, judge.name, request).render()
-            self.explanations.append(text.replace(f"{case.id} [", f"{case.id}:{variant} [", 1))
 
     async def _output(self, funnel: Funnel, unit: Unit, repeat: int = 0) -> str | Output:
         target = funnel.target

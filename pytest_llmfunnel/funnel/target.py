@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pytest_llmfunnel.models import Case
 from pytest_llmfunnel.output import Output, OutputError
@@ -88,6 +88,18 @@ class TargetPolicy:
             raise ValueError(f"target retries must be 0 or more, got {self.retries!r}")
         if self.concurrency is not None and self.concurrency < 1:
             raise ValueError(f"the target concurrency must be at least 1, got {self.concurrency!r}")
+
+
+    def overridden(
+        self, concurrency: int | None, timeout: float | None, retries: int | None
+    ) -> TargetPolicy:
+        """This policy with the settings given (not ``None``) over it: a funnel's own."""
+        return replace(
+            self,
+            concurrency=self.concurrency if concurrency is None else concurrency,
+            timeout=self.timeout if timeout is None else timeout,
+            retries=self.retries if retries is None else retries,
+        )
 
 
 class TargetCaller:

@@ -198,7 +198,8 @@ def _flips(prep: _Prepared) -> list[Flip]:
         reason = got[2] if got else (pair.record.error or "")
         out.append(Flip(
             prep.dataset, pair.key[0], pair.key[1], metric.name, stage, before, after,
-            reason, _excerpt(pair.record.output),
+            reason, _excerpt(pair.record.output if pair.record.structured is None
+                             else pair.record.structured.summary()),
             direction="worse" if worse else "better", severity=severity,
         ))
     return out

@@ -134,7 +134,11 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
     report.llm_funnel_status = status  # type: ignore[attr-defined]
     problems = [terminal_text(p, None) for p in describe_problems(record)]
     if problems:
-        report.sections.append(("llm-funnel", "\n".join(problems)))
+        # A structured output is shown whole (text, chunks, tool calls), each line inert.
+        shown = [] if record.structured is None else ["output:", *(
+            "  " + terminal_text(line, None) for line in record.structured.readable_lines()
+        )]
+        report.sections.append(("llm-funnel", "\n".join(problems + shown)))
     if not getattr(fs.config.option, "xmlpath", None):
         return  # the properties exist for JUnit XML; without it they only cost memory
     # JUnit: the status, and for a case that is not ok why (see pytest_llmfunnel.report.junit).

@@ -92,6 +92,7 @@ def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | N
         lines.append(
             f"- {md_text(short_dataset(ds.name), 80)}: {plural(ds.cases, 'case')}, "
             f"{ds.promoted} promoted{share}, {plural(ds.errors, 'error')}"
+            f"{ds.target_error_note()}"
         )
         for name, c in ds.stages.items():
             row = [

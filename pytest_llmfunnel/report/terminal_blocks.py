@@ -90,7 +90,8 @@ def funnel_table(
     baseline verdicts reused, requests sent, tokens and cost (fits ``width``)."""
     yield from wrapped(
         f"{dataset.name}: {plural(dataset.cases, 'case')}, {dataset.promoted} promoted "
-        f"({pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}",
+        f"({pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}"
+        f"{dataset.target_error_note()}",
         width,
     )
     rows = []
