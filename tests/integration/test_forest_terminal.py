@@ -42,8 +42,8 @@ def test_a_failed_gate_draws_what_decided_it_within_the_width(
     relevance = row(lines, "relevance pass rate")
     # Regressed: its bound lies left of the -2-point tolerance line.
     assert relevance.index("●") < relevance.index("┫") < relevance.index("┆")
-    assert relevance.rstrip().endswith("−16.7   −9.3  REGRESSED")
-    assert row(lines, "faithfulness pass rate").rstrip().endswith("−43.3  −30.7  REGRESSED")
+    assert relevance.rstrip().endswith("−16.7   −7.5  REGRESSED")
+    assert row(lines, "faithfulness pass rate").rstrip().endswith("−43.3  −29.6  REGRESSED")
     assert row(lines, "promotion rate").rstrip().endswith("ok")
     # Measured-only metrics: counted here, drawn with -v.
     assert lines[-1] == "(3 measured-only metrics not drawn; -v draws them)"
