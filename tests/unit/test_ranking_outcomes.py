@@ -11,6 +11,7 @@ import pytest
 from pytest_llmfunnel import stats
 from pytest_llmfunnel.gate.paired_tests import binary_test
 from pytest_llmfunnel.report.variants import variant_lines, variants_markdown
+from pytest_llmfunnel.variants.outcomes import paired_probe
 from pytest_llmfunnel.variants.ranking import VariantRanking, rank_variants
 from tests.support.variant_records import pairwise_records, variant
 
@@ -176,3 +177,11 @@ def test_the_table_in_the_terminal_and_markdown_answers_online_experiment() -> N
     assert by_name["worse"].endswith("| no |")
     assert by_name["equal"].endswith("| yes |")
     assert any(row.endswith("| only if cheap |") for row in rows)
+
+
+def test_the_numbers_docs_variants_quotes() -> None:
+    # docs/variants.md: 200 cases, 20 discordant pairs each way, two gated metrics.
+    probe = paired_probe(QUALITY, "binary", [1.0] * 20 + [0.0] * 20 + [1.0] * 160,
+                         [0.0] * 20 + [1.0] * 20 + [1.0] * 160)
+    assert round(probe.margin_mde(0.05 / 2) * 100, 1) == 9.4
+    assert probe.needed(0.05 / 2, 0.0, 0.02, False) == 3989
