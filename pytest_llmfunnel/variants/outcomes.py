@@ -142,7 +142,7 @@ def win_rate_probe(metric: str, wins: int, losses: int, cases: int) -> Probe | N
 
 
 @dataclass(frozen=True)
-class Verdict:
+class MarginVerdict:
     """One (variant, metric) comparison, decided.
 
     ``margin`` is the stated margin m (≥ ``tolerance``); ``tighter`` the cases
@@ -182,7 +182,7 @@ def _holm(pvalues: Sequence[float], alpha: float) -> list[tuple[float, float]]:
 
 def decide_family(
     probes: Sequence[Probe], tolerances: Sequence[float], alpha: float,
-) -> list[Verdict]:
+) -> list[MarginVerdict]:
     """Decide every comparison of one dataset; Holm runs across all of them (two families)."""
     k = max(len(probes), 1)
     level_m = alpha / k
@@ -203,7 +203,7 @@ def decide_family(
         decide_at = None
         if not (shown or worse):
             decide_at = probe.needed(level_m, probe.diff, tol, probe.diff < -tol)
-        out.append(Verdict(
+        out.append(MarginVerdict(
             probe.metric, probe.kind, probe.n, probe.diff, tol, m, tighter[i], shown, worse,
             probe.lower(ni[i][1]), probe.upper(wo[i][1]), ni[i][0], wo[i][0], decide_at,
             probe.test, probe.flips, raw[i], ni[i][1],
@@ -211,7 +211,7 @@ def decide_family(
     return out
 
 
-def outcome_of(verdicts: Sequence[Verdict]) -> Outcome:
+def outcome_of(verdicts: Sequence[MarginVerdict]) -> Outcome:
     """Clearly worse on some gated metric, else non-inferior on all, else undecided."""
     if any(v.worse for v in verdicts):
         return "clearly worse"

@@ -45,9 +45,9 @@ from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.variants.leaders import Leader, leaders, pass_rate_p, win_rate_p
 from pytest_llmfunnel.variants.outcomes import (
     ONLINE,
+    MarginVerdict,
     Outcome,
     Probe,
-    Verdict,
     decide_family,
     outcome_of,
     paired_probe,
@@ -100,7 +100,7 @@ class Comparison:
     errors: int
     reason: str
     decision: GateDecision
-    verdict: Verdict | None = None
+    verdict: MarginVerdict | None = None
 
 
 @dataclass(frozen=True)
@@ -305,9 +305,9 @@ def _rank(
                                                  win_names, chosen, alpha)))
 
 
-def _undecidable(comps: Sequence[Comparison]) -> list[Verdict]:
+def _undecidable(comps: Sequence[Comparison]) -> list[MarginVerdict]:
     """A comparison without data can show nothing: it keeps the variant undecided."""
-    return [Verdict(c.metric, c.kind, 0, math.nan, 0.0, math.nan, None, False, False,
+    return [MarginVerdict(c.metric, c.kind, 0, math.nan, 0.0, math.nan, None, False, False,
                     math.nan, math.nan, math.nan, math.nan, None, "none")
             for c in comps if c.verdict is None]
 
@@ -327,7 +327,7 @@ def _tol(metric: Metric, tolerance: float, tolerances: Mapping[str, float]) -> f
     return spec.tolerance_units
 
 
-def _comparison(v: Verdict, dataset: str, variant: str, errors: int) -> Comparison:
+def _comparison(v: MarginVerdict, dataset: str, variant: str, errors: int) -> Comparison:
     """The verdict, with the non-inferiority decision at its margin in the gate's terms."""
     decision = GateDecision(
         dataset=f"{dataset} [{variant}]", metric=v.metric, n=v.n, baseline_mean=math.nan,

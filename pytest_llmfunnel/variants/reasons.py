@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pytest_llmfunnel.variants.outcomes import Outcome, Verdict
+from pytest_llmfunnel.variants.outcomes import MarginVerdict, Outcome
 from pytest_llmfunnel.wording import plural
 
 
@@ -24,7 +24,7 @@ def _cases(count: int | None) -> str:
     return "no number of cases" if count is None else f"about {plural(count, 'case')}"
 
 
-def margin_text(v: Verdict) -> str:
+def margin_text(v: MarginVerdict) -> str:
     """The stated margin, and what a tighter one (the tolerance) would need."""
     margin = fmt(v.margin, v.kind, False)
     if v.margin <= v.tolerance:
@@ -33,7 +33,7 @@ def margin_text(v: Verdict) -> str:
             f"{fmt(v.tolerance, v.kind, False)} needs {_cases(v.tighter)})")
 
 
-def verdict_text(v: Verdict) -> str:
+def verdict_text(v: MarginVerdict) -> str:
     """One clause per comparison that names the metric, the difference and the bound."""
     diff = f"diff {fmt(v.diff, v.kind)}"
     if v.worse:
@@ -47,7 +47,9 @@ def verdict_text(v: Verdict) -> str:
             f"{_cases(v.decide_at)} would decide it")
 
 
-def reason_for(outcome: Outcome, found: Sequence[tuple[str, Verdict | None]], control: str) -> str:
+def reason_for(
+    outcome: Outcome, found: Sequence[tuple[str, MarginVerdict | None]], control: str,
+) -> str:
     """The variant's outcome in one sentence from its (reason, verdict) per gated metric.
 
     A verdict of None is a metric with no case to compare.
