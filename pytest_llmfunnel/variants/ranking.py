@@ -167,19 +167,16 @@ def rank_variants(
             resolve it the stated margin is wider (:mod:`.outcomes`).
         seed: accepted for older callers; every test is deterministic.
         control: the variant the others are compared with (default: the best);
-            a name no dataset with variants has raises ValueError.
+            a dataset without a variant of that name compares with its best and
+            says so in its ``note``.
     """
     del seed
     grouped: dict[str, dict[str, dict[str, Record]]] = {}
     for record in records:
         grouped.setdefault(record.dataset, {}).setdefault(record.variant, {})[record.case] = record
-    ranked = [dataset for dataset in sorted(grouped) if len(grouped[dataset]) >= 2]
-    if control is not None and ranked and not any(control in grouped[d] for d in ranked):
-        raise ValueError(f"control {control!r} is not a variant of any dataset")
     return [
-        _rank(dataset, grouped[dataset], alpha, tolerance, tolerances or {},
-              control if control in grouped[dataset] else None)
-        for dataset in ranked
+        _rank(dataset, grouped[dataset], alpha, tolerance, tolerances or {}, control)
+        for dataset in sorted(grouped) if len(grouped[dataset]) >= 2
     ]
 
 
@@ -256,6 +253,8 @@ def _rank(
                 -promotion if math.isfinite(promotion) else math.inf, v)
 
     order = sorted(names, key=key)
+    missing = control if control is not None and control not in names else None
+    control = None if missing else control
     chosen = control or order[0]
     others = [v for v in order if v != chosen]
     stages = sorted({p.stage for p in pairs})
@@ -300,7 +299,10 @@ def _rank(
                                      comps, outcome, ONLINE[outcome]))
     pairs = [p if order.index(p.variant) < order.index(p.opponent) else p.flipped() for p in pairs]
     return VariantRanking(dataset, len(cases), tuple(unpaired), primary, alpha, tuple(infos),
-                          tuple(results), tuple(pairs), preference_note(pairs, order[0], primary),
+                          tuple(results), tuple(pairs), "; ".join(filter(None, [
+                              f"no variant is named {missing!r}: compared with the best, "
+                              f"{chosen}" if missing else "",
+                              preference_note(pairs, order[0], primary)])),
                           chosen, tuple(_leaders(metrics, cells, means, against, stages,
                                                  win_names, chosen, alpha)))
 

@@ -35,3 +35,15 @@ def test_the_walkthrough_prints_the_ranking_the_page_shows(tmp_path: Path) -> No
                  "the tolerance 2.0pt needs about 14307 cases"):
         assert said in report, said
     assert "Worth an online experiment: **treatment** (control)." in report
+
+
+def test_a_control_named_on_the_command_line_is_the_one_compared_with(tmp_path: Path) -> None:
+    result = run_example("ab_variants", tmp_path, "--llm-funnel-report=report.md",
+                         "--llm-funnel-variant-control=control")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (tmp_path / "ab_variants" / "report.md").read_text(encoding="utf-8")
+    assert "each against the control control on every gated metric" in report
+    assert "| 2 | control | 🏆 control |" in report
+    # Against the old prompt the new one is far better: non-inferior, and it goes online.
+    assert "| 1 | treatment | ✅ non-inferior |" in report
+    assert "Worth an online experiment: **control** (control), **treatment**." in report

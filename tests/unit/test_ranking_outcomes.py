@@ -151,8 +151,10 @@ def test_a_named_control_and_the_default_control() -> None:
     assert default.control == "better" and default.variants[0].variant == "better"
     named = only(rank_variants(records, control="worse"))
     assert named.control == "worse" and named.result("better").outcome == "non-inferior"
-    with pytest.raises(ValueError, match="'nobody' is not a variant"):
-        rank_variants(records, control="nobody")
+    # A name the dataset does not have: compared with the best, and the note says so.
+    unknown = only(rank_variants(records, control="nobody"))
+    assert unknown.control == "better"
+    assert "no variant is named 'nobody': compared with the best, better" in unknown.note
 
 
 HOSTILE = "x|y <b>\x1b[31m"
