@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_llmfunnel import stats
+from pytest_llmfunnel.gate import margin as margin_mod
 from pytest_llmfunnel.gate.paired_tests import POWER, Tested, binary_test, score_test
 
 Outcome = Literal["control", "non-inferior", "clearly worse", "undecided"]
@@ -86,7 +87,18 @@ def paired_probe(
 
     base = tested(0.0)
 
+    discordant = sum(d != 0.0 for d in diffs) / n if n else 0.0
+
     def needed(level: float, diff: float, tol: float, worse: bool) -> int | None:
+        if kind == "binary":
+            # The observed discordance q split as the difference says: P(worse) = (q - Δ)/2,
+            # P(better) = (q + Δ)/2 (never negative, as |Δ| <= q). Non-inferiority (H1 Δ > -τ)
+            # is the mirror image of the regression test (H1 Δ < -τ).
+            q = max(discordant, abs(diff))
+            p_worse, p_better = (q - diff) / 2, (q + diff) / 2
+            if worse:
+                return margin_mod.binary_cases_needed(p_worse, p_better, -tol, level, POWER)
+            return margin_mod.binary_cases_needed(p_better, p_worse, tol, level, POWER)
         # Tested.needed(level, drop, d0) sizes the test of H1 Δ < d0 at a true Δ = -drop; the
         # non-inferiority test is its mirror image (drop = Δ, d0 = τ).
         return base.needed(level, -diff, tol) if worse else base.needed(level, diff, -tol)

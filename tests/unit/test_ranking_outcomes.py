@@ -187,3 +187,19 @@ def test_the_numbers_docs_variants_quotes() -> None:
                          [0.0] * 20 + [1.0] * 20 + [1.0] * 160)
     assert round(probe.margin_mde(0.05 / 2) * 100, 1) == 9.4
     assert probe.needed(0.05 / 2, 0.0, 0.02, False) == 3989
+
+
+@pytest.mark.parametrize(("flips", "decided"), [(15, "non-inferior"), (28, "clearly worse")])
+def test_the_cases_named_to_decide_do_decide_at_the_same_rates(flips: int, decided: str) -> None:
+    # b fails flips of 1000 cases a passes: 1.5 points (within 2) or 2.8 points (beyond 2).
+    def ranking(n: int, k: int) -> VariantRanking:
+        return only(rank_variants(variant("a", ["pass"] * n)
+                                  + variant("b", ["fail"] * k + ["pass"] * (n - k))))
+
+    b = ranking(1000, flips).result("b")
+    assert b.outcome == "undecided"
+    v = next(c for c in b.comparisons if c.metric == QUALITY).verdict
+    assert v is not None and v.decide_at is not None and v.decide_at > 1000
+    # The same rates at the size named: the observed difference is now decided.
+    n = v.decide_at
+    assert ranking(n, round(flips * n / 1000)).result("b").outcome == decided
