@@ -276,9 +276,11 @@ def _rank(
                                            [c for _, c in both]) if both else None, errs))
         for s, w in zip(stages, win_names, strict=True):
             found = against[(s, v)]
-            probes.append((v, None if found is None else win_rate_probe(
-                w, found.wins, found.losses, found.wins + found.ties + found.losses),
-                0 if found is None else found.errors))
+            if found is None:
+                continue  # this judge never met the control with v: no win rate to compare
+            probes.append((v, win_rate_probe(w, found.wins, found.losses,
+                                             found.wins + found.ties + found.losses),
+                           found.errors))
     live = [(v, p) for v, p, _ in probes if p is not None]
     tols = [next(i.tolerance for i in infos if i.name == p.metric) for _, p in live]
     verdicts = iter(decide_family([p for _, p in live], tols, alpha))

@@ -205,6 +205,11 @@ def test_pairwise_with_three_variants_counts_each_comparison_once() -> None:
     got = {(p.stage, p.variant, p.opponent): (p.wins, p.ties, p.losses, p.errors)
            for p in ranking.pairwise}
     assert got == {("pref", "b", "a"): (6, 0, 4, 0), ("pref", "c", "a"): (0, 9, 0, 1)}
+    # The judge met the control b only with a: c has no win rate against b, and is not held
+    # undecided for want of one (its pass rates, equal to b's, decide).
+    assert ranking.control == "b"
+    assert [c.metric for c in ranking.result("c").comparisons] == [PROMOTION, QUALITY]
+    assert "pref win rate vs b" in [c.metric for c in ranking.result("a").comparisons]
 
 
 def test_a_pairwise_judge_preferring_another_variant_is_noted() -> None:
