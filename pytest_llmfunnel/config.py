@@ -132,6 +132,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("gate_mode", "superiority: fail on a significant drop beyond the tolerance; "
            "non-inferiority: pass only if the drop is shown to be within the tolerance.",
            "superiority", "choice", ("superiority", "non-inferiority")),
+    Option("variant_control", "The variant the others are ranked against (default: the "
+           "best one).", None, "str", metavar="VARIANT"),
     Option("report", "Write the Markdown pull-request report here.", None, "path",
            metavar="PATH"),
     Option("json", "Write the JSON results here.", None, "path", metavar="PATH"),
@@ -249,6 +251,7 @@ class Settings:
     alpha: float = 0.05
     tolerance: float = 0.02
     gate_mode: str = "superiority"
+    variant_control: str | None = None
     report: Path | None = None
     json: Path | None = None
     review: Path | None = None

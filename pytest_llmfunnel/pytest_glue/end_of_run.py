@@ -150,7 +150,8 @@ def rank(fs: FunnelSession) -> list[Any]:
 
     settings = fs.settings
     return list(rank_variants(
-        fs.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed
+        fs.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed,
+        control=settings.variant_control,
     ))
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 NAME_WIDTH = 20  # a variant's column header in the terminal
 MIN_LABEL = 12
 LIST_LIMIT = 5
-ICONS = {"best": "🏆", "candidate": "✅", "discarded": "❌"}
+ICONS = {"control": "🏆", "non-inferior": "✅", "undecided": "❔", "clearly worse": "❌"}
 
 
 def _value_text(value: float, info: MetricInfo) -> str:
@@ -53,9 +53,11 @@ def _pairwise_text(p: PairwiseResult) -> str:
 
 def _head(r: VariantRanking) -> str:
     return (f"{plural(len(r.variants), 'variant')} over the {plural(r.cases, 'case')} every "
-            f"variant ran, ranked by "
-            f"{r.primary}; a candidate's lower bound of (variant - best) clears -tolerance on "
-            f"every gated metric (one-sided, Holm, alpha {r.alpha:g})")
+            f"variant ran, each against the control {r.control} on every gated metric: "
+            f"non-inferior (lower bound of variant - control above -margin), clearly worse "
+            f"(upper bound below -margin) or undecided; the margin is the tolerance where "
+            f"the cases resolve it, else the smallest they resolve (one-sided, Holm, "
+            f"alpha {r.alpha:g})")
 
 
 def _wrap(text: str, width: int, first: str = "", indent: str = "  ") -> list[str]:
@@ -66,11 +68,11 @@ def _wrap(text: str, width: int, first: str = "", indent: str = "  ") -> list[st
 def _grid(r: VariantRanking, width: int) -> list[str]:
     """Metrics down, variants across; variant columns go to further tables when too wide."""
     heads = [terminal_text(v.variant, NAME_WIDTH) for v in r.variants]
-    columns = [[_value_text(x, m) for x, m in zip(v.values, r.metrics, strict=True)] + [v.status]
-               for v in r.variants]
+    columns = [[_value_text(x, m) for x, m in zip(v.values, r.metrics, strict=True)]
+               + [v.outcome, v.online] for v in r.variants]
     widths = [max(len(h), *(len(c) for c in col)) for h, col in zip(heads, columns, strict=True)]
     labels = ["metric", *(terminal_text(m.name, None) + ("" if m.gated else "*")
-                          for m in r.metrics), "status"]
+                          for m in r.metrics), "outcome", "online?"]
     label_w = min(max(map(len, labels)), max(MIN_LABEL, width - 2 - max(widths)))
     labels = [terminal_text(x, label_w) for x in labels]
     chunks: list[list[int]] = [[]]
@@ -102,7 +104,8 @@ def variant_lines(rankings: Sequence[VariantRanking], width: int = 80) -> list[s
         lines += [""] if lines else []
         lines += _wrap(f"variants of {short_dataset(r.dataset)}: {_head(r)}:", width)
         lines += _grid(r, width)
-        lines += _wrap("pass rates in %, bounds in points; * shown only, not deciding", width)
+        lines += _wrap("pass and win rates in %, bounds in points; * shown only, not deciding",
+                       width)
         for text in _verdict_texts(r):
             lines += _wrap(text, width, "  ", "    ")
     return lines
@@ -110,7 +113,8 @@ def variant_lines(rankings: Sequence[VariantRanking], width: int = 80) -> list[s
 
 def _verdict_texts(r: VariantRanking) -> list[str]:
     """One plain sentence per variant, pairwise result, note and left-out list."""
-    texts = [f"{terminal_text(v.variant, 40)}: {v.status}: {v.reason}" for v in r.variants]
+    texts = [f"{terminal_text(v.variant, 40)}: {v.outcome}: {v.reason}" for v in r.variants]
+    texts += [f"best on {x.text()}" for x in r.leaders]
     texts += [_pairwise_text(p) for p in r.pairwise]
     texts += [f"note: {r.note}"] if r.note else []
     if r.unpaired:
@@ -124,22 +128,27 @@ def variants_markdown(rankings: Sequence[VariantRanking]) -> str:
     """The pull-request section: per dataset a table of the variants and who goes online."""
     blocks = []
     for r in rankings:
-        headers = ["rank", "variant", "status",
-                   *(md_cell(m.name, 80) + ("" if m.gated else "\\*") for m in r.metrics)]
-        rows = [[str(v.rank), md_cell(v.variant, 80), f"{ICONS[v.status]} {v.status}",
-                 *(_value_text(x, m) for x, m in zip(v.values, r.metrics, strict=True))]
-                for v in r.variants]
-        align = ["---:", "---", "---", *["---:"] * len(r.metrics)]
-        chosen = ", ".join(f"**{md_text(v.variant, 80)}**" + " (best)" * (v.status == "best")
-                           for v in r.variants if v.status != "discarded")
+        headers = ["rank", "variant", "outcome",
+                   *(md_cell(m.name, 80) + ("" if m.gated else "\\*") for m in r.metrics),
+                   "online experiment?"]
+        rows = [[str(v.rank), md_cell(v.variant, 80), f"{ICONS[v.outcome]} {v.outcome}",
+                 *(_value_text(x, m) for x, m in zip(v.values, r.metrics, strict=True)),
+                 v.online] for v in r.variants]
+        align = ["---:", "---", "---", *["---:"] * len(r.metrics), "---"]
+        chosen = ", ".join(f"**{md_text(v.variant, 80)}**" + " (control)" * (v.outcome == "control")
+                           for v in r.variants if v.outcome in ("control", "non-inferior"))
+        maybe = [f"**{md_text(v.variant, 80)}**" for v in r.variants if v.outcome == "undecided"]
+        if maybe:
+            chosen += f"; only if cheap (undecided offline): {', '.join(maybe)}"
         texts = _verdict_texts(r)
         blocks.append("\n".join([
             f"**{md_text(short_dataset(r.dataset), 80)}**: {md_text(_head(r), None)}.", "",
             *("| " + " | ".join(row) + " |" for row in [headers, align, *rows]), "",
-            f"Candidates for an online experiment: {chosen}.", "",
-            *(f"- {ICONS[v.status]} **{md_text(v.variant, 80)}** ({v.status}): "
+            f"Worth an online experiment: {chosen}.", "",
+            *(f"- {ICONS[v.outcome]} **{md_text(v.variant, 80)}** ({v.outcome}): "
               f"{md_text(v.reason, None)}" for v in r.variants),
             *(f"- {md_text(t, None)}" for t in texts[len(r.variants):]), "",
-            "Pass rates in %, bounds in percentage points; \\* shown only, not deciding.",
+            "Pass and win rates in %, bounds in percentage points; \\* shown only, not "
+            "deciding.",
         ]))
     return "\n\n".join(blocks)

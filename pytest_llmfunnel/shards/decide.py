@@ -173,5 +173,6 @@ def rank(combined: Combined, settings: Settings) -> list[object]:
     from pytest_llmfunnel.variants.ranking import rank_variants
 
     return list(rank_variants(
-        combined.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed
+        combined.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed,
+        control=settings.variant_control,
     ))

@@ -1,12 +1,11 @@
-"""Which output variant deserves an online experiment: a paired ranking of a dataset's variants.
+"""Which variants deserve an online experiment: an honest ranking of a dataset's variants.
 
 An offline eval cannot say which variant (``output_<variant>`` columns,
-candidate prompts) users will prefer, but it can rule variants out: one earns
-an online experiment only when it is *shown* to be no worse than the best by
-more than a tolerance on every gated metric; "not significantly worse" is not
-enough, as with few cases every variant is that. Use::
+candidate prompts) users will prefer, but it can rule some in and some out,
+and say where it cannot tell. Use::
 
-    rankings = rank_variants(records, alpha=0.05, tolerance=0.02)  # per multi-variant dataset
+    rankings = rank_variants(records, alpha=0.05, tolerance=0.02)      # control: the best
+    rankings = rank_variants(records, control="production")            # a named control
 
 The rankings are drawn for the terminal and the pull request by
 :mod:`pytest_llmfunnel.report.variants`.
@@ -16,25 +15,20 @@ The rankings are drawn for the terminal and the pull request by
   shown only. A case dropped before a stage fails it (or scores the scale's
   minimum); a stage error is left out of both sides of that metric's pair; a
   failed target did not get through. Only cases every variant ran are compared.
-* **The best variant** is the highest on the primary metric: the first judge
-  pass rate in funnel order, else the promotion rate. Exact ties go to the
-  higher mean pairwise score (+1 win, 0 tie, -1 loss; first pairwise stage),
-  then the promotion rate, then the name. A pairwise judge meets only the
-  first variant with each other one, so it cannot order every pair and does
-  not override the primary metric; where it clearly prefers another variant
-  (win-rate interval above one half), ``note`` says so.
-* **Every other variant** meets the best in :func:`.gate.decide`'s
-  non-inferiority mode (best as baseline, variant as current), one call per
-  dataset, so Holm runs across its gated (variant, metric) pairs. A *candidate*
-  has, on every gated metric, an adjusted p-value below alpha: a one-sided
-  lower bound of (variant - best) above -tolerance. Otherwise it is
-  *discarded*, with a reason per failing metric: worse beyond the margin, too
-  few cases to show non-inferiority at this tolerance (the minimum detectable
-  effect exceeds it), or a bound below the margin. A bound that clears the
-  margin counts even where the gate would call the sample too small to fail
-  on: low power hides a drop, it does not fake a clear bound.
-* **Pairwise judges**: wins, ties and losses per pair of variants, and the win
-  rate over decisive comparisons (ties left out) with a 95% Wilson interval.
+  Each pairwise judge adds a gated ``<stage> win rate vs <control>``: the
+  variant's wins over the control among decisive comparisons (ties left out).
+* **Best on what** (:mod:`.leaders`): per gated metric the highest variant, and
+  whether it is clearly ahead of the runner-up or tied within noise.
+* **The control** is the best variant (highest on the primary metric: the
+  first judge pass rate in funnel order, else the promotion rate; exact ties
+  go to the mean pairwise score, the promotion rate, the name), or the one
+  named with ``control=``.
+* **Every other variant** is non-inferior within a stated margin, clearly
+  worse, or undecided at this size, on every gated metric against the control
+  (:mod:`.outcomes`, which also says why a margin chosen from the number of
+  cases and the noise keeps the test honest). ``online`` answers "online
+  experiment?": yes (control, non-inferior), only if cheap (undecided), no
+  (clearly worse).
 """
 
 from __future__ import annotations
@@ -44,21 +38,37 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec, PairedSample, decide
+from pytest_llmfunnel.gate.decision import GateDecision, MetricSpec
 from pytest_llmfunnel.gate.metrics import PROMOTION, Metric
 from pytest_llmfunnel.gate.sides import ERROR, MISSING, Side, side_of_record, value_of
 from pytest_llmfunnel.record import CaseRecord
+from pytest_llmfunnel.variants.leaders import Leader, leaders, pass_rate_p, win_rate_p
+from pytest_llmfunnel.variants.outcomes import (
+    ONLINE,
+    MarginVerdict,
+    Outcome,
+    Probe,
+    decide_family,
+    outcome_of,
+    paired_probe,
+    win_rate_probe,
+)
 from pytest_llmfunnel.variants.pairs import (
     PairwiseResult,
     pair_score,
     pairwise_results,
     preference_note,
 )
+from pytest_llmfunnel.variants.reasons import control_reason, reason_for, verdict_text
 from pytest_llmfunnel.wording import plural
 
 # The gate's own metric and value rules, used as they are so the two cannot drift apart.
 
+# The ledger's word for a place: the control is "best", a non-inferior variant a
+# "candidate" (promoted offline), the others "discarded" (not promoted offline).
 Status = Literal["best", "candidate", "discarded"]
+STATUS: dict[Outcome, Status] = {"control": "best", "non-inferior": "candidate",
+                                 "clearly worse": "discarded", "undecided": "discarded"}
 Record = CaseRecord
 
 
@@ -75,12 +85,12 @@ class MetricInfo:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A variant against the best on one metric, as the gate's non-inferiority test decided it.
+    """A variant against the control on one gated metric.
 
-    ``decision.diff`` is variant - best, ``decision.bound`` its one-sided
-    lower bound at the Holm level, ``decision.p_adjusted`` the adjusted
-    p-value. ``shown`` is True when non-inferiority is shown; ``reason`` says
-    why not ("" when shown). ``errors`` pairs were left out for stage errors.
+    ``verdict`` holds the margin, bounds, Holm-adjusted p-values and the cases
+    needed (None: no case to compare); ``decision`` restates the
+    non-inferiority test at that margin in the gate's terms (``diff`` is
+    variant - control). ``shown``: non-inferior; ``reason`` says what was found.
     """
 
     metric: str
@@ -90,23 +100,26 @@ class Comparison:
     errors: int
     reason: str
     decision: GateDecision
+    verdict: MarginVerdict | None = None
 
 
 @dataclass(frozen=True)
 class VariantResult:
-    """One variant's place: ``values`` follow the ranking's ``metrics`` (NaN: no case)."""
+    """One variant's place: ``values`` follow the ranking's ``metrics`` (NaN: no value)."""
 
     variant: str
-    rank: int
+    rank: int  # by the primary metric
     status: Status
     reason: str
     values: tuple[float, ...]
-    comparisons: tuple[Comparison, ...]  # against the best; empty for the best itself
+    comparisons: tuple[Comparison, ...]  # against the control; empty for the control itself
+    outcome: Outcome = "control"
+    online: str = ONLINE["control"]
 
 
 @dataclass(frozen=True)
 class VariantRanking:
-    """The variants of one dataset, best first, and the comparisons that placed them."""
+    """The variants of one dataset, the control first, and the comparisons that placed them."""
 
     dataset: str
     cases: int  # cases every variant ran: the ones compared
@@ -117,14 +130,17 @@ class VariantRanking:
     variants: tuple[VariantResult, ...]
     pairwise: tuple[PairwiseResult, ...]
     note: str = ""
+    control: str = ""
+    leaders: tuple[Leader, ...] = ()
 
     @property
     def best(self) -> VariantResult:
+        """The control (the best variant unless one was named)."""
         return self.variants[0]
 
     @property
     def candidates(self) -> tuple[str, ...]:
-        """The variants worth an online experiment, best first."""
+        """The variants an online experiment is worth: the control and the non-inferior ones."""
         return tuple(v.variant for v in self.variants if v.status != "discarded")
 
     def value(self, variant: str, metric: str) -> float:
@@ -137,26 +153,30 @@ class VariantRanking:
 
 def rank_variants(
     records: Iterable[Record], *, alpha: float = 0.05, tolerance: float = 0.02,
-    tolerances: Mapping[str, float] | None = None, seed: int = 0,
+    tolerances: Mapping[str, float] | None = None, seed: int = 0, control: str | None = None,
 ) -> list[VariantRanking]:
     """Rank the variants of every dataset that has two or more.
 
     Args:
         records: per-case records (see :mod:`pytest_llmfunnel.record`); a
             rerun of the same (dataset, case, variant) replaces the earlier one.
-        alpha: one-sided error rate of the non-inferiority tests (Holm-adjusted).
-        tolerance: the non-inferiority margin, as for the gate (a pass-rate
-            fraction; a fraction of the scale width for scores with a scale);
-            ``tolerances`` overrides it by metric name.
-        seed: passed on to :func:`~pytest_llmfunnel.gate.decision.decide` (deterministic).
+        alpha: one-sided error rate of each test (Holm-adjusted across the dataset).
+        tolerance: the margin wanted, as for the gate (a pass-rate fraction; a
+            fraction of the scale width for scores with a scale);
+            ``tolerances`` overrides it by metric name. Where the cases cannot
+            resolve it the stated margin is wider (:mod:`.outcomes`).
+        seed: accepted for older callers; every test is deterministic.
+        control: the variant the others are compared with (default: the best);
+            a dataset without a variant of that name compares with its best and
+            says so in its ``note``.
     """
+    del seed
     grouped: dict[str, dict[str, dict[str, Record]]] = {}
     for record in records:
         grouped.setdefault(record.dataset, {}).setdefault(record.variant, {})[record.case] = record
     return [
-        _rank(dataset, grouped[dataset], alpha, tolerance, tolerances or {}, seed)
-        for dataset in sorted(grouped)
-        if len(grouped[dataset]) >= 2
+        _rank(dataset, grouped[dataset], alpha, tolerance, tolerances or {}, control)
+        for dataset in sorted(grouped) if len(grouped[dataset]) >= 2
     ]
 
 
@@ -212,7 +232,7 @@ def _means(column: Mapping[str, list[_Cell]]) -> tuple[int, dict[str, float]]:
 
 def _rank(
     dataset: str, by_variant: Mapping[str, Mapping[str, Record]], alpha: float,
-    tolerance: float, tolerances: Mapping[str, float], seed: int,
+    tolerance: float, tolerances: Mapping[str, float], control: str | None,
 ) -> VariantRanking:
     names = sorted(by_variant)
     cases = sorted(set.intersection(*(set(v) for v in by_variant.values())))
@@ -221,8 +241,6 @@ def _rank(
     sides = {v: [side_of_record(by_variant[v][c]) for c in cases] for v in names}
     cells = [_cells(m, sides) for m in metrics]
     means = [_means(column) for column in cells]
-    infos = [MetricInfo(m.name, m.kind, m.gated, n, _spec(m, tolerance, tolerances).tolerance_units)
-             for m, (n, _) in zip(metrics, means, strict=True)]
     table = {v: tuple(values[v] for _, values in means) for v in names}
     pairs = pairwise_results(by_variant, names, cases, pairwise_names)
     lead = pairs[0].stage if pairs else ""
@@ -235,110 +253,132 @@ def _rank(
                 -promotion if math.isfinite(promotion) else math.inf, v)
 
     order = sorted(names, key=key)
-    best = order[0]
-    comparisons = _compare(dataset, metrics, cells, order, alpha, tolerance, tolerances, seed)
-    results = [VariantResult(best, 1, "best", _best_reason([key(v) for v in order], primary,
-                                                           table[best][p_index], lead),
-                             table[best], ())]
-    for rank, v in enumerate(order[1:], start=2):
-        status, reason = _verdict(comparisons[v], best)
-        results.append(VariantResult(v, rank, status, reason, table[v], tuple(comparisons[v])))
+    missing = control if control is not None and control not in names else None
+    control = None if missing else control
+    chosen = control or order[0]
+    others = [v for v in order if v != chosen]
+    stages = sorted({p.stage for p in pairs})
+    against = {(s, v): _against(pairs, s, v, chosen) for s in stages for v in others}
+    win_names = [f"{s} win rate vs {chosen}" for s in stages]
+    infos = [MetricInfo(m.name, m.kind, m.gated, n, _tol(m, tolerance, tolerances))
+             for m, (n, _) in zip(metrics, means, strict=True)]
+    infos += [MetricInfo(w, "binary", True, len(cases), tolerances.get(w, tolerance))
+              for w in win_names]
+    probes: list[tuple[str, Probe | None, int]] = []
+    for v in others:
+        for m, column in zip(metrics, cells, strict=True):
+            if not m.gated:
+                continue
+            both = [(b, c) for b, c in zip(column[chosen], column[v], strict=True)
+                    if isinstance(b, float) and isinstance(c, float)]
+            errs = sum(ERROR in pair for pair in zip(column[chosen], column[v], strict=True))
+            probes.append((v, paired_probe(m.name, m.kind, [b for b, _ in both],
+                                           [c for _, c in both]) if both else None, errs))
+        for s, w in zip(stages, win_names, strict=True):
+            found = against[(s, v)]
+            if found is None:
+                continue  # this judge never met the control with v: no win rate to compare
+            probes.append((v, win_rate_probe(w, found.wins, found.losses,
+                                             found.wins + found.ties + found.losses),
+                           found.errors))
+    live = [(v, p) for v, p, _ in probes if p is not None]
+    tols = [next(i.tolerance for i in infos if i.name == p.metric) for _, p in live]
+    verdicts = iter(decide_family([p for _, p in live], tols, alpha))
+    per: dict[str, list[Comparison]] = {v: [] for v in others}
+    for v, probe, errs in probes:
+        per[v].append(_comparison(next(verdicts), dataset, v, errs) if probe else
+                      _missing(dataset, v, errs))
+    wins = {(s, v): p.win_rate for (s, v), p in against.items() if p is not None}
+    values = {v: table[v] + tuple(wins.get((s, v), math.nan) for s in stages) for v in names}
+    results = [VariantResult(chosen, order.index(chosen) + 1, "best", control_reason(
+        chosen, control, [key(v) for v in order], primary, table[chosen][p_index], lead),
+        values[chosen], (), "control", ONLINE["control"])]
+    for v in others:
+        comps = tuple(per[v])
+        outcome = outcome_of([c.verdict for c in comps if c.verdict] + _undecidable(comps))
+        reason = reason_for(outcome, [(c.reason, c.verdict) for c in comps], chosen)
+        results.append(VariantResult(v, order.index(v) + 1, STATUS[outcome], reason, values[v],
+                                     comps, outcome, ONLINE[outcome]))
     pairs = [p if order.index(p.variant) < order.index(p.opponent) else p.flipped() for p in pairs]
     return VariantRanking(dataset, len(cases), tuple(unpaired), primary, alpha, tuple(infos),
-                          tuple(results), tuple(pairs), preference_note(pairs, best, primary))
+                          tuple(results), tuple(pairs), "; ".join(filter(None, [
+                              f"no variant is named {missing!r}: compared with the best, "
+                              f"{chosen}" if missing else "",
+                              preference_note(pairs, order[0], primary)])),
+                          chosen, tuple(_leaders(metrics, cells, means, against, stages,
+                                                 win_names, chosen, alpha)))
 
 
-def _spec(metric: Metric, tolerance: float, tolerances: Mapping[str, float]) -> MetricSpec:
-    tol = tolerances.get(metric.name, tolerance)
-    return MetricSpec(metric.name, metric.kind, tol, metric.gated, scale=metric.scale)
+def _undecidable(comps: Sequence[Comparison]) -> list[MarginVerdict]:
+    """A comparison without data can show nothing: it keeps the variant undecided."""
+    return [MarginVerdict(c.metric, c.kind, 0, math.nan, 0.0, math.nan, None, False, False,
+                    math.nan, math.nan, math.nan, math.nan, None, "none")
+            for c in comps if c.verdict is None]
 
 
-def _compare(
-    dataset: str, metrics: Sequence[Metric], cells: Sequence[Mapping[str, list[_Cell]]],
-    order: Sequence[str], alpha: float, tolerance: float, tolerances: Mapping[str, float],
-    seed: int,
-) -> dict[str, list[Comparison]]:
-    """Every other variant against the best, all in one :func:`decide` call (one Holm family)."""
-    samples, errors = [], []
-    for v in order[1:]:
-        for metric, column in zip(metrics, cells, strict=True):
-            pairs = list(zip(column[order[0]], column[v], strict=True))
-            both = [(b, c) for b, c in pairs if isinstance(b, float) and isinstance(c, float)]
-            errors.append(sum(ERROR in pair for pair in pairs))
-            samples.append(PairedSample(_spec(metric, tolerance, tolerances), f"{dataset} [{v}]",
-                                        tuple(b for b, _ in both), tuple(c for _, c in both)))
-    decisions = decide(samples, alpha=alpha, mode="non-inferiority", seed=seed)
-    out: dict[str, list[Comparison]] = {v: [] for v in order[1:]}
-    for i, (d, sample) in enumerate(zip(decisions, samples, strict=True)):
-        shown = d.p_adjusted < alpha and d.bound > -d.tolerance  # False for NaN
-        kind, n_err = sample.metric.kind, errors[i]
-        out[order[1 + i // len(metrics)]].append(Comparison(
-            d.metric, kind, d.gated, shown, n_err, "" if shown else _why(d, kind, n_err), d))
-    return out
+def _against(pairs: Sequence[PairwiseResult], stage: str, variant: str,
+             control: str) -> PairwiseResult | None:
+    """``variant``'s pairwise result against the control on ``stage``, from its side."""
+    for p in pairs:
+        if p.stage == stage and {p.variant, p.opponent} == {variant, control}:
+            return p if p.variant == variant else p.flipped()
+    return None
 
 
-def _fmt(value: float, kind: str, signed: bool = True) -> str:
-    """Pass rates in percentage points (``pt``), scores in their own units."""
-    if not math.isfinite(value):
-        return "-"
-    sign = "+" if signed else ""
-    return f"{value * 100:{sign}.1f}pt" if kind == "binary" else f"{value:{sign}.3g}"
+def _tol(metric: Metric, tolerance: float, tolerances: Mapping[str, float]) -> float:
+    spec = MetricSpec(metric.name, metric.kind, tolerances.get(metric.name, tolerance),
+                      metric.gated, scale=metric.scale)
+    return spec.tolerance_units
 
 
-def _why(d: GateDecision, kind: str, errors: int) -> str:
-    """Why non-inferiority was not shown on one metric, in one clause that names it."""
-    tol = d.tolerance
-    margin = _fmt(-tol, kind)
-    if d.n == 0 or not math.isfinite(d.bound):
-        why = "no case to compare" if d.n == 0 else d.reason
-        left = f" ({plural(errors, 'pair')} with stage errors left out)" if errors else ""
-        return f"{d.metric}: {why}{left}"
-    bound = f"lower bound {_fmt(d.bound, kind)}"
-    if d.diff < -tol:
-        return (f"{d.metric}: worse by {_fmt(-d.diff, kind, False)} ({bound}, "
-                f"margin {margin})")
-    if d.mde > tol:
-        need = (f"about {math.ceil(d.n * (d.mde / tol) ** 2)} needed" if tol > 0
-                else "no number suffices at tolerance 0")
-        return (f"{d.metric}: too few cases to show non-inferiority at this tolerance "
-                f"({plural(d.n, 'case')} resolve about {_fmt(d.mde, kind, False)}, tolerance "
-                f"{_fmt(tol, kind, False)}; {need}; {bound})")
-    if d.bound > -tol:
-        return (f"{d.metric}: {bound} clears the margin {margin} but not after Holm's "
-                f"adjustment (adjusted p={d.p_adjusted:.3g})")
-    return (f"{d.metric}: {bound} is not above the margin {margin} "
-            f"(diff {_fmt(d.diff, kind)}, adjusted p={d.p_adjusted:.3g})")
+def _comparison(v: MarginVerdict, dataset: str, variant: str, errors: int) -> Comparison:
+    """The verdict, with the non-inferiority decision at its margin in the gate's terms."""
+    decision = GateDecision(
+        dataset=f"{dataset} [{variant}]", metric=v.metric, n=v.n, baseline_mean=math.nan,
+        current_mean=math.nan, diff=v.diff, bound=v.lower, p_value=v.p_raw,
+        p_adjusted=v.p_noninferior, mde=v.margin, decision="ok" if v.noninferior else
+        "regressed" if v.worse else "not comparable", reason=verdict_text(v), test=v.test,
+        flips=v.flips, gated=True, level=v.level, tolerance=v.margin, mode="non-inferiority")
+    return Comparison(v.metric, v.kind, True, v.noninferior, errors, verdict_text(v),
+                      decision, v)
 
 
-def _verdict(comparisons: Sequence[Comparison], best: str) -> tuple[Status, str]:
-    gated = [c for c in comparisons if c.gated]
-    # Worse beyond the margin first: the reason that matters most leads.
-    worse_first = sorted(gated, key=lambda c: c.decision.diff >= -c.decision.tolerance)
-    failing = [c.reason for c in worse_first if not c.shown]
-    if failing or not gated:
-        return "discarded", "; ".join(failing) or "no gated metric to compare"
-
-    def slack(c: Comparison) -> float:
-        tol = c.decision.tolerance
-        return (c.decision.bound + tol) / tol if tol > 0 else c.decision.bound
-
-    tight = min(gated, key=slack)
-    d = tight.decision
-    return "candidate", (
-        f"non-inferior to {best} on every gated metric; closest: {d.metric} lower bound "
-        f"{_fmt(d.bound, tight.kind)} vs margin {_fmt(-d.tolerance, tight.kind)}"
-    )
+def _missing(dataset: str, variant: str, errors: int) -> Comparison:
+    nan = math.nan
+    decision = GateDecision(f"{dataset} [{variant}]", "-", 0, nan, nan, nan, nan, nan, nan,
+                            nan, "not comparable", "no case to compare", "none", None, True,
+                            nan, nan, "non-inferiority")
+    left = f" ({plural(errors, 'pair')} with stage errors left out)" if errors else ""
+    return Comparison("-", "binary", True, False, errors, f"no case to compare{left}", decision,
+                      None)
 
 
-def _best_reason(
-    keys: Sequence[tuple[float, float, float, str]], primary: str, value: float, lead: str,
-) -> str:
-    """Why the first of the ordered ``keys`` is best: the primary metric, or the tie-break."""
-    text = f"highest {primary} ({value * 100:.1f}%)"
-    if len(keys) < 2 or keys[0][0] != keys[1][0]:
-        return text
-    mine, theirs = keys[0], keys[1]
-    tie = f"tied with {theirs[3]} on {primary}; "
-    if mine[1] != theirs[1]:
-        return tie + f"ahead on the mean {lead} score ({-mine[1]:+.2f} vs {-theirs[1]:+.2f})"
-    return tie + ("ahead on the promotion rate" if mine[2] != theirs[2] else "first by name")
+def _leaders(
+    metrics: Sequence[Metric], cells: Sequence[Mapping[str, list[_Cell]]],
+    means: Sequence[tuple[int, dict[str, float]]],
+    against: Mapping[tuple[str, str], PairwiseResult | None], stages: Sequence[str],
+    win_names: Sequence[str], control: str, alpha: float,
+) -> list[Leader]:
+    found: list[tuple[str, str, str, float]] = []
+    for m, column, (_, values) in zip(metrics, cells, means, strict=True):
+        ranked = sorted((v for v in values if math.isfinite(values[v])),
+                        key=lambda v: (-values[v], v))
+        if not m.gated or len(ranked) < 2:
+            continue
+        top, second = ranked[0], ranked[1]
+        both = [(a, b) for a, b in zip(column[top], column[second], strict=True)
+                if isinstance(a, float) and isinstance(b, float)]
+        level = values[top] == values[second]
+        found.append((m.name, top, second, math.nan if level else pass_rate_p(
+            m.kind, [a for a, _ in both], [b for _, b in both])))
+    for s, w in zip(stages, win_names, strict=True):
+        results = [p for (stage, _), p in against.items() if stage == s and p and p.decisive]
+        if not results:
+            continue
+        best = max(results, key=lambda p: (p.win_rate, p.variant))
+        if best.win_rate > 0.5:
+            found.append((w, best.variant, control, win_rate_p(best.wins, best.losses)))
+        else:
+            low = min(results, key=lambda p: (p.win_rate, p.variant))
+            found.append((w, control, low.variant, win_rate_p(low.losses, low.wins)))
+    return leaders(found, alpha)
