@@ -203,7 +203,9 @@ def decide_family(
         mde = probe.margin_mde(level_m)
         resolvable = mde <= tol
         # Just past the root, so a metric whose pairs never differ is shown at it (not on the edge).
-        margins.append(tol if resolvable else mde * (1 + 1e-6) if math.isfinite(mde) else math.inf)
+        margin = tol if resolvable else mde * (1 + 1e-6) if math.isfinite(mde) else math.inf
+        # A difference of proportions lies in [-1, 1]: no wider margin means anything.
+        margins.append(margin if probe.kind == "score" else min(margin, 1.0))
         tighter.append(None if resolvable else probe.needed(level_m, 0.0, tol, False))
     raw = [p.p_noninferior(m) for p, m in zip(probes, margins, strict=True)]
     ni = _holm(raw, alpha)

@@ -37,8 +37,8 @@ def test_rag_regression_switch_fails_the_gate_and_names_the_cases(tmp_path: Path
     flat = " ".join(result.stdout.split())
     assert "llm-funnel gate FAILED: Regression in 1 of 5 gated metrics (ferry_answer: " \
         "context_recall pass rate -41.4 pts" in flat
-    assert "why ferry_answer: context_recall pass rate regressed (−41.4 pts): 12 cases pass → fail" \
-        in flat
+    why = "why ferry_answer: context_recall pass rate regressed (−41.4 pts): 12 cases pass → fail"
+    assert why in flat
     for case in ("boarding-help", "buy-cash", "crossing-time"):
         assert f"ferry_answer/{case} context_recall: pass → fail (score 1 → 0)" in flat
     # A failing gate never rewrites the baseline.

@@ -15,7 +15,8 @@ PAGE = REPO / "docs" / "variants.md"
 def block(kind: str) -> list[str]:
     found = re.findall(rf"^```{kind}\n(.*?)^```$", PAGE.read_text(encoding="utf-8"), re.S | re.M)
     assert len(found) == 1, kind
-    return found[0].rstrip("\n").split("\n")
+    text: str = found[0]
+    return text.rstrip("\n").split("\n")
 
 
 def test_the_walkthrough_prints_the_ranking_the_page_shows(tmp_path: Path) -> None:

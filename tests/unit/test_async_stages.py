@@ -122,5 +122,5 @@ def test_async_callables_are_accepted(factory: object) -> None:
         return True
 
     assert callable(factory)
-    stage = factory(fn)  # type: ignore[operator]
+    stage = factory(fn)
     assert stage.name == "fn"

@@ -203,3 +203,14 @@ def test_the_cases_named_to_decide_do_decide_at_the_same_rates(flips: int, decid
     # The same rates at the size named: the observed difference is now decided.
     n = v.decide_at
     assert ranking(n, round(flips * n / 1000)).result("b").outcome == decided
+
+
+def test_a_margin_past_a_whole_pass_rate_is_capped_at_one() -> None:
+    # Two cases that both flip: the smallest margin this size resolves is 100
+    # points, and just past it the test refused the margin (-1.000001).
+    from pytest_llmfunnel.variants.outcomes import decide_family
+
+    probe = paired_probe("judge pass rate", "binary", [1.0, 1.0], [0.0, 0.0])
+    (verdict,) = decide_family([probe], [0.02], 0.05)
+    assert verdict.margin <= 1.0
+    assert not verdict.noninferior

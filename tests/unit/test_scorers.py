@@ -204,7 +204,7 @@ def test_scorer_measures_and_gates() -> None:
 
 
 def test_scorer_accepts_any_real_number() -> None:
-    quarter = scorer(lambda c, o: Fraction(1, 4))  # type: ignore[arg-type,return-value]
+    quarter = scorer(lambda c, o: Fraction(1, 4))
     assert run(quarter, "x", None).score == 0.25
     assert run(scorer(lambda c, o: 3), "x", None).score == 3.0
     assert scorer(lambda c, o: 1.0).name == "scorer"
@@ -220,7 +220,7 @@ def test_scorer_non_finite_is_an_error(value: float) -> None:
     ("value", "type_name"), [(None, "NoneType"), ("0.5", "str"), (True, "bool"), ([1], "list")]
 )
 def test_scorer_wrong_return_type_is_an_error_naming_it(value: object, type_name: str) -> None:
-    result = run(scorer(lambda c, o: value, name="mine"), "x", None)  # type: ignore[arg-type,return-value]
+    result = run(scorer(lambda c, o: value, name="mine"), "x", None)
     assert result.status == "error"
     assert result.reason.startswith(f"scorer raised TypeError: scorer 'mine' returned {type_name}")
 
