@@ -360,19 +360,18 @@ class _ToolCallsF1(Scorer):
         return self._scores(case, Output.of(output))[0]
 
     def run(self, case: Case, output: str | Output) -> StageResult:
-        return self._explained(super().run(case, output), case, output)
-
-    async def arun(self, case: Case, output: str | Output) -> StageResult:
-        return self._explained(await super().arun(case, output), case, output)
-
-    def _explained(self, result: StageResult, case: Case, output: str | Output) -> StageResult:
-        """``result`` with precision and recall in its reason."""
-        if result.status == "error":
-            return result
-        _, detail = self._scores(case, Output.of(output))
+        """Score once, with precision and recall in the reason."""
+        try:
+            f1, detail = self._scores(case, Output.of(output))
+        except Exception as exc:
+            return self._raised(exc)
+        result = self._result(f1)
         if result.status == "measured":
             return replace(result, reason=detail)
         return replace(result, reason=f"{detail}; {result.reason}")
+
+    async def arun(self, case: Case, output: str | Output) -> StageResult:
+        return self.run(case, output)  # nothing to await: the matching is local
 
 
 def tool_calls_f1(
