@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.funnel.runner import Funnel
-    from pytest_llmfunnel.funnel.stages import checks, scorers
+    from pytest_llmfunnel.funnel.stages import checks, conversations, scorers
     from pytest_llmfunnel.funnel.stages import judge as judges
     from pytest_llmfunnel.funnel.target import TransientTargetError
     from pytest_llmfunnel.models import Case, CaseResult, ChatMessage, StageResult, Usage, Verdict
@@ -42,6 +42,7 @@ __all__ = [
     "Usage",
     "Verdict",
     "checks",
+    "conversations",
     "judges",
     "scorers",
 ]
@@ -64,6 +65,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "TransientTargetError": ("pytest_llmfunnel.funnel.target", "TransientTargetError"),
     "checks": ("pytest_llmfunnel.funnel.stages.checks", None),
     "scorers": ("pytest_llmfunnel.funnel.stages.scorers", None),
+    "conversations": ("pytest_llmfunnel.funnel.stages.conversations", None),
     "judges": ("pytest_llmfunnel.funnel.stages.judge", None),
 }
 

@@ -52,6 +52,22 @@ class ChatMessage(_FrozenModel):
     content: str
 
 
+class Turn(_FrozenModel):
+    """One scripted user turn of a conversation case, with what its reply should hold.
+
+    ``expected`` is the reply's reference text and ``expected_tool_calls`` the
+    calls the reply should make; a per-turn stage sees them as the turn's own
+    ``expected`` and ``expected_tool_calls`` metadata, ``metadata`` beside them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: str
+    expected: str | None = None
+    expected_tool_calls: tuple[dict[str, Any], ...] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
 class Case(_FrozenModel):
     """One row of a dataset.
 
@@ -71,6 +87,9 @@ class Case(_FrozenModel):
     outputs: dict[str, str | Output] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    # A conversation: the scripted user turns, and what the user wants from it.
+    turns: tuple[Turn, ...] = ()
+    goal: str | None = None
 
     @field_validator("outputs")
     @classmethod
@@ -96,13 +115,17 @@ class Case(_FrozenModel):
 
     def fingerprint(self) -> str:
         """sha256 of what defines the case (input, context, expected), not its output."""
-        payload = {
+        payload: dict[str, Any] = {
             "input": self.input
             if isinstance(self.input, str)
             else [m.model_dump() for m in self.input],
             "context": self.context,
             "expected": self.expected,
         }
+        if self.turns or self.goal is not None:
+            # Only conversations add these, so other cases keep their fingerprints.
+            payload["turns"] = [t.model_dump(exclude_defaults=True) for t in self.turns]
+            payload["goal"] = self.goal
         return sha256_json(payload)
 
 

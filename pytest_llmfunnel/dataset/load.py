@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pytest_llmfunnel.dataset import turn_fields
 from pytest_llmfunnel.dataset.case_ids import derive_case_id, is_id_shaped, validate_case_id
 from pytest_llmfunnel.dataset.readers import READERS, DatasetError, RawRow
 from pytest_llmfunnel.dataset.readers import kind as _kind
@@ -59,7 +60,8 @@ __all__ = [
     "validate_case_id",
 ]
 
-CASE_FIELDS = ("id", "input", "expected", "context", "output", "metadata", "tags")
+CASE_FIELDS = ("id", "input", "expected", "context", "output", "metadata", "tags",
+               "turns", "goal", "messages")
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,18 @@ def _build_case(
             fields[name] = value
         else:
             outputs[target[len("output:") :]] = _output(column, value, in_json)
+    # A conversation (scripted turns, or logged messages) opens with its input.
+    turns = turn_fields.turns(col_of(sources, "turns"), fields["turns"], from_text) \
+        if "turns" in fields else None
+    logged = turn_fields.messages(col_of(sources, "messages"), fields["messages"], from_text) \
+        if "messages" in fields else None
+    if logged is not None:
+        if "default" in outputs:
+            raise _RowError("messages", "a row gives either 'messages' or 'output', not both")
+        outputs["default"] = logged
+    opening = turn_fields.first_user_message(turns, logged)
+    if "input" not in fields and opening is not None:
+        fields["input"] = opening
     if "input" not in fields:
         mapped = [s for s, t in columns.items() if t == "input"]
         hint = f" (read from column {mapped[0]!r})" if mapped else ""
@@ -266,12 +280,19 @@ def _build_case(
         "outputs": outputs,
         "metadata": _metadata(col("metadata"), fields.get("metadata"), extra, from_text),
         "tags": _tags(col("tags"), fields.get("tags", ()), from_text),
+        "turns": turns or (),
+        "goal": fields.get("goal"),
     }
     try:
         return Case.model_validate(payload), derived
     except ValidationError as exc:
         loc = exc.errors(include_url=False)[0]["loc"]
         raise _RowError(col(str(loc[0])) if loc else None, _explain(exc, skip=1)) from None
+
+
+def col_of(sources: Mapping[str, str], name: str) -> str:
+    """The column a case field was read from (its own name when not mapped)."""
+    return sources.get(name, name)
 
 
 @functools.lru_cache(maxsize=256)

@@ -66,7 +66,8 @@ Since the rule ignores the order shown, both orders always agree.
 
 A RAG judge's request (its subject a ``RagSubject``) is answered by the rules
 of :mod:`pytest_llmfunnel.funnel.offline_rag`, per claim, chunk or statement,
-in the structured form that judge asks for.
+in the structured form that judge asks for; a whole-conversation judge's (a
+``ConversationSubject``) by those of :mod:`pytest_llmfunnel.funnel.offline_conversation`.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable
 
-from pytest_llmfunnel.funnel import offline_rag
+from pytest_llmfunnel.funnel import offline_conversation, offline_rag
 from pytest_llmfunnel.funnel.backend import Completion, JudgeCallError, JudgeRequest, JudgeSubject
 from pytest_llmfunnel.funnel.offline_words import PREFIX, content_tokens, words
 
@@ -85,6 +86,7 @@ from pytest_llmfunnel.funnel.offline_words import PREFIX, content_tokens, words
 from pytest_llmfunnel.funnel.offline_words import content_words as content_words
 from pytest_llmfunnel.funnel.offline_words import stem as stem
 from pytest_llmfunnel.funnel.rag_answers import RagSubject
+from pytest_llmfunnel.funnel.stages.conversation_judges import ConversationSubject
 from pytest_llmfunnel.models import Usage
 
 RUDE_MARKERS = (
@@ -282,6 +284,8 @@ class OfflineReferenceJudge:
             )
         if isinstance(subject, RagSubject):
             answer = self._rag(subject)
+        elif isinstance(subject, ConversationSubject):
+            answer = offline_conversation.answer(subject)
         elif subject.output_b is not None:
             answer = self._pairwise(subject)
         else:

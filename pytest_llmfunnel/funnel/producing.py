@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from pytest_llmfunnel.funnel.conversation import converse
 from pytest_llmfunnel.funnel.target import TargetCaller
 from pytest_llmfunnel.models import Case
 from pytest_llmfunnel.output import Output
@@ -58,7 +59,8 @@ async def produce_output(
             return recorded
     if not call_targets:
         raise TargetNotCalled("dry run: the target was not called and no output is recorded")
-    value = await caller().call(case)
+    # A conversation is played turn by turn, each turn one call with the history.
+    value = await (converse(caller(), case) if case.turns else caller().call(case))
     if version is not None and outputs is not None:
         outputs.put(case, target_name, version, value)
     return value

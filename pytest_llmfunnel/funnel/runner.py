@@ -29,6 +29,7 @@ from pytest_llmfunnel.funnel.producing import TargetNotCalled as TargetNotCalled
 from pytest_llmfunnel.funnel.producing import produce_output
 from pytest_llmfunnel.funnel.repeats import fold
 from pytest_llmfunnel.funnel.stages.base import Check, Scorer
+from pytest_llmfunnel.funnel.stages.conversation_turns import EachTurn, TurnStage
 from pytest_llmfunnel.funnel.stages.judge import run_judge, run_pairwise
 from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
 from pytest_llmfunnel.funnel.target import (
@@ -42,7 +43,7 @@ from pytest_llmfunnel.models import Case, CaseResult, StageResult
 from pytest_llmfunnel.output import Output
 
 T = TypeVar("T")
-Stage = Check | Scorer | RubricJudge | PairwiseJudge
+Stage = Check | Scorer | RubricJudge | PairwiseJudge | EachTurn
 
 
 class Funnel:
@@ -77,7 +78,7 @@ class Funnel:
         target_repeats: int = 1,
     ) -> None:
         for stage in stages:
-            if not isinstance(stage, (Check, Scorer, RubricJudge, PairwiseJudge)):
+            if not isinstance(stage, (Check, Scorer, RubricJudge, PairwiseJudge, EachTurn)):
                 raise TypeError(
                     f"Funnel stages must be checks, scorers or judges; got {stage!r}. "
                     "Wrap a plain function with checks.check(fn) or scorers.scorer(fn)."
@@ -306,6 +307,8 @@ class FunnelRunner:
                 continue
             if isinstance(stage, RubricJudge) and reuse and stage.name in reuse:
                 result = reuse[stage.name]
+            elif isinstance(stage, EachTurn):
+                result = await stage.run_turns(case, Output.of(output), self._run_turn_stage)
             elif isinstance(stage, RubricJudge):
                 self._explain(stage, case, unit.variant, output)
                 result = await run_judge(
@@ -332,6 +335,13 @@ class FunnelRunner:
             dropped_at=dropped_at,
             structured=None if whole.is_plain else whole,
         )
+
+    async def _run_turn_stage(self, stage: TurnStage, case: Case, output: Output) -> StageResult:
+        """One stage on one turn of a conversation (see :class:`EachTurn`)."""
+        if isinstance(stage, RubricJudge):
+            return await run_judge(stage, case, output, backend=self.backend, store=self.store,
+                                   parse_retries=self.parse_retries)
+        return await stage.arun(case, output)
 
     async def compare(
         self, funnel: Funnel, case: Case, results: list[CaseResult]
