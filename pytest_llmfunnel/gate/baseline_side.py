@@ -33,6 +33,7 @@ from pytest_llmfunnel.funnel.backend import JudgeBackend
 from pytest_llmfunnel.funnel.prompts import scale_bounds
 from pytest_llmfunnel.funnel.runner import Funnel, FunnelRunner, Unit
 from pytest_llmfunnel.funnel.stages.base import Scorer
+from pytest_llmfunnel.funnel.stages.conversation_turns import EachTurn
 from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
 from pytest_llmfunnel.gate.baseline_file import Baseline, BaselineCase
 from pytest_llmfunnel.models import Case, CaseResult, StageResult, Verdict, sha256_json
@@ -53,7 +54,9 @@ def judge_identities(funnel: Funnel, backend: JudgeBackend) -> dict[str, str]:
     reducer (a mean of three draws is not the verdict of one).
     """
     identities: dict[str, str] = {}
-    for stage in funnel.stages:
+    for outer in funnel.stages:
+        # A per-turn stage is the judge it wraps, under its own name.
+        stage = outer.stage if isinstance(outer, EachTurn) else outer
         if not isinstance(stage, RubricJudge | PairwiseJudge):
             continue
         # A judge that needs more than text (a RAG judge's chunks) brings its own probe.
@@ -66,18 +69,19 @@ def judge_identities(funnel: Funnel, backend: JudgeBackend) -> dict[str, str]:
         identity = f"{body.get('model')} · prompt {sha256_json(body)[:12]}"
         if isinstance(stage, RubricJudge) and stage.repeats != 1:
             identity += f" · {stage.repeats} repeats ({stage.reducer})"
-        identities[stage.name] = identity
+        identities[outer.name] = identity
     return identities
 
 
 def stage_facts(funnel: Funnel) -> dict[str, StageFacts]:
     """Each stage's scale (rubric judges; pass/fail is 0-1) and the threshold it decides with."""
     facts: dict[str, StageFacts] = {}
-    for stage in funnel.stages:
+    for outer in funnel.stages:
+        stage = outer.stage if isinstance(outer, EachTurn) else outer
         if isinstance(stage, RubricJudge):
-            facts[stage.name] = StageFacts(scale_bounds(stage.scale), stage.pass_threshold)
+            facts[outer.name] = StageFacts(scale_bounds(stage.scale), stage.pass_threshold)
         elif isinstance(stage, Scorer) and stage.threshold is not None:
-            facts[stage.name] = StageFacts(threshold=float(stage.threshold))
+            facts[outer.name] = StageFacts(threshold=float(stage.threshold))
     return facts
 
 

@@ -248,3 +248,15 @@ def test_a_conversation_fingerprint_covers_its_turns_and_leaves_others_alone() -
     assert plain.fingerprint() == Case(id="c", input="hi", turns=()).fingerprint()
     one = _case(turns=(Turn(user="a"),))
     assert one.fingerprint() != _case(turns=(Turn(user="b"),)).fingerprint()
+
+
+def test_a_per_turn_judge_is_versioned_and_scaled_like_the_judge_it_wraps() -> None:
+    from pytest_llmfunnel.funnel.stages.judge_kinds import tone
+    from pytest_llmfunnel.gate.baseline_side import judge_identities, stage_facts
+
+    backend = OfflineReferenceJudge()
+    per_turn = Funnel(each_turn(tone(), name="turn tone"))
+    plain = Funnel(tone(name="turn tone"))
+    assert judge_identities(per_turn, backend) == judge_identities(plain, backend)
+    assert stage_facts(per_turn)["turn tone"] == stage_facts(plain)["turn tone"]
+    assert stage_facts(per_turn)["turn tone"].threshold == 4
