@@ -29,7 +29,7 @@ from pytest_llmfunnel.funnel.producing import TargetNotCalled as TargetNotCalled
 from pytest_llmfunnel.funnel.producing import produce_output
 from pytest_llmfunnel.funnel.repeats import fold
 from pytest_llmfunnel.funnel.stages.base import Check, Scorer
-from pytest_llmfunnel.funnel.stages.conversation_turns import EachTurn, TurnStage
+from pytest_llmfunnel.funnel.stages.conversation_turns import EachTurn, stage_runner
 from pytest_llmfunnel.funnel.stages.judge import run_judge, run_pairwise
 from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
 from pytest_llmfunnel.funnel.target import (
@@ -308,7 +308,8 @@ class FunnelRunner:
             if isinstance(stage, RubricJudge) and reuse and stage.name in reuse:
                 result = reuse[stage.name]
             elif isinstance(stage, EachTurn):
-                result = await stage.run_turns(case, Output.of(output), self._run_turn_stage)
+                run_stage = stage_runner(self.backend, self.store, self.parse_retries)
+                result = await stage.run_turns(case, Output.of(output), run_stage)
             elif isinstance(stage, RubricJudge):
                 self._explain(stage, case, unit.variant, output)
                 result = await run_judge(
@@ -335,13 +336,6 @@ class FunnelRunner:
             dropped_at=dropped_at,
             structured=None if whole.is_plain else whole,
         )
-
-    async def _run_turn_stage(self, stage: TurnStage, case: Case, output: Output) -> StageResult:
-        """One stage on one turn of a conversation (see :class:`EachTurn`)."""
-        if isinstance(stage, RubricJudge):
-            return await run_judge(stage, case, output, backend=self.backend, store=self.store,
-                                   parse_retries=self.parse_retries)
-        return await stage.arun(case, output)
 
     async def compare(
         self, funnel: Funnel, case: Case, results: list[CaseResult]

@@ -10,6 +10,7 @@ fails naming the turn.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
@@ -86,7 +87,9 @@ def test_logged_conversations_are_judged_per_turn_and_whole_and_gated(
     assert judge_server.stats.requests == 36  # nothing judged twice
 
     write_jsonl(dataset, rows(rude=8))
-    changed = pytester.runpytest(*judge_args(judge_server, "-v"), *xdist)
+    changed = pytester.runpytest(
+        *judge_args(judge_server, "-v", "--llm-funnel-report=report.md",
+                    "--llm-funnel-json=results.json"), *xdist)
     # Only the eight changed second turns are new requests; the dropped cases
     # never reach the whole-conversation judge.
     assert judge_server.stats.requests == 36 + 8
@@ -96,3 +99,8 @@ def test_logged_conversations_are_judged_per_turn_and_whole_and_gated(
     assert "llm-funnel gate FAILED" in text
     assert ("chat11 turn tone: failed (score 1): 1 of 2 turns failed: turn 2 (user: 'When does "
             "parcel 11 ship?'): score 1 < threshold 4") in text
+    # The reports say which turn failed, like the terminal.
+    report = html.unescape((pytester.path / "report.md").read_text(encoding="utf-8"))
+    assert "**Why:** 1 of 2 turns failed: turn 2 (user: 'When does parcel" in report
+    results = (pytester.path / "results.json").read_text(encoding="utf-8")
+    assert "1 of 2 turns failed: turn 2 (user: 'When does parcel 11 ship?')" in results

@@ -260,3 +260,50 @@ def test_a_per_turn_judge_is_versioned_and_scaled_like_the_judge_it_wraps() -> N
     assert judge_identities(per_turn, backend) == judge_identities(plain, backend)
     assert stage_facts(per_turn)["turn tone"] == stage_facts(plain)["turn tone"]
     assert stage_facts(per_turn)["turn tone"].threshold == 4
+
+
+def test_turns_of_a_case_are_sequential_cases_concurrent_under_the_target_limit() -> None:
+    in_flight = peak = 0
+    seen: dict[str, list[int]] = {}
+
+    async def bot(case: Case) -> str:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        seen.setdefault(case.id, []).append(len(case.input))
+        for _ in range(3):
+            await asyncio.sleep(0)  # let the other cases' calls start
+        in_flight -= 1
+        return "ok"
+
+    cases = [Case(id=f"c{i}", input="x", turns=(Turn(user="a"), Turn(user="b"), Turn(user="c")))
+             for i in range(4)]
+    funnel = Funnel(each_turn(checks.not_empty()), target=bot, target_concurrency=2)
+
+    async def run() -> list[str]:
+        runner = FunnelRunner(backend=OfflineReferenceJudge())
+        results = await runner.run(funnel, [Unit(c, "default") for c in cases])
+        return [r.stages[0].status for r in results]
+
+    assert asyncio.run(run()) == ["passed"] * 4
+    assert peak == 2  # cases overlapped, never more than the target's limit
+    assert all(lengths == [1, 3, 5] for lengths in seen.values())  # history grows turn by turn
+
+
+def test_a_turn_that_hangs_times_out_as_a_target_error_naming_it() -> None:
+    async def bot(case: Case) -> str:
+        if len(case.input) > 1:
+            await asyncio.Event().wait()  # never answers
+        return "first reply"
+
+    case = Case(id="c", input="x", turns=(Turn(user="hello"), Turn(user="still there?")))
+    funnel = Funnel(checks.not_empty(), target=bot, target_timeout=0.05, target_retries=0)
+
+    async def run() -> tuple[str | None, int]:
+        result = await FunnelRunner(backend=OfflineReferenceJudge()).run_one(
+            funnel, Unit(case, "default"))
+        return result.error, result.target_errors
+
+    error, count = asyncio.run(run())
+    assert error == "turn 2 (user: 'still there?'): target timed out after 0.05 s"
+    assert count == 1

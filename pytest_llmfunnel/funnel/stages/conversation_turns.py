@@ -28,8 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend
 from pytest_llmfunnel.funnel.conversation import ConversationTurn, turns_of
 from pytest_llmfunnel.funnel.stages.base import Check, Scorer
+from pytest_llmfunnel.funnel.stages.judge import run_judge
 from pytest_llmfunnel.funnel.stages.judge_kinds import RubricJudge
 from pytest_llmfunnel.models import NO_USAGE, Case, StageResult, StageStatus, Verdict
 from pytest_llmfunnel.output import Output
@@ -120,6 +122,18 @@ class EachTurn:
             usage=usage, requests=sum(v.requests for v in verdicts),
             cache_hits=sum(v.cache_hits for v in verdicts), error=error,
         )
+
+
+def stage_runner(backend: JudgeBackend, store: AnswerStore, parse_retries: int) -> RunStage:
+    """How the runner runs a wrapped stage on one turn: a judge through its backend and cache."""
+
+    async def run(stage: TurnStage, case: Case, output: Output) -> StageResult:
+        if isinstance(stage, RubricJudge):
+            return await run_judge(stage, case, output, backend=backend, store=store,
+                                   parse_retries=parse_retries)
+        return await stage.arun(case, output)
+
+    return run
 
 
 def each_turn(stage: TurnStage, *, name: str | None = None) -> EachTurn:
