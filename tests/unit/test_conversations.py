@@ -307,3 +307,15 @@ def test_a_turn_that_hangs_times_out_as_a_target_error_naming_it() -> None:
     error, count = asyncio.run(run())
     assert error == "turn 2 (user: 'still there?'): target timed out after 0.05 s"
     assert count == 1
+
+
+def test_a_yaml_row_nests_its_turns(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
+    path = tmp_path / "d.yaml"
+    path.write_text(
+        "- id: c\n  goal: a refund\n  turns:\n    - My order is 48213.\n"
+        "    - user: Refund?\n      expected: '48213'\n"
+    )
+    (case,) = load_dataset(path).cases
+    assert [t.user for t in case.turns] == ["My order is 48213.", "Refund?"]
+    assert case.turns[1].expected == "48213"
