@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pytest_llmfunnel.jsontypes import canonical_json as canonical_json
 from pytest_llmfunnel.jsontypes import sha256_json as sha256_json
 from pytest_llmfunnel.jsontypes import sha256_text as sha256_text
-from pytest_llmfunnel.output import Output
+from pytest_llmfunnel.output import Output, ToolCall
 from pytest_llmfunnel.output import Role as Role
 
 # One set of field names per combination given, shared by the instances of
@@ -57,15 +57,14 @@ class Turn(_FrozenModel):
 
     ``expected`` is the reply's reference text and ``expected_tool_calls`` the
     calls the reply should make; a per-turn stage sees them as the turn's own
-    ``expected`` and ``expected_tool_calls`` metadata, ``metadata`` beside them.
+    ``expected`` and ``expected_tool_calls`` metadata.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     user: str
     expected: str | None = None
-    expected_tool_calls: tuple[dict[str, Any], ...] | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    expected_tool_calls: tuple[ToolCall, ...] | None = None
 
 
 class Case(_FrozenModel):
@@ -115,7 +114,7 @@ class Case(_FrozenModel):
 
     def fingerprint(self) -> str:
         """sha256 of what defines the case (input, context, expected), not its output."""
-        payload: dict[str, Any] = {
+        payload: dict[str, object] = {
             "input": self.input
             if isinstance(self.input, str)
             else [m.model_dump() for m in self.input],

@@ -1,7 +1,7 @@
 """Reading a conversation row: its scripted ``turns`` and its pre-logged ``messages``.
 
 ``turns`` is a list whose items are a user message (a string) or an object
-``{user, expected, expected_tool_calls, metadata}``; ``messages`` is a logged
+``{user, expected, expected_tool_calls}``; ``messages`` is a logged
 conversation, a list of ``{role, content, tool_calls}``. In a CSV either is a
 cell holding the list as JSON. Each reader raises :class:`RowError` naming the
 turn or message at fault (``turn 2: field 'user': Field required``);

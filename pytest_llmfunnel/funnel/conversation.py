@@ -53,9 +53,11 @@ def turn_case(case: Case, history: tuple[Message, ...], turn: Turn) -> Case:
     """The case one turn is called and checked with: the history, then the user's message."""
     chat = (*(ChatMessage(role=m.role, content=m.content) for m in history),
             ChatMessage(role="user", content=turn.user))
-    metadata = {**case.metadata, **turn.metadata}
+    metadata = dict(case.metadata)
     if turn.expected_tool_calls is not None:
-        metadata["expected_tool_calls"] = list(turn.expected_tool_calls)
+        metadata["expected_tool_calls"] = [
+            call.model_dump(mode="json", exclude_defaults=True) for call in turn.expected_tool_calls
+        ]
     return case.model_copy(update={
         "input": chat, "expected": turn.expected, "metadata": metadata, "outputs": {},
     })

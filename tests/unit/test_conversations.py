@@ -24,7 +24,7 @@ from pytest_llmfunnel.funnel.stages.conversations import (
 )
 from pytest_llmfunnel.funnel.target import TargetCaller, TargetError, TargetPolicy
 from pytest_llmfunnel.models import Case, Turn
-from pytest_llmfunnel.output import Message, Output
+from pytest_llmfunnel.output import Message, Output, ToolCall
 
 
 def _chat(*pairs: tuple[str, str]) -> Output:
@@ -51,7 +51,7 @@ def test_a_row_with_turns_and_a_goal_loads_as_a_conversation(tmp_path: Path) -> 
     assert case.input == "My order is 1."
     assert case.goal == "refund"
     assert case.turns[1] == Turn(user="Refund?", expected="1",
-                                 expected_tool_calls=({"name": "refund"},))
+                                 expected_tool_calls=(ToolCall(name="refund"),))
 
 
 @pytest.mark.parametrize(("turns", "message"), [
@@ -319,3 +319,13 @@ def test_a_yaml_row_nests_its_turns(tmp_path: Path) -> None:
     (case,) = load_dataset(path).cases
     assert [t.user for t in case.turns] == ["My order is 48213.", "Refund?"]
     assert case.turns[1].expected == "48213"
+
+
+def test_a_turns_expected_tool_calls_reach_the_tool_checks() -> None:
+    from pytest_llmfunnel.funnel.stages.tool_checks import expected_tool_calls
+
+    case = _case(turns=(Turn(user="a"), Turn(user="refund 7", expected_tool_calls=(
+        ToolCall(name="start_refund", arguments={"order": "7"}),))))
+    turns = turns_of(case, _chat(("a", "ok"), ("refund 7", "done")))
+    assert expected_tool_calls(turns[1].case) == (
+        ToolCall(name="start_refund", arguments={"order": "7"}),)
