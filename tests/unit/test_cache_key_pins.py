@@ -112,7 +112,7 @@ def test_cache_keys_are_pinned(
 ) -> None:
     requests = judge.requests(
         CASE,
-        *outputs,  # type: ignore[arg-type]
+        *outputs,
         model="gpt-4o-mini",
         base_url="https://api.example/v1",
         json_schema=json_schema,

@@ -23,9 +23,12 @@ from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar, Literal
 
+from pydantic import BaseModel
+
 from pytest_llmfunnel.funnel import prompts
 from pytest_llmfunnel.funnel.backend import (
     Completion,
+    JudgeBackend,
     JudgeRequest,
     JudgeSubject,
     outputs_digest,
@@ -53,6 +56,7 @@ __all__ = [
     "faithfulness",
     "pairwise",
     "relevance",
+    "requests_for",
     "rubric",
     "tone",
 ]
@@ -110,6 +114,33 @@ class _Judge:
             "max_tokens": self.max_tokens,
             "response_format": response,
         }
+
+    def _requests(
+        self,
+        messages: list[dict[str, str]],
+        answer: type[BaseModel],
+        answer_name: str,
+        subject: JudgeSubject,
+        digest: str | None,
+        *,
+        model: str,
+        base_url: str,
+        json_schema: bool,
+        repeats: int = 1,
+    ) -> list[JudgeRequest]:
+        """The requests for rendered ``messages``: one per repeat, differing by index only.
+
+        Every judge kind ends here, so the body (and with it the cache key)
+        is built the same way for all of them.
+        """
+        response = shared_response_format(answer, answer_name, json_schema=json_schema)
+        body = self._body(messages, model, response)
+        return [
+            JudgeRequest(
+                body=body, base_url=base_url, repeat=i, subject=subject, output_digest=digest
+            )
+            for i in range(repeats)
+        ]
 
     def parse(
         self, completion: Completion, request: JudgeRequest | None = None
@@ -217,20 +248,15 @@ class RubricJudge(_Judge):
             chunks=whole.context if shows_context else (),
         )
         answer = PassFailAnswer if self.scale == "pass_fail" else JudgeAnswer
-        answer_format = shared_response_format(answer, "judge_answer", json_schema=json_schema)
-        body = self._body(messages, model, answer_format)
         low, high = scale_bounds(self.scale)
         structured = None if whole.is_plain else whole
         subject = JudgeSubject(
             self.criterion, text, whole.text, context, expected, low, high, structured=structured
         )
-        digest = outputs_digest(whole)
-        return [
-            JudgeRequest(
-                body=body, base_url=base_url, repeat=i, subject=subject, output_digest=digest
-            )
-            for i in range(self.repeats)
-        ]
+        return self._requests(
+            messages, answer, "judge_answer", subject, outputs_digest(whole),
+            model=model, base_url=base_url, json_schema=json_schema, repeats=self.repeats,
+        )
 
     def parse(
         self, completion: Completion, request: JudgeRequest | None = None
@@ -320,9 +346,6 @@ class PairwiseJudge(_Judge):
         whole_a, whole_b = Output.of(output_a), Output.of(output_b)
         digests = (outputs_digest(whole_a, whole_b), outputs_digest(whole_b, whole_a))
         output_a, output_b = whole_a.text, whole_b.text
-        response = shared_response_format(
-            PairwiseAnswer, "pairwise_answer", json_schema=json_schema
-        )
         result = []
         for (first, second), digest in zip(
             ((output_a, output_b), (output_b, output_a)), digests, strict=True
@@ -339,9 +362,9 @@ class PairwiseJudge(_Judge):
             subject = JudgeSubject(
                 self.criterion, text, first, context, expected, 0.0, 1.0, output_b=second
             )
-            body = self._body(messages, model, response)
-            result.append(
-                JudgeRequest(body=body, base_url=base_url, subject=subject, output_digest=digest)
+            result += self._requests(
+                messages, PairwiseAnswer, "pairwise_answer", subject, digest,
+                model=model, base_url=base_url, json_schema=json_schema,
             )
         return result
 
@@ -364,3 +387,24 @@ def pairwise(criterion: str = "overall", rubric: str | None = None, **kw: Any) -
         )
     text = rubric if rubric is not None else prompts.PAIRWISE_RUBRIC
     return PairwiseJudge(kw.pop("name", f"pairwise_{criterion}"), criterion, text, **kw)
+
+
+def requests_for(
+    judge: RubricJudge | PairwiseJudge,
+    case: Case,
+    outputs: Sequence[str | Output],
+    backend: JudgeBackend,
+) -> list[JudgeRequest]:
+    """The exact requests ``judge`` sends ``backend`` about ``outputs`` of ``case``.
+
+    The backend gives the default model, the base URL and whether it takes a
+    ``json_schema`` response format: what a run sends, and what an explanation
+    of the cache renders, are the same requests. Raises MissingFieldError.
+    """
+    return judge.requests(
+        case,
+        *outputs,
+        model=backend.model,
+        base_url=backend.base_url,
+        json_schema=backend.supports_json_schema,
+    )
