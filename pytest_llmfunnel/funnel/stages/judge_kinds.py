@@ -156,6 +156,7 @@ class RubricJudge(BaseJudge):
             context=context,
             expected=expected,
             chunks=whole.context if shows_context else (),
+            tool_calls=whole.tool_calls if "tool_calls" in self.fields else (),
         )
         answer = PassFailAnswer if self.scale == "pass_fail" else JudgeAnswer
         low, high = scale_bounds(self.scale)

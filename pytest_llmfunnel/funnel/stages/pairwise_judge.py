@@ -42,30 +42,39 @@ class PairwiseJudge(BaseJudge):
         base_url: str,
         json_schema: bool,
     ) -> list[JudgeRequest]:
-        """Two requests: ``output_a`` shown as A, then ``output_b`` shown as A."""
+        """Two requests: ``output_a`` shown as A, then ``output_b`` shown as A.
+
+        Each side is shown with its own retrieved chunks (when the judge is
+        shown the context) and tool calls (when it is shown ``tool_calls``);
+        the cache key covers both whole outputs either way.
+        """
         context, expected = self._case_fields(case)
         text = case.input_text()
         whole_a, whole_b = Output.of(output_a), Output.of(output_b)
-        digests = (outputs_digest(whole_a, whole_b), outputs_digest(whole_b, whole_a))
-        output_a, output_b = whole_a.text, whole_b.text
+        chunks = "context" in self.fields
+        tools = "tool_calls" in self.fields
         result = []
-        for (first, second), digest in zip(
-            ((output_a, output_b), (output_b, output_a)), digests, strict=True
-        ):
+        for first, second in ((whole_a, whole_b), (whole_b, whole_a)):
             messages = prompts.render_pairwise_messages(
                 self.rubric,
                 self.criterion,
                 input=text,
-                output_a=first,
-                output_b=second,
+                output_a=first.text,
+                output_b=second.text,
                 context=context,
                 expected=expected,
+                chunks_a=first.context if chunks else (),
+                tool_calls_a=first.tool_calls if tools else (),
+                chunks_b=second.context if chunks else (),
+                tool_calls_b=second.tool_calls if tools else (),
             )
             subject = JudgeSubject(
-                self.criterion, text, first, context, expected, 0.0, 1.0, output_b=second
+                self.criterion, text, first.text, context, expected, 0.0, 1.0,
+                output_b=second.text,
             )
             result += self._requests(
-                messages, PairwiseAnswer, "pairwise_answer", subject, digest,
+                messages, PairwiseAnswer, "pairwise_answer", subject,
+                outputs_digest(first, second),
                 model=model, base_url=base_url, json_schema=json_schema,
             )
         return result
