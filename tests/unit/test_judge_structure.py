@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 
 from pytest_llmfunnel import judges
 from pytest_llmfunnel.funnel import prompts
@@ -216,3 +217,18 @@ def test_a_builtin_rubric_judges_the_text_and_is_not_shown_tool_calls() -> None:
 def test_a_custom_rubric_over_a_plain_output_has_no_tools_note() -> None:
     (request,) = requests(judges.rubric("safe", "Judge whether..."), "Booked.")
     assert prompts.TOOLS_NOTE not in user_of(request)
+
+
+def test_the_tool_call_fences_shown_in_the_judges_doc_are_what_is_rendered() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "judges.md").read_text("utf-8")
+    call = ToolCall(
+        name="book_flight",
+        arguments={"to": "OSL", "passengers": 2},
+        result={"status": "booked", "ref": "X1"},
+    )
+    n = "3f2a9c1b07de"
+    blocks = "\n\n".join(
+        f"<<<{name} {n}>>>\n{text}\n<<<END {name} {n}>>>"
+        for name, text in prompts.tool_call_fields([call])
+    )
+    assert f"```text\n{blocks}\n```" in doc
