@@ -87,6 +87,23 @@ PINS: list[tuple[str, RubricJudge | PairwiseJudge, tuple[str | Output, ...], boo
         ["8e664c89ad89d873e551b721720cddbdf4d781d623eac3d3a8e50641eb5645d3"],
     ),
     (
+        "custom rubric over tool calls and their results",
+        judges.rubric("grounded", "Judge whether..."),
+        (TOOLS,),
+        True,
+        ["59025305fb0725e69d3c4f253a0549192fb282d1930b4c8306d5dd9c0cb8ef28"],
+    ),
+    (
+        "pairwise over chunks against tool calls, both orders",
+        judges.pairwise(),
+        (CHUNKS, TOOLS),
+        True,
+        [
+            "d85d23c22b29646f130fd92c5e0351f8e262b5000f500f14a12bedabc31af9d9",
+            "cb3f443bb71dc96a0e923e8591f8e33502d70149e6a6ec9348ad0447465c63cc",
+        ],
+    ),
+    (
         "pairwise, plain text, both orders",
         judges.pairwise(),
         (ANSWER, "Open settings."),
