@@ -234,6 +234,8 @@ class CaseResult:
     structured: Output | None = None
     # How many target calls failed for this case (each repeat is a call).
     target_errors: int = 0
+    # With target repeats: Output.digest() of each repeat's output, in repeat order.
+    repeat_outputs: tuple[str, ...] = ()
 
     @property
     def whole_output(self) -> Output | None:

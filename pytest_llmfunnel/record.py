@@ -145,7 +145,9 @@ class CaseRecord:
     line per message), so a report can show what the case asked. ``output`` is
     the output's text; ``structured`` the whole output when it carries more
     (chunks, tool calls, ...). ``target_errors`` counts the target calls that
-    failed (a target error on its own, or some of several target repeats).
+    failed (a target error on its own, or some of several target repeats);
+    ``repeat_outputs`` the digest of each target repeat's output, in repeat
+    order, when the target was called more than once.
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -165,6 +167,7 @@ class CaseRecord:
     structured: Output | None = None
     target_errors: int = 0
     input: str = ""
+    repeat_outputs: tuple[str, ...] = ()
 
     def stage(self, name: str) -> StageRecord | None:
         """The outcome of the stage called ``name``, if the case reached it."""
@@ -204,6 +207,8 @@ class CaseRecord:
             data["structured"] = self.structured.model_dump(mode="json", exclude_defaults=True)
         if self.target_errors:
             data["target_errors"] = self.target_errors
+        if self.repeat_outputs:
+            data["repeat_outputs"] = self.repeat_outputs
 
     @classmethod
     def from_json(cls, data: object) -> CaseRecord:
@@ -273,6 +278,7 @@ def build_record(
         structured=result.structured,
         target_errors=result.target_errors,
         input=input,
+        repeat_outputs=result.repeat_outputs,
     )
 
 

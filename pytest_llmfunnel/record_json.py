@@ -6,7 +6,7 @@ with ``to_json()`` and are read back, validated, with ``from_json()``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from typing_extensions import NotRequired, TypedDict
 
@@ -55,6 +55,7 @@ class BaselineJSON(TypedDict):
     # Only when set: a plain output's record keeps the form it always had.
     structured: NotRequired[Mapping[str, object]]  # Output.model_dump(exclude_defaults)
     target_errors: NotRequired[int]
+    repeat_outputs: NotRequired[Sequence[str]]  # Output.digest() of each target repeat
 
 
 class CaseJSON(BaselineJSON):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend
-from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
+from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge, requests_for
 from pytest_llmfunnel.models import Case
 from pytest_llmfunnel.output import Output
 
@@ -25,13 +25,7 @@ def explain_requests(
     if not callable(explain):
         return []
     try:
-        requests = judge.requests(
-            case,
-            *outputs,
-            model=backend.model,
-            base_url=backend.base_url,
-            json_schema=backend.supports_json_schema,
-        )
+        requests = requests_for(judge, case, outputs, backend)
     except ValueError as exc:
         return [f"{case.id} [{judge.name}] ({variant}): not asked: {exc}"]
     lines = []

@@ -19,16 +19,63 @@ way judge repeats are folded from their samples:
   of the fold; when every call failed the case is a target error.
 
 The record shows the first successful repeat's output; each stage's reason
-says how many repeats passed (``2 of 3 target repeats passed``).
+says how many repeats passed (``2 of 3 target repeats passed``), and
+``repeat_outputs`` keeps the digest of every repeat's output.
+
+**Reusing the baseline's verdicts.** Every repeat's output is produced before
+any is judged, so the baseline's stored verdicts can stand for them when all
+of them are the outputs it stored (see
+:meth:`pytest_llmfunnel.gate.baseline_side.BaselineSide.reuse_repeats`): each
+repeat then gets its own stored score, decided with today's threshold, and
+the fold is the one a fresh run with the same verdicts would give.
 """
 
 from __future__ import annotations
 
+import asyncio
 import statistics
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from pytest_llmfunnel.models import NO_USAGE, CaseResult, StageResult, Verdict
+from pytest_llmfunnel.output import Output
+
+#: Stored judge results per output, for each of the repeats' outputs (or None).
+Reuse = Callable[[Sequence[str | Output]], Sequence[Mapping[str, StageResult]] | None]
+
+
+async def run_repeats(
+    repeats: int,
+    produce: Callable[[int], Awaitable[str | Output | CaseResult]],
+    evaluate: Callable[..., Awaitable[CaseResult]],
+    reuse: Reuse | None = None,
+) -> CaseResult:
+    """One case's ``repeats`` target calls, each output through the stages, folded.
+
+    Args:
+        produce: the output of repeat ``i``, or the result saying why there is none.
+        evaluate: ``evaluate(output, reuse=...)``: one output through the stages.
+        reuse: called with every output once all were produced; the mappings
+            it returns (one per output) are taken instead of asking those judges.
+    """
+    produced = await asyncio.gather(*(produce(i) for i in range(repeats)))
+    outputs = [p for p in produced if not isinstance(p, CaseResult)]
+    stored = reuse(outputs) if reuse is not None and len(outputs) == repeats else None
+    nothing: list[Mapping[str, StageResult] | None] = [None] * len(outputs)
+    per_output: Iterator[Mapping[str, StageResult] | None] = iter(stored or nothing)
+
+    async def one(item: str | Output | CaseResult) -> CaseResult:
+        if isinstance(item, CaseResult):
+            return item
+        return await evaluate(item, reuse=next(per_output))
+
+    done = await asyncio.gather(*(one(p) for p in produced))
+    ran = [r for r in done if r.error is None]
+    failed = [r.error for r in done if r.error is not None]
+    if not ran:
+        return replace(done[0], target_errors=sum(r.target_errors for r in done))
+    digests = tuple(Output.of(o).digest() for o in outputs)
+    return replace(fold(ran, [e for e in failed if e]), repeat_outputs=digests)
 
 
 def fold(results: Sequence[CaseResult], target_errors: Sequence[str] = ()) -> CaseResult:
@@ -43,7 +90,7 @@ def fold(results: Sequence[CaseResult], target_errors: Sequence[str] = ()) -> Ca
     dropped_at: str | None = None
     for name in names:
         reached = [s for r in results if (s := r.stage(name)) is not None]
-        folded = _fold_stage(reached, len(results) + len(target_errors))
+        folded = fold_stage(reached, len(results) + len(target_errors))
         stages.append(folded)
         if folded.gating and folded.status in ("failed", "error"):
             dropped_at = name
@@ -57,7 +104,8 @@ def fold(results: Sequence[CaseResult], target_errors: Sequence[str] = ()) -> Ca
     )
 
 
-def _fold_stage(reached: list[StageResult], repeats: int) -> StageResult:
+def fold_stage(reached: list[StageResult], repeats: int) -> StageResult:
+    """One stage's result from the repeats that reached it (of ``repeats`` in all)."""
     base = reached[0]
     scores = [s.score for s in reached if s.score is not None]
     score = statistics.fmean(scores) if scores else None
@@ -112,4 +160,5 @@ def _fold_verdict(reached: list[StageResult], score: float | None, status: str) 
         requests=sum(v.requests for v in verdicts),
         cache_hits=sum(v.cache_hits for v in verdicts),
         error=errors[0] if status == "error" and errors else None,
+        reused=all(v.reused for v in verdicts),
     )

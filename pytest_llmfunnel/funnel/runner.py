@@ -13,6 +13,7 @@ pairwise judge compares the case's first variant with each other variant.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from pytest_llmfunnel.funnel.pairwise_outcomes import mirror, walkover
 from pytest_llmfunnel.funnel.producing import OutputRecorder as OutputRecorder
 from pytest_llmfunnel.funnel.producing import TargetNotCalled as TargetNotCalled
 from pytest_llmfunnel.funnel.producing import produce_output
-from pytest_llmfunnel.funnel.repeats import fold
+from pytest_llmfunnel.funnel.repeats import run_repeats
 from pytest_llmfunnel.funnel.stages.base import Check, Scorer
 from pytest_llmfunnel.funnel.stages.conversation_turns import EachTurn, stage_runner
 from pytest_llmfunnel.funnel.stages.judge import run_judge, run_pairwise
@@ -169,6 +170,9 @@ class FunnelRunner:
             verdicts of an unchanged output, see :mod:`pytest_llmfunnel.gate.baseline_side`).
         reuse_pair: the same for a pairwise comparison, called with the judge,
             the case, the two variants' results and the comparison's stage name.
+        reuse_repeats: the same with target repeats, called with each unit and
+            every repeat's output once all were produced; it returns one mapping
+            per output (or ``None``: judge them).
     """
 
     backend: JudgeBackend
@@ -186,6 +190,8 @@ class FunnelRunner:
     reuse: Callable[[Unit, str | Output], Mapping[str, StageResult]] | None = None
     reuse_pair: Callable[[PairwiseJudge, Case, CaseResult, CaseResult, str],
                          StageResult | None] | None = None
+    reuse_repeats: Callable[[Unit, Sequence[str | Output]],
+                            Sequence[Mapping[str, StageResult]] | None] | None = None
     target_callers: dict[int, TargetCaller] = field(default_factory=dict)
 
     async def run(
@@ -262,30 +268,29 @@ class FunnelRunner:
         """
         repeats = funnel.target_repeats if funnel.target is not None else 1
         if repeats == 1:
-            return await self._run_repeat(funnel, unit, 0, reuse_baseline=True)
-        done = await asyncio.gather(
-            *(self._run_repeat(funnel, unit, i, reuse_baseline=False) for i in range(repeats))
+            output = await self._produce(funnel, unit, 0)
+            if isinstance(output, CaseResult):
+                return output
+            reuse_one = self.reuse(unit, output) if self.reuse is not None else None
+            return await self.evaluate(funnel, unit, output, reuse=reuse_one)
+        reuse = None if self.reuse_repeats is None else functools.partial(self.reuse_repeats, unit)
+        return await run_repeats(
+            repeats,
+            functools.partial(self._produce, funnel, unit),
+            functools.partial(self.evaluate, funnel, unit),
+            reuse,
         )
-        ran = [r for r in done if r.error is None]
-        failed = [r.error for r in done if r.error is not None]
-        if not ran:
-            return replace(done[0], target_errors=sum(r.target_errors for r in done))
-        return fold(ran, [e for e in failed if e])
 
-    async def _run_repeat(
-        self, funnel: Funnel, unit: Unit, repeat: int, *, reuse_baseline: bool
-    ) -> CaseResult:
+    async def _produce(self, funnel: Funnel, unit: Unit, repeat: int) -> str | Output | CaseResult:
+        """The output of one repeat, or the case result that says why there is none."""
         try:
-            output = await self._output(funnel, unit, repeat)
+            return await self._output(funnel, unit, repeat)
         except TargetNotCalled as exc:
             return _not_run(unit, str(exc), target_error=False)
         except TargetError as exc:
             return _not_run(unit, str(exc))
         except Exception as exc:
             return _not_run(unit, f"target raised {type(exc).__name__}: {exc}")
-        use = self.reuse is not None and reuse_baseline
-        reuse = self.reuse(unit, output) if use and self.reuse is not None else None
-        return await self.evaluate(funnel, unit, output, reuse=reuse)
 
     async def evaluate(
         self,

@@ -19,7 +19,7 @@ from pytest_llmfunnel.gate.baseline_file import (
     BaselineStage,
     BaselineStageTally,
 )
-from pytest_llmfunnel.record import CaseRecord
+from pytest_llmfunnel.record import CaseRecord, StageRecord
 from pytest_llmfunnel.wording import plural
 
 
@@ -38,8 +38,17 @@ def _case_line(record: CaseRecord) -> BaselineCase:
         promoted=record.promoted,
         dropped_at=record.dropped_at,
         error=record.error,
-        stages={s.stage: BaselineOutcome(status=s.status, score=s.score) for s in record.stages},
+        stages={s.stage: _outcome(s, record.repeat_outputs) for s in record.stages},
+        repeat_outputs=record.repeat_outputs,
     )
+
+
+def _outcome(stage: StageRecord, repeat_outputs: tuple[str, ...]) -> BaselineOutcome:
+    # With target repeats a judge's samples are kept: the reduced score of
+    # each repeat is what an unchanged case reuses (see baseline_side).
+    sampled = bool(repeat_outputs) and stage.kind == "judge" and stage.pair is None
+    samples = stage.samples if sampled else None
+    return BaselineOutcome(status=stage.status, score=stage.score, samples=samples)
 
 
 def _summary(cases: Collection[BaselineCase]) -> BaselineMetrics:

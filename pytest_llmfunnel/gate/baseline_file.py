@@ -79,6 +79,9 @@ class BaselineOutcome(BaseModel):
 
     status: Literal["passed", "failed", "measured", "error"]
     score: float | None = None
+    # With target repeats, a judge's every sample in repeat order (judge
+    # repeats grouped per target repeat): what lets an unchanged case reuse it.
+    samples: tuple[float, ...] | None = None
 
 
 class BaselineStageTally(TypedDict):
@@ -129,6 +132,8 @@ class BaselineCase(BaseModel):
     stages: dict[str, BaselineOutcome] = Field(default_factory=dict)
     # The whole output when it carried more than text; absent from the line otherwise.
     structured: Output | None = None
+    # With target repeats: Output.digest() of each repeat's output, in repeat order.
+    repeat_outputs: tuple[str, ...] = ()
 
     @field_serializer("structured")
     def _compact(self, value: Output | None) -> object:
@@ -146,6 +151,18 @@ class BaselineCase(BaseModel):
             return True
         stored = self.structured or Output(text=self.output)
         return stored.digest() == (structured or Output(text=text)).digest()
+
+    def same_outputs(
+        self, text: str | None, structured: Output | None, repeat_outputs: tuple[str, ...]
+    ) -> bool:
+        """:meth:`same_output`, and with target repeats the same output of every repeat.
+
+        A line written before repeats were recorded (no ``repeat_outputs``) is
+        compared by its one stored output, as it always was.
+        """
+        if self.repeat_outputs:
+            return sorted(self.repeat_outputs) == sorted(repeat_outputs)
+        return self.same_output(text, structured)
 
 
 class Baseline(BaseModel):
@@ -172,9 +189,21 @@ def dumps_baseline(baseline: Baseline) -> str:
     """The exact text of a baseline file (header line, then sorted case lines)."""
     lines = [_dumps(baseline.header.model_dump(mode="json"))]
     for case in sorted(baseline.cases, key=lambda c: c.key):
-        plain = {"structured"} if case.structured is None else None
-        lines.append(_dumps(case.model_dump(mode="json", exclude=plain)))
+        lines.append(_dumps(case.model_dump(mode="json", exclude=_absent(case))))
     return "\n".join(lines) + "\n"
+
+
+def _absent(case: BaselineCase) -> dict[str, bool | dict[str, set[str]]]:
+    """The fields a line leaves out when unset, so a line keeps the form it always had."""
+    absent: dict[str, bool | dict[str, set[str]]] = {}
+    if case.structured is None:
+        absent["structured"] = True
+    if not case.repeat_outputs:
+        absent["repeat_outputs"] = True
+    unsampled = {name: {"samples"} for name, o in case.stages.items() if o.samples is None}
+    if unsampled:
+        absent["stages"] = unsampled
+    return absent
 
 
 def write_baseline(path: Path, baseline: Baseline) -> bool:

@@ -22,6 +22,17 @@ case fingerprint (input, context, expected) and the same judge identity
 repeat count). Asking again would only draw fresh noise, and comparing a
 fresh draw with the baseline's frozen one is what makes an unchanged run fail
 now and then; reused, both sides hold the same verdict and the pair is equal.
+
+With target repeats (``target_repeats=N``) a case has N outputs and its
+stored verdict is a fold of N per-repeat verdicts, so the folded score alone
+cannot be decided again (a majority of passing repeats is not a mean above
+the threshold). The baseline keeps the digest of every repeat's output and
+each judge's samples in repeat order; when the N outputs now are the N it
+stored (in any order), the judge identity is the same and every repeat
+reached the judge, each repeat gets its own stored score back
+(:meth:`BaselineSide.reuse_repeats`) and is folded as in a fresh run.
+Anything else (a changed repeat, a failed target call, a repeat that did not
+reach the judge) is judged again.
 """
 
 from __future__ import annotations
@@ -31,17 +42,19 @@ from dataclasses import dataclass, field, replace
 
 from pytest_llmfunnel.funnel.backend import JudgeBackend
 from pytest_llmfunnel.funnel.prompts import scale_bounds
+from pytest_llmfunnel.funnel.repeats import fold_stage
 from pytest_llmfunnel.funnel.runner import Funnel, FunnelRunner, Unit
 from pytest_llmfunnel.funnel.stages.base import Scorer
 from pytest_llmfunnel.funnel.stages.conversation_turns import EachTurn
 from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
-from pytest_llmfunnel.gate.baseline_file import Baseline, BaselineCase
+from pytest_llmfunnel.gate.baseline_file import Baseline, BaselineCase, BaselineOutcome
 from pytest_llmfunnel.models import Case, CaseResult, StageResult, Verdict, sha256_json
 from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.record import StageFacts
 
 _PROBE = Case(id="probe", input="probe input", context="probe context", expected="probe expected")
 REUSED = "baseline verdict reused (same judge): score {score:g} {op} threshold {threshold:g}"
+REUSED_FOLD = "baseline verdicts of the target repeats reused (same judge)"
 
 
 def judge_identities(funnel: Funnel, backend: JudgeBackend) -> dict[str, str]:
@@ -96,18 +109,89 @@ def reused_verdicts(
             continue
         if outcome.status not in ("passed", "failed"):
             continue  # an error (or no decision) is asked again, not carried over
-        score, threshold = outcome.score, judge.pass_threshold
-        passed = score >= threshold
-        reason = REUSED.format(score=score, op=">=" if passed else "<", threshold=threshold)
-        verdict = Verdict(
-            criterion=judge.criterion, judge=identities.get(judge.name, ""), score=score,
-            passed=passed, reasoning=reason, samples=(score,), reused=True,
-        )
-        reused[judge.name] = StageResult(
-            stage=judge.name, kind="judge", status="passed" if passed else "failed",
-            gating=judge.gating, score=score, reason=reason, verdict=verdict, must=judge.must,
-        )
+        if not line.repeat_outputs:
+            reused[judge.name] = _reused(judge, outcome.score, (outcome.score,), identities)
+            continue
+        # A fold of target repeats: its score alone cannot be decided again,
+        # each repeat's can (when every repeat reached the judge).
+        repeats = _per_repeat(judge, outcome, len(line.repeat_outputs), identities)
+        if repeats is not None:
+            folded = fold_stage(repeats, len(repeats))
+            reused[judge.name] = replace(folded, reason=f"{REUSED_FOLD}: {folded.reason}")
     return reused
+
+
+def _per_repeat(
+    judge: RubricJudge, outcome: BaselineOutcome, repeats: int, identities: Mapping[str, str]
+) -> list[StageResult] | None:
+    """Each target repeat's stored verdict, or None when some repeat did not reach the judge."""
+    k = judge.repeats
+    if outcome.samples is None or len(outcome.samples) != k * repeats:
+        return None
+    return [
+        _reused(judge, judge.reduce(part), part, identities)
+        for part in (tuple(outcome.samples[i * k : (i + 1) * k]) for i in range(repeats))
+    ]
+
+
+def _reused(
+    judge: RubricJudge, score: float, samples: tuple[float, ...], identities: Mapping[str, str]
+) -> StageResult:
+    """A stored score as the judge's result, decided with today's threshold."""
+    threshold = judge.pass_threshold
+    passed = score >= threshold
+    reason = REUSED.format(score=score, op=">=" if passed else "<", threshold=threshold)
+    verdict = Verdict(
+        criterion=judge.criterion, judge=identities.get(judge.name, ""), score=score,
+        passed=passed, reasoning=reason, samples=samples, reused=True,
+    )
+    return StageResult(
+        stage=judge.name, kind="judge", status="passed" if passed else "failed",
+        gating=judge.gating, score=score, reason=reason, verdict=verdict, must=judge.must,
+    )
+
+
+def repeat_verdicts(
+    funnel: Funnel,
+    line: BaselineCase,
+    unit: Unit,
+    outputs: Sequence[str | Output],
+    same_judges: set[str],
+    identities: Mapping[str, str],
+) -> list[dict[str, StageResult]] | None:
+    """Per output, the stored per-repeat verdicts that stand for it (see the module).
+
+    ``None`` unless the outputs are, in some order, the ones the baseline
+    stored for this case and variant (by digest), with the same fingerprint.
+    A judge is reused only when every repeat reached it and it is unchanged.
+    """
+    digests = [Output.of(o).digest() for o in outputs]
+    stored = list(line.repeat_outputs)
+    if not stored or sorted(stored) != sorted(digests):
+        return None
+    if not line.fingerprint or line.fingerprint != unit.case.fingerprint():
+        return None
+    if line.variant != unit.variant:
+        return None
+    # Which stored repeat each output is (equal outputs may pair either way).
+    order = []
+    for digest in digests:
+        index = stored.index(digest)
+        order.append(index)
+        stored[index] = ""
+    per_output: list[dict[str, StageResult]] = [{} for _ in outputs]
+    for judge in funnel.judges:
+        outcome = line.stages.get(judge.name)
+        if judge.name not in same_judges or outcome is None:
+            continue
+        if outcome.status not in ("passed", "failed"):
+            continue
+        repeats = _per_repeat(judge, outcome, len(digests), identities)
+        if repeats is None:
+            continue  # some repeat did not reach the judge: which one is unknown
+        for slot, index in zip(per_output, order, strict=True):
+            slot[judge.name] = repeats[index]
+    return per_output
 
 
 def unchanged_verdicts(
@@ -190,6 +274,21 @@ class BaselineSide:
             entry["reused"] = entry.get("reused", 0) + 1
         return found
 
+    def reuse_repeats(
+        self, unit: Unit, outputs: Sequence[str | Output]
+    ) -> list[dict[str, StageResult]] | None:
+        """The stored per-repeat verdicts (for :attr:`FunnelRunner.reuse_repeats`)."""
+        line = self.index.get((unit.case.id, unit.variant))
+        if line is None or not self.same_judges:
+            return None
+        found = repeat_verdicts(
+            self.funnel, line, unit, outputs, self.same_judges, self.identities
+        )
+        for name in (found or [{}])[0]:
+            entry = self.counts.setdefault(name, {"hits": 0, "misses": 0})
+            entry["reused"] = entry.get("reused", 0) + 1
+        return found
+
     def reuse_pair(
         self, judge: PairwiseJudge, case: Case, first: CaseResult, other: CaseResult, name: str,
         *, count: bool = True,
@@ -246,7 +345,7 @@ class BaselineSide:
             rebased: list[CaseResult] = []
             shared = True
             for unit, result, line in paired:
-                if line.same_output(result.output, result.structured):
+                if line.same_outputs(result.output, result.structured, result.repeat_outputs):
                     rebased.append(result)
                 else:
                     shared = False

@@ -122,6 +122,7 @@ class BatchScheduler:
             explanations=self.tallies.explanations,
             reuse=side.reuse if side is not None else None,
             reuse_pair=side.reuse_pair if side is not None else None,
+            reuse_repeats=side.reuse_repeats if side is not None else None,
         )
         if side is not None and not (self.settings.update_baseline or self.settings.dry_run):
             # Its own counters: re-judging the baseline is not part of this run's funnel.

@@ -113,6 +113,7 @@ class BaselineEntry(_Model):
     stages: list[StageEntry] = Field(description="Stage outcomes, in funnel order.")
     structured: Output | None = Field(default=None, description="As a case's `structured`.")
     target_errors: int = Field(default=0, description="As a case's `target_errors`.")
+    repeat_outputs: list[str] = Field(default=[], description="As a case's `repeat_outputs`.")
 
     _compact = field_serializer("structured")(lambda self, v: _compact_output(v))
 
@@ -145,6 +146,10 @@ class CaseEntry(_Model):
         "`metadata` (fields left at their defaults are omitted); omitted for a plain output."
     )
     target_errors: int = Field(default=0, description="Failed target calls; omitted when 0.")
+    repeat_outputs: list[str] = Field(
+        default=[], description="With target repeats: the digest of each repeat's output, in "
+        "repeat order (what baseline reuse compares); omitted without repeats."
+    )
 
     _compact = field_serializer("structured")(lambda self, v: _compact_output(v))
 
@@ -392,7 +397,7 @@ def to_json(document: ResultsDocument) -> str:
             data.pop(optional, None)
     # Only structured outputs and failed target calls add these: plain files stay as they were.
     for entry in [*data["cases"], *(c["baseline"] or {} for c in data["cases"]), *data["datasets"]]:
-        for key, unset in (("structured", None), ("target_errors", 0)):
+        for key, unset in (("structured", None), ("target_errors", 0), ("repeat_outputs", [])):
             if key in entry and entry[key] == unset:
                 del entry[key]
     text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)

@@ -48,6 +48,7 @@ from pytest_llmfunnel.funnel.stages.judge_kinds import (
     faithfulness,
     pairwise,
     relevance,
+    requests_for,
     rubric,
     tone,
 )
@@ -181,13 +182,7 @@ async def _ask(
     """Render and answer every request concurrently: outcomes, Verdict totals, first error."""
     totals: _Totals = {"criterion": judge.criterion, "judge": backend.identity}
     try:
-        requests = judge.requests(
-            case,
-            *outputs,
-            model=backend.model,
-            base_url=backend.base_url,
-            json_schema=backend.supports_json_schema,
-        )
+        requests = requests_for(judge, case, outputs, backend)
     except MissingFieldError as exc:
         return [], totals, str(exc)
     answers = [_answer(r, judge, case.id, backend, store, parse_retries) for r in requests]

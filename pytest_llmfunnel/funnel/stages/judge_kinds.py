@@ -1,4 +1,4 @@
-"""The kinds of LLM judge: rubric judges and pairwise judges, and the built-in factories.
+"""The kinds of LLM judge: rubric judges and the built-in factories (pairwise re-exported).
 
 A judge describes one stage rather than running it: it renders the exact
 chat-completions requests it sends for a case (see
@@ -20,110 +20,51 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import KW_ONLY, dataclass
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pytest_llmfunnel.funnel import prompts
 from pytest_llmfunnel.funnel.backend import (
     Completion,
+    JudgeBackend,
     JudgeRequest,
     JudgeSubject,
     outputs_digest,
 )
-from pytest_llmfunnel.funnel.judge_answers import (
-    WINNER_SCORES,
-    JudgeAnswer,
-    PairwiseAnswer,
-    PassFailAnswer,
-    parse_answer,
-    parse_pairwise_answer,
-    shared_response_format,
-)
+from pytest_llmfunnel.funnel.judge_answers import JudgeAnswer, PassFailAnswer, parse_answer
 from pytest_llmfunnel.funnel.prompts import Scale, scale_bounds
-from pytest_llmfunnel.jsontypes import JSONObject
+from pytest_llmfunnel.funnel.stages.judge_base import (
+    BaseJudge,
+    CaseField,
+    MissingFieldError,
+    ShownField,
+)
+from pytest_llmfunnel.funnel.stages.pairwise_judge import PairwiseJudge, pairwise
 from pytest_llmfunnel.models import Case
 from pytest_llmfunnel.output import Output
 
 __all__ = [
+    "BaseJudge",
+    "CaseField",
     "MissingFieldError",
     "PairwiseJudge",
     "RubricJudge",
+    "ShownField",
     "coherence",
     "correctness",
     "faithfulness",
     "pairwise",
     "relevance",
+    "requests_for",
     "rubric",
     "tone",
 ]
 
 Reducer = Literal["mean", "majority"]
-CaseField = Literal["context", "expected"]
-
-
-class MissingFieldError(ValueError):
-    """The case lacks a field (``context``, ``expected``) the judge needs."""
-
 
 
 @dataclass(eq=False)
-class _Judge:
-    """What rubric and pairwise judges share: identity, sampling and shown fields."""
-
-    kind: ClassVar[str] = "judge"
-
-    name: str
-    criterion: str
-    rubric: str
-    _: KW_ONLY
-    model: str | None = None
-    temperature: float = 0.0
-    seed: int = 0
-    max_tokens: int = 512
-    fields: Sequence[CaseField] = ("context", "expected")
-
-    def _case_fields(
-        self, case: Case, requires: Sequence[CaseField] = ()
-    ) -> tuple[str | None, str | None]:
-        """The case's context and expected as shown to this judge."""
-        missing = [name for name in requires if getattr(case, name) is None]
-        if missing:
-            names = " and ".join(missing)
-            raise MissingFieldError(
-                f"judge {self.name!r} needs {names} but case {case.id!r} has none; "
-                f"add {names} to the dataset row or drop this judge for it"
-            )
-        shown = (*self.fields, *requires)
-        return (
-            case.context if "context" in shown else None,
-            case.expected if "expected" in shown else None,
-        )
-
-    def _body(
-        self, messages: list[dict[str, str]], model: str, response: JSONObject
-    ) -> JSONObject:
-        return {
-            "model": self.model or model,
-            "messages": messages,
-            "temperature": self.temperature,
-            "seed": self.seed,
-            "max_tokens": self.max_tokens,
-            "response_format": response,
-        }
-
-    def parse(
-        self, completion: Completion, request: JudgeRequest | None = None
-    ) -> tuple[float, str]:
-        """``(score as stored, reasoning)`` of the answer to ``request``; raises JudgeParseError."""
-        raise NotImplementedError
-
-    def valid_score(self, score: float) -> bool:
-        """Whether a stored score can have come from this judge."""
-        raise NotImplementedError
-
-
-@dataclass(eq=False)
-class RubricJudge(_Judge):
+class RubricJudge(BaseJudge):
     """An LLM judge that grades one output on one criterion against a rubric.
 
     Args:
@@ -215,22 +156,18 @@ class RubricJudge(_Judge):
             context=context,
             expected=expected,
             chunks=whole.context if shows_context else (),
+            tool_calls=whole.tool_calls if "tool_calls" in self.fields else (),
         )
         answer = PassFailAnswer if self.scale == "pass_fail" else JudgeAnswer
-        answer_format = shared_response_format(answer, "judge_answer", json_schema=json_schema)
-        body = self._body(messages, model, answer_format)
         low, high = scale_bounds(self.scale)
         structured = None if whole.is_plain else whole
         subject = JudgeSubject(
             self.criterion, text, whole.text, context, expected, low, high, structured=structured
         )
-        digest = outputs_digest(whole)
-        return [
-            JudgeRequest(
-                body=body, base_url=base_url, repeat=i, subject=subject, output_digest=digest
-            )
-            for i in range(self.repeats)
-        ]
+        return self._requests(
+            messages, answer, "judge_answer", subject, outputs_digest(whole),
+            model=model, base_url=base_url, json_schema=json_schema, repeats=self.repeats,
+        )
 
     def parse(
         self, completion: Completion, request: JudgeRequest | None = None
@@ -291,76 +228,22 @@ def rubric(criterion: str, text: str, **kw: Any) -> RubricJudge:
     return RubricJudge(kw.pop("name", criterion), criterion, text, **kw)
 
 
-@dataclass(eq=False)
-class PairwiseJudge(_Judge):
-    """Compares two variants' outputs on the same case, judging both orders.
+def requests_for(
+    judge: RubricJudge | PairwiseJudge,
+    case: Case,
+    outputs: Sequence[str | Output],
+    backend: JudgeBackend,
+) -> list[JudgeRequest]:
+    """The exact requests ``judge`` sends ``backend`` about ``outputs`` of ``case``.
 
-    Each order is one request (A=first, B=second, then swapped); the answers
-    are mapped back to variant names and orders that disagree count as a tie,
-    which keeps the judge's position bias out of the result. A comparison
-    measures; it never gates promotion.
+    The backend gives the default model, the base URL and whether it takes a
+    ``json_schema`` response format: what a run sends, and what an explanation
+    of the cache renders, are the same requests. Raises MissingFieldError.
     """
-
-    gating: ClassVar[bool] = False
-    must: ClassVar[bool] = False
-
-    def requests(
-        self,
-        case: Case,
-        output_a: str | Output,
-        output_b: str | Output,
-        *,
-        model: str,
-        base_url: str,
-        json_schema: bool,
-    ) -> list[JudgeRequest]:
-        """Two requests: ``output_a`` shown as A, then ``output_b`` shown as A."""
-        context, expected = self._case_fields(case)
-        text = case.input_text()
-        whole_a, whole_b = Output.of(output_a), Output.of(output_b)
-        digests = (outputs_digest(whole_a, whole_b), outputs_digest(whole_b, whole_a))
-        output_a, output_b = whole_a.text, whole_b.text
-        response = shared_response_format(
-            PairwiseAnswer, "pairwise_answer", json_schema=json_schema
-        )
-        result = []
-        for (first, second), digest in zip(
-            ((output_a, output_b), (output_b, output_a)), digests, strict=True
-        ):
-            messages = prompts.render_pairwise_messages(
-                self.rubric,
-                self.criterion,
-                input=text,
-                output_a=first,
-                output_b=second,
-                context=context,
-                expected=expected,
-            )
-            subject = JudgeSubject(
-                self.criterion, text, first, context, expected, 0.0, 1.0, output_b=second
-            )
-            body = self._body(messages, model, response)
-            result.append(
-                JudgeRequest(body=body, base_url=base_url, subject=subject, output_digest=digest)
-            )
-        return result
-
-    def parse(
-        self, completion: Completion, request: JudgeRequest | None = None
-    ) -> tuple[float, str]:
-        answer = parse_pairwise_answer(completion)
-        return WINNER_SCORES[answer.winner], answer.reasoning
-
-    def valid_score(self, score: float) -> bool:
-        return score in WINNER_SCORES.values()
-
-
-def pairwise(criterion: str = "overall", rubric: str | None = None, **kw: Any) -> PairwiseJudge:
-    """A pairwise judge; a built-in criterion's rubric is applied to both outputs."""
-    if rubric is None and criterion in prompts.RUBRICS:
-        rubric = (
-            "Apply this standard to each output and prefer the one that meets it better:\n"
-            + prompts.RUBRICS[criterion]
-        )
-    text = rubric if rubric is not None else prompts.PAIRWISE_RUBRIC
-    return PairwiseJudge(kw.pop("name", f"pairwise_{criterion}"), criterion, text, **kw)
+    return judge.requests(
+        case,
+        *outputs,
+        model=backend.model,
+        base_url=backend.base_url,
+        json_schema=backend.supports_json_schema,
+    )

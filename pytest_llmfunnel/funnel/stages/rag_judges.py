@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pytest_llmfunnel.funnel.backend import Completion, JudgeRequest, outputs_digest
-from pytest_llmfunnel.funnel.judge_answers import JudgeParseError, shared_response_format
+from pytest_llmfunnel.funnel.judge_answers import JudgeParseError
 from pytest_llmfunnel.funnel.rag_answers import ANSWERS, RagKind, RagSubject, parse_rag_answer
 from pytest_llmfunnel.funnel.rag_prompts import TASKS, render_rag_messages
 from pytest_llmfunnel.funnel.stages.judge_kinds import MissingFieldError, RubricJudge
@@ -116,23 +116,17 @@ class RagJudge(RubricJudge):
         messages = render_rag_messages(
             task, input=question, chunks=whole.context, expected=expected, output=whole.text
         )
-        answer_format = shared_response_format(
-            ANSWERS[self.aspect], f"rag_{self.aspect}_answer", json_schema=json_schema
-        )
-        body = self._body(messages, model, answer_format)
         subject = RagSubject(
             self.criterion, question, whole.text, None, expected, 0.0, 1.0,
             structured=whole, kind=self.aspect, chunks=whole.context,
             order_aware=self.order_aware,
         )
         # Keyed by the whole output, like every judge's verdict (see JudgeRequest).
-        digest = outputs_digest(whole)
-        return [
-            JudgeRequest(
-                body=body, base_url=base_url, repeat=i, subject=subject, output_digest=digest
-            )
-            for i in range(self.repeats)
-        ]
+        return self._requests(
+            messages, ANSWERS[self.aspect], f"rag_{self.aspect}_answer", subject,
+            outputs_digest(whole), model=model, base_url=base_url, json_schema=json_schema,
+            repeats=self.repeats,
+        )
 
     def parse(
         self, completion: Completion, request: JudgeRequest | None = None
