@@ -83,7 +83,7 @@ def log_run(
         child = client.create_run(
             experiment_id, run_name=f"{entry.test} [{entry.variant}]",
             tags={"mlflow.parentRunId": pid, "llmfunnel.decision": entry.decision,
-                  "llmfunnel.ranking": entry.ranking or "",
+                  "llmfunnel.ranking": entry.outcome or entry.ranking or "",
                   "llmfunnel.promoted": str(entry.promoted).lower()},
         )
         params = [Param(k, v[:PARAM_LIMIT]) for k, v in _params(entry).items()]
