@@ -59,9 +59,9 @@ def answer(body: dict[str, Any]) -> Action:
     if "winner" not in text:
         return verdict(1 if "red box" in text else 4)
     prompt = body["messages"][-1]["content"]
-    a, b = (re.search(rf"OUTPUT {side} \w+>>>\n(.*?)\n", prompt, re.S) for side in "AB")
-    assert a is not None and b is not None, prompt
-    a, b = a.group(1), b.group(1)
+    found = [re.search(rf"OUTPUT {side} \w+>>>\n(.*?)\n", prompt, re.S) for side in "AB"]
+    a, b = (m.group(1) if m else "" for m in found)
+    assert a and b, prompt
     return ok(json.dumps({"reasoning": "longer", "winner": "A" if len(a) > len(b) else "B"}))
 
 

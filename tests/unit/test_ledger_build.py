@@ -85,8 +85,9 @@ def test_variants_carry_their_outcome_margin_and_difference_from_the_control() -
     # Each comparison states the ranking's verdict, margin and the cases it needs.
     verdict = ranking.result("candidate").comparisons[1].verdict
     assert verdict is not None and verdict.metric == "helpful pass rate"
-    assert (rate.decision, rate.margin, rate.cases_needed, rate.decide_at) == (
-        "undecided", pytest.approx(verdict.margin, abs=1e-6), verdict.tighter, verdict.decide_at)
+    assert rate.decision == "undecided"
+    assert rate.margin == pytest.approx(verdict.margin, abs=1e-6)
+    assert (rate.cases_needed, rate.decide_at) == (verdict.tighter, verdict.decide_at)
     assert rate.margin is not None and rate.margin > 0.02  # 40 cases cannot resolve 2 points
     assert by["candidate"].margin == rate.margin
     close = by["close"].metric("helpful pass rate")
