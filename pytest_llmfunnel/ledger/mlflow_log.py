@@ -12,7 +12,7 @@ comparison lines up the same metric of the same test across commits:
   endpoint); metrics ``<metric>``, ``<metric>.low``, ``<metric>.high`` and
   ``<metric>.diff``, ``requests``, ``prompt_tokens``, ``completion_tokens``,
   ``cost``, ``duration_s``; tags ``llmfunnel.decision`` (the gate's word),
-  ``llmfunnel.ranking`` and ``llmfunnel.promoted``.
+  ``llmfunnel.ranking`` (the ranking's outcome) and ``llmfunnel.promoted``.
 
 MLflow is imported only here, and only when a run is logged: it is never a
 dependency of the plugin. Everything goes through :class:`MlflowClient` (no
