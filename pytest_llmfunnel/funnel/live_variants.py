@@ -22,6 +22,7 @@ orders, exactly as it does the pre-logged ``output_<name>`` columns.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import re
 from collections.abc import Mapping
@@ -53,24 +54,26 @@ class Variant:
 
 
 def make_variants(
-    variants: Mapping[str, Mapping[str, Any]] | None, control: str | None, has_target: bool
+    variants: Mapping[str, Mapping[str, Any]] | None, control: str | None, target: object,
 ) -> tuple[Variant, ...]:
     """The funnel's variants, the control first; errors say what to change.
 
-    Raises ValueError for variants without a target, a bad name, settings that
-    are not a mapping of JSON values, or a ``control`` that names no variant.
+    Raises ValueError for variants without a target (or with one that cannot be
+    called as ``target(case, variant)``), a bad name, settings that are not a
+    mapping of JSON values, or a ``control`` that names no variant.
     """
     if variants is None:
         if control is not None:
             raise ValueError("control=... names one of variants=...; pass variants too")
         return ()
-    if not has_target:
+    if target is None:
         raise ValueError(
             "variants=... are settings passed to a target; give the funnel a target=... "
             "callable (pre-logged variants are output_<name> columns of the dataset)"
         )
     if not isinstance(variants, Mapping) or not variants:
         raise ValueError("variants=... must be a non-empty dict of name -> settings dict")
+    _check_signature(target)
     made: list[Variant] = []
     for name, settings in variants.items():
         if not isinstance(name, str) or not _NAME.fullmatch(name) or name == "default":
@@ -98,6 +101,23 @@ def make_variants(
                          f"{', '.join(names)}")
     chosen = control or names[0]
     return tuple(sorted(made, key=lambda v: v.name != chosen))
+
+
+def _check_signature(target: object) -> None:
+    """Refuse, at once, a target that cannot be called as ``target(case, variant)``."""
+    try:
+        signature = inspect.signature(target)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return  # a callable Python cannot describe: its first call will tell
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        name = getattr(target, "__qualname__", type(target).__name__)
+        raise ValueError(
+            f"with variants=..., the target is called as target(case, variant); "
+            f"{name}{signature} does not take a second argument: add one (the Variant, "
+            "with .name and .settings)"
+        ) from None
 
 
 def live_variant(variants: tuple[Variant, ...], name: str) -> Variant | None:

@@ -97,7 +97,7 @@ class Funnel:
                 f"Funnel stage names must be unique; {', '.join(duplicates)} appear more "
                 "than once. Pass name=... to tell them apart."
             )
-        self.variants: tuple[Variant, ...] = make_variants(variants, control, target is not None)
+        self.variants: tuple[Variant, ...] = make_variants(variants, control, target)
         if target is not None and not self.variants and any(
             isinstance(s, PairwiseJudge) for s in stages
         ):

@@ -165,9 +165,9 @@ def test_repeats_apply_to_each_variant(tmp_path: Path) -> None:
 
 
 def test_settings_key_the_recorded_version() -> None:
-    [a] = make_variants({"v": {"prompt": "x", "t": 0}}, None, True)
-    [b] = make_variants({"v": {"t": 0, "prompt": "x"}}, None, True)
-    [c] = make_variants({"v": {"prompt": "y", "t": 0}}, None, True)
+    [a] = make_variants({"v": {"prompt": "x", "t": 0}}, None, Target())
+    [b] = make_variants({"v": {"t": 0, "prompt": "x"}}, None, Target())
+    [c] = make_variants({"v": {"prompt": "y", "t": 0}}, None, Target())
     assert recorded_version("1", a) == recorded_version("1", b) != recorded_version("1", c)
     assert recorded_version("1", a) != recorded_version("2", a)
     assert a["prompt"] == "x" and a.get("missing", 5) == 5
@@ -189,6 +189,16 @@ def test_settings_key_the_recorded_version() -> None:
 def test_bad_variants_are_refused(kw: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Funnel(checks.not_empty(), **kw)
+
+
+def test_a_target_that_takes_only_the_case_is_refused_at_once() -> None:
+    def answer(case: Case) -> str:
+        return "x"
+
+    with pytest.raises(ValueError, match=r"called as target\(case, variant\); .*answer\(case"):
+        Funnel(checks.not_empty(), target=answer, variants={"v": {}})
+    Funnel(checks.not_empty(), target=lambda case, variant: "x", variants={"v": {}})
+    Funnel(checks.not_empty(), target=lambda *args: "x", variants={"v": {}})
 
 
 def test_a_pairwise_judge_with_a_target_needs_variants() -> None:
