@@ -20,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_llmfunnel.funnel.live_variants import Variant
     from pytest_llmfunnel.funnel.runner import Funnel
     from pytest_llmfunnel.funnel.stages import checks, conversations, scorers
     from pytest_llmfunnel.funnel.stages import judge as judges
@@ -40,6 +41,7 @@ __all__ = [
     "ToolCall",
     "TransientTargetError",
     "Usage",
+    "Variant",
     "Verdict",
     "checks",
     "conversations",
@@ -63,6 +65,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Message": ("pytest_llmfunnel.output", "Message"),
     "TokenUsage": ("pytest_llmfunnel.output", "TokenUsage"),
     "TransientTargetError": ("pytest_llmfunnel.funnel.target", "TransientTargetError"),
+    "Variant": ("pytest_llmfunnel.funnel.live_variants", "Variant"),
     "checks": ("pytest_llmfunnel.funnel.stages.checks", None),
     "scorers": ("pytest_llmfunnel.funnel.stages.scorers", None),
     "conversations": ("pytest_llmfunnel.funnel.stages.conversations", None),

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pytest_llmfunnel.display import truncate
+from pytest_llmfunnel.funnel.live_variants import Variant
 from pytest_llmfunnel.funnel.target import TargetCaller, TargetError
 from pytest_llmfunnel.models import Case, ChatMessage, Turn
 from pytest_llmfunnel.output import Message, Output, TokenUsage, ToolCall
@@ -63,9 +64,12 @@ def turn_case(case: Case, history: tuple[Message, ...], turn: Turn) -> Case:
     })
 
 
-async def converse(caller: TargetCaller, case: Case) -> Output:
+async def converse(
+    caller: TargetCaller, case: Case, variant: Variant | None = None,
+) -> Output:
     """Play the case's scripted turns against the target; the whole conversation.
 
+    ``variant`` is the live variant every turn is called with (``None``: none).
     Raises :class:`TargetError` naming the turn when a turn's call fails (after
     the caller's retries).
     """
@@ -79,7 +83,7 @@ async def converse(caller: TargetCaller, case: Case) -> Output:
     timed = costed = counted = False
     for number, turn in enumerate(case.turns, start=1):
         try:
-            reply = await caller.call(turn_case(case, history, turn))
+            reply = await caller.call(turn_case(case, history, turn), variant)
         except TargetError as exc:
             raise TargetError(f"{turn_label(number, turn.user)}: {exc}", transient=False) from exc
         history += (

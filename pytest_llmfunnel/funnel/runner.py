@@ -17,10 +17,11 @@ import functools
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pytest_llmfunnel.funnel.backend import AnswerStore, JudgeBackend, NullStore
 from pytest_llmfunnel.funnel.explained import explain_requests
+from pytest_llmfunnel.funnel.live_variants import Variant, live_variant, make_variants
 from pytest_llmfunnel.funnel.pairwise_outcomes import mirror, walkover
 
 # Where outputs come from (recorded, pre-logged, the target) is its own module;
@@ -63,8 +64,13 @@ class Funnel:
     target k times per case and folds the results (see
     :mod:`pytest_llmfunnel.funnel.repeats`).
 
-    A :class:`~pytest_llmfunnel.funnel.stages.judge_kinds.PairwiseJudge` compares pre-logged
-    variants, so it cannot be combined with a target.
+    ``variants={"v1": {...settings...}, ...}`` makes live variants: each case
+    is evaluated once per variant, the target called as ``target(case, variant)``
+    (see :mod:`pytest_llmfunnel.funnel.live_variants`); ``control`` names the one
+    the pairwise judges compare the others with (default: the first).
+
+    A :class:`~pytest_llmfunnel.funnel.stages.judge_kinds.PairwiseJudge` compares variants:
+    pre-logged ones, or live ones; a target without variants has none to compare.
     """
 
     def __init__(
@@ -77,6 +83,8 @@ class Funnel:
         target_timeout: float | None = None,
         target_retries: int | None = None,
         target_repeats: int = 1,
+        variants: Mapping[str, Mapping[str, Any]] | None = None,
+        control: str | None = None,
     ) -> None:
         for stage in stages:
             if not isinstance(stage, (Check, Scorer, RubricJudge, PairwiseJudge, EachTurn)):
@@ -91,11 +99,14 @@ class Funnel:
                 f"Funnel stage names must be unique; {', '.join(duplicates)} appear more "
                 "than once. Pass name=... to tell them apart."
             )
-        if target is not None and any(isinstance(s, PairwiseJudge) for s in stages):
+        self.variants: tuple[Variant, ...] = make_variants(variants, control, target)
+        if target is not None and not self.variants and any(
+            isinstance(s, PairwiseJudge) for s in stages
+        ):
             raise ValueError(
-                "a pairwise judge compares the pre-logged variants of a case "
-                "(output_<name> columns), so it cannot be used with a target; "
-                "drop target=... or the pairwise stage"
+                "a pairwise judge compares the variants of a case: pre-logged "
+                "(output_<name> columns) or live (variants=... of a target); a target "
+                "without variants has none, so pass variants=... or drop the pairwise stage"
             )
         if target_version is not None and target is None:
             raise ValueError("target_version=... only makes sense with a target=... callable")
@@ -210,6 +221,10 @@ class FunnelRunner:
         by_case: dict[str, list[int]] = {}
         for index, unit in enumerate(units):
             by_case.setdefault(unit.case.id, []).append(index)
+        if funnel.variants:  # a live control first, whatever order the items came in
+            order = {v.name: i for i, v in enumerate(funnel.variants)}
+            for group in by_case.values():
+                group.sort(key=lambda i: order.get(units[i].variant, len(order)))
         groups = iter(list(by_case.values()))
         # Enough cases in flight to keep the judge limit busy while others run checks.
         workers = max(1, min(len(by_case), self.concurrency * 2))
@@ -403,6 +418,7 @@ class FunnelRunner:
             target_name=funnel.target_name if target is not None else "",
             outputs=self.outputs, call_targets=self.call_targets,
             caller=None if target is None else lambda: self._caller(funnel, target),
+            live=live_variant(funnel.variants, unit.variant),
         )
 
     def _caller(self, funnel: Funnel, target: Target) -> TargetCaller:
@@ -433,7 +449,9 @@ def _not_run(unit: Unit, error: str, *, target_error: bool = True) -> CaseResult
 
 
 def units_for(case: Case, funnel: Funnel) -> list[Unit]:
-    """The units of one case: one per pre-logged variant, or one for a target."""
+    """The units of one case: one per live or pre-logged variant, or one for a target."""
+    if funnel.variants:
+        return [Unit(case, variant.name) for variant in funnel.variants]
     if funnel.target is not None or not case.outputs:
         return [Unit(case, "default")]
     return [Unit(case, variant) for variant in case.outputs]

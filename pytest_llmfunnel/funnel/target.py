@@ -30,12 +30,15 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from pytest_llmfunnel.funnel.live_variants import Variant
 from pytest_llmfunnel.models import Case
 from pytest_llmfunnel.output import Output, OutputError
 from pytest_llmfunnel.wording import plural
 
-Target = Callable[[Case], object]
+# Called with the case, and with a funnel's variants also the Variant: target(case, variant).
+Target = Callable[..., Any]
 Sleep = Callable[[float], Awaitable[None]]
 
 _TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -117,12 +120,15 @@ class TargetCaller:
         self.in_flight = 0
         self.peak_in_flight = 0
 
-    async def call(self, case: Case) -> Output:
-        """The target's output for ``case``, retried on transient faults; raises TargetError."""
+    async def call(self, case: Case, variant: Variant | None = None) -> Output:
+        """The target's output for ``case`` (and ``variant``), retried on transient faults.
+
+        Raises TargetError.
+        """
         attempt = 0
         while True:
             try:
-                return await self._once(case)
+                return await self._once(case, variant)
             except TargetError as exc:
                 if not exc.transient or attempt >= self.policy.retries:
                     if attempt:
@@ -132,12 +138,13 @@ class TargetCaller:
             await self.policy.sleep(self.policy.delay(attempt))
             attempt += 1
 
-    async def _once(self, case: Case) -> Output:
+    async def _once(self, case: Case, variant: Variant | None) -> Output:
+        args = (case,) if variant is None else (case, variant)
         if self._limit is None:
-            value = await self._timed(case)
+            value = await self._timed(args)
         else:
             async with self._limit:
-                value = await self._timed(case)
+                value = await self._timed(args)
         try:
             return Output.parse(value)
         except OutputError as exc:
@@ -147,16 +154,16 @@ class TargetCaller:
                 transient=False,
             ) from None
 
-    async def _timed(self, case: Case) -> object:
+    async def _timed(self, args: tuple[Case] | tuple[Case, Variant]) -> object:
         timeout = self.policy.timeout
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             if inspect.iscoroutinefunction(self.target):
-                value = await asyncio.wait_for(self.target(case), timeout)
+                value = await asyncio.wait_for(self.target(*args), timeout)
             else:
                 # A sync target runs in a thread; on timeout we stop waiting for it.
-                value = await asyncio.wait_for(asyncio.to_thread(self.target, case), timeout)
+                value = await asyncio.wait_for(asyncio.to_thread(self.target, *args), timeout)
                 if inspect.isawaitable(value):
                     value = await asyncio.wait_for(value, timeout)
         except asyncio.TimeoutError:

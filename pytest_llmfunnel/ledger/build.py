@@ -6,7 +6,9 @@ that dropped before a stage fails it, a stage error is left out), each with a
 95% interval: Wilson for a pass rate, Student's t for a mean score. Where the
 gate compared the test with its baseline, each metric carries the gate's
 difference and decision; where the test has variants, the ranking's
-comparison with the best variant and the variant's place.
+comparison with the control (verdict, margin, cases a tighter margin needs)
+and the variant's outcome. A variant is promoted offline when the ranking
+says it deserves an online experiment: the control and the non-inferior ones.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pytest_llmfunnel import stats
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.gate.metrics import PROMOTION, Metric
 from pytest_llmfunnel.gate.sides import FLOOR, side_of_record, value_of
-from pytest_llmfunnel.ledger.entries import Cost, MetricEntry, RunEntry
+from pytest_llmfunnel.ledger.entries import PROMOTING, Cost, MetricEntry, RunEntry
 from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.variants.ranking import VariantRanking, VariantResult
 
@@ -65,13 +67,13 @@ def run_entries(
     for (test, variant), group in groups.items():
         decisions = {d.metric: d for d in by_test.get(test, [])}
         ranking = rankings.get(test)
-        place = _place(ranking, variant)
+        found = None if ranking is None else _result(ranking, variant)
         metrics = [
             _metric(m, group, decisions.get(m.name), ranking, variant) for m in metrics_of(group)
         ]
         word = _gate_word(test, by_test.get(test, []), decided)
-        if place is not None:
-            promoted: bool | None = place in ("best", "candidate")
+        if found is not None:
+            promoted: bool | None = found.outcome in PROMOTING
         elif word in ("passed", "improved"):
             promoted = True
         elif word in FAILING:
@@ -82,7 +84,9 @@ def run_entries(
             run_id=facts.run_id, time=facts.time, commit=facts.commit, branch=facts.branch,
             test=test, variant=variant, cases=len(group),
             dataset_fingerprint=dataset_fingerprint(group), judges=judges_of(group),
-            metrics=metrics, decision=word, ranking=place, promoted=promoted,
+            metrics=metrics, decision=word, promoted=promoted,
+            outcome=None if found is None else found.outcome,
+            control=None if ranking is None or found is None else ranking.best.variant,
             cost=cost_of(group, cost), duration=round(facts.duration, 3),
         ))
     return out
@@ -127,7 +131,8 @@ def _metric(
     values = [v if isinstance(v, float) else floor for v in raw
               if isinstance(v, float) or v == FLOOR]
     value, low, high = interval(values, metric.kind)
-    diff = against = word = None
+    diff = against = word = margin = None
+    needed = decide_at = None
     comparison = None
     if ranking is not None and variant != ranking.best.variant:
         found = _result(ranking, variant)
@@ -136,12 +141,18 @@ def _metric(
     if comparison is not None:
         d = comparison.decision
         diff, against = _finite(d.diff), ranking.best.variant if ranking else None
-        word = "non-inferior" if comparison.shown else "not shown non-inferior"
+        v = comparison.verdict
+        word = "non-inferior" if comparison.shown else "undecided"
+        if v is not None:
+            word = "non-inferior" if v.noninferior else "clearly worse" if v.worse else word
+            margin = _finite(v.margin)
+            needed, decide_at = v.tighter, v.decide_at
     elif decision is not None:
         diff, against, word = _finite(decision.diff), "baseline", decision.decision
     return MetricEntry(
         name=metric.name, kind=metric.kind, gated=metric.gated, n=len(values),
         value=value, low=low, high=high, diff=diff, against=against, decision=word,
+        margin=margin, cases_needed=needed, decide_at=decide_at,
     )
 
 
@@ -203,13 +214,6 @@ def _gate_word(test: str, decisions: Sequence[GateDecision], decided: Decided) -
     if any(d.decision == "not comparable" for d in gated):
         return "not comparable"
     return "improved" if any(d.decision == "improved" for d in gated) else "passed"
-
-
-def _place(ranking: VariantRanking | None, variant: str) -> str | None:
-    if ranking is None:
-        return None
-    found = _result(ranking, variant)
-    return None if found is None else found.status
 
 
 def _result(ranking: VariantRanking, variant: str) -> VariantResult | None:

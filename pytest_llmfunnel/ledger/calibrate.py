@@ -10,8 +10,11 @@ ranking decided on (against the baseline, or the best variant).
 Three answers, over every matched experiment:
 
 * **promotion**: of the variants the funnel promoted (the gate passed, or the
-  ranking kept them as best or candidate), the share that won online; and of
-  the ones it did not promote;
+  ranking said they deserve an online experiment: the control and the
+  variants non-inferior within the stated margin), the share that won online;
+  of the ones the ranking left undecided at that size; and of the ones it did
+  not promote (clearly worse, or the gate failed). Ledger lines of schema 1
+  (a place: best, candidate or discarded) count by their ``promoted`` field;
 * **rank agreement**: per offline metric and online metric, Spearman's ρ
   between the offline differences and the online effects, with a 95%
   interval (:mod:`.rank_correlation`);
@@ -91,8 +94,15 @@ class Calibration:
         return [m for m in self.matched if m.offline is not None and m.offline.promoted]
 
     @property
+    def undecided(self) -> list[Matched]:
+        """Matched to a run whose ranking could not decide at its size (only if cheap)."""
+        return [m for m in self.matched if m.offline is not None
+                and m.offline.outcome == "undecided"]
+
+    @property
     def not_promoted(self) -> list[Matched]:
-        return [m for m in self.matched if m.offline is not None and m.offline.promoted is False]
+        return [m for m in self.matched if m.offline is not None and m.offline.promoted is False
+                and m.offline.outcome != "undecided"]
 
     @property
     def unmatched(self) -> list[Matched]:
@@ -152,6 +162,16 @@ def _num(value: float | None, fmt: str = "+.2f") -> str:
     return "—" if value is None else format(value, fmt)
 
 
+def offline_text(run: RunEntry) -> str:
+    """What the offline funnel said of a run: ``non-inferior within 9.4pt``, ``promoted``..."""
+    margin = run.margin
+    if run.outcome == "non-inferior" and margin is not None:
+        return f"non-inferior within {margin * 100:.1f}pt"
+    if run.outcome == "undecided" and run.cases_needed is not None:
+        return f"undecided (tolerance needs ~{plural(run.cases_needed, 'case')})"
+    return run.offline
+
+
 def calibration_lines(result: Calibration) -> Iterator[str]:
     """The calibration report as plain lines (text is escaped by the caller)."""
     # Start-up choice: tabulate loads only when a table is drawn.
@@ -169,6 +189,9 @@ def calibration_lines(result: Calibration) -> Iterator[str]:
     won = sum(m.online.decision == "win" for m in promoted)
     yield ""
     yield f"promoted offline, won online:     {_share(won, len(promoted))}"
+    if result.undecided:
+        won_undecided = sum(m.online.decision == "win" for m in result.undecided)
+        yield f"undecided offline, won online:    {_share(won_undecided, len(result.undecided))}"
     won_other = sum(m.online.decision == "win" for m in other)
     yield f"not promoted offline, won online: {_share(won_other, len(other))}"
     if n < MIN_EXPERIMENTS:
@@ -180,9 +203,7 @@ def calibration_lines(result: Calibration) -> Iterator[str]:
     for m in result.matched:
         o = m.online
         ci = f"[{_num(o.low, '+.3g')}, {_num(o.high, '+.3g')}]" if o.low is not None else ""
-        offline = ("no offline run" if m.offline is None else
-                   {True: "promoted", False: "not promoted", None: "not decided"}[
-                       m.offline.promoted])
+        offline = "no offline run" if m.offline is None else offline_text(m.offline)
         rows.append([o.experiment, o.variant, o.metric, f"{o.effect:+.3g} {ci}".strip(),
                      o.decision, offline])
     table = tabulate(rows, headers=["experiment", "variant", "online metric", "effect",

@@ -5,6 +5,11 @@ so two branches that each append merge as plain added lines. Each line names
 its ``kind`` and the ``schema`` version it was written with; a reader refuses
 a newer schema by name instead of misreading it.
 
+Schema 2 records the variant ranking's outcome (``outcome``: control,
+non-inferior, clearly worse or undecided; per metric the stated ``margin``
+and the cases a tighter one needs) where schema 1 wrote a place (``ranking``:
+best, candidate or discarded). Schema 1 lines are still read as they were.
+
 Secrets have no field here: the judge is named by model and prompt version
 (a hash of the request it sends), never by its endpoint or key.
 """
@@ -16,7 +21,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# The ranking's word for a variant (variants.outcomes.Outcome), and which of them
+# deserve an online experiment: "promoted offline".
+OUTCOMES = ("control", "non-inferior", "undecided", "clearly worse")
+PROMOTING = ("control", "non-inferior")
 Decision = Literal["win", "loss", "flat"]
 DECISIONS: tuple[Decision, ...] = ("win", "loss", "flat")
 
@@ -33,7 +42,12 @@ class MetricEntry(_Strict):
     """One metric of a run: its value with a 95% interval, and what the gate or ranking said.
 
     ``diff`` is this run minus ``against`` (``baseline``, or the variant it was
-    ranked against), the difference the gate or the ranking decided on.
+    ranked against), the difference the gate or the ranking decided on. Against
+    a variant, ``decision`` is the ranking's verdict on this metric
+    (non-inferior, clearly worse or undecided), ``margin`` the margin it was
+    decided at (in the metric's units), ``cases_needed`` the cases the
+    tolerance would need when the margin is wider, and ``decide_at`` the cases
+    that would decide an undecided one.
     """
 
     name: str
@@ -46,6 +60,9 @@ class MetricEntry(_Strict):
     diff: float | None = None
     against: str | None = None
     decision: str | None = None
+    margin: float | None = None
+    cases_needed: int | None = None
+    decide_at: int | None = None
 
 
 class Cost(_Strict):
@@ -72,8 +89,11 @@ class RunEntry(_Strict):
     judges: dict[str, str]  # judge stage -> "model · prompt <hash>"
     metrics: list[MetricEntry]
     decision: str  # the gate's word for this test: passed, regressed, not comparable, ...
-    ranking: str | None = None  # best, candidate or discarded, when the test has variants
-    promoted: bool | None  # passed the gate / ranked best or candidate; None: nothing decided
+    ranking: str | None = None  # schema 1 only: best, candidate or discarded
+    # The ranking's outcome, when the test has variants (schema 2), against ``control``.
+    outcome: Literal["control", "non-inferior", "undecided", "clearly worse"] | None = None
+    control: str | None = None
+    promoted: bool | None  # passed the gate / deserves an online experiment; None: not decided
     cost: Cost
     duration: float  # seconds, of the whole run
 
@@ -81,6 +101,24 @@ class RunEntry(_Strict):
 
     def metric(self, name: str) -> MetricEntry | None:
         return next((m for m in self.metrics if m.name == name), None)
+
+    @property
+    def offline(self) -> str:
+        """What the offline funnel said: the ranking's outcome, else promoted or not."""
+        if self.outcome is not None:
+            return self.outcome
+        return {True: "promoted", False: "not promoted", None: "not decided"}[self.promoted]
+
+    @property
+    def margin(self) -> float | None:
+        """The widest margin a ranking comparison of this entry was decided at."""
+        return max((m.margin for m in self.metrics if m.margin is not None), default=None)
+
+    @property
+    def cases_needed(self) -> int | None:
+        """The most cases one of its comparisons would need at the tolerance."""
+        return max((m.cases_needed for m in self.metrics if m.cases_needed is not None),
+                   default=None)
 
 
 class OnlineEntry(_Strict):

@@ -12,7 +12,7 @@ comparison lines up the same metric of the same test across commits:
   endpoint); metrics ``<metric>``, ``<metric>.low``, ``<metric>.high`` and
   ``<metric>.diff``, ``requests``, ``prompt_tokens``, ``completion_tokens``,
   ``cost``, ``duration_s``; tags ``llmfunnel.decision`` (the gate's word),
-  ``llmfunnel.ranking`` and ``llmfunnel.promoted``.
+  ``llmfunnel.ranking`` (the ranking's outcome) and ``llmfunnel.promoted``.
 
 MLflow is imported only here, and only when a run is logged: it is never a
 dependency of the plugin. Everything goes through :class:`MlflowClient` (no
@@ -83,7 +83,7 @@ def log_run(
         child = client.create_run(
             experiment_id, run_name=f"{entry.test} [{entry.variant}]",
             tags={"mlflow.parentRunId": pid, "llmfunnel.decision": entry.decision,
-                  "llmfunnel.ranking": entry.ranking or "",
+                  "llmfunnel.ranking": entry.outcome or entry.ranking or "",
                   "llmfunnel.promoted": str(entry.promoted).lower()},
         )
         params = [Param(k, v[:PARAM_LIMIT]) for k, v in _params(entry).items()]

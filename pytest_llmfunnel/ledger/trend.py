@@ -94,7 +94,8 @@ def trend_lines(runs: Sequence[RunEntry], last: int | None = None) -> Iterator[s
 
 
 def _decision(run: RunEntry) -> str:
-    return run.decision if run.ranking is None else f"{run.decision}; {run.ranking}"
+    place = run.outcome or run.ranking
+    return run.decision if place is None else f"{run.decision}; {place}"
 
 
 def section_text(history: Sequence[RunEntry], current: Sequence[RunEntry], last: int) -> str:

@@ -28,7 +28,7 @@ CLI = "import sys; from pytest_llmfunnel.cli import main; sys.exit(main())"
         ("support", "51 passed, 9 llm-failed"),
         ("summarization", "50 passed, 14 llm-failed"),
         ("extraction", "47 passed, 17 llm-failed"),
-        ("ab_variants", "72 passed, 48 llm-failed"),
+        ("ab_variants", "172 passed, 68 llm-failed"),
         ("agent", "18 passed, 2 llm-failed"),
         ("rag", "26 passed, 3 llm-failed"),
     ],

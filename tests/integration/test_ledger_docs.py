@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ def steps() -> list[tuple[str, list[str]]]:
     out = []
     for block in CONSOLE.findall(PAGE.read_text(encoding="utf-8")):
         command, *printed = block.rstrip("\n").split("\n")
-        assert command.startswith("$ llmfunnel ledger "), command
+        assert command.startswith(("$ llmfunnel ledger ", "$ pytest --llm-funnel ")), command
         out.append((command[2:], printed))
     return out
 
@@ -30,11 +29,23 @@ def steps() -> list[tuple[str, list[str]]]:
 def test_the_walkthrough_commands_print_what_the_page_shows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    shutil.copy(EXAMPLES / "ab_variants" / "ledger.jsonl", tmp_path / "ledger.jsonl")
-    monkeypatch.chdir(tmp_path)
+    """The loop in order: a pytest run of the example (the lines shown are among
+    the lines it prints), then the ledger commands (exactly what they print)."""
     found = steps()
-    assert [shlex.split(c)[2] for c, _ in found] == ["show", "record-online", "calibrate"]
-    for command, printed in found:
+    assert [shlex.split(c)[:3] for c, _ in found] == [
+        ["pytest", "--llm-funnel", "test_live_prompts.py"], ["llmfunnel", "ledger", "show"],
+        ["llmfunnel", "ledger", "record-online"], ["llmfunnel", "ledger", "calibrate"]]
+    (command, shown), *ledger_steps = found
+    result = run_example("ab_variants", tmp_path, *shlex.split(command)[2:])
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert shown and all(line in lines for line in shown), result.stdout
+    folder = tmp_path / "ab_variants"
+    assert len((folder / "today.jsonl").read_text().splitlines()) == 2
+    assert (folder / "ledger.jsonl").read_bytes() == (
+        EXAMPLES / "ab_variants" / "ledger.jsonl").read_bytes()
+    monkeypatch.chdir(folder)
+    for command, printed in ledger_steps:
         assert main(shlex.split(command)[1:]) == 0, command
         captured = capsys.readouterr()
         assert captured.err == ""
@@ -49,4 +60,5 @@ def test_keeping_a_ledger_prints_the_line_the_page_shows(tmp_path: Path) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     assert shown in result.stdout.splitlines()
     written = (tmp_path / "ab_variants" / ".llmfunnel" / "ledger.jsonl").read_text()
-    assert len(written.splitlines()) == 2  # control and treatment
+    # control and treatment, and the live prompts first-sentence and matching
+    assert len(written.splitlines()) == 4

@@ -12,11 +12,25 @@ from tests.support.paths import REPO
 PAGE = REPO / "docs" / "variants.md"
 
 
+def section(heading: str) -> str:
+    """The page's text from ``heading`` to the next heading of its level or above."""
+    text = PAGE.read_text(encoding="utf-8")
+    level = heading.split(" ")[0]
+    start = text.index(f"\n{heading}\n")
+    rest = text[start + len(heading) + 2:]
+    ends = [m.start() for m in re.finditer(f"^#{{1,{len(level)}}} ", rest, re.M)]
+    return rest[: ends[0]] if ends else rest
+
+
+def blocks(kind: str, heading: str = "## Walk-through: the A/B example") -> list[list[str]]:
+    found = re.findall(rf"^```{kind}\n(.*?)^```$", section(heading), re.S | re.M)
+    return [text.rstrip("\n").split("\n") for text in found]
+
+
 def block(kind: str) -> list[str]:
-    found = re.findall(rf"^```{kind}\n(.*?)^```$", PAGE.read_text(encoding="utf-8"), re.S | re.M)
+    found = blocks(kind)
     assert len(found) == 1, kind
-    text: str = found[0]
-    return text.rstrip("\n").split("\n")
+    return found[0]
 
 
 def test_the_walkthrough_prints_the_ranking_the_page_shows(tmp_path: Path) -> None:
@@ -48,3 +62,18 @@ def test_a_control_named_on_the_command_line_is_the_one_compared_with(tmp_path: 
     # Against the old prompt the new one is far better: non-inferior, and it goes online.
     assert "| 1 | treatment | ✅ non-inferior |" in report
     assert "Worth an online experiment: **control** (control), **treatment**." in report
+
+
+def test_the_live_variants_walkthrough_prints_what_the_page_shows(tmp_path: Path) -> None:
+    """Each command in order, in one copy of the example: the lines shown are among
+    the lines it prints (the second run replays the first's recorded outputs)."""
+    steps = blocks("console", "### Walk-through: two live prompts")
+    assert len(steps) == 2
+    for command, *shown in steps:
+        args = shlex.split(command.removeprefix("$ "))
+        assert args[:3] == ["pytest", "--llm-funnel", "test_live_prompts.py"]
+        result = run_example("ab_variants", tmp_path, *args[2:])
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = result.stdout.splitlines()
+        assert shown and all(line in lines for line in shown), (shown, result.stdout)
+    assert "--llm-funnel-cache=replay-only" in args  # the rerun needed no target or judge

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pytest
 from scipy import stats as sps
@@ -12,34 +11,10 @@ from pytest_llmfunnel.gate.decision import Decision, GateDecision
 from pytest_llmfunnel.ledger.build import Decided, RunFacts, interval, run_entries
 from pytest_llmfunnel.ledger.entries import RunEntry
 from pytest_llmfunnel.ledger.trend import section_text, sparkline, trend_lines
-from pytest_llmfunnel.record import CaseRecord
 from pytest_llmfunnel.stats import wilson_interval
 from pytest_llmfunnel.variants.ranking import rank_variants
-from tests.support.sample_records import DATASET, as_record
-
-FACTS = RunFacts("run-1", "2026-05-01T09:30:00Z", "a" * 40, "main", 12.5)
-JUDGE = "gpt-4o-mini · prompt 0123abcd"
-
-
-def records(variant: str = "default", fails: int = 2, n: int = 10) -> list[CaseRecord]:
-    out = []
-    for i in range(n):
-        stages: list[dict[str, Any]] = [
-            {"stage": "not_empty", "kind": "check", "status": "passed", "gating": True}]
-        dropped = i == n - 1  # the last case fails the check: never judged
-        if dropped:
-            stages[0]["status"] = "failed"
-        else:
-            stages.append({
-                "stage": "helpful", "kind": "judge", "judge": JUDGE, "scale": (1.0, 5.0),
-                "status": "failed" if i < fails else "passed", "score": 2.0 if i < fails else 4.0,
-                "requests": 1, "prompt_tokens": 100, "completion_tokens": 10,
-            })
-        out.append(as_record({
-            "case": f"c{i}", "variant": variant, "fingerprint": f"fp{i}", "promoted": not dropped,
-            "dropped_at": "not_empty" if dropped else None, "stages": stages,
-        }))
-    return out
+from tests.support.ledger_records import FACTS, JUDGE, records
+from tests.support.sample_records import DATASET
 
 
 def decision(metric: str, verdict: Decision, diff: float) -> GateDecision:
@@ -94,16 +69,32 @@ def test_the_gate_decisions_and_a_regression_mark_the_entry_not_promoted() -> No
     assert run_entries(records(), FACTS, missing)[0].decision == "no baseline"
 
 
-def test_variants_carry_their_place_and_their_difference_from_the_best() -> None:
-    recs = records("control", fails=1, n=40) + records("candidate", fails=8, n=40)
-    rankings = list(rank_variants(recs))
-    entries = run_entries(recs, FACTS, Decided(rankings=rankings))
+def test_variants_carry_their_outcome_margin_and_difference_from_the_control() -> None:
+    recs = (records("control", fails=1, n=40) + records("candidate", fails=8, n=40)
+            + records("close", fails=2, n=40))
+    [ranking] = rank_variants(recs, control="control")
+    entries = run_entries(recs, FACTS, Decided(rankings=[ranking]))
     by = {e.variant: e for e in entries}
-    assert by["control"].ranking == "best" and by["control"].promoted is True
-    assert by["candidate"].ranking == "discarded" and by["candidate"].promoted is False
+    assert by["control"].outcome == "control" and by["control"].promoted is True
+    assert by["candidate"].outcome == "undecided" and by["candidate"].promoted is False
+    assert by["close"].outcome == "non-inferior" and by["close"].promoted is True
+    assert all(e.ranking is None and e.control == "control" for e in entries)
     rate = by["candidate"].metric("helpful pass rate")
     assert rate is not None and rate.against == "control"
     assert rate.diff == pytest.approx((31 - 38) / 40)
+    # Each comparison states the ranking's verdict, margin and the cases it needs.
+    verdict = ranking.result("candidate").comparisons[1].verdict
+    assert verdict is not None and verdict.metric == "helpful pass rate"
+    assert rate.decision == "undecided"
+    assert rate.margin == pytest.approx(verdict.margin, abs=1e-6)
+    assert (rate.cases_needed, rate.decide_at) == (verdict.tighter, verdict.decide_at)
+    assert rate.margin is not None and rate.margin > 0.02  # 40 cases cannot resolve 2 points
+    assert by["candidate"].margin == rate.margin
+    close = by["close"].metric("helpful pass rate")
+    assert close is not None and close.decision == "non-inferior" and close.decide_at is None
+    assert by["close"].cases_needed == close.cases_needed
+    # The control has nothing to be compared with.
+    assert all(m.margin is None for m in by["control"].metrics)
     # Both variants saw the same cases: the same dataset fingerprint.
     assert by["control"].dataset_fingerprint == by["candidate"].dataset_fingerprint
 
