@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -52,7 +52,9 @@ def _fs(result: CaseResult, *, strict: bool = False) -> Any:
     return SimpleNamespace(current_result=result, settings=SimpleNamespace(strict=strict))
 
 
-def _result(status: str, *, must: bool = False, error: str | None = None) -> CaseResult:
+def _result(
+    status: Literal["passed", "failed"], *, must: bool = False, error: str | None = None
+) -> CaseResult:
     stage = StageResult(stage="relevance", kind="judge", status=status, gating=True, must=must)
     return CaseResult(
         case_id="case-1", variant="default", output="text", stages=(stage,), promoted=True,
