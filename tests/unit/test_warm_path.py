@@ -16,6 +16,7 @@ from typing import Any, Literal
 import pytest
 
 from pytest_llmfunnel.models import CaseResult, StageResult
+from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.pytest_glue import items
 
 COUNT_COMPILES = """
@@ -79,3 +80,25 @@ def test_a_case_with_nothing_to_enforce_cleans_no_text(monkeypatch: pytest.Monke
     assert cleaned  # a failure's message is still cleaned
     with pytest.raises(pytest.fail.Exception, match="boom"):
         items.enforce(item, _fs(_result("passed", error="boom"), strict=True))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"usage": {"prompt_tokens": 0}},
+        {"latency_s": 0.0},
+        {"cost": 0.0},
+        {"metadata": {"run": 1}},
+        {"context": [{"text": "a chunk"}]},
+        {"tool_calls": [{"name": "lookup"}]},
+        {"messages": [{"role": "user", "content": "hi"}]},
+    ],
+)
+def test_is_plain_says_what_comparing_with_a_text_only_output_says(
+    fields: dict[str, Any],
+) -> None:
+    # is_plain reads the fields instead of building an Output to compare with.
+    output = Output.model_validate({"text": "the answer", **fields})
+    assert output.is_plain == (output == Output(text=output.text))
+    assert output.is_plain == (not fields)
