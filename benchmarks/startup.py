@@ -16,7 +16,9 @@ run alternately, so both sides share the machine's noise:
 - ``xdist_cold_ratio`` and ``xdist_warm_ratio`` (with ``--xdist N``, default
   2; 0 skips them): the same cold run with ``-n N`` against it without xdist
   (target ≤ 1.3), and a warm run (every verdict in the cache) with ``-n N``
-  against the warm run without xdist (target ≤ 1.5).
+  against the warm run without xdist (target ≤ 1.5). ``xdist_floor_ratio``
+  is xdist's own cost, which bounds the warm ratio: the project's plain test
+  (``-p no:llmfunnel -k plain``) with ``-n N`` against it without xdist.
 
 - ``adaptive_ratio`` (with ``--adaptive``, on by default; ``--no-adaptive``
   skips it): the same cold run with a hosted endpoint's default concurrency
@@ -32,8 +34,8 @@ project files.
 
 Run: ``python benchmarks/startup.py [--runs 7] [--cases 200] [--latency 0.3] [--xdist 2]``.
 The last line is ``startup plain_ratio=R cold_ratio=C xdist_cold_ratio=X
-xdist_warm_ratio=W adaptive_ratio=A``; the exit status is 1 when a ratio is over its target and
-``--check`` is given.
+xdist_warm_ratio=W xdist_floor_ratio=F adaptive_ratio=A``; the exit status is 1
+when a ratio is over its target and ``--check`` is given.
 """
 
 from __future__ import annotations
@@ -132,8 +134,10 @@ def measure_cold(
 
 def measure_xdist(
     folder: Path, runs: int, cases: int, latency: float, workers: int, env: dict[str, str]
-) -> tuple[float, float, float, float]:
-    """Median wall times: cold with and without ``-n workers``, then warm with and without."""
+) -> tuple[float, float, float, float, float, float]:
+    """Median wall times: cold with and without ``-n workers``, warm with and without,
+    and xdist's own floor: the project's plain test (``-p no:llmfunnel -k plain``)
+    with and without ``-n workers``, which no plugin change can go below."""
     write_project(folder, cases, EVAL_TEST, "test_eval.py")
     server, base_url = start_server(latency)
     judge = (
@@ -142,7 +146,10 @@ def measure_xdist(
     )
     cold = (*judge, "--llm-funnel-cache=off")
     warm = (*judge, "--llm-funnel-cache-dir=warm-cache")
-    times: dict[str, list[float]] = {"cold_x": [], "cold": [], "warm_x": [], "warm": []}
+    plain = ("-p", "no:llmfunnel", "-k", "plain")
+    times: dict[str, list[float]] = {
+        "cold_x": [], "cold": [], "warm_x": [], "warm": [], "plain_x": [], "plain": [],
+    }
     try:
         timed(pytest_command(*warm, "-p", "no:xdist"), folder, env)  # fills the cache
         for _ in range(runs):
@@ -150,11 +157,14 @@ def measure_xdist(
             times["cold"].append(timed(pytest_command(*cold, "-p", "no:xdist"), folder, env))
             times["warm_x"].append(timed(pytest_command(*warm, "-n", str(workers)), folder, env))
             times["warm"].append(timed(pytest_command(*warm, "-p", "no:xdist"), folder, env))
+            times["plain_x"].append(timed(pytest_command(*plain, "-n", str(workers)), folder, env))
+            times["plain"].append(timed(pytest_command(*plain, "-p", "no:xdist"), folder, env))
     finally:
         server.terminate()
         server.wait(timeout=10)
-    cold_x, cold_1, warm_x, warm_1 = (statistics.median(times[k]) for k in times)
-    return cold_x, cold_1, warm_x, warm_1
+    medians = [statistics.median(v) for v in times.values()]
+    cold_x, cold_1, warm_x, warm_1, plain_x, plain_1 = medians
+    return cold_x, cold_1, warm_x, warm_1, plain_x, plain_1
 
 
 def measure_adaptive(
@@ -227,12 +237,18 @@ def main() -> int:
     line = f"startup plain_ratio={plain_ratio:.2f} cold_ratio={cold_ratio:.2f}"
     missed = plain_ratio > 1.05 or cold_ratio > 1.5
     if xdist is not None:
-        cold_x, cold_1, warm_x, warm_1 = xdist
+        cold_x, cold_1, warm_x, warm_1, plain_x, plain_1 = xdist
         print(
             f"-n {args.xdist}: cold {cold_x:.3f} s against {cold_1:.3f} s without xdist; "
-            f"warm {warm_x:.3f} s against {warm_1:.3f} s"
+            f"warm {warm_x:.3f} s against {warm_1:.3f} s; xdist's floor (plain test, "
+            f"-p no:llmfunnel): {plain_x:.3f} s against {plain_1:.3f} s = "
+            f"{plain_x / plain_1:.2f}x, +{plain_x - plain_1:.3f} s; the funnel's warm -n "
+            f"{args.xdist} adds +{warm_x - warm_1:.3f} s"
         )
-        line += f" xdist_cold_ratio={cold_x / cold_1:.2f} xdist_warm_ratio={warm_x / warm_1:.2f}"
+        line += (
+            f" xdist_cold_ratio={cold_x / cold_1:.2f} xdist_warm_ratio={warm_x / warm_1:.2f}"
+            f" xdist_floor_ratio={plain_x / plain_1:.2f}"
+        )
         missed = missed or cold_x / cold_1 > 1.3 or warm_x / warm_1 > 1.5
     if adaptive is not None:
         default, fixed, peak = adaptive

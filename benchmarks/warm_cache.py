@@ -22,7 +22,9 @@ warm runs.
 Run: ``python benchmarks/warm_cache.py [--cases 2000] [--runs 5] [--keep]``
 The last line is ``warm_cache ratio_to_plain=R ratio_to_no_plugin=B
 requests=N``; the exit status is 1 when R exceeds ``--limit`` (1.3) or any
-warm request was sent.
+warm request was sent. The line before it gives the same medians in CPU time
+(user + system of each process), which a loaded machine distorts far less
+than wall time.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -135,12 +138,24 @@ def judge_requests(base_url: str) -> int:
         return int(json.load(reply)["requests"])
 
 
+CPU_TIMES: list[float] = []  # each run's CPU time (user + system), in the order run
+
+
 def run_pytest(root: Path, args: Sequence[str], env: dict[str, str]) -> float:
-    """Wall time of one whole pytest process; abort on a failed run."""
+    """Wall time of one whole pytest process; abort on a failed run.
+
+    Its CPU time goes to :data:`CPU_TIMES`: on a shared machine the wall time
+    carries the other jobs' load, the CPU time much less of it.
+    """
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_TIMES.append(
+        after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    )
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
         raise SystemExit(f"pytest {' '.join(args)} exited {done.returncode}:\n{tail}")
@@ -180,13 +195,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_times: list[float] = []
         plain_times: list[float] = []
         blocked_times: list[float] = []
+        cpu: dict[str, list[float]] = {"warm": [], "plain": [], "blocked": []}
         for i in range(args.runs):
             warm_times.append(run_pytest(root, funnel, env))
+            cpu["warm"].append(CPU_TIMES[-1])
             plain_times.append(run_pytest(root, plain, env))
+            cpu["plain"].append(CPU_TIMES[-1])
             blocked_times.append(run_pytest(root, ["-p", "no:llmfunnel", *plain], env))
+            cpu["blocked"].append(CPU_TIMES[-1])
             print(
                 f"run {i + 1}: warm funnel {warm_times[-1]:.2f} s, plain {plain_times[-1]:.2f} s, "
-                f"plain -p no:llmfunnel {blocked_times[-1]:.2f} s"
+                f"plain -p no:llmfunnel {blocked_times[-1]:.2f} s (CPU {cpu['warm'][-1]:.2f} s, "
+                f"{cpu['plain'][-1]:.2f} s, {cpu['blocked'][-1]:.2f} s)"
             )
         warm_requests = judge_requests(base_url) - cold_requests
     finally:
@@ -203,6 +223,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"median warm funnel {warm:.2f} s, median plain {base:.2f} s, median plain "
         f"-p no:llmfunnel {blocked:.2f} s ({args.cases} cases)"
+    )
+    cpu_warm, cpu_plain, cpu_blocked = (statistics.median(v) for v in cpu.values())
+    print(
+        f"median CPU time: warm funnel {cpu_warm:.2f} s, plain {cpu_plain:.2f} s, plain "
+        f"-p no:llmfunnel {cpu_blocked:.2f} s (cpu_ratio_to_plain={cpu_warm / cpu_plain:.2f} "
+        f"cpu_ratio_to_no_plugin={cpu_warm / cpu_blocked:.2f})"
     )
     print(
         f"warm_cache ratio_to_plain={ratio:.2f} ratio_to_no_plugin={warm / blocked:.2f} "

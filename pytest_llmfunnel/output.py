@@ -111,7 +111,11 @@ class Output(_Part):
     @property
     def is_plain(self) -> bool:
         """True when nothing but ``text`` is set (the output is just a string)."""
-        return self == Output(text=self.text)
+        # Field by field rather than ``self == Output(text=self.text)``: every
+        # cached verdict asks twice, and building a model to compare costs more.
+        return type(self) is Output and not (
+            self.context or self.tool_calls or self.messages or self.metadata
+        ) and self.usage is None and self.latency_s is None and self.cost is None
 
     @property
     def has_structure(self) -> bool:

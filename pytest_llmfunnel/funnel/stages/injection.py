@@ -8,6 +8,7 @@ rate on the project's corpora are published in ``docs/reliability.md``.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 
 from pytest_llmfunnel.display import truncate
@@ -45,7 +46,11 @@ def _compile_parts(name: str, rx: str) -> tuple[_Part, ...]:
     )
 
 
-_COMPILED = tuple((name, _compile_parts(name, rx)) for name, rx in JUDGE_ADDRESSING_PATTERNS)
+@functools.cache
+def _compiled() -> tuple[tuple[str, tuple[_Part, ...]], ...]:
+    # Compiled on first use, not at import: every eval run imports the
+    # built-in checks, and compiling these patterns costs about 0.1 s.
+    return tuple((name, _compile_parts(name, rx)) for name, rx in JUDGE_ADDRESSING_PATTERNS)
 
 
 #: The name of the rule that flags a message hidden in tag characters
@@ -120,7 +125,7 @@ def judge_addressing(output: str, *, anchored: bool = True) -> CheckOutcome:
     text = to_skeleton_letters(shown)
     lowered = text.lower()
     seen: TagPositions = {}
-    for pattern_name, parts in _COMPILED:
+    for pattern_name, parts in _compiled():
         for rx, anchors in parts:
             if anchored and anchors and not any(a in lowered for a in anchors):
                 continue
