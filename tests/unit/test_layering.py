@@ -38,6 +38,7 @@ TIERS: tuple[frozenset[str], ...] = tuple(
         "funnel",
         "dataset",
         "record flip completeness config tallies",
+        "config_options",
         "record_json",
         "models stats escape redact atomic cache_mode",
         "output",

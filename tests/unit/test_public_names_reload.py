@@ -27,7 +27,8 @@ def test_a_public_name_is_the_class_of_the_module_loaded_now() -> None:
         # Importing a submodule also binds it on its package: put both back, or a
         # later ``from pytest_llmfunnel.funnel import runner`` gets the reload.
         sys.modules[name] = saved
-        setattr(sys.modules["pytest_llmfunnel.funnel"], "runner", saved)
+        package = sys.modules["pytest_llmfunnel.funnel"]
+        package.__dict__["runner"] = saved
     assert pytest_llmfunnel.Funnel is first
     from pytest_llmfunnel.funnel import runner
     assert runner is saved
