@@ -20,8 +20,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_llmfunnel.funnel.definition import Funnel
     from pytest_llmfunnel.funnel.live_variants import Variant
-    from pytest_llmfunnel.funnel.runner import Funnel
     from pytest_llmfunnel.funnel.stages import checks, conversations, scorers
     from pytest_llmfunnel.funnel.stages import judge as judges
     from pytest_llmfunnel.funnel.target import TransientTargetError
@@ -58,7 +58,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "StageResult": ("pytest_llmfunnel.models", "StageResult"),
     "Usage": ("pytest_llmfunnel.models", "Usage"),
     "Verdict": ("pytest_llmfunnel.models", "Verdict"),
-    "Funnel": ("pytest_llmfunnel.funnel.runner", "Funnel"),
+    "Funnel": ("pytest_llmfunnel.funnel.definition", "Funnel"),
     "Output": ("pytest_llmfunnel.output", "Output"),
     "Chunk": ("pytest_llmfunnel.output", "Chunk"),
     "ToolCall": ("pytest_llmfunnel.output", "ToolCall"),

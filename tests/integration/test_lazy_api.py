@@ -34,14 +34,15 @@ def test_every_public_name_is_listed_and_importable() -> None:
 
 def test_the_documented_import_gives_the_real_objects() -> None:
     from pytest_llmfunnel import Funnel, checks, judges, scorers
-    from pytest_llmfunnel.funnel import runner
+    from pytest_llmfunnel.funnel import definition, runner
     from pytest_llmfunnel.funnel.stages import checks as checks_module
     from pytest_llmfunnel.funnel.stages import judge
     from pytest_llmfunnel.funnel.stages import scorers as scorers_module
 
     assert (Funnel, checks, judges, scorers) == (
-        runner.Funnel, checks_module, judge, scorers_module
+        definition.Funnel, checks_module, judge, scorers_module
     )
+    assert runner.Funnel is definition.Funnel  # the runner's old name still works
 
 
 def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmfunnel import cache_mode, config
+from pytest_llmfunnel import cache_mode, config, config_options
 from pytest_llmfunnel.store import verdict_cache
 
 
 def test_settings_and_store_share_one_cache_mode_definition() -> None:
     # What the settings module imported (its namespace, not a public re-export).
     assert vars(config)["CacheMode"] is cache_mode.CacheMode
-    assert vars(config)["CACHE_MODES"] is cache_mode.CACHE_MODES
+    assert vars(config_options)["CACHE_MODES"] is cache_mode.CACHE_MODES  # the table's choices
     # The store's annotations name the same type, not a copy of it.
     mode: object = cache_mode.CacheMode
     assert verdict_cache.CacheStats.model_fields["mode"].annotation is mode

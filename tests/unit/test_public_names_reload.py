@@ -16,7 +16,7 @@ import pytest_llmfunnel
 
 def test_a_public_name_is_the_class_of_the_module_loaded_now() -> None:
     first = pytest_llmfunnel.Funnel
-    name = "pytest_llmfunnel.funnel.runner"
+    name = "pytest_llmfunnel.funnel.definition"
     saved = sys.modules.pop(name)
     try:
         reloaded = importlib.import_module(name)
@@ -25,10 +25,10 @@ def test_a_public_name_is_the_class_of_the_module_loaded_now() -> None:
         assert pytest_llmfunnel.Funnel is not first
     finally:
         # Importing a submodule also binds it on its package: put both back, or a
-        # later ``from pytest_llmfunnel.funnel import runner`` gets the reload.
+        # later ``from pytest_llmfunnel.funnel import definition`` gets the reload.
         sys.modules[name] = saved
         package = sys.modules["pytest_llmfunnel.funnel"]
-        package.__dict__["runner"] = saved
+        package.__dict__["definition"] = saved
     assert pytest_llmfunnel.Funnel is first
-    from pytest_llmfunnel.funnel import runner
-    assert runner is saved
+    from pytest_llmfunnel.funnel import definition
+    assert definition is saved
