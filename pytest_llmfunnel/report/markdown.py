@@ -83,10 +83,25 @@ def verdict_markdown(
     return text + md_text(verdict.extra(), CELL_LIMIT)
 
 
+def group_row(label: str, columns: int) -> list[str]:
+    """A table row naming the dataset of the rows under it: one column fewer per row,
+    so the tables a reviewer reads first fit GitHub's comment column."""
+    return [f"**{md_cell(label, 80)}**", *[""] * (columns - 1)]
+
+
+FUNNEL_LEGEND = (
+    "*sent*: judge requests sent; *hits*: verdicts read from the cache; *reused*: "
+    "baseline verdicts of unchanged outputs taken over (nothing sent)."
+)
+
+
 def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | None = None) -> str:
-    """Per dataset a one-line summary, then one table of every stage."""
+    """Per dataset a one-line summary, then one table of every stage, grouped by dataset."""
     lines = []
     rows = []
+    headers = ["stage", "in", "passed", "failed", "errors", "sent", "hits", "reused", "tokens"]
+    if cost is not None:
+        headers.append("cost")
     for ds in run.datasets.values():
         share = f" ({ds.promoted / ds.cases:.0%})" if ds.cases else ""
         lines.append(
@@ -94,9 +109,11 @@ def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | N
             f"{ds.promoted} promoted{share}, {plural(ds.errors, 'error')}"
             f"{ds.target_error_note()}"
         )
+        if ds.stages:
+            rows.append(group_row(short_dataset(ds.name), len(headers)))
         for name, c in ds.stages.items():
             row = [
-                md_cell(short_dataset(ds.name), 80), md_cell(name, 80), str(c.cases_in),
+                md_cell(name, 80), str(c.cases_in),
                 str(c.passed), str(c.failed), str(c.errors), str(c.requests),
                 str(c.cache_hits), str(c.reused), str(c.usage.total_tokens),
             ]
@@ -104,12 +121,8 @@ def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | N
                 price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
                 row.append("-" if price is None else f"{price:.4f}")
             rows.append(row)
-    headers = ["dataset", "stage", "in", "passed", "failed", "errors", "judge requests",
-               "cache hits", "reused", "tokens"]
-    if cost is not None:
-        headers.append("cost")
     if rows:
-        lines += ["", table(headers, rows, right=range(2, len(headers)))]
+        lines += ["", table(headers, rows, right=range(1, len(headers))), "", FUNNEL_LEGEND]
     return "\n".join(lines)
 
 
@@ -119,15 +132,20 @@ def decision_cell(d: GateDecision) -> str:
         # Measured only: it never fails the build, so it never looks like it did.
         word = "dropped" if d.decision == "regressed" else d.decision
         icon = MEASURED_ICONS[d.decision]
-        return f"{icon} {md_cell(word)} (measured only)"
+        return f"{icon} {md_cell(word)}\\*"  # the legend under the table says what * means
     return f"{DECISION_ICONS[d.decision]} {md_cell(decision_label(d))}"
 
 
 def quality_markdown(decisions: Sequence[GateDecision]) -> str:
     """The gate's numbers per (dataset, metric), and a note where the MDE exceeds the tolerance."""
-    rows = [
-        [
-            md_cell(short_dataset(d.dataset), 80),
+    headers = ["metric", "n", "baseline", "current", "diff", "bound", "p_adj", "MDE", "decision"]
+    rows: list[list[str]] = []
+    previous = None
+    for d in decisions:
+        if d.dataset != previous:
+            rows.append(group_row(short_dataset(d.dataset), len(headers)))
+            previous = d.dataset
+        rows.append([
             md_cell(d.metric, 80),
             str(d.n),
             fmt_mean(d, d.baseline_mean),
@@ -137,12 +155,8 @@ def quality_markdown(decisions: Sequence[GateDecision]) -> str:
             fmt_p(d.p_adjusted),
             fmt_plain(d, d.mde, unit=""),
             decision_cell(d),
-        ]
-        for d in decisions
-    ]
-    headers = ["dataset", "metric", "n", "baseline", "current", "diff", "bound", "p_adj",
-               "MDE", "decision"]
-    out = [table(headers, rows, right=range(2, 9)), ""]
+        ])
+    out = [table(headers, rows, right=range(1, 8)), ""]
     legend = (
         "Pass rates in %, their diff, bound and MDE in percentage points. *bound*: the "
         "one-sided confidence bound of the difference at the Holm-adjusted level that "
