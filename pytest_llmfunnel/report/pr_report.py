@@ -17,6 +17,7 @@ from pytest_llmfunnel.escape import md_text
 from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.conclusion import Conclusion
+from pytest_llmfunnel.report.labels import NO_NAMES, Names, funnel_names
 from pytest_llmfunnel.report.sections import sections_markdown
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ def pr_report(
         missing_baselines=missing, cost=cost, completeness=completeness, warnings=warnings,
     )
     ranking = "\n\n".join(
-        p for p in (variants_markdown(out), sections_markdown(out.sections)) if p
+        p for p in (variants_markdown(out, funnel_names(records)), sections_markdown(out.sections))
+        if p
     )
     if out.judge_changes:
         # Start-up choice: loaded only when a judge changed.
@@ -77,14 +79,14 @@ def pr_report(
     return text
 
 
-def variants_markdown(out: Conclusion) -> str:
+def variants_markdown(out: Conclusion, names: Names = NO_NAMES) -> str:
     """The variant ranking section ('' when no dataset has several variants)."""
     if not out.rankings:
         return ""
     # Start-up choice: the variant report loads only when there are variants.
     from pytest_llmfunnel.report.variants import variants_markdown as render
 
-    return render(out.rankings)
+    return render(out.rankings, names)
 
 
 def _first(text: str, lines: list[str]) -> str:

@@ -31,6 +31,7 @@ from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.completeness import Extent
+from pytest_llmfunnel.report.labels import funnel_names
 from pytest_llmfunnel.report.shard_entry import ShardEntry
 from pytest_llmfunnel.report.summary import ReportData, summarize
 from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
@@ -145,6 +146,8 @@ class CaseEntry(_Model):
         "`metadata` (fields left at their defaults are omitted); omitted for a plain output."
     )
     target_errors: int = Field(default=0, description="Failed target calls; omitted when 0.")
+    funnel: str = Field(default="", description="The funnel's `name=`, which the reports "
+                        "label the eval test with; omitted when the funnel has none.")
 
     _compact = field_serializer("structured")(lambda self, v: _compact_output(v))
 
@@ -171,6 +174,8 @@ class DatasetSummary(_Model):
     """Funnel counts of one dataset (one eval test)."""
 
     name: str = Field(description="The eval test's node id.")
+    funnel: str = Field(default="", description="The funnel's `name=`, which the reports "
+                        "label the eval test with; omitted when the funnel has none.")
     cases: int = Field(description="Cases run (one per case and variant).")
     promoted: int = Field(description="Cases that passed every gating stage.")
     errors: int = Field(description="Cases with a target or stage error.")
@@ -357,7 +362,8 @@ def build_document(
     run = RunResult.from_records(records)
     datasets = [
         DatasetSummary(
-            name=ds.name, cases=ds.cases, promoted=ds.promoted, errors=ds.errors,
+            name=ds.name, funnel=ds.funnel, cases=ds.cases, promoted=ds.promoted,
+            errors=ds.errors,
             target_errors=ds.target_errors,
             stages=[
                 StageCountsEntry(
@@ -373,7 +379,7 @@ def build_document(
         for ds in run.datasets.values()
     ]
     missing = list(missing_baselines)
-    verdict = summarize(decisions, missing, completeness)
+    verdict = summarize(decisions, missing, completeness, funnel_names(records))
     return ResultsDocument(
         tool_version=tool_version, created_at=created_at, settings=settings,
         status=verdict.status, headline=verdict.headline(), datasets=datasets, cases=cases,
@@ -392,7 +398,7 @@ def to_json(document: ResultsDocument) -> str:
             data.pop(optional, None)
     # Only structured outputs and failed target calls add these: plain files stay as they were.
     for entry in [*data["cases"], *(c["baseline"] or {} for c in data["cases"]), *data["datasets"]]:
-        for key, unset in (("structured", None), ("target_errors", 0)):
+        for key, unset in (("structured", None), ("target_errors", 0), ("funnel", "")):
             if key in entry and entry[key] == unset:
                 del entry[key]
     text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)

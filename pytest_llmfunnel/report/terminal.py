@@ -18,6 +18,7 @@ from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncat
 from pytest_llmfunnel.record import CaseRecord, RunResult, describe_problems, status_of
 from pytest_llmfunnel.report.calibration import calibration_lines, distrust_lines
 from pytest_llmfunnel.report.conclusion import Conclusion
+from pytest_llmfunnel.report.labels import Names, funnel_names
 from pytest_llmfunnel.report.sections import section_lines
 from pytest_llmfunnel.report.summary import ReportData
 from pytest_llmfunnel.report.terminal_blocks import (
@@ -159,7 +160,7 @@ def conclusion_lines(fs: SummaryData, verbosity: int, width: int = WIDTH) -> Ite
         for change in out.judge_changes:
             yield from wrapped(change.line(), width)
     if verbosity >= 0:
-        yield from _variant_lines(out, width)
+        yield from _variant_lines(out, width, funnel_names(fs.records))
     if out.calibration is not None and verbosity >= 0:
         yield ""
         for line in calibration_lines(*out.calibration):
@@ -185,10 +186,10 @@ def _pairing_lines(comparison: Any, width: int = WIDTH) -> Iterator[str]:
                                 width)
 
 
-def _variant_lines(out: Conclusion, width: int = WIDTH) -> Iterator[str]:
+def _variant_lines(out: Conclusion, width: int, names: Names) -> Iterator[str]:
     if out.rankings:
         yield ""
-        yield from variant_lines(out.rankings, width=width)
+        yield from variant_lines(out.rankings, width=width, names=names)
 
 
 def endpoint_lines(tallies: Tallies, width: int = WIDTH) -> Iterator[str]:
