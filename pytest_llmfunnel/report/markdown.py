@@ -318,6 +318,7 @@ def render_markdown(
         )
     else:
         data = source.report_data()
+        cost = cost or source.settings.cost  # the run's prices, as its live report had them
     failing = failing_metrics(data.decisions, data.flips, data.records)
     listed = shown_elsewhere(failing)
     flip_list = sort_flips(

@@ -22,6 +22,7 @@ from pytest_llmfunnel.report.sections import sections_markdown
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.gate.decision import GateDecision
+    from pytest_llmfunnel.report.results_json import ResultsDocument
 
 
 def pr_report(
@@ -77,6 +78,19 @@ def pr_report(
         head, sep, tail = text.rpartition(marker)
         text = f"{head.rstrip()}\n\n{ranking}\n{sep}{tail}" if sep else f"{text}\n{ranking}\n"
     return text
+
+
+def document_report(document: ResultsDocument) -> str:
+    """The pull-request report of a saved results file, as the run that wrote it drew it."""
+    data = document.report_data()
+    extra = document.end_of_run
+    return pr_report(
+        data.run, data.records, data.decisions, data.flips,
+        extra.to_conclusion() if extra is not None else Conclusion(),
+        judge_label=data.judge_label, missing=data.missing_baselines,
+        cost=document.settings.cost, completeness=data.completeness, warnings=data.warnings,
+        require_calibration=extra is not None and extra.require_calibration,
+    )
 
 
 def variants_markdown(out: Conclusion, names: Names = NO_NAMES) -> str:

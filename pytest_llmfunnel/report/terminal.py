@@ -8,9 +8,9 @@ distrust, the unpaired cases, and after the body what a results file does not ho
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
@@ -27,12 +27,16 @@ from pytest_llmfunnel.report.terminal_blocks import (
     WIDTH,
     funnel_table,
     rule,
+    terminal_width,
     wrapped,
 )
-from pytest_llmfunnel.report.terminal_text import SessionParts, terminal_lines
+from pytest_llmfunnel.report.terminal_text import SessionParts, render_text, terminal_lines
 from pytest_llmfunnel.report.variants import variant_lines
 from pytest_llmfunnel.tallies import Tallies
 from pytest_llmfunnel.wording import plural
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.report.results_json import ResultsDocument
 
 __all__ = ["ERRORS_ABOVE", "SummaryData", "funnel_table", "short_summary_lines", "summary_lines"]
 
@@ -155,17 +159,7 @@ def conclusion_lines(fs: SummaryData, verbosity: int, width: int = WIDTH) -> Ite
     out = fs.conclusion
     if out is None:
         return
-    if out.judge_changes:
-        yield ""
-        for change in out.judge_changes:
-            yield from wrapped(change.line(), width)
-    if verbosity >= 0:
-        yield from _variant_lines(out, width, funnel_names(fs.records))
-    if out.calibration is not None and verbosity >= 0:
-        yield ""
-        for line in calibration_lines(*out.calibration):
-            yield from wrapped(line, width)
-    yield from section_lines(out.sections, width)
+    yield from added_lines(out, fs.records, verbosity, width)
     if out.notes:
         yield ""
         for note in out.notes:
@@ -174,6 +168,39 @@ def conclusion_lines(fs: SummaryData, verbosity: int, width: int = WIDTH) -> Ite
         yield ""
         for line in out.failure.splitlines():
             yield from wrapped(line, width)
+
+
+def added_lines(
+    out: Conclusion, records: Sequence[CaseRecord], verbosity: int, width: int
+) -> Iterator[str]:
+    """What the end of the run added after the gate: judge changes, the variant ranking,
+    calibration and the hooks' sections (a results file keeps them too)."""
+    if out.judge_changes:
+        yield ""
+        for change in out.judge_changes:
+            yield from wrapped(change.line(), width)
+    if verbosity >= 0:
+        yield from _variant_lines(out, width, funnel_names(records))
+    if out.calibration is not None and verbosity >= 0:
+        yield ""
+        for line in calibration_lines(*out.calibration):
+            yield from wrapped(line, width)
+    yield from section_lines(out.sections, width)
+
+
+def document_text(
+    document: ResultsDocument, *, verbosity: int = 0, width: int | None = None
+) -> str:
+    """``llmfunnel report --format text``: what the session printed, for what a file holds,
+    with what the end of its run added (see :func:`added_lines`)."""
+    text = render_text(document, verbosity=verbosity, width=width)
+    extra = document.end_of_run
+    if extra is None:
+        return text
+    w = terminal_width(width)
+    records = document.report_data().records
+    added = [strip_escapes(x) for x in added_lines(extra.to_conclusion(), records, verbosity, w)]
+    return text + "".join(f"{x}\n" for x in added)
 
 
 def _pairing_lines(comparison: Any, width: int = WIDTH) -> Iterator[str]:

@@ -106,7 +106,8 @@ def funnel_table(
         row = [name, str(c.cases_in), str(c.passed), str(c.failed), str(c.errors)]
         if dataset.kinds.get(name) == "judge":
             misses = tallies.misses(dataset.name, name) if tallies is not None else "-"
-            reused = tallies.reused(dataset.name, name) if tallies is not None else 0
+            # A results file has no counters: its records say which verdicts were reused.
+            reused = tallies.reused(dataset.name, name) if tallies is not None else c.reused
             reused_total += reused
             price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
             row += [
