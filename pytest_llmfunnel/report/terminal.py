@@ -166,8 +166,26 @@ def conclusion_lines(fs: SummaryData, verbosity: int, width: int = WIDTH) -> Ite
             yield from wrapped(note, width)
     if out.failure:
         yield ""
-        for line in out.failure.splitlines():
+        for line in _failure_lines(out, verbosity):
             yield from wrapped(line, width)
+
+
+QUIET_INSPECT = "Run without -q to see the cases behind each failing metric"
+
+
+def _failure_lines(out: Conclusion, verbosity: int) -> list[str]:
+    """Why the session fails. Under ``-q`` the gate's block above already said each
+    failing metric (so they are not said twice) and listed no case (so the next step
+    says where to see them)."""
+    lines = out.failure.splitlines() if out.failure else []
+    if verbosity >= 0 or out.gate is None:
+        return lines
+    # Start-up choice: the gate's wording loads only for a failing gate under -q.
+    from pytest_llmfunnel.gate.result import INSPECT
+
+    said = {d.message() for d in out.gate.decisions if d.fails}
+    return [line.replace(INSPECT, QUIET_INSPECT)
+            for line in lines if line not in said]
 
 
 def added_lines(
