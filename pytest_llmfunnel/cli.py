@@ -192,15 +192,20 @@ def _confirm(question: str) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     # Lazy: a start-up choice (see above).
     from pytest_llmfunnel.report.markdown import render_markdown
+    from pytest_llmfunnel.report.pr_report import document_report
     from pytest_llmfunnel.report.results_json import load_results
+    from pytest_llmfunnel.report.terminal import document_text
     from pytest_llmfunnel.report.terminal_text import render_text
 
     results = load_results(args.results)
-    if args.format == "md":
-        text = render_markdown(results, baseline=args.baseline)
+    if args.format == "md" and args.baseline is not None:
+        text = render_markdown(results, baseline=args.baseline)  # says why it cannot
+    elif args.format == "md":
+        text = document_report(results)  # what the run drew, with what its end added
+    elif args.baseline is not None:
+        text = render_text(results, baseline=args.baseline)  # says why it cannot
     else:
-        text = render_text(results, baseline=args.baseline, verbosity=args.verbose - args.quiet,
-                           width=args.width)
+        text = document_text(results, verbosity=args.verbose - args.quiet, width=args.width)
     _emit(text, args.output)
     return EXIT_OK
 

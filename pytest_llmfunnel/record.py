@@ -59,7 +59,7 @@ from pytest_llmfunnel.wording import plural
 # real reasoning, so the reports show every reason whole (wrapped, never cut).
 REASON_LIMIT = 8000
 # Keys of the top-level record that its nested ``baseline`` does not repeat.
-_OWN_KEYS = ("dataset", "path", "tags", "input")
+_OWN_KEYS = ("dataset", "path", "tags", "input", "funnel")
 
 
 class RecordError(ValueError):
@@ -148,6 +148,8 @@ class CaseRecord:
     failed (a target error on its own, or some of several target repeats);
     ``repeat_outputs`` the digest of each target repeat's output, in repeat
     order, when the target was called more than once.
+    ``funnel`` is the funnel's ``name=`` ("" without one): reports label the
+    eval test with it.
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -168,6 +170,7 @@ class CaseRecord:
     target_errors: int = 0
     input: str = ""
     repeat_outputs: tuple[str, ...] = ()
+    funnel: str = ""
 
     def stage(self, name: str) -> StageRecord | None:
         """The outcome of the stage called ``name``, if the case reached it."""
@@ -190,6 +193,8 @@ class CaseRecord:
             "baseline": None if self.baseline is None else self.baseline._own(),
         }
         self._extras(data)
+        if self.funnel:  # only when named: an unnamed funnel's record keeps its form
+            data["funnel"] = self.funnel
         return data
 
     def _own(self) -> BaselineJSON:
@@ -252,6 +257,7 @@ def build_record(
     tags: tuple[str, ...] = (), judges: Mapping[str, str] | None = None,
     facts: Mapping[str, StageFacts] | None = None, baseline: CaseRecord | None = None,
     input: str = "",
+    funnel: str = "",
 ) -> CaseRecord:
     """The record of one case from the funnel's result.
 
@@ -279,6 +285,7 @@ def build_record(
         target_errors=result.target_errors,
         input=input,
         repeat_outputs=result.repeat_outputs,
+        funnel=funnel,
     )
 
 
@@ -348,6 +355,7 @@ class DatasetRun:
     """Funnel counts of one dataset (one eval test function) in one session."""
 
     name: str
+    funnel: str = ""  # the funnel's name=, when given
     cases: int = 0
     promoted: int = 0
     errors: int = 0
@@ -376,6 +384,7 @@ class DatasetRun:
         self.promoted += record.promoted
         self.errors += status_of(record) == "llm-error"
         self.target_errors += record.target_errors
+        self.funnel = self.funnel or record.funnel
         for s in record.stages:
             counts = self.stages.setdefault(s.stage, StageCounts())
             self.kinds.setdefault(s.stage, s.kind)

@@ -66,3 +66,4 @@ class CaseJSON(BaselineJSON):
     tags: tuple[str, ...]
     input: str
     baseline: BaselineJSON | None
+    funnel: NotRequired[str]  # the funnel's name=, only when given

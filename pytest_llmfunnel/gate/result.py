@@ -12,6 +12,10 @@ __all__ = ["UPDATE", "DatasetComparison", "Flip", "GateResult", "TagStat"]
 UPDATE = "--llm-funnel-update-baseline"
 
 
+# The next step of a failing gate's message; a summary that does not list the
+# flipped cases (pytest -q) says where to see them instead.
+INSPECT = "Inspect the flipped cases (pass → fail, worst first) of each failing metric"
+
 @dataclass(frozen=True)
 class TagStat:
     """Descriptive (not gated) means of one gated metric over the pairs with one tag."""
@@ -61,8 +65,7 @@ class GateResult:
                 # Point at the flipped cases only when the report lists some.
                 worse = any(f.direction == "worse" for d in self.datasets for f in d.flips)
                 lines.append(
-                    ("Inspect the flipped cases (pass → fail, worst first) of each failing "
-                     "metric; if" if worse else "If")
+                    (INSPECT + "; if" if worse else "If")
                     + f" the change is intended, accept it with {UPDATE} and "
                     "commit the baseline files."
                 )

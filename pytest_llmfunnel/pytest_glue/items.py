@@ -125,6 +125,7 @@ def decorate_report(item: pytest.Item, report: pytest.TestReport, fs: FunnelSess
         judges=identities,
         facts=facts,
         input=input_text(info.unit.case.input),
+        funnel=spec.funnel.name or "",
         baseline=None if rebased is None else build_record(
             rebased, spec.key, path=path, fingerprint=fingerprint,
             tags=info.unit.case.tags, judges=identities, facts=facts,

@@ -57,6 +57,7 @@ def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
                 handle.write(text + "\n")
     if settings.json:
         # Start-up choice: the JSON results model loads only when asked for.
+        from pytest_llmfunnel.report.results_extras import EndOfRun
         from pytest_llmfunnel.report.results_json import (
             SettingsSummary,
             build_document,
@@ -67,6 +68,8 @@ def write_outputs(fs: FunnelSession, out: Conclusion) -> None:
             fs.records, decisions, flips, settings=SettingsSummary.from_settings(settings, label),
             tool_version=__version__, missing_baselines=missing, completeness=scope,
             warnings=report_warnings(fs, out), shard=shard_entry(fs),
+            end_of_run=EndOfRun.from_conclusion(
+                out, require_calibration=settings.require_calibration),
         )
         write_results(document, settings.json)
         out.notes.append(f"JSON results written: {shown_path(str(settings.json), fs)}")

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pytest_llmfunnel.escape import one_line, truncate
-from pytest_llmfunnel.report.summary import MINUS, decision_label, is_binary, short_dataset
+from pytest_llmfunnel.report.labels import NO_NAMES, Names, dataset_label
+from pytest_llmfunnel.report.summary import MINUS, decision_label, is_binary
 
 if TYPE_CHECKING:
     # Annotations only: drawing the plot needs no statistics (as in .summary).
@@ -85,15 +86,17 @@ def _unit(d: GateDecision, scales: Scales) -> float | None:
     return 100.0 / (scale[1] - scale[0])
 
 
-def rows_of(decisions: Sequence[GateDecision], scales: Scales | None = None) -> list[Row]:
+def rows_of(
+    decisions: Sequence[GateDecision], scales: Scales | None = None, names: Names = NO_NAMES
+) -> list[Row]:
     """The plot's rows, gated metrics first (in the gate's order), then measured-only."""
     several = len({d.dataset for d in decisions}) > 1
-    rows = [_row(d, scales or {}, several) for d in decisions]
+    rows = [_row(d, scales or {}, several, names) for d in decisions]
     return [r for r in rows if r.gated] + [r for r in rows if not r.gated]
 
 
-def _row(d: GateDecision, scales: Scales, several: bool) -> Row:
-    name = f"{short_dataset(d.dataset)}/{d.metric}" if several else d.metric
+def _row(d: GateDecision, scales: Scales, several: bool, names: Names) -> Row:
+    name = f"{dataset_label(d.dataset, names)}/{d.metric}" if several else d.metric
     label = truncate(one_line(name), LABEL_LIMIT)
     word = decision_label(d).rstrip("*")
     if not d.gated and d.decision == "regressed":
@@ -221,7 +224,7 @@ def bar(row: Row, axis: Axis) -> str:
 
 def forest_lines(
     decisions: Sequence[GateDecision], *, width: int = 80, scales: Scales | None = None,
-    measured: bool = True,
+    measured: bool = True, names: Names = NO_NAMES,
 ) -> list[str]:
     """The plot as plain lines of at most ``width`` columns (no line ends in a space).
 
@@ -230,7 +233,7 @@ def forest_lines(
     Labels and reasons are cleaned (:func:`one_line`) but not escaped: the caller
     puts the lines in a code block or on a terminal.
     """
-    rows = rows_of(decisions, scales)
+    rows = rows_of(decisions, scales, names)
     if not rows:
         return []
     shown = rows if measured else [r for r in rows if r.gated]
@@ -268,7 +271,7 @@ def _hidden(count: int, width: int) -> list[str]:
 
 def terminal_forest(
     decisions: Sequence[GateDecision], records: Iterable[CaseRecord] = (), *,
-    verbosity: int = 0, width: int = 80,
+    verbosity: int = 0, width: int = 80, names: Names = NO_NAMES,
 ) -> list[str]:
     """The plot for the terminal: when the gate failed (it shows why), or at ``-v``.
 
@@ -280,7 +283,7 @@ def terminal_forest(
     if verbosity == 0 and not any(d.fails for d in decisions):
         return []
     lines = forest_lines(decisions, width=width, scales=score_scales(records),
-                         measured=verbosity > 0)
+                         measured=verbosity > 0, names=names)
     return ["what decided the gate, per metric:", *lines] if lines else []
 
 

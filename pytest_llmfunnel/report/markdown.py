@@ -26,6 +26,7 @@ from pytest_llmfunnel.report.explain import (
     shown_elsewhere,
 )
 from pytest_llmfunnel.report.forest import forest_lines, score_scales
+from pytest_llmfunnel.report.labels import NO_NAMES, Names, dataset_label
 from pytest_llmfunnel.report.markdown_cases import failing_cases_markdown
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
@@ -40,7 +41,6 @@ from pytest_llmfunnel.report.summary import (
     fmt_tag_diff,
     fmt_tag_value,
     fmt_value,
-    short_dataset,
     sort_flips,
     summarize,
     tag_rows,
@@ -72,10 +72,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence
 
 def verdict_markdown(
     decisions: Sequence[GateDecision], missing: Iterable[str] = (),
-    completeness: Completeness | None = None,
+    completeness: Completeness | None = None, names: Names = NO_NAMES,
 ) -> str:
     """``**❌ Regression in 1 of 12 gated metrics** (support: ... p_adj=0.003)``."""
-    verdict = summarize(decisions, missing, completeness)
+    verdict = summarize(decisions, missing, completeness, names)
     detail = verdict.detail(MINUS)
     text = f"**{ICONS[verdict.status]} {md_text(verdict.lead(), None)}**"
     if detail:
@@ -83,20 +83,40 @@ def verdict_markdown(
     return text + md_text(verdict.extra(), CELL_LIMIT)
 
 
-def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | None = None) -> str:
-    """Per dataset a one-line summary, then one table of every stage."""
+def group_row(label: str, columns: int) -> list[str]:
+    """A table row naming the dataset of the rows under it: one column fewer per row,
+    so the tables a reviewer reads first fit GitHub's comment column."""
+    return [f"**{md_cell(label, 80)}**", *[""] * (columns - 1)]
+
+
+FUNNEL_LEGEND = (
+    "*sent*: judge requests sent; *hits*: verdicts read from the cache; *reused*: "
+    "baseline verdicts of unchanged outputs taken over (nothing sent)."
+)
+
+
+def funnel_markdown(
+    run: RunResult, cost: Callable[[int, int], float | None] | None = None,
+    names: Names = NO_NAMES,
+) -> str:
+    """Per dataset a one-line summary, then one table of every stage, grouped by dataset."""
     lines = []
     rows = []
+    headers = ["stage", "in", "passed", "failed", "errors", "sent", "hits", "reused", "tokens"]
+    if cost is not None:
+        headers.append("cost")
     for ds in run.datasets.values():
         share = f" ({ds.promoted / ds.cases:.0%})" if ds.cases else ""
         lines.append(
-            f"- {md_text(short_dataset(ds.name), 80)}: {plural(ds.cases, 'case')}, "
+            f"- {md_text(dataset_label(ds.name, names), 80)}: {plural(ds.cases, 'case')}, "
             f"{ds.promoted} promoted{share}, {plural(ds.errors, 'error')}"
             f"{ds.target_error_note()}"
         )
+        if ds.stages:
+            rows.append(group_row(dataset_label(ds.name, names), len(headers)))
         for name, c in ds.stages.items():
             row = [
-                md_cell(short_dataset(ds.name), 80), md_cell(name, 80), str(c.cases_in),
+                md_cell(name, 80), str(c.cases_in),
                 str(c.passed), str(c.failed), str(c.errors), str(c.requests),
                 str(c.cache_hits), str(c.reused), str(c.usage.total_tokens),
             ]
@@ -104,12 +124,8 @@ def funnel_markdown(run: RunResult, cost: Callable[[int, int], float | None] | N
                 price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
                 row.append("-" if price is None else f"{price:.4f}")
             rows.append(row)
-    headers = ["dataset", "stage", "in", "passed", "failed", "errors", "judge requests",
-               "cache hits", "reused", "tokens"]
-    if cost is not None:
-        headers.append("cost")
     if rows:
-        lines += ["", table(headers, rows, right=range(2, len(headers)))]
+        lines += ["", table(headers, rows, right=range(1, len(headers))), "", FUNNEL_LEGEND]
     return "\n".join(lines)
 
 
@@ -119,15 +135,20 @@ def decision_cell(d: GateDecision) -> str:
         # Measured only: it never fails the build, so it never looks like it did.
         word = "dropped" if d.decision == "regressed" else d.decision
         icon = MEASURED_ICONS[d.decision]
-        return f"{icon} {md_cell(word)} (measured only)"
+        return f"{icon} {md_cell(word)}\\*"  # the legend under the table says what * means
     return f"{DECISION_ICONS[d.decision]} {md_cell(decision_label(d))}"
 
 
-def quality_markdown(decisions: Sequence[GateDecision]) -> str:
+def quality_markdown(decisions: Sequence[GateDecision], names: Names = NO_NAMES) -> str:
     """The gate's numbers per (dataset, metric), and a note where the MDE exceeds the tolerance."""
-    rows = [
-        [
-            md_cell(short_dataset(d.dataset), 80),
+    headers = ["metric", "n", "baseline", "current", "diff", "bound", "p_adj", "MDE", "decision"]
+    rows: list[list[str]] = []
+    previous = None
+    for d in decisions:
+        if d.dataset != previous:
+            rows.append(group_row(dataset_label(d.dataset, names), len(headers)))
+            previous = d.dataset
+        rows.append([
             md_cell(d.metric, 80),
             str(d.n),
             fmt_mean(d, d.baseline_mean),
@@ -137,12 +158,8 @@ def quality_markdown(decisions: Sequence[GateDecision]) -> str:
             fmt_p(d.p_adjusted),
             fmt_plain(d, d.mde, unit=""),
             decision_cell(d),
-        ]
-        for d in decisions
-    ]
-    headers = ["dataset", "metric", "n", "baseline", "current", "diff", "bound", "p_adj",
-               "MDE", "decision"]
-    out = [table(headers, rows, right=range(2, 9)), ""]
+        ])
+    out = [table(headers, rows, right=range(1, 8)), ""]
     legend = (
         "Pass rates in %, their diff, bound and MDE in percentage points. *bound*: the "
         "one-sided confidence bound of the difference at the Holm-adjusted level that "
@@ -152,7 +169,7 @@ def quality_markdown(decisions: Sequence[GateDecision]) -> str:
     if any(not d.gated for d in decisions):
         legend += " \\* measured only, not gated: does not fail the build."
     out.append(legend)
-    notes = mde_notes(decisions, unit=" pts")
+    notes = mde_notes(decisions, unit=" pts", names=names)
     if notes:
         out.append("")
         out += [f"- ⚠️ {md_text(n, None)}" for n in notes]  # ours, naming each metric: whole
@@ -160,15 +177,16 @@ def quality_markdown(decisions: Sequence[GateDecision]) -> str:
 
 
 def chart_markdown(decisions: Sequence[GateDecision], records: Iterable[CaseRecord] = (),
-                   width: int = CHART_WIDTH) -> str:
+                   width: int = CHART_WIDTH, names: Names = NO_NAMES) -> str:
     """The forest plot of every metric (:mod:`.forest`) in a code block: GitHub shows it
     in monospace as the terminal does, and no text in it can leave the block."""
-    lines = forest_lines(decisions, width=width, scales=score_scales(records))
+    lines = forest_lines(decisions, width=width, scales=score_scales(records), names=names)
     return md_code_block("\n".join(lines), None) if lines else ""
 
 
 def flips_markdown(
-    flips: Iterable[Flip], limit: int | None = FLIP_LIMIT, records: Iterable[CaseRecord] = ()
+    flips: Iterable[Flip], limit: int | None = FLIP_LIMIT, records: Iterable[CaseRecord] = (),
+    names: Names = NO_NAMES,
 ) -> str:
     """Each flipped case in its own collapsible block: reason, then the output excerpt.
 
@@ -186,7 +204,7 @@ def flips_markdown(
             if f.metric == PROMOTION and record is not None
             else f"{fmt_value(f.before)} → {fmt_value(f.after)}"
         )
-        summary = f"{case_label(f.dataset, f.case, f.variant)} · {stage}: {change}"
+        summary = f"{case_label(f.dataset, f.case, f.variant, names=names)} · {stage}: {change}"
         body = [f"<details><summary>{html_text(summary, 200)}</summary>", ""]
         if f.reason:
             body += [f"**Why:** {md_text(f.reason, DETAIL_LIMIT)}", ""]
@@ -199,13 +217,15 @@ def flips_markdown(
     return "\n\n".join(blocks)
 
 
-def tags_markdown(records: Iterable[CaseRecord], limit: int = TAG_LIMIT) -> str:
+def tags_markdown(
+    records: Iterable[CaseRecord], limit: int = TAG_LIMIT, names: Names = NO_NAMES
+) -> str:
     """The breakdown by case tag, collapsed (descriptive: not tested, not gated)."""
     rows = tag_rows(records)
     if not rows:
         return ""
     body = [
-        [md_cell(short_dataset(r.dataset), 80), md_cell(r.tag, 80), md_cell(r.stage, 80),
+        [md_cell(dataset_label(r.dataset, names), 80), md_cell(r.tag, 80), md_cell(r.stage, 80),
          str(r.n), fmt_tag_value(r, r.baseline), fmt_tag_value(r, r.current),
          fmt_tag_diff(r, MINUS)]
         for r in rows[:limit]
@@ -298,33 +318,35 @@ def render_markdown(
         )
     else:
         data = source.report_data()
+        cost = cost or source.settings.cost  # the run's prices, as its live report had them
     failing = failing_metrics(data.decisions, data.flips, data.records)
     listed = shown_elsewhere(failing)
     flip_list = sort_flips(
         f for f in data.flips if (f.dataset, f.case, f.variant, f.metric) not in listed
     )
+    names = data.names
     parts = [
         MARKER,
         f"## {md_text(title, 120)}",
-        verdict_markdown(data.decisions, data.missing_baselines, data.completeness),
+        verdict_markdown(data.decisions, data.missing_baselines, data.completeness, names),
         *(f"> ⚠️ warning: {md_text(w, None)}" for w in data.warnings),
         f"Judged by: {md_text(data.judge_label, CELL_LIMIT)}",
     ]
-    cases = failing_cases_markdown(failing)
+    cases = failing_cases_markdown(failing, names=names)
     if cases:  # the cases behind each failing metric come first
         parts += ["### Why it failed", cases]
     if data.run.datasets:
-        parts += ["### Funnel", funnel_markdown(data.run, cost)]
+        parts += ["### Funnel", funnel_markdown(data.run, cost, names)]
     if data.decisions:
-        parts += ["### Quality", quality_markdown(data.decisions)]
-        chart = chart_markdown(data.decisions, data.records)
+        parts += ["### Quality", quality_markdown(data.decisions, names)]
+        chart = chart_markdown(data.decisions, data.records, names=names)
         if chart:
             parts.append(chart)
     if flip_list:
         heading = "Other flipped cases" if listed else "Flipped cases"
         parts += [f"### {heading} ({len(flip_list)})",
-                  flips_markdown(flip_list, flip_limit, data.records)]
-    tags = tags_markdown(data.records)
+                  flips_markdown(flip_list, flip_limit, data.records, names)]
+    tags = tags_markdown(data.records, names=names)
     if tags:
         parts.append(tags)
     parts += ["---", next_steps(data.decisions, data.missing_baselines, data.completeness)]

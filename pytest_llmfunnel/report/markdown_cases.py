@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from pytest_llmfunnel.escape import html_text, md_code_block, md_text
 from pytest_llmfunnel.report.explain import CaseChange, MetricCases
-from pytest_llmfunnel.report.summary import MINUS, case_label, fmt_diff, short_dataset
+from pytest_llmfunnel.report.labels import NO_NAMES, Names, dataset_label
+from pytest_llmfunnel.report.summary import MINUS, case_label, fmt_diff
 from pytest_llmfunnel.wording import plural
 
 CASES_SHOWN = 20  # per failing metric
@@ -25,9 +26,9 @@ REASON_LIMIT = None  # reasons are shown whole
 BUDGET = 32_000
 
 
-def case_markdown(number: int, c: CaseChange) -> str:
+def case_markdown(number: int, c: CaseChange, names: Names = NO_NAMES) -> str:
     """One case: a bold label with its change, the reason, the input and the outputs."""
-    label = md_text(case_label(c.dataset, c.case, c.variant), 200)
+    label = md_text(case_label(c.dataset, c.case, c.variant, names=names), 200)
     parts = [
         f"{number}. **{label}** · {md_text(c.stage, 120)}: {md_text(c.change, 200)}",
         f"   **Why:** {md_text(c.reason or '(no reason given)', REASON_LIMIT)}",
@@ -49,7 +50,7 @@ def case_markdown(number: int, c: CaseChange) -> str:
 
 
 def failing_cases_markdown(
-    metrics: Sequence[MetricCases], limit: int | None = CASES_SHOWN
+    metrics: Sequence[MetricCases], limit: int | None = CASES_SHOWN, names: Names = NO_NAMES
 ) -> str:
     """A collapsible block per regressed gated metric with its flipped cases, capped.
 
@@ -62,7 +63,7 @@ def failing_cases_markdown(
         if not m.cases:
             continue
         d = m.decision
-        name = f"{short_dataset(d.dataset)}: {d.metric}"
+        name = f"{dataset_label(d.dataset, names)}: {d.metric}"
         better = len(m.cases) - m.worse
         counts = f"{plural(m.worse, 'case')} pass → fail"
         if better:
@@ -72,7 +73,7 @@ def failing_cases_markdown(
         body = [f"<details><summary>{html_text(summary, 300)}</summary>"]
         shown = 0
         for i, c in enumerate(wanted, 1):
-            text = case_markdown(i, c)
+            text = case_markdown(i, c, names)
             if shown and used + len(text) > BUDGET:
                 break
             body.append(text)

@@ -17,10 +17,12 @@ from pytest_llmfunnel.escape import md_text
 from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.conclusion import Conclusion
+from pytest_llmfunnel.report.labels import NO_NAMES, Names, funnel_names
 from pytest_llmfunnel.report.sections import sections_markdown
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.gate.decision import GateDecision
+    from pytest_llmfunnel.report.results_json import ResultsDocument
 
 
 def pr_report(
@@ -56,7 +58,8 @@ def pr_report(
         missing_baselines=missing, cost=cost, completeness=completeness, warnings=warnings,
     )
     ranking = "\n\n".join(
-        p for p in (variants_markdown(out), sections_markdown(out.sections)) if p
+        p for p in (variants_markdown(out, funnel_names(records)), sections_markdown(out.sections))
+        if p
     )
     if out.judge_changes:
         # Start-up choice: loaded only when a judge changed.
@@ -77,14 +80,27 @@ def pr_report(
     return text
 
 
-def variants_markdown(out: Conclusion) -> str:
+def document_report(document: ResultsDocument) -> str:
+    """The pull-request report of a saved results file, as the run that wrote it drew it."""
+    data = document.report_data()
+    extra = document.end_of_run
+    return pr_report(
+        data.run, data.records, data.decisions, data.flips,
+        extra.to_conclusion() if extra is not None else Conclusion(),
+        judge_label=data.judge_label, missing=data.missing_baselines,
+        cost=document.settings.cost, completeness=data.completeness, warnings=data.warnings,
+        require_calibration=extra is not None and extra.require_calibration,
+    )
+
+
+def variants_markdown(out: Conclusion, names: Names = NO_NAMES) -> str:
     """The variant ranking section ('' when no dataset has several variants)."""
     if not out.rankings:
         return ""
     # Start-up choice: the variant report loads only when there are variants.
     from pytest_llmfunnel.report.variants import variants_markdown as render
 
-    return render(out.rankings)
+    return render(out.rankings, names)
 
 
 def _first(text: str, lines: list[str]) -> str:

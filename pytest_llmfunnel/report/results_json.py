@@ -14,7 +14,6 @@ diffed. ``docs/json-schema.md`` is generated from these models by
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -24,18 +23,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serial
 import pytest_llmfunnel.record as rec
 from pytest_llmfunnel.atomic import atomic_write
 from pytest_llmfunnel.completeness import Completeness
-from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.escape import json_text
-from pytest_llmfunnel.flip import Flip, FlipValue
+from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.output import Output
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.completeness import Extent
+from pytest_llmfunnel.report.labels import funnel_names
+from pytest_llmfunnel.report.results_entries import Decision, FlipEntry, SettingsSummary
+from pytest_llmfunnel.report.results_extras import EndOfRun, finite_json
 from pytest_llmfunnel.report.shard_entry import ShardEntry
 from pytest_llmfunnel.report.summary import ReportData, summarize
 from pytest_llmfunnel.store.versioned_file import FileFormat, VersionedFileError, read_versioned
 
 SCHEMA_VERSION = 1
+__all__ = ["Decision", "FlipEntry", "SettingsSummary"]  # re-exported: part of the format
 TOOL = "pytest-llmfunnel"
 
 
@@ -150,6 +152,8 @@ class CaseEntry(_Model):
         default=[], description="With target repeats: the digest of each repeat's output, in "
         "repeat order (what baseline reuse compares); omitted without repeats."
     )
+    funnel: str = Field(default="", description="The funnel's `name=`, which the reports "
+                        "label the eval test with; omitted when the funnel has none.")
 
     _compact = field_serializer("structured")(lambda self, v: _compact_output(v))
 
@@ -176,117 +180,14 @@ class DatasetSummary(_Model):
     """Funnel counts of one dataset (one eval test)."""
 
     name: str = Field(description="The eval test's node id.")
+    funnel: str = Field(default="", description="The funnel's `name=`, which the reports "
+                        "label the eval test with; omitted when the funnel has none.")
     cases: int = Field(description="Cases run (one per case and variant).")
     promoted: int = Field(description="Cases that passed every gating stage.")
     errors: int = Field(description="Cases with a target or stage error.")
     stages: list[StageCountsEntry] = Field(description="Per stage counts, in funnel order.")
     target_errors: int = Field(default=0, description="Failed target calls (apart from judge "
                                "errors and failed checks); omitted when 0.")
-
-
-class Decision(_Model):
-    """The gate's verdict on one (dataset, metric) pair; numbers are null when not comparable."""
-
-    dataset: str = Field(description="The eval test's node id.")
-    metric: str = Field(description="Metric name.")
-    n: int = Field(description="Cases paired with the baseline.")
-    baseline_mean: float | None = Field(description="Baseline mean (a pass rate is a share).")
-    current_mean: float | None = Field(description="Current mean.")
-    diff: float | None = Field(description="current - baseline.")
-    bound: float | None = Field(description="One-sided confidence bound of diff at `level`.")
-    p_value: float | None = Field(description="One-sided p-value of the deciding test.")
-    p_adjusted: float | None = Field(description="Holm-adjusted p-value across the session.")
-    mde: float | None = Field(description="Minimum detectable effect (80% power).")
-    decision: Literal["ok", "improved", "regressed", "not comparable"] = Field(
-        description="The verdict."
-    )
-    reason: str = Field(description="Why, in words.")
-    test: str = Field(description="The test that decided (tango-score, paired-t, ...).")
-    flips: list[int] | None = Field(
-        description="[worse, better] case counts for pass/fail metrics, else null."
-    )
-    gated: bool = Field(description="Whether the metric can fail the build.")
-    level: float | None = Field(description="Holm level the p-value was compared with.")
-    tolerance: float = Field(description="Smallest change that matters, in the metric's units.")
-
-    @classmethod
-    def from_gate(cls, d: GateDecision) -> Decision:
-        def num(v: float) -> float | None:
-            return v if math.isfinite(v) else None
-
-        return cls(
-            dataset=d.dataset, metric=d.metric, n=d.n, baseline_mean=num(d.baseline_mean),
-            current_mean=num(d.current_mean), diff=num(d.diff), bound=num(d.bound),
-            p_value=num(d.p_value), p_adjusted=num(d.p_adjusted), mde=num(d.mde),
-            decision=d.decision, reason=d.reason, test=d.test,
-            flips=None if d.flips is None else list(d.flips), gated=d.gated,
-            level=num(d.level), tolerance=d.tolerance,
-        )
-
-    def to_gate(self) -> GateDecision:
-        def num(v: float | None) -> float:
-            return math.nan if v is None else v
-
-        return GateDecision(
-            self.dataset, self.metric, self.n, num(self.baseline_mean), num(self.current_mean),
-            num(self.diff), num(self.bound), num(self.p_value), num(self.p_adjusted),
-            num(self.mde), self.decision, self.reason, self.test,
-            None if self.flips is None else (self.flips[0], self.flips[1]),
-            self.gated, num(self.level), self.tolerance,
-        )
-
-
-class FlipEntry(_Model):
-    """A case whose verdict on a metric changed against the baseline."""
-
-    dataset: str = Field(description="The eval test's node id.")
-    case: str = Field(description="Case id.")
-    variant: str = Field(description="Output variant.")
-    metric: str = Field(description="Metric that flipped.")
-    stage: str = Field(description="Stage behind the metric.")
-    before: bool | float | str | None = Field(description="Baseline value (pass/fail or score).")
-    after: bool | float | str | None = Field(description="Current value.")
-    reason: str | None = Field(description="The judge's or check's reason for the current value.")
-    output_excerpt: str | None = Field(description="The start of the current output.")
-
-    @classmethod
-    def from_flip(cls, f: Flip) -> FlipEntry:
-        def value(v: FlipValue) -> FlipValue:
-            return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-
-        return cls(
-            dataset=f.dataset, case=f.case, variant=f.variant, metric=f.metric, stage=f.stage,
-            before=value(f.before), after=value(f.after), reason=f.reason,
-            output_excerpt=f.output_excerpt,
-        )
-
-    def to_flip(self) -> Flip:
-        """The flip as the reports read it (direction and severity are not in the file)."""
-        return Flip(self.dataset, self.case, self.variant, self.metric, self.stage,
-                    self.before, self.after, self.reason, self.output_excerpt)
-
-
-class SettingsSummary(_Model):
-    """The settings needed to interpret the results. Never holds a key or an endpoint."""
-
-    judge: str = Field(description="Judge choice: auto, openai or offline.")
-    judge_label: str = Field(description="Who gave the verdicts, in words (offline, lockfile).")
-    model: str | None = Field(description="Judge model name (null for the offline judge).")
-    cache: str = Field(description="Verdict cache mode.")
-    alpha: float = Field(description="Significance level of the gate.")
-    tolerance: float = Field(description="Default tolerance of the gate.")
-    gate_mode: str = Field(description="superiority or non-inferiority.")
-    seed: int = Field(description="Seed of random choices.")
-
-    @classmethod
-    def from_settings(cls, settings: Settings, judge_label: str) -> SettingsSummary:
-        return cls(
-            judge="offline" if settings.use_offline_judge else settings.judge,
-            judge_label=judge_label,
-            model=None if settings.use_offline_judge else settings.model,
-            cache=settings.cache, alpha=settings.alpha, tolerance=settings.tolerance,
-            gate_mode=settings.gate_mode, seed=settings.seed,
-        )
 
 
 class ResultsDocument(_Model):
@@ -327,6 +228,10 @@ class ResultsDocument(_Model):
         default=None, description="Only in a shard's file (--llm-funnel-shard): what "
         "`llmfunnel gate` needs to merge the shards into one decision."
     )
+    end_of_run: EndOfRun | None = Field(
+        default=None, description="What the end of the run added to its report (variant "
+        "ranking, judge changes, calibration, sections); omitted when nothing."
+    )
 
     def report_data(self) -> ReportData:
         """What the renderers need, rebuilt from the document."""
@@ -355,6 +260,7 @@ def build_document(
     completeness: Completeness | None = None,
     warnings: Iterable[str] = (),
     shard: ShardEntry | None = None,
+    end_of_run: EndOfRun | None = None,
 ) -> ResultsDocument:
     """The results document of a session; raises pydantic's ValidationError on a bad record."""
     records = list(records)
@@ -362,7 +268,8 @@ def build_document(
     run = RunResult.from_records(records)
     datasets = [
         DatasetSummary(
-            name=ds.name, cases=ds.cases, promoted=ds.promoted, errors=ds.errors,
+            name=ds.name, funnel=ds.funnel, cases=ds.cases, promoted=ds.promoted,
+            errors=ds.errors,
             target_errors=ds.target_errors,
             stages=[
                 StageCountsEntry(
@@ -378,28 +285,32 @@ def build_document(
         for ds in run.datasets.values()
     ]
     missing = list(missing_baselines)
-    verdict = summarize(decisions, missing, completeness)
+    verdict = summarize(decisions, missing, completeness, funnel_names(records))
     return ResultsDocument(
         tool_version=tool_version, created_at=created_at, settings=settings,
         status=verdict.status, headline=verdict.headline(), datasets=datasets, cases=cases,
         decisions=[Decision.from_gate(d) for d in decisions],
         flips=[FlipEntry.from_flip(f) for f in flips], missing_baselines=missing,
         completeness=None if completeness is None else Extent.from_completeness(completeness),
-        warnings=list(warnings), shard=shard,
+        warnings=list(warnings), shard=shard, end_of_run=end_of_run,
     )
 
 
 def to_json(document: ResultsDocument) -> str:
     """The document as stable JSON: sorted keys, two-space indent, a final newline."""
     data = document.model_dump(mode="json", exclude_none=False)
-    for optional in ("created_at", "completeness", "shard"):  # left out unless known
+    for optional in ("created_at", "completeness", "shard", "end_of_run"):  # unless known
         if data.get(optional) is None:
             data.pop(optional, None)
     # Only structured outputs and failed target calls add these: plain files stay as they were.
     for entry in [*data["cases"], *(c["baseline"] or {} for c in data["cases"]), *data["datasets"]]:
-        for key, unset in (("structured", None), ("target_errors", 0), ("repeat_outputs", [])):
+        for key, unset in (
+            ("structured", None), ("target_errors", 0), ("repeat_outputs", []), ("funnel", ""),
+        ):
             if key in entry and entry[key] == unset:
                 del entry[key]
+    if "end_of_run" in data:  # its intervals may be unbounded
+        data["end_of_run"] = finite_json(data["end_of_run"])
     text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     return json_text(text) + "\n"  # C1, bidi, U+2028/9 as escapes: same value, inert text
 

@@ -13,20 +13,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.flip import Flip
 from pytest_llmfunnel.record import CaseRecord, RunResult
 from pytest_llmfunnel.report.judges import OFFLINE_JUDGE_MARK, judge_label
+from pytest_llmfunnel.report.labels import (
+    NO_NAMES,
+    Names,
+    dataset_label,
+    funnel_names,
+    short_dataset,
+)
 
 if TYPE_CHECKING:
     # Annotations only: the funnel table of a run without a gate needs no statistics.
     from pytest_llmfunnel.gate.decision import GateDecision
 
 MINUS = "−"
-__all__ = ["OFFLINE_JUDGE_MARK", "judge_label"]  # re-exported from .judges
+__all__ = ["OFFLINE_JUDGE_MARK", "judge_label", "short_dataset"]  # re-exported
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,11 @@ class ReportData:
     # What a reader must not miss beside the verdict: the judge endpoint given up,
     # a large share of unpaired cases.
     warnings: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Each eval test's label where its funnel has a ``name=`` (see :mod:`.labels`)."""
+        return funnel_names(self.records)
 
 
 # --- the verdict ---------------------------------------------------------------
@@ -62,6 +74,7 @@ class RunVerdict:
     missing_baselines: tuple[str, ...]
     measured: int = 0
     scope: Completeness | None = None  # how much of the selection ran
+    names: Names = field(default_factory=dict)  # the eval tests' labels (:mod:`.labels`)
 
     def lead(self, *, extent: bool = True) -> str:
         """The first words: ``Regression in 1 of 12 gated metrics (partial: 14 of 400 cases)``.
@@ -85,8 +98,8 @@ class RunVerdict:
         if self.status == "passed":
             return f"No regression in {metrics}"
         if self.missing_baselines:
-            names = ", ".join(short_dataset(m) for m in self.missing_baselines)
-            return f"No baseline file for {names}"
+            listed = ", ".join(dataset_label(m, self.names) for m in self.missing_baselines)
+            return f"No baseline file for {listed}"
         if self.measured:
             return f"No gate: no gated metrics ({self.measured} measured only)"
         return "No gate: no baseline to compare with"
@@ -96,12 +109,12 @@ class RunVerdict:
         if self.status == "incomplete":
             return (self.scope.stopped or "") if self.scope is not None else ""
         if self.status == "regressed":
-            return _listed(self.regressed, minus)
+            return _listed(self.regressed, minus, self.names)
         if self.status == "not comparable":
             first = self.not_comparable[0]
-            return f"{short_dataset(first.dataset)}: {first.metric}: {first.reason}"
+            return f"{dataset_label(first.dataset, self.names)}: {first.metric}: {first.reason}"
         if self.status == "passed" and self.improved:
-            return f"{len(self.improved)} improved: {_listed(self.improved, minus)}"
+            return f"{len(self.improved)} improved: {_listed(self.improved, minus, self.names)}"
         return ""
 
     def extra(self) -> str:
@@ -112,8 +125,8 @@ class RunVerdict:
         if self.status == "regressed" and self.not_comparable:
             text += f"; {len(self.not_comparable)} not comparable"
         if self.missing_baselines and self.status != "no gate":
-            names = ", ".join(short_dataset(m) for m in self.missing_baselines)
-            text += f"; no baseline for {names}"
+            listed = ", ".join(dataset_label(m, self.names) for m in self.missing_baselines)
+            text += f"; no baseline for {listed}"
         return text
 
     def headline(self, minus: str = MINUS, *, extent: bool = True) -> str:
@@ -122,9 +135,11 @@ class RunVerdict:
         return self.lead(extent=extent) + (f" ({detail})" if detail else "") + self.extra()
 
 
-def _listed(decisions: Sequence[GateDecision], minus: str, shown: int = 3) -> str:
+def _listed(
+    decisions: Sequence[GateDecision], minus: str, names: Names, shown: int = 3
+) -> str:
     parts = [
-        f"{short_dataset(d.dataset)}: {d.metric} {fmt_diff(d, minus=minus, unit=' pts')}, "
+        f"{dataset_label(d.dataset, names)}: {d.metric} {fmt_diff(d, minus=minus, unit=' pts')}, "
         f"p_adj={fmt_p(d.p_adjusted)}"
         for d in decisions[:shown]
     ]
@@ -135,9 +150,12 @@ def _listed(decisions: Sequence[GateDecision], minus: str, shown: int = 3) -> st
 
 def summarize(
     decisions: Sequence[GateDecision], missing_baselines: Iterable[str] = (),
-    completeness: Completeness | None = None,
+    completeness: Completeness | None = None, names: Names = NO_NAMES,
 ) -> RunVerdict:
-    """The verdict of a gate: incomplete beats regressed beats not comparable beats passed."""
+    """The verdict of a gate: incomplete beats regressed beats not comparable beats passed.
+
+    ``names``: the eval tests' labels (see :mod:`.labels`).
+    """
     gated = [d for d in decisions if d.gated]
     regressed = tuple(d for d in gated if d.decision == "regressed")
     not_comparable = tuple(d for d in gated if d.decision == "not comparable")
@@ -155,7 +173,7 @@ def summarize(
         status = "no gate"
     return RunVerdict(
         status, len(gated), regressed, not_comparable, improved, tuple(missing_baselines),
-        measured=len(decisions) - len(gated), scope=completeness,
+        measured=len(decisions) - len(gated), scope=completeness, names=names,
     )
 
 
@@ -212,14 +230,6 @@ def decision_label(d: GateDecision) -> str:
     return "REGRESSED" if d.decision == "regressed" else d.decision
 
 
-def short_dataset(name: str) -> str:
-    """``tests/test_support.py::test_support[x]`` -> ``support``."""
-    tail = name.rsplit("::", 1)[-1].split("[", 1)[0]
-    if "::" not in name:
-        tail = tail.rsplit("/", 1)[-1].rsplit(".", 1)[0] if "." in tail else tail
-    return tail.removeprefix("test_") or tail or name
-
-
 # --- flipped cases -------------------------------------------------------------
 
 _TRUTHY = {"passed": 1.0, "pass": 1.0, "true": 1.0, "failed": 0.0, "fail": 0.0, "false": 0.0}
@@ -263,9 +273,11 @@ def fmt_value(value: object) -> str:
     return {"passed": "pass", "failed": "fail"}.get(text, text)
 
 
-def case_label(dataset: str, case: str, variant: str, *, with_dataset: bool = True) -> str:
+def case_label(
+    dataset: str, case: str, variant: str, *, with_dataset: bool = True, names: Names = NO_NAMES
+) -> str:
     label = case if variant in ("", "default") else f"{case}:{variant}"
-    return f"{short_dataset(dataset)}/{label}" if with_dataset else label
+    return f"{dataset_label(dataset, names)}/{label}" if with_dataset else label
 
 
 # --- breakdown by tag ----------------------------------------------------------

@@ -8,9 +8,9 @@ distrust, the unpaired cases, and after the body what a results file does not ho
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
@@ -18,6 +18,7 @@ from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncat
 from pytest_llmfunnel.record import CaseRecord, RunResult, describe_problems, status_of
 from pytest_llmfunnel.report.calibration import calibration_lines, distrust_lines
 from pytest_llmfunnel.report.conclusion import Conclusion
+from pytest_llmfunnel.report.labels import Names, funnel_names
 from pytest_llmfunnel.report.sections import section_lines
 from pytest_llmfunnel.report.summary import ReportData
 from pytest_llmfunnel.report.terminal_blocks import (
@@ -26,12 +27,16 @@ from pytest_llmfunnel.report.terminal_blocks import (
     WIDTH,
     funnel_table,
     rule,
+    terminal_width,
     wrapped,
 )
-from pytest_llmfunnel.report.terminal_text import SessionParts, terminal_lines
+from pytest_llmfunnel.report.terminal_text import SessionParts, render_text, terminal_lines
 from pytest_llmfunnel.report.variants import variant_lines
 from pytest_llmfunnel.tallies import Tallies
 from pytest_llmfunnel.wording import plural
+
+if TYPE_CHECKING:
+    from pytest_llmfunnel.report.results_json import ResultsDocument
 
 __all__ = ["ERRORS_ABOVE", "SummaryData", "funnel_table", "short_summary_lines", "summary_lines"]
 
@@ -154,25 +159,66 @@ def conclusion_lines(fs: SummaryData, verbosity: int, width: int = WIDTH) -> Ite
     out = fs.conclusion
     if out is None:
         return
-    if out.judge_changes:
-        yield ""
-        for change in out.judge_changes:
-            yield from wrapped(change.line(), width)
-    if verbosity >= 0:
-        yield from _variant_lines(out, width)
-    if out.calibration is not None and verbosity >= 0:
-        yield ""
-        for line in calibration_lines(*out.calibration):
-            yield from wrapped(line, width)
-    yield from section_lines(out.sections, width)
+    yield from added_lines(out, fs.records, verbosity, width)
     if out.notes:
         yield ""
         for note in out.notes:
             yield from wrapped(note, width)
     if out.failure:
         yield ""
-        for line in out.failure.splitlines():
+        for line in _failure_lines(out, verbosity):
             yield from wrapped(line, width)
+
+
+QUIET_INSPECT = "Run without -q to see the cases behind each failing metric"
+
+
+def _failure_lines(out: Conclusion, verbosity: int) -> list[str]:
+    """Why the session fails. Under ``-q`` the gate's block above already said each
+    failing metric (so they are not said twice) and listed no case (so the next step
+    says where to see them)."""
+    lines = out.failure.splitlines() if out.failure else []
+    if verbosity >= 0 or out.gate is None:
+        return lines
+    # Start-up choice: the gate's wording loads only for a failing gate under -q.
+    from pytest_llmfunnel.gate.result import INSPECT
+
+    said = {d.message() for d in out.gate.decisions if d.fails}
+    return [line.replace(INSPECT, QUIET_INSPECT)
+            for line in lines if line not in said]
+
+
+def added_lines(
+    out: Conclusion, records: Sequence[CaseRecord], verbosity: int, width: int
+) -> Iterator[str]:
+    """What the end of the run added after the gate: judge changes, the variant ranking,
+    calibration and the hooks' sections (a results file keeps them too)."""
+    if out.judge_changes:
+        yield ""
+        for change in out.judge_changes:
+            yield from wrapped(change.line(), width)
+    if verbosity >= 0:
+        yield from _variant_lines(out, width, funnel_names(records))
+    if out.calibration is not None and verbosity >= 0:
+        yield ""
+        for line in calibration_lines(*out.calibration):
+            yield from wrapped(line, width)
+    yield from section_lines(out.sections, width)
+
+
+def document_text(
+    document: ResultsDocument, *, verbosity: int = 0, width: int | None = None
+) -> str:
+    """``llmfunnel report --format text``: what the session printed, for what a file holds,
+    with what the end of its run added (see :func:`added_lines`)."""
+    text = render_text(document, verbosity=verbosity, width=width)
+    extra = document.end_of_run
+    if extra is None:
+        return text
+    w = terminal_width(width)
+    records = document.report_data().records
+    added = [strip_escapes(x) for x in added_lines(extra.to_conclusion(), records, verbosity, w)]
+    return text + "".join(f"{x}\n" for x in added)
 
 
 def _pairing_lines(comparison: Any, width: int = WIDTH) -> Iterator[str]:
@@ -185,10 +231,10 @@ def _pairing_lines(comparison: Any, width: int = WIDTH) -> Iterator[str]:
                                 width)
 
 
-def _variant_lines(out: Conclusion, width: int = WIDTH) -> Iterator[str]:
+def _variant_lines(out: Conclusion, width: int, names: Names) -> Iterator[str]:
     if out.rankings:
         yield ""
-        yield from variant_lines(out.rankings, width=width)
+        yield from variant_lines(out.rankings, width=width, names=names)
 
 
 def endpoint_lines(tallies: Tallies, width: int = WIDTH) -> Iterator[str]:

@@ -16,6 +16,7 @@ from tabulate import tabulate
 
 from pytest_llmfunnel.escape import strip_escapes, truncate
 from pytest_llmfunnel.record import CaseRecord, DatasetRun, describe_problems, status_of
+from pytest_llmfunnel.report.labels import NO_NAMES, Names, dataset_label
 from pytest_llmfunnel.tallies import Tallies
 from pytest_llmfunnel.wording import plural
 
@@ -84,12 +85,17 @@ def plain_table(
 
 
 def funnel_table(
-    dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None, *, width: int = WIDTH
+    dataset: DatasetRun, cost: Cost, tallies: Tallies | None = None, *, width: int = WIDTH,
+    label: str = "",
 ) -> Iterator[str]:
     """Per stage: cases in, passed, failed, errors; for judges cache hits, misses,
-    baseline verdicts reused, requests sent, tokens and cost (fits ``width``)."""
+    baseline verdicts reused, requests sent, tokens and cost (fits ``width``).
+
+    ``label``: the funnel's name, when it has one: said first, the test after it.
+    """
+    title = f"{label} ({dataset.name})" if label else dataset.name
     yield from wrapped(
-        f"{dataset.name}: {plural(dataset.cases, 'case')}, {dataset.promoted} promoted "
+        f"{title}: {plural(dataset.cases, 'case')}, {dataset.promoted} promoted "
         f"({pct(dataset.promoted, dataset.cases)}), {plural(dataset.errors, 'error')}"
         f"{dataset.target_error_note()}",
         width,
@@ -100,7 +106,8 @@ def funnel_table(
         row = [name, str(c.cases_in), str(c.passed), str(c.failed), str(c.errors)]
         if dataset.kinds.get(name) == "judge":
             misses = tallies.misses(dataset.name, name) if tallies is not None else "-"
-            reused = tallies.reused(dataset.name, name) if tallies is not None else 0
+            # A results file has no counters: its records say which verdicts were reused.
+            reused = tallies.reused(dataset.name, name) if tallies is not None else c.reused
             reused_total += reused
             price = cost(c.usage.prompt_tokens, c.usage.completion_tokens)
             row += [
@@ -120,7 +127,7 @@ def funnel_table(
     yield from plain_table(headers, rows, ("left", *["right"] * 10), width)
     if reused_total:
         yield from wrapped(
-            f"{dataset.name}: reused {reused_total} baseline verdict"
+            f"{title}: reused {reused_total} baseline verdict"
             f"{'s' * (reused_total != 1)} of unchanged outputs (same output, same judge: "
             "nothing sent, no new noise)",
             width,
@@ -129,9 +136,12 @@ def funnel_table(
 
 def problem_cases(
     records: list[CaseRecord], *, limit: int | None, width: int = WIDTH,
-    whole: bool | None = None,
+    whole: bool | None = None, names: Names = NO_NAMES,
 ) -> Iterator[str]:
     """The llm-failed and llm-error cases with the stage and the reason, capped.
+
+    With several eval tests in the run, each case says which one it is
+    (``support/c01``: the funnel's name, see :mod:`.labels`).
 
     ``whole`` (default: when nothing is capped, as at ``-v``): every reason is
     wrapped to ``width`` with a hanging indent, never cut; otherwise a reason
@@ -146,11 +156,14 @@ def problem_cases(
     yield ""
     yield f"cases that failed or errored in the funnel ({len(bad)}):"
     shown = bad if limit is None else bad[:limit]
+    several = len({r.dataset for r in records}) > 1
     cut = False
     for record in shown:
         label = record.case if record.variant == "default" else (
             f"{record.case}:{record.variant}"
         )
+        if several:
+            label = f"{dataset_label(record.dataset, names)}/{label}"
         # One entry per counted case: its further problems go on indented lines.
         for index, problem in enumerate(describe_problems(record)):
             lead = label if index == 0 else " " * len(label)

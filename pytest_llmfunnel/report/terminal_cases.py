@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 
 from pytest_llmfunnel.escape import terminal_text
 from pytest_llmfunnel.report.explain import CaseChange, MetricCases
-from pytest_llmfunnel.report.summary import case_label, fmt_diff, short_dataset
+from pytest_llmfunnel.report.labels import NO_NAMES, Names, dataset_label
+from pytest_llmfunnel.report.summary import case_label, fmt_diff
 from pytest_llmfunnel.wording import plural
 
 CASES_SHOWN = 5  # per failing metric without -v
@@ -32,11 +33,12 @@ def _field(label: str, text: str, width: int, limit: int | None) -> list[str]:
 
 
 def case_lines(
-    number: int, c: CaseChange, width: int, *, whole: bool = False
+    number: int, c: CaseChange, width: int, *, whole: bool = False, names: Names = NO_NAMES
 ) -> Iterator[str]:
     """One case: its label and change, then why, the input and the two outputs."""
     limit = None if whole else OUTPUT_LIMIT
-    head = f"  {number}. {terminal_text(case_label(c.dataset, c.case, c.variant), None)}  " \
+    label = case_label(c.dataset, c.case, c.variant, names=names)
+    head = f"  {number}. {terminal_text(label, None)}  " \
         f"{terminal_text(c.stage, None)}: {c.change}"
     yield from textwrap.wrap(head, width, subsequent_indent="     ",
                              break_on_hyphens=False) or [head]
@@ -53,7 +55,8 @@ def case_lines(
 
 
 def failing_case_lines(
-    metrics: Sequence[MetricCases], *, width: int, limit: int | None = CASES_SHOWN
+    metrics: Sequence[MetricCases], *, width: int, limit: int | None = CASES_SHOWN,
+    names: Names = NO_NAMES,
 ) -> Iterator[str]:
     """Per regressed gated metric: a heading, its flipped cases (``limit`` each), the rest counted.
 
@@ -63,7 +66,7 @@ def failing_case_lines(
         d = m.decision
         if not m.cases:
             continue
-        name = f"{short_dataset(d.dataset)}: {d.metric}"
+        name = f"{dataset_label(d.dataset, names)}: {d.metric}"
         better = len(m.cases) - m.worse
         counts = f"{plural(m.worse, 'case')} pass → fail"
         if better:
@@ -76,7 +79,7 @@ def failing_case_lines(
                                  break_on_hyphens=False)
         shown = m.cases if limit is None else m.cases[:limit]
         for number, c in enumerate(shown, 1):
-            yield from case_lines(number, c, width, whole=limit is None)
+            yield from case_lines(number, c, width, whole=limit is None, names=names)
         rest = len(m.cases) - len(shown)
         if rest:
             yield from textwrap.wrap(

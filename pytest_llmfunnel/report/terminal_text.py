@@ -32,6 +32,7 @@ from pytest_llmfunnel.report.explain import (
     shown_elsewhere,
 )
 from pytest_llmfunnel.report.forest import terminal_forest
+from pytest_llmfunnel.report.labels import NO_NAMES, Names, dataset_label
 from pytest_llmfunnel.report.notes import mde_notes
 from pytest_llmfunnel.report.summary import (
     ReportData,
@@ -45,7 +46,6 @@ from pytest_llmfunnel.report.summary import (
     fmt_tag_diff,
     fmt_tag_value,
     fmt_value,
-    short_dataset,
     sort_flips,
     summarize,
     tag_rows,
@@ -81,10 +81,10 @@ def _wrap(text: str, width: int, indent: str = "  ", first: str = "") -> list[st
 
 def verdict_lines(
     decisions: Sequence[GateDecision], missing_baselines: Iterable[str] = (), *,
-    width: int | None = None, completeness: Completeness | None = None,
+    width: int | None = None, completeness: Completeness | None = None, names: Names = NO_NAMES,
 ) -> list[str]:
     """The gate's outcome in one (wrapped) sentence; a partial or incomplete run says so."""
-    verdict = summarize(decisions, missing_baselines, completeness)
+    verdict = summarize(decisions, missing_baselines, completeness, names)
     word = {
         "regressed": "FAILED",
         "not comparable": "FAILED",
@@ -104,7 +104,7 @@ def verdict_lines(
 
 
 def quality_lines(
-    decisions: Sequence[GateDecision], *, width: int | None = None
+    decisions: Sequence[GateDecision], *, width: int | None = None, names: Names = NO_NAMES
 ) -> Iterator[str]:
     """Per metric, grouped by dataset: baseline, current, diff, bound, p_adj, MDE, decision.
 
@@ -118,7 +118,7 @@ def quality_lines(
     seen: list[str] = []
     for dataset in dict.fromkeys(d.dataset for d in decisions):
         seen.append(dataset)
-        rows.append([terminal_text(short_dataset(dataset), None) + ":", *[""] * 7])
+        rows.append([terminal_text(dataset_label(dataset, names), None) + ":", *[""] * 7])
         for d in (d for d in decisions if d.dataset == dataset):
             rows.append(
                 [
@@ -137,13 +137,13 @@ def quality_lines(
     yield from plain_table(headers, rows, ("left", *["right"] * 6, "left"), w)
     if any(not d.gated for d in decisions):
         yield "* measured only, not gated: does not fail the build"
-    for note in mde_notes(decisions, unit="pt"):
+    for note in mde_notes(decisions, unit="pt", names=names):
         yield from _wrap("note: " + note, w)
 
 
 def tag_lines(
     rows_or_records: Iterable[TagRow] | Iterable[CaseRecord], *,
-    limit: int | None = TAG_LIMIT, width: int | None = None,
+    limit: int | None = TAG_LIMIT, width: int | None = None, names: Names = NO_NAMES,
 ) -> Iterator[str]:
     """The breakdown by case tag (descriptive: not tested, not gated)."""
     items = list(rows_or_records)
@@ -168,7 +168,7 @@ def tag_lines(
     shown = rows if limit is None else rows[:limit]
     body: list[list[str]] = []
     for dataset in dict.fromkeys(r.dataset for r in shown):
-        body.append([terminal_text(short_dataset(dataset), None) + ":", *[""] * 5])
+        body.append([terminal_text(dataset_label(dataset, names), None) + ":", *[""] * 5])
         for r in (r for r in shown if r.dataset == dataset):
             body.append(
                 [
@@ -190,7 +190,7 @@ def tag_lines(
 
 def flip_lines(
     flips: Iterable[Flip], limit: int | None = FLIP_LIMIT, *, width: int | None = None,
-    records: Iterable[CaseRecord] = (), other: bool = False,
+    records: Iterable[CaseRecord] = (), other: bool = False, names: Names = NO_NAMES,
 ) -> Iterator[str]:
     """Cases whose verdict changed, most severe first: id, stage, reason, output excerpt.
 
@@ -206,7 +206,7 @@ def flip_lines(
     title = "other flipped cases" if other else "flipped cases"
     yield f"{title} ({len(ordered)}, most severe first):"
     for f in shown:
-        label = case_label(f.dataset, f.case, f.variant)
+        label = case_label(f.dataset, f.case, f.variant, names=names)
         stage = f.stage if f.metric in ("", f.stage) else f"{f.stage} ({f.metric})"
         record = index.get((f.dataset, f.case, f.variant))
         if f.metric == PROMOTION and record is not None:
@@ -237,16 +237,21 @@ def report_lines(
     verbosity: int = 0,
     width: int | None = None,
     completeness: Completeness | None = None,
+    names: Names = NO_NAMES,
 ) -> Iterator[str]:
-    """The gate's part of the report: quality per metric, tags, flipped cases, the verdict."""
+    """The gate's part of the report: quality per metric, tags, flipped cases, the verdict.
+
+    ``names``: the eval tests' labels (see :mod:`.labels`).
+    """
     w = terminal_width(width)
     if verbosity < 0:
-        yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness)
+        yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness,
+                                 names=names)
         for d in decisions:
             if d.fails:
                 yield from _wrap(d.message(), w, indent="    ", first="  ")
         # An underpowered gate passes quietly by construction: say so even here.
-        for note in mde_notes([d for d in decisions if not d.fails], unit="pt"):
+        for note in mde_notes([d for d in decisions if not d.fails], unit="pt", names=names):
             yield from _wrap("note: " + note, w, indent="    ", first="  ")
         return
     records, flips = list(records), list(flips)
@@ -254,11 +259,12 @@ def report_lines(
     shown = shown_elsewhere(failing)
     others = [f for f in flips if (f.dataset, f.case, f.variant, f.metric) not in shown]
     blocks = [
-        list(quality_lines(decisions, width=w)),
-        terminal_forest(decisions, records, verbosity=verbosity, width=w),
-        list(tag_lines(records, limit=None if verbosity > 0 else TAG_LIMIT, width=w)),
+        list(quality_lines(decisions, width=w, names=names)),
+        terminal_forest(decisions, records, verbosity=verbosity, width=w, names=names),
+        list(tag_lines(records, limit=None if verbosity > 0 else TAG_LIMIT, width=w,
+                       names=names)),
         list(flip_lines(others, None if verbosity > 0 else FLIP_LIMIT, width=w,
-                        records=records, other=bool(shown))),
+                        records=records, other=bool(shown), names=names)),
     ]
     for block in blocks:
         if block:
@@ -267,8 +273,9 @@ def report_lines(
     # The cases behind each failing metric, last before the verdict: what a red build
     # shows on its final screen.
     yield from failing_case_lines(failing, width=w,
-                                  limit=None if verbosity > 0 else CASES_SHOWN)
-    yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness)
+                                  limit=None if verbosity > 0 else CASES_SHOWN, names=names)
+    yield from verdict_lines(decisions, missing_baselines, width=w, completeness=completeness,
+                             names=names)
 
 
 def _no_cost(prompt: int, completion: int) -> float | None:
@@ -317,12 +324,14 @@ def terminal_lines(
 
 def _body(data: ReportData, verbosity: int, width: int, parts: SessionParts) -> Iterator[str]:
     yield from parts.before
+    names = data.names
     for dataset in data.run.datasets.values():
         yield ""
-        yield from funnel_table(dataset, parts.cost, parts.tallies, width=width)
+        yield from funnel_table(dataset, parts.cost, parts.tallies, width=width,
+                                label=names.get(dataset.name, ""))
     if verbosity >= 0:
         limit = None if verbosity > 0 else MAX_LISTED
-        yield from problem_cases(list(data.records), limit=limit, width=width,
+        yield from problem_cases(list(data.records), limit=limit, width=width, names=names,
                                  whole=verbosity > 0)
     yield from parts.after_cases
     gate = parts.gate
@@ -335,7 +344,7 @@ def _body(data: ReportData, verbosity: int, width: int, parts: SessionParts) -> 
         yield from report_lines(
             data.decisions, data.flips, records=data.records,
             missing_baselines=data.missing_baselines, verbosity=verbosity, width=width,
-            completeness=data.completeness,
+            completeness=data.completeness, names=names,
         )
     elif gate == "verdict":
         yield ""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from pytest_llmfunnel.escape import md_cell, md_text, terminal_text
-from pytest_llmfunnel.report.summary import short_dataset
+from pytest_llmfunnel.report.labels import NO_NAMES, Names, dataset_label
 from pytest_llmfunnel.wording import plural
 
 if TYPE_CHECKING:
@@ -94,7 +94,9 @@ def _grid(r: VariantRanking, width: int) -> list[str]:
     return lines
 
 
-def variant_lines(rankings: Sequence[VariantRanking], width: int = 80) -> list[str]:
+def variant_lines(
+    rankings: Sequence[VariantRanking], width: int = 80, names: Names = NO_NAMES
+) -> list[str]:
     """The terminal section: per dataset a table of the variants and one line per verdict.
 
     Every line fits ``width`` columns; untrusted names are made inert.
@@ -102,7 +104,7 @@ def variant_lines(rankings: Sequence[VariantRanking], width: int = 80) -> list[s
     lines: list[str] = []
     for r in rankings:
         lines += [""] if lines else []
-        lines += _wrap(f"variants of {short_dataset(r.dataset)}: {_head(r)}:", width)
+        lines += _wrap(f"variants of {dataset_label(r.dataset, names)}: {_head(r)}:", width)
         lines += _grid(r, width)
         lines += _wrap("pass and win rates in %, bounds in points; * shown only, not deciding",
                        width)
@@ -124,7 +126,7 @@ def _verdict_texts(r: VariantRanking) -> list[str]:
     return texts
 
 
-def variants_markdown(rankings: Sequence[VariantRanking]) -> str:
+def variants_markdown(rankings: Sequence[VariantRanking], names: Names = NO_NAMES) -> str:
     """The pull-request section: per dataset a table of the variants and who goes online."""
     blocks = []
     for r in rankings:
@@ -142,7 +144,7 @@ def variants_markdown(rankings: Sequence[VariantRanking]) -> str:
             chosen += f"; only if cheap (undecided offline): {', '.join(maybe)}"
         texts = _verdict_texts(r)
         blocks.append("\n".join([
-            f"**{md_text(short_dataset(r.dataset), 80)}**: {md_text(_head(r), None)}.", "",
+            f"**{md_text(dataset_label(r.dataset, names), 80)}**: {md_text(_head(r), None)}.", "",
             *("| " + " | ".join(row) + " |" for row in [headers, align, *rows]), "",
             f"Worth an online experiment: {chosen}.", "",
             *(f"- {ICONS[v.outcome]} **{md_text(v.variant, 80)}** ({v.outcome}): "

@@ -55,7 +55,7 @@ def test_the_terminal_names_the_three_worst_faithfulness_cases_and_why(tmp_path:
     text = " ".join(" ".join(section).split())
     for case in listed[:3]:
         reason = " ".join(by_case[case][1].split())
-        assert f"support_answer/{case} faithfulness: pass → fail" in text
+        assert f"support/{case} faithfulness: pass → fail" in text
         assert f"why: {reason} input:" in text, case
 
 

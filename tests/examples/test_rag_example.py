@@ -35,12 +35,12 @@ def test_rag_regression_switch_fails_the_gate_and_names_the_cases(tmp_path: Path
     assert "chunk_chars=80" in result.stdout  # the header says which retriever runs
     assert " 13 passed, 16 llm-failed in " in result.stdout.strip().splitlines()[-1]
     flat = " ".join(result.stdout.split())
-    assert "llm-funnel gate FAILED: Regression in 1 of 5 gated metrics (ferry_answer: " \
+    assert "llm-funnel gate FAILED: Regression in 1 of 5 gated metrics (rag: " \
         "context_recall pass rate -41.4 pts" in flat
-    why = "why ferry_answer: context_recall pass rate regressed (−41.4 pts): 12 cases pass → fail"
+    why = "why rag: context_recall pass rate regressed (−41.4 pts): 12 cases pass → fail"
     assert why in flat
     for case in ("boarding-help", "buy-cash", "crossing-time"):
-        assert f"ferry_answer/{case} context_recall: pass → fail (score 1 → 0)" in flat
+        assert f"rag/{case} context_recall: pass → fail (score 1 → 0)" in flat
     # A failing gate never rewrites the baseline.
     copied = tmp_path / "rag" / "baselines" / BASELINE.name
     assert copied.read_bytes() == BASELINE.read_bytes()

@@ -236,11 +236,21 @@ def test_report_loads_results_and_renders_them(
     _stub(monkeypatch, "pytest_llmfunnel.report.markdown", render_markdown=render_markdown)
     _stub(monkeypatch, "pytest_llmfunnel.report.terminal_text",
           render_text=lambda results, baseline, **kw: "plain")
+    _stub(monkeypatch, "pytest_llmfunnel.report.pr_report",
+          document_report=lambda results: f"# whole {results[0]}")
+    _stub(monkeypatch, "pytest_llmfunnel.report.terminal",
+          document_text=lambda results, **kw: f"whole {results[0]} {kw['width']}")
 
     assert cli.main(["report", "r.json", "--baseline", "b.json"]) == 0
     assert capsys.readouterr().out == "# md\n"
     assert calls == [(("loaded", Path("r.json")), Path("b.json"))]
+    # Without a baseline: the run's whole report, with what its end added.
+    assert cli.main(["report", "r.json"]) == 0
+    assert capsys.readouterr().out == "# whole loaded\n"
     assert cli.main(["report", "r.json", "--format", "text", "-o", "out.txt"]) == 0
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8") == "whole loaded None"
+    assert cli.main(["report", "r.json", "--format", "text", "--baseline", "b.json",
+                     "-o", "out.txt"]) == 0
     assert (tmp_path / "out.txt").read_text(encoding="utf-8") == "plain"
 
 

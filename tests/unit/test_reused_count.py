@@ -36,11 +36,12 @@ def test_a_reused_verdict_survives_the_wire_and_only_it_carries_the_key() -> Non
 def test_the_markdown_funnel_table_has_the_reused_column() -> None:
     table = funnel_markdown(RunResult.from_records(records()))
     lines = table.splitlines()
-    header = next(line for line in lines if "| stage |" in line)
-    row = next(line for line in lines if "| relevance |" in line)
+    header = next(line for line in lines if line.startswith("| stage |"))
+    row = next(line for line in lines if line.startswith("| relevance |"))
     cells = dict(zip([c.strip() for c in header.split("|")],
                      [c.strip() for c in row.split("|")], strict=True))
-    assert (cells["reused"], cells["judge requests"], cells["cache hits"]) == ("3", "1", "1")
+    assert (cells["reused"], cells["sent"], cells["hits"]) == ("3", "1", "1")
+    assert "*sent*: judge requests sent; *hits*: verdicts read from the cache" in table
 
 
 def test_the_json_results_count_them_per_stage_and_flag_them_per_case() -> None:
