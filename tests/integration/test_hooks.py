@@ -93,7 +93,7 @@ def test_a_conftest_backend_answers_the_judge(
     assert len(requests) == 4  # one per case, all answered by the conftest's judge
     report = (pytester.path / "report.md").read_text(encoding="utf-8")
     assert "Judged by: relevance: scripted-1, prompt version" in report
-    assert "| eval | relevance | 4 | 3 | 1 | 0 | 4 | 0 | 0 | 60 | - |" in report
+    assert "| relevance | 4 | 3 | 1 | 0 | 4 | 0 | 0 | 60 | - |" in report
 
 
 def test_a_backend_hook_answering_none_leaves_the_built_in_judge(

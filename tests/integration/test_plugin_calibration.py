@@ -86,10 +86,14 @@ def test_require_calibration_without_labels_of_a_judge_is_not_comparable(
             in flat(result.outlines))
 
 
+PRELOGGED = "test_ab_variants.py"
+
+
 @pytest.mark.slow
 def test_pairwise_comparisons_are_exported_once_labelled_and_calibrated(tmp_path: Path) -> None:
-    # The A/B example: 60 cases, each compared once (control vs treatment) in both orders.
-    exported = run_example("ab_variants", tmp_path, "--llm-funnel-review=review.csv",
+    # The A/B example's pre-logged test (its live prompts are another test): 60 cases,
+    # each compared once (control vs treatment) in both orders.
+    exported = run_example("ab_variants", tmp_path, PRELOGGED, "--llm-funnel-review=review.csv",
                            "--llm-funnel-review-budget=1000")
     assert exported.returncode == 0, exported.stdout + exported.stderr
     folder = tmp_path / "ab_variants"
@@ -101,7 +105,7 @@ def test_pairwise_comparisons_are_exported_once_labelled_and_calibrated(tmp_path
     assert all(r["output_compared"] for r in comparisons)
     assert "which output is better: control (output), treatment" in comparisons[0]["label_help"]
 
-    results = run_example("ab_variants", tmp_path, "--llm-funnel-json=results.json")
+    results = run_example("ab_variants", tmp_path, PRELOGGED, "--llm-funnel-json=results.json")
     document = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     judged = {
         r["case"]: s["score"] for r in document["cases"] for s in r["stages"]
@@ -118,7 +122,7 @@ def test_pairwise_comparisons_are_exported_once_labelled_and_calibrated(tmp_path
         row["label_pairwise_helpfulness"] = winner
         row["annotator"] = "ann"
     write_rows(folder / "review.csv", [r for r in rows if r["kind"] == "comparison"])
-    labelled = run_example("ab_variants", tmp_path, "--llm-funnel-labels=review.csv")
+    labelled = run_example("ab_variants", tmp_path, PRELOGGED, "--llm-funnel-labels=review.csv")
     out = labelled.stdout
     assert labelled.returncode == 0, out + labelled.stderr
     text = flat(out.splitlines())

@@ -176,8 +176,10 @@ def test_sync_and_async_targets_with_a_case_timeout(pytester: pytest.Pytester) -
     assert result.ret == 0
     result.stdout.fnmatch_lines_random(
         [
-            "  c01  target: error: target raised RuntimeError: model unavailable",
-            "  c02  target: error: target timed out after 0.3 s (3 attempts)",  # retried twice
+            # Two eval tests: each case is prefixed by its test's label.
+            "  sync/c01  target: error: target raised RuntimeError: model unavailable",
+            "  sync/c02  target: error: target timed out after 0.3 s (3 attempts)",  # retried twice
+            "  async/c02  target: error: target timed out after 0.3 s (3 attempts)",
             "*3 passed, 3 llm-error*",
         ]
     )

@@ -181,4 +181,4 @@ def test_the_markdown_report_and_the_json_count_the_reused_verdicts(
     row = next(line for line in report.splitlines() if "| relevance |" in line)
     cells = dict(zip(
         [c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")], strict=True))
-    assert (cells["reused"], cells["judge requests"]) == (str(N - 1), "1")
+    assert (cells["reused"], cells["sent"]) == (str(N - 1), "1")

@@ -25,6 +25,7 @@ LIGHT = {
     "pytest_llmfunnel.plugin",
     "pytest_llmfunnel.hookspecs",
     "pytest_llmfunnel.config",
+    "pytest_llmfunnel.config_options",
     "pytest_llmfunnel.cache_mode",
     "pytest_llmfunnel.pytest_glue",
     "pytest_llmfunnel.pytest_glue.start",
