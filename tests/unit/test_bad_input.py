@@ -276,7 +276,7 @@ def test_mapping_onto_an_unknown_field(tmp_path: Path) -> None:
     assert "columns maps 'q' to 'inptu', which is not a case field" in str(error)
 
 
-# --- issue 16: input that was silently lost, crashed, or burned CPU ---
+# --- input that was silently lost, crashed, or burned CPU ---
 
 
 def test_csv_stray_quote_opening_the_last_cell_is_not_silently_swallowing_rows(
