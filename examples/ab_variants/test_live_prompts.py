@@ -29,7 +29,8 @@ LIVE = Funnel(
 )
 
 
-@pytest.mark.llm_dataset("helpdesk.jsonl", funnel=LIVE)
+# Ranked against each other, with no baseline to gate against (see test_ab_variants.py).
+@pytest.mark.llm_dataset("helpdesk.jsonl", funnel=LIVE, baseline=False)
 def test_live_prompt(case: Case, llm_variant: str, llm_result: CaseResult) -> None:
     assert llm_result.variant == llm_variant
     assert llm_result.output, "the target answered from the policy passage"
