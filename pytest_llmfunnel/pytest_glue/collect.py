@@ -71,6 +71,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, fs: FunnelSessio
         baseline=None if baseline_file is None else str(baseline_file),
         baseline_from=where_from, ids=tuple(positions), columns=columns,
         units=len(units),  # what a complete run evaluates
+        control=funnel.variants[0].name if funnel.variants else None,  # live: control first
     )
     variants = {u.variant for u in units}
     ids = [f"{u.case.id}:{u.variant}" if len(variants) > 1 else u.case.id for u in units]

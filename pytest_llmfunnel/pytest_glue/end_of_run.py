@@ -151,7 +151,8 @@ def rank(fs: FunnelSession) -> list[Any]:
     settings = fs.settings
     return list(rank_variants(
         fs.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed,
-        control=settings.variant_control,
+        control=settings.variant_control, controls={
+            key: meta.control for key, meta in fs.spec_meta.items() if meta.control},
     ))
 
 

@@ -101,6 +101,7 @@ def shard_entry(fs: FunnelSession) -> ShardEntry | None:
             baseline=None if baseline is None else display_path(str(baseline), root),
             baseline_from=meta.baseline_from,
             baseline_sha256=file_sha256(baseline) if baseline is not None else None,
+            control=meta.control,
         ))
     return ShardEntry(
         index=settings.shard[0], count=settings.shard[1], run_id=run_id(settings.run_id),

@@ -52,6 +52,7 @@ class EvalTestInfoJSON(TypedDict):
     columns: dict[str, str] | None
     units: int
     selected: int | None
+    control: str | None
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ class EvalTestInfo:
     ``baseline`` the baseline file (``None``: no gate), ``baseline_from`` where
     that choice came from, ``ids`` the case ids in dataset order, ``units``
     the (case, variant) pairs a complete run evaluates and ``selected`` how
-    many of them this run selected (``None`` until counted).
+    many of them this run selected (``None`` until counted); ``control`` the
+    funnel's live control (``Funnel(control=...)``, else its first variant),
+    which the variant ranking compares with (``None``: the best variant).
     """
 
     path: str
@@ -72,17 +75,20 @@ class EvalTestInfo:
     columns: dict[str, str] | None
     units: int = 0
     selected: int | None = None
+    control: str | None = None
 
     def to_json(self) -> EvalTestInfoJSON:
         return {"path": self.path, "baseline": self.baseline,
                 "baseline_from": self.baseline_from, "ids": list(self.ids),
-                "columns": self.columns, "units": self.units, "selected": self.selected}
+                "columns": self.columns, "units": self.units, "selected": self.selected,
+                "control": self.control}
 
     @classmethod
     def from_json(cls, data: EvalTestInfoJSON) -> EvalTestInfo:
         return cls(path=data["path"], baseline=data["baseline"],
                    baseline_from=data["baseline_from"], ids=tuple(data["ids"]),
-                   columns=data["columns"], units=data["units"], selected=data["selected"])
+                   columns=data["columns"], units=data["units"], selected=data["selected"],
+                   control=data.get("control"))
 
 
 # A dataset the records name but no process described (taken as ungated).

@@ -309,6 +309,9 @@ def to_json(document: ResultsDocument) -> str:
         ):
             if key in entry and entry[key] == unset:
                 del entry[key]
+    for entry in (data.get("shard") or {}).get("datasets", []):  # a ranking's own control
+        if entry.get("control") is None:
+            entry.pop("control", None)
     if "end_of_run" in data:  # its intervals may be unbounded
         data["end_of_run"] = finite_json(data["end_of_run"])
     text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)

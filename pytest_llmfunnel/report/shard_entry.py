@@ -57,6 +57,10 @@ class ShardDataset(_Model):
     baseline_sha256: str | None = Field(
         description="sha256 of the baseline file the shard read; null: there was none."
     )
+    control: str | None = Field(
+        default=None, description="The variant the ranking compares the others with: the "
+        "funnel's control= (live variants); omitted: the best variant."
+    )
 
 
 class GateSettings(_Model):

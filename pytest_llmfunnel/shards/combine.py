@@ -125,7 +125,8 @@ def check(shards: Sequence[Shard]) -> None:
         _same(first, shard, "eval tests", [d.name for d in first.entry.datasets],
               [d.name for d in entry.datasets])
         for a, b in zip(first.entry.datasets, entry.datasets, strict=True):
-            for key in ("path", "ids", "units", "baseline", "baseline_from", "baseline_sha256"):
+            for key in ("path", "ids", "units", "baseline", "baseline_from", "baseline_sha256",
+                        "control"):
                 what = "baseline file" if key.startswith("baseline") else f"dataset ({key})"
                 _same(first, shard, f"{a.name}: {what}", getattr(a, key), getattr(b, key))
     _one_place(shards)

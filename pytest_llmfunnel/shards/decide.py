@@ -23,6 +23,7 @@ from pytest_llmfunnel.gate.decision import GateDecision
 from pytest_llmfunnel.record import RunResult
 from pytest_llmfunnel.report.conclusion import Conclusion
 from pytest_llmfunnel.report.pr_report import pr_report
+from pytest_llmfunnel.report.results_extras import EndOfRun
 from pytest_llmfunnel.report.results_json import ResultsDocument, build_document
 from pytest_llmfunnel.report.shard_entry import file_sha256
 from pytest_llmfunnel.report.summary import judge_label
@@ -102,6 +103,10 @@ def merge(paths: Sequence[Path], *, rootdir: Path) -> Merged:
         settings=first.document.settings.model_copy(update={"judge_label": label}),
         tool_version=first.document.tool_version, missing_baselines=missing,
         completeness=scope, warnings=warnings,
+        end_of_run=EndOfRun.from_conclusion(  # the ranking and judge changes, as a run writes
+            out, require_calibration=any(s.document.end_of_run is not None and
+                                         s.document.end_of_run.require_calibration
+                                         for s in combined.shards)),
     )
     report = pr_report(
         run, records, decisions, flips, out, judge_label=label, missing=missing,
@@ -174,5 +179,6 @@ def rank(combined: Combined, settings: Settings) -> list[object]:
 
     return list(rank_variants(
         combined.records, alpha=settings.alpha, tolerance=settings.tolerance, seed=settings.seed,
-        control=settings.variant_control,
+        control=settings.variant_control, controls={
+            name: d.control for name, d in combined.datasets.items() if d.control},
     ))

@@ -6,6 +6,7 @@ and say where it cannot tell. Use::
 
     rankings = rank_variants(records, alpha=0.05, tolerance=0.02)      # control: the best
     rankings = rank_variants(records, control="production")            # a named control
+    rankings = rank_variants(records, controls={"test_x.py::test_x": "production"})  # per dataset
 
 The rankings are drawn for the terminal and the pull request by
 :mod:`pytest_llmfunnel.report.variants`.
@@ -22,7 +23,8 @@ The rankings are drawn for the terminal and the pull request by
 * **The control** is the best variant (highest on the primary metric: the
   first judge pass rate in funnel order, else the promotion rate; exact ties
   go to the mean pairwise score, the promotion rate, the name), or the one
-  named with ``control=``.
+  named with ``control=`` (every dataset) or ``controls=`` (one dataset's: the
+  funnel's own ``control=``, which ``control=`` overrides).
 * **Every other variant** is non-inferior within a stated margin, clearly
   worse, or undecided at this size, on every gated metric against the control
   (:mod:`.outcomes`, which also says why a margin chosen from the number of
@@ -154,6 +156,7 @@ class VariantRanking:
 def rank_variants(
     records: Iterable[Record], *, alpha: float = 0.05, tolerance: float = 0.02,
     tolerances: Mapping[str, float] | None = None, seed: int = 0, control: str | None = None,
+    controls: Mapping[str, str] | None = None,
 ) -> list[VariantRanking]:
     """Rank the variants of every dataset that has two or more.
 
@@ -169,13 +172,16 @@ def rank_variants(
         control: the variant the others are compared with (default: the best);
             a dataset without a variant of that name compares with its best and
             says so in its ``note``.
+        controls: each dataset's own control (the funnel's ``control=``), used
+            where ``control`` is None; a dataset not in it compares with its best.
     """
     del seed
     grouped: dict[str, dict[str, dict[str, Record]]] = {}
     for record in records:
         grouped.setdefault(record.dataset, {}).setdefault(record.variant, {})[record.case] = record
     return [
-        _rank(dataset, grouped[dataset], alpha, tolerance, tolerances or {}, control)
+        _rank(dataset, grouped[dataset], alpha, tolerance, tolerances or {},
+              control if control is not None else (controls or {}).get(dataset))
         for dataset in sorted(grouped) if len(grouped[dataset]) >= 2
     ]
 
