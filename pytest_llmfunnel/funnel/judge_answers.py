@@ -43,7 +43,7 @@ class PassFailAnswer(BaseModel):
     parser would reject as off the scale.
     """
 
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(strict=True, defer_build=True)  # built on first use
 
     reasoning: str
     score: Literal[0, 1]
@@ -52,7 +52,7 @@ class PassFailAnswer(BaseModel):
 class PairwiseAnswer(BaseModel):
     """A pairwise judge's structured answer, about the outputs as shown (A, B)."""
 
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(strict=True, defer_build=True)  # built on first use
 
     reasoning: str
     winner: Literal["A", "B", "tie"]

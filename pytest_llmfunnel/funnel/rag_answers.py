@@ -61,7 +61,8 @@ class RagSubject(JudgeSubject):
 
 class _Answer(BaseModel):
     # strict: "true" is not a boolean and "2" is not a chunk number.
-    model_config = ConfigDict(strict=True, extra="forbid")
+    # defer_build: a run without a RAG judge never validates one (start-up cost).
+    model_config = ConfigDict(strict=True, extra="forbid", defer_build=True)
 
 
 class ClaimSupport(_Answer):

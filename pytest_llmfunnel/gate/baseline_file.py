@@ -62,10 +62,14 @@ BASELINE_FORMAT = FileFormat(
 )
 
 
+# defer_build: a run without a baseline file never validates one, so their
+# schemas are built on first use, not at start-up.
+_CONFIG = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
 class BaselineStage(BaseModel):
     """What the gate needs to know about one stage: its kind, whether it gates, its scale."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     kind: Literal["check", "scorer", "judge"]
     gating: bool
@@ -75,7 +79,7 @@ class BaselineStage(BaseModel):
 class BaselineOutcome(BaseModel):
     """One stage's result on one baseline case (no reason: see the module docstring)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     status: Literal["passed", "failed", "measured", "error"]
     score: float | None = None
@@ -106,7 +110,7 @@ class BaselineMetrics(TypedDict, total=False):
 class BaselineHeader(BaseModel):
     """The first line of a baseline file."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     format: Literal["pytest-llmfunnel baseline"] = FORMAT
     version: int = VERSION
@@ -120,7 +124,7 @@ class BaselineHeader(BaseModel):
 class BaselineCase(BaseModel):
     """One (case, variant) line of a baseline file."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     case: str
     variant: str = DEFAULT_VARIANT
@@ -168,7 +172,7 @@ class BaselineCase(BaseModel):
 class Baseline(BaseModel):
     """A whole baseline: header plus case lines, kept sorted by (case, variant)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     header: BaselineHeader
     cases: tuple[BaselineCase, ...] = ()

@@ -16,7 +16,6 @@ from pytest_llmfunnel.completeness import Completeness
 from pytest_llmfunnel.config import Settings
 from pytest_llmfunnel.escape import clean, strip_escapes, terminal_text, truncate
 from pytest_llmfunnel.record import CaseRecord, RunResult, describe_problems, status_of
-from pytest_llmfunnel.report.calibration import calibration_lines, distrust_lines
 from pytest_llmfunnel.report.conclusion import Conclusion
 from pytest_llmfunnel.report.labels import Names, funnel_names
 from pytest_llmfunnel.report.sections import section_lines
@@ -149,6 +148,9 @@ def distrust_first(fs: SummaryData, width: int = WIDTH) -> Iterator[str]:
     out = fs.conclusion
     if out is None or out.calibration is None:
         return
+    # Start-up choice: calibration's wording (and its statistics) loads only with labels.
+    from pytest_llmfunnel.report.calibration import distrust_lines
+
     for line in distrust_lines(out.calibration[0], required=fs.settings.require_calibration):
         yield from wrapped(line, width)
 
@@ -200,6 +202,9 @@ def added_lines(
     if verbosity >= 0:
         yield from _variant_lines(out, width, funnel_names(records))
     if out.calibration is not None and verbosity >= 0:
+        # Start-up choice: as in distrust_first.
+        from pytest_llmfunnel.report.calibration import calibration_lines
+
         yield ""
         for line in calibration_lines(*out.calibration):
             yield from wrapped(line, width)

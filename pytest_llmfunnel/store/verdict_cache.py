@@ -67,7 +67,7 @@ _Stored = TypeVar("_Stored", VerdictRecord, _StoredAnswer)
 class CacheStats(BaseModel):
     """What the terminal summary shows about the cache."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built when first shown
 
     directory: str
     mode: CacheMode

@@ -18,7 +18,8 @@ def now() -> str:
 class VerdictRecord(BaseModel):
     """One cached verdict with what is needed to explain a miss or write a lockfile."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a warm run reads only the answer (see _StoredAnswer), never a whole record.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     key: str
     case_id: str
