@@ -113,7 +113,8 @@ OPTIONS: tuple[Option, ...] = (
            "non-inferiority: pass only if the drop is shown to be within the tolerance.",
            "superiority", "choice", ("superiority", "non-inferiority")),
     Option("variant_control", "The variant the others are ranked against, in every eval test "
-           "(default: the funnel's control= for live variants, else the best one).", None, "str", metavar="VARIANT"),
+           "(default: the funnel's control= for live variants, else the best one).", None,
+           "str", metavar="VARIANT"),
     Option("report", "Write the Markdown pull-request report here.", None, "path",
            metavar="PATH"),
     Option("json", "Write the JSON results here.", None, "path", metavar="PATH"),
