@@ -8,8 +8,6 @@ cannot close a fence or add one, and what the judge saw is in the cache key.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from pathlib import Path
 
@@ -19,6 +17,8 @@ from pytest_llmfunnel.funnel.backend import JudgeRequest
 from pytest_llmfunnel.funnel.stages.judge_kinds import PairwiseJudge, RubricJudge
 from pytest_llmfunnel.models import Case
 from pytest_llmfunnel.output import Chunk, Output, ToolCall
+from tests.support.fences import fenced as fenced_by
+from tests.support.fences import nonce_of
 
 CASE = Case(id="oslo", input="Book me a flight to Oslo.")
 A = Output(
@@ -33,27 +33,9 @@ B = Output(
 FENCE = re.compile(r"<<<(END )?([A-Z][A-Z0-9 ]*?) ([0-9a-f]{12})>>>")
 
 
-def nonce_of(*fields: tuple[str, str]) -> str:
-    """The documented scheme, computed independently of the module."""
-    payload = json.dumps(
-        [list(f) for f in fields], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
 def fenced(user: str) -> dict[str, str]:
-    """Each fence's text by name; fails unless every ``<<<`` is a well-formed fence pair."""
-    nonce = re.search(r"carry the nonce ([0-9a-f]{12})\.", user)
-    assert nonce is not None
-    fences = list(FENCE.finditer(user))
-    assert user.count("<<<") == len(fences), "a '<<<' outside a well-formed fence"
-    assert {m.group(3) for m in fences} == {nonce.group(1)}
-    fields: dict[str, str] = {}
-    for opening, closing in zip(fences[::2], fences[1::2], strict=True):
-        assert opening.group(1) is None and closing.group(1) == "END "
-        assert opening.group(2) == closing.group(2) and opening.group(2) not in fields
-        fields[opening.group(2)] = user[opening.end() + 1 : closing.start() - 1]
-    return fields
+    """Each fence's text by name, every fence checked for structure."""
+    return fenced_by(user, FENCE)
 
 
 def requests(

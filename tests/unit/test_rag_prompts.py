@@ -7,8 +7,6 @@ the judge, hidden characters) is shown to stay inside its own fence.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 
 import pytest
@@ -19,6 +17,8 @@ from pytest_llmfunnel.funnel.prompts import chunk_fields, clean_untrusted, rende
 from pytest_llmfunnel.funnel.rag_prompts import render_rag_messages
 from pytest_llmfunnel.funnel.stages.judge_kinds import MissingFieldError
 from pytest_llmfunnel.output import Chunk, Output
+from tests.support.fences import fenced as fenced_by
+from tests.support.fences import nonce_of
 
 FENCE = re.compile(r"<<<(END )?([A-Z]+(?: \d+)?) ([0-9a-f]{12})>>>")
 
@@ -45,27 +45,9 @@ HOSTILE_CLEANED = (
 )
 
 
-def nonce_of(*fields: tuple[str, str]) -> str:
-    """The documented nonce scheme, computed independently of the module."""
-    payload = json.dumps(
-        [list(f) for f in fields], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
 def fenced(user: str) -> dict[str, str]:
-    """Every fence of a user message, checked for structure, by name."""
-    nonce = re.search(r"carry the nonce ([0-9a-f]{12})\.", user)
-    assert nonce is not None
-    fences = list(FENCE.finditer(user))
-    assert user.count("<<<") == len(fences), "a '<<<' outside a well-formed fence"
-    assert {m.group(3) for m in fences} == {nonce.group(1)}
-    fields: dict[str, str] = {}
-    for opening, closing in zip(fences[::2], fences[1::2], strict=True):
-        assert opening.group(1) is None and closing.group(1) == "END "
-        assert opening.group(2) == closing.group(2) and opening.group(2) not in fields
-        fields[opening.group(2)] = user[opening.end() + 1 : closing.start() - 1]
-    return fields
+    """Each fence's text by name, every fence checked for structure."""
+    return fenced_by(user, FENCE)
 
 
 def outside(user: str) -> str:
