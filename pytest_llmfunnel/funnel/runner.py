@@ -169,7 +169,7 @@ class FunnelRunner:
             results = [await self.run_one(funnel, units[0])]
         else:
             results = list(await asyncio.gather(*(self.run_one(funnel, u) for u in units)))
-        if funnel.pairwise_judges and len(results) > 1:
+        if len(results) > 1 and funnel.pairwise_judges:
             results = await self.compare(funnel, units[0].case, results)
         return results
 

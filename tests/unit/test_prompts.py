@@ -221,6 +221,38 @@ def test_fence_prefix_runs_are_neutralised(text: str, cleaned: str) -> None:
     assert clean_untrusted(text) == cleaned
 
 
+def _reference_clean(text: str) -> str:
+    """The documented cleaning, written out without the module's shortcut for plain text."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if (code < 0x20 and ch not in "\t\n") or 0x7F <= code <= 0x9F:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(ch)
+    return re.sub(r"<{3,}", lambda m: "‹" * len(m.group()), "".join(out))
+
+
+def test_plain_ascii_text_is_cleaned_exactly_as_the_full_rules_clean_it() -> None:
+    # Plain ASCII takes a shortcut (nothing to do when it holds no control and
+    # no "<<<"): every ASCII character, alone, doubled and in text, and random
+    # ASCII strings rich in "<", "\r" and controls, clean as the full rules say.
+    samples = []
+    for code in range(128):
+        ch = chr(code)
+        samples += [ch, ch * 2, f"a{ch}b", f"<<{ch}<", f"{ch}\r\n<<<"]
+    rng = random.Random(7)
+    alphabet = "ab <\r\n\t\x00\x1b\x7f\x0b"
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(500)]
+    for text in samples:
+        assert text.isascii()
+        assert clean_untrusted(text) == _reference_clean(text), repr(text)
+    # Text that needs nothing comes back as the very same string.
+    plain = "What is the refund policy? Within 30 days, to the original card."
+    assert clean_untrusted(plain) is plain
+
+
 def test_rendering_is_deterministic_and_nonce_follows_content() -> None:
     def render(output: str) -> list[dict[str, str]]:
         return render_messages("r", "c", (1, 5), input="q", output=output, context="k")
