@@ -244,7 +244,8 @@ def test_plain_ascii_text_is_cleaned_exactly_as_the_full_rules_clean_it() -> Non
         samples += [ch, ch * 2, f"a{ch}b", f"<<{ch}<", f"{ch}\r\n<<<"]
     rng = random.Random(7)
     alphabet = "ab <\r\n\t\x00\x1b\x7f\x0b"
-    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(500)]
+    for _ in range(500):
+        samples.append("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))))
     for text in samples:
         assert text.isascii()
         assert clean_untrusted(text) == _reference_clean(text), repr(text)
