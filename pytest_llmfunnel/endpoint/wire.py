@@ -3,41 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmfunnel.funnel.backend import Completion
-from pytest_llmfunnel.jsontypes import JSONObject
 from pytest_llmfunnel.models import Usage
 
 if TYPE_CHECKING:
     import openai
 
 NO_KEY = "no-key"  # the SDK insists on a key; local servers ignore it
-
-
-@functools.lru_cache(maxsize=1)
-def _known_params() -> frozenset[str]:
-    """The keyword parameters of the SDK's ``chat.completions.create``."""
-    from openai.resources.chat.completions import AsyncCompletions
-
-    names = set(inspect.signature(AsyncCompletions.create).parameters)
-    return frozenset(names - {"self", "extra_headers", "extra_query", "extra_body", "timeout"})
-
-
-def split_body(body: JSONObject) -> tuple[JSONObject, JSONObject]:
-    """Split a body into the SDK's named parameters and everything else (sent as extra_body).
-
-    The SDK's ``create`` rejects unknown keyword arguments, but endpoints accept
-    vendor keys (``top_k``, ``chat_template_kwargs``...): those travel verbatim
-    in ``extra_body``, so the body on the wire is exactly the body given.
-    """
-    known_names = _known_params()
-    known = {k: v for k, v in body.items() if k in known_names}
-    extra = {k: v for k, v in body.items() if k not in known_names}
-    return known, extra
 
 
 def completion_from(response: Any, model: str) -> Completion | None:
