@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmfunnel import hookspecs
+from pytest_llmfunnel.pytest_glue.stash_keys import SESSION_KEY, SETTINGS_KEY, session_of
 
 if TYPE_CHECKING:
     from pytest_llmfunnel.config import Settings
@@ -23,13 +24,11 @@ if TYPE_CHECKING:
     from pytest_llmfunnel.pytest_glue.session import FunnelSession
     from pytest_llmfunnel.record import CaseRecord
 
-SESSION_KEY: pytest.StashKey[FunnelSession] = pytest.StashKey()
-SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()
+# The hooks pytest calls per test live in a plugin of their own, registered
+# right after this one and dropped from a run that does not need them.
+pytest_plugins = ["pytest_llmfunnel.pytest_glue.item_hooks"]
 
-
-def _session(config: pytest.Config) -> FunnelSession | None:
-    """The session object, if this run has one yet (with --llm-funnel it always has)."""
-    return config.stash.get(SESSION_KEY, None)
+_session = session_of
 
 
 def _session_for(config: pytest.Config) -> FunnelSession:
@@ -40,7 +39,21 @@ def _session_for(config: pytest.Config) -> FunnelSession:
         from pytest_llmfunnel.pytest_glue.start import start_session
 
         fs = config.stash[SESSION_KEY] = start_session(config, config.stash[SETTINGS_KEY])
+        _item_hooks(config, needed=True)
     return fs
+
+
+def _item_hooks(config: pytest.Config, *, needed: bool) -> None:
+    """Register the per-test hooks (:mod:`.pytest_glue.item_hooks`) or drop them."""
+    # Start-up choice: already imported (pytest_plugins above), so this is a lookup.
+    from pytest_llmfunnel.pytest_glue import item_hooks
+
+    manager = config.pluginmanager
+    registered = manager.get_plugin(item_hooks.NAME) is not None
+    if needed and not registered:
+        manager.register(item_hooks, item_hooks.NAME)
+    elif not needed and registered:
+        manager.unregister(name=item_hooks.NAME)
 
 
 def _xdist_in_play(config: pytest.Config) -> bool:
@@ -67,6 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_llmfunnel.pytest_glue.start import read_settings
 
     settings = config.stash[SETTINGS_KEY] = read_settings(config)
+    if not settings.enabled and _session(config) is None:
+        _item_hooks(config, needed=False)  # no test of this run needs them (yet)
     if settings.enabled:
         _session_for(config)
         if settings.ledger is not None or settings.mlflow:
@@ -201,58 +216,6 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         return (yield)
     finally:
         fs.stop()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    """Wait for this item's case result before its fixtures are set up."""
-    fs = _session(item.config)
-    if fs is not None:
-        # Start-up choice: as in pytest_configure.
-        from pytest_llmfunnel.pytest_glue.items import attach_result
-
-        attach_result(item, fs)
-    return (yield)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """After the test body, fail the item for must=True stages (or every stage with strict)."""
-    result = yield
-    fs = _session(item.config)
-    if fs is not None:
-        # Start-up choice: as in pytest_configure.
-        from pytest_llmfunnel.pytest_glue.items import enforce
-
-        enforce(item, fs)
-    return result
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Put the case's compact record on the call report (it travels through xdist)."""
-    report = yield
-    fs = _session(item.config)
-    if fs is not None:
-        # Start-up choice: as in pytest_configure.
-        from pytest_llmfunnel.pytest_glue.items import finish_report
-
-        finish_report(item, call, report, fs)
-    return report
-
-
-def pytest_report_teststatus(
-    report: pytest.TestReport, config: pytest.Config
-) -> tuple[str, str, str] | None:
-    """Show llm-failed and llm-error cases with their own status in the summary line."""
-    status = getattr(report, "llm_funnel_status", None)
-    if report.when != "call" or not report.passed or status in (None, "ok"):
-        return None
-    if status == "llm-failed":
-        return "llm-failed", "l", "LLM-FAILED"
-    return "llm-error", "e", "LLM-ERROR"
 
 
 @pytest.hookimpl(trylast=True)

@@ -19,7 +19,8 @@ from tests.support.runs import cases, write_jsonl
 
 HEAVY = ("pydantic", "openai", "httpx", "diskcache", "tabulate")
 # What a run with the funnel off may load of this package: the entry point,
-# its hook specifications, and the flags and settings.
+# its hook specifications, the per-test hooks it registers (and drops), the
+# keys of the run's stash, and the flags and settings.
 LIGHT = {
     "pytest_llmfunnel",
     "pytest_llmfunnel.plugin",
@@ -30,6 +31,8 @@ LIGHT = {
     "pytest_llmfunnel.pytest_glue",
     "pytest_llmfunnel.pytest_glue.start",
     "pytest_llmfunnel.pytest_glue.xdist_bridge",
+    "pytest_llmfunnel.pytest_glue.item_hooks",
+    "pytest_llmfunnel.pytest_glue.stash_keys",
 }
 RECORD_MODULES = """
 import json
