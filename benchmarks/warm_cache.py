@@ -11,6 +11,13 @@ measured alongside and printed as ``ratio_to_no_plugin``: since the
 installed-but-off plugin loads next to nothing, the two baselines should
 agree, and the second one shows it.
 
+A third run bounds what any cached eval can reach: the same plain test that
+also reads one stored verdict per case from the run's own verdict cache
+(``diskcache``, as stored) and validates its answer with ``pydantic``, the
+least a re-run must do to know each verdict without asking the judge
+(``floor_ratio``, against the plain run). It does less than the funnel: no
+prompt rendered and hashed into a key, no case model, no report.
+
 Steps: write a temporary project (the dataset with realistic lengths, a funnel
 test with ``Funnel(checks.not_empty(), judges.relevance())`` and the plain
 test), start the loopback judge server as a process, run once cold to fill the
@@ -21,7 +28,7 @@ warm runs.
 
 Run: ``python benchmarks/warm_cache.py [--cases 2000] [--runs 5] [--keep]``
 The last line is ``warm_cache ratio_to_plain=R ratio_to_no_plugin=B
-requests=N``; the exit status is 1 when R exceeds ``--limit`` (1.3) or any
+floor_ratio=F requests=N``; the exit status is 1 when R exceeds ``--limit`` (1.3) or any
 warm request was sent. The line before it gives the same medians in CPU time
 (user + system of each process), which a loaded machine distorts far less
 than wall time.
@@ -87,6 +94,40 @@ def test_plain(case):
 '''
 
 
+FLOOR_TEST = '''\
+import json
+from pathlib import Path
+
+import diskcache
+import pytest
+from pydantic import BaseModel
+
+HERE = Path(__file__).parent
+CASES = [
+    json.loads(line)
+    for line in (HERE / "cases.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+CACHE = diskcache.Cache(str(HERE / ".llmfunnel" / "cache"))
+KEYS = sorted(k for k in CACHE.iterkeys() if isinstance(k, str) and k.startswith("verdict:"))
+
+
+class Answer(BaseModel):
+    reasoning: str
+    score: float
+
+
+class Stored(BaseModel):
+    answer: Answer
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[c["id"] for c in CASES])
+def test_floor(index):
+    text = CACHE.get(KEYS[index % len(KEYS)])
+    assert Stored.model_validate_json(text).answer.score >= 0
+'''
+
+
 def sentence(rng: random.Random, low: int, high: int) -> str:
     """Words until the text is between ``low`` and ``high`` characters long."""
     target = rng.randint(low, high)
@@ -114,6 +155,7 @@ def write_project(root: Path, cases: int, seed: int) -> None:
             handle.write(json.dumps(row) + "\n")
     (root / "test_funnel.py").write_text(FUNNEL_TEST, encoding="utf-8")
     (root / "test_plain.py").write_text(PLAIN_TEST, encoding="utf-8")
+    (root / "test_floor.py").write_text(FLOOR_TEST, encoding="utf-8")
     # Pins the rootdir, so the verdict cache lands in <project>/.llmfunnel/cache.
     (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
 
@@ -195,7 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_times: list[float] = []
         plain_times: list[float] = []
         blocked_times: list[float] = []
-        cpu: dict[str, list[float]] = {"warm": [], "plain": [], "blocked": []}
+        floor_times: list[float] = []
+        cpu: dict[str, list[float]] = {"warm": [], "plain": [], "blocked": [], "floor": []}
         for i in range(args.runs):
             warm_times.append(run_pytest(root, funnel, env))
             cpu["warm"].append(CPU_TIMES[-1])
@@ -203,10 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             cpu["plain"].append(CPU_TIMES[-1])
             blocked_times.append(run_pytest(root, ["-p", "no:llmfunnel", *plain], env))
             cpu["blocked"].append(CPU_TIMES[-1])
+            floor_times.append(run_pytest(root, ["test_floor.py"], env))
+            cpu["floor"].append(CPU_TIMES[-1])
             print(
                 f"run {i + 1}: warm funnel {warm_times[-1]:.2f} s, plain {plain_times[-1]:.2f} s, "
-                f"plain -p no:llmfunnel {blocked_times[-1]:.2f} s (CPU {cpu['warm'][-1]:.2f} s, "
-                f"{cpu['plain'][-1]:.2f} s, {cpu['blocked'][-1]:.2f} s)"
+                f"plain -p no:llmfunnel {blocked_times[-1]:.2f} s, floor {floor_times[-1]:.2f} s "
+                f"(CPU {cpu['warm'][-1]:.2f} s, {cpu['plain'][-1]:.2f} s, "
+                f"{cpu['blocked'][-1]:.2f} s, {cpu['floor'][-1]:.2f} s)"
             )
         warm_requests = judge_requests(base_url) - cold_requests
     finally:
@@ -218,21 +264,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
 
     warm, base = statistics.median(warm_times), statistics.median(plain_times)
-    blocked = statistics.median(blocked_times)
+    blocked, floor = statistics.median(blocked_times), statistics.median(floor_times)
     ratio = warm / base
     print(
         f"median warm funnel {warm:.2f} s, median plain {base:.2f} s, median plain "
-        f"-p no:llmfunnel {blocked:.2f} s ({args.cases} cases)"
+        f"-p no:llmfunnel {blocked:.2f} s, median floor {floor:.2f} s ({args.cases} cases)"
     )
-    cpu_warm, cpu_plain, cpu_blocked = (statistics.median(v) for v in cpu.values())
+    cpu_warm, cpu_plain, cpu_blocked, cpu_floor = (statistics.median(v) for v in cpu.values())
     print(
         f"median CPU time: warm funnel {cpu_warm:.2f} s, plain {cpu_plain:.2f} s, plain "
-        f"-p no:llmfunnel {cpu_blocked:.2f} s (cpu_ratio_to_plain={cpu_warm / cpu_plain:.2f} "
-        f"cpu_ratio_to_no_plugin={cpu_warm / cpu_blocked:.2f})"
+        f"-p no:llmfunnel {cpu_blocked:.2f} s, floor {cpu_floor:.2f} s "
+        f"(cpu_ratio_to_plain={cpu_warm / cpu_plain:.2f} "
+        f"cpu_ratio_to_no_plugin={cpu_warm / cpu_blocked:.2f} "
+        f"cpu_floor_ratio={cpu_floor / cpu_plain:.2f})"
     )
     print(
         f"warm_cache ratio_to_plain={ratio:.2f} ratio_to_no_plugin={warm / blocked:.2f} "
-        f"requests={warm_requests}"
+        f"floor_ratio={floor / base:.2f} requests={warm_requests}"
     )
     return 0 if ratio <= args.limit and warm_requests == 0 else 1
 
