@@ -16,6 +16,7 @@ import pytest
 
 import pytest_llmfunnel
 from pytest_llmfunnel.testing import Action, JudgeServer, ok
+from tests.support.doc_pages import words as _words
 from tests.support.runs import judge_args, write_jsonl
 
 pytestmark = pytest.mark.integration
@@ -72,10 +73,6 @@ def judge(body: dict[str, Any]) -> Action:
                for name, text in TURN.findall(user))
     return ok(json.dumps({"reasoning": "asked again" if asks else "kept", "score": 0 if asks
                           else 1}))
-
-
-def _words(text: str) -> str:
-    return " ".join(text.split())
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "xdist"])

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
+from tests.support.doc_pages import code_blocks
+from tests.support.doc_pages import words as _words
 from tests.support.paths import REPO
 
 PAGE = REPO / "docs" / "conversations.md"
-FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 
 
 def _blocks(language: str) -> list[str]:
-    return [body for lang, body in FENCE.findall(PAGE.read_text("utf-8")) if lang == language]
-
-
-def _words(text: str) -> str:
-    return " ".join(text.split())
+    return code_blocks(PAGE, language)
 
 
 def test_the_walkthrough_fails_the_case_and_turn_the_page_names(

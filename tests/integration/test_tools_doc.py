@@ -6,18 +6,15 @@ import re
 
 import pytest
 
+from tests.support.doc_pages import code_blocks
+from tests.support.doc_pages import words as _words
 from tests.support.paths import REPO
 
 PAGE = REPO / "docs" / "tools.md"
-FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 
 
 def _blocks(language: str) -> list[str]:
-    return [body for lang, body in FENCE.findall(PAGE.read_text("utf-8")) if lang == language]
-
-
-def _words(text: str) -> str:
-    return " ".join(text.split())
+    return code_blocks(PAGE, language)
 
 
 def test_the_walkthrough_fails_the_two_cases_the_page_names(pytester: pytest.Pytester) -> None:

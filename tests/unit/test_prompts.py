@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import re
 import unicodedata
@@ -20,35 +18,24 @@ from pytest_llmfunnel.funnel.prompts import (
     render_pairwise_messages,
     scale_text,
 )
+from tests.support.fences import fenced, nonce_of
 
 FENCE = re.compile(r"<<<(END )?([A-Z]+(?: [AB])?) ([0-9a-f]{12})>>>")
-
-
-def nonce_of(*fields: tuple[str, str]) -> str:
-    """The documented scheme, computed independently of the module."""
-    payload = json.dumps(
-        [list(f) for f in fields], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 def fenced_fields(user: str) -> dict[str, str]:
     """Check the fence structure of a user message and return each field's text.
 
     Every ``<<<`` in the message must belong to a well-formed fence with the
-    message's nonce, fences must come in open/close pairs, one pair per field.
+    message's nonce, fences must come in open/close pairs, one pair per field,
+    and each fence line stands on a line of its own.
     """
-    nonce = re.search(r"carry the nonce ([0-9a-f]{12})\.", user)
-    assert nonce is not None
-    fences = list(FENCE.finditer(user))
-    assert user.count("<<<") == len(fences), "a '<<<' outside a well-formed fence"
-    assert {m.group(3) for m in fences} == {nonce.group(1)}
-    fields: dict[str, str] = {}
-    for opening, closing in zip(fences[::2], fences[1::2], strict=True):
-        assert opening.group(1) is None and closing.group(1) == "END "
-        assert opening.group(2) == closing.group(2) and opening.group(2) not in fields
-        assert user[opening.end()] == "\n" and user[closing.start() - 1] == "\n"
-        fields[opening.group(2)] = user[opening.end() + 1 : closing.start() - 1]
+    fields = fenced(user, FENCE)
+    for match in FENCE.finditer(user):
+        if match.group(1) is None:
+            assert user[match.end()] == "\n"
+        else:
+            assert user[match.start() - 1] == "\n"
     return fields
 
 
